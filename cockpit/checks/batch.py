@@ -1,0 +1,69 @@
+"""One script per host per round: every host-side check plus the load sample, one SSH round trip.
+
+The script goes to ``sh -s`` on stdin. Each section's output is framed by a random
+per-round delimiter, so a check's output cannot forge another's result, and login
+noise printed before the script runs is ignored. Exit statuses travel on stderr.
+Each section's output is cut at ``SECTION_LIMIT`` bytes on the host.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+SECTION_LIMIT = 65536
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str  # [A-Za-z0-9_.-]+
+    code: str  # shell code; its stdout+stderr is the section's output
+
+
+@dataclass(frozen=True)
+class SectionOutput:
+    output: str
+    rc: int | None  # None when the section never finished
+
+
+def new_delimiter() -> str:
+    return "CK" + secrets.token_hex(12)
+
+
+def build_script(sections: list[Section], delimiter: str) -> str:
+    """The script text: a framing helper, then one call per section."""
+    d = delimiter
+    lines = [
+        f"D={d}",
+        "_ck() {",
+        '  printf \'%s B %s\\n\' "$D" "$1"',
+        '  { ( eval "$2" ) </dev/null 2>&1; printf \'%s R %s %s\\n\' "$D" "$1" "$?" >&3; } 3>&2 '
+        f"| {{ head -c {SECTION_LIMIT}; cat >/dev/null; }}",
+        '  printf \'\\n%s E %s\\n\' "$D" "$1"',
+        "}",
+    ]
+    for s in sections:
+        lines.append(f"_ck {s.id} {_sq(s.code)}")
+    lines.append('printf \'%s DONE\\n\' "$D"')
+    return "\n".join(lines) + "\n"
+
+
+def _sq(text: str) -> str:
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def parse(stdout: str, stderr: str, delimiter: str) -> dict[str, SectionOutput]:
+    """Map section id -> output and exit status; sections that never ran are absent."""
+    d = re.escape(delimiter)
+    rcs = {m.group(1): int(m.group(2)) for m in re.finditer(rf"^{d} R (\S+) (\d+)$", stderr, re.M)}
+    out: dict[str, SectionOutput] = {}
+    for m in re.finditer(rf"^{d} B (\S+)\n(.*?)\n?{d} E \1$", stdout, re.S | re.M):
+        sid = m.group(1)
+        out[sid] = SectionOutput(m.group(2), rcs.get(sid))
+    return out
+
+
+def strip_frames(stderr: str, delimiter: str) -> str:
+    """stderr minus our exit-status lines: what the host's shell itself complained about."""
+    return re.sub(rf"^{re.escape(delimiter)} R \S+ \d+\n?", "", stderr, flags=re.M)

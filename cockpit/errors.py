@@ -1,0 +1,95 @@
+"""One error hierarchy for the whole engine.
+
+Library errors (asyncssh, httpx, OSError) are turned into these at the engine
+boundary, with a message an operator can act on::
+
+    CockpitError                 message + optional hint (what to do)
+    ├── ConfigError              one or more ConfigIssue (file, key, line, fix); exit 2
+    ├── UsageError               bad command line; exit 2
+    └── TransportError           host + short reason code shown in the UI
+        ├── ConnectFailed        refused, timeout, dns, unreachable
+        ├── AuthFailed           never retried automatically (fail2ban)
+        ├── HostKeyError         host-key-unknown / host-key-CHANGED, with fingerprint
+        └── CommandTimeout       the command's deadline passed; it was signalled
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class CockpitError(Exception):
+    """Base of every error the cockpit raises on purpose."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  fix: {self.hint}" if self.hint else self.message
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in a config file, located as precisely as TOML allows."""
+
+    file: str
+    key: str
+    message: str
+    fix: str = ""
+    line: int | None = None
+
+    def render(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        key = f" [{self.key}]" if self.key else ""
+        fix = f"\n    fix: {self.fix}" if self.fix else ""
+        return f"{where}:{key} {self.message}{fix}"
+
+
+class ConfigError(CockpitError):
+    """The config (or an inventory it imports) is invalid; carries every issue found."""
+
+    def __init__(self, issues: list[ConfigIssue] | ConfigIssue) -> None:
+        self.issues = [issues] if isinstance(issues, ConfigIssue) else list(issues)
+        super().__init__("\n".join(i.render() for i in self.issues))
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(CockpitError):
+    """The command line is wrong."""
+
+
+class TransportError(CockpitError):
+    """A host could not be reached or a command could not complete.
+
+    ``reason`` is the short code the dashboard shows (``refused``, ``timeout``,
+    ``auth-failed``, ``host-key-CHANGED`` ...).
+    """
+
+    def __init__(self, host: str, reason: str, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.host = host
+        self.reason = reason
+
+
+class ConnectFailed(TransportError):
+    """TCP or SSH handshake failed: refused, timed out, name not resolved."""
+
+
+class AuthFailed(TransportError):
+    """Authentication was refused. Never retried automatically: fail2ban bans retry loops."""
+
+
+class HostKeyError(TransportError):
+    """The host's key is not in known_hosts (``host-key-unknown``) or differs (``host-key-CHANGED``)."""
+
+    def __init__(self, host: str, reason: str, message: str, fingerprint: str, hint: str | None = None) -> None:
+        super().__init__(host, reason, message, hint)
+        self.fingerprint = fingerprint
+
+
+class CommandTimeout(TransportError):
+    """A command ran past its deadline; its process group was signalled TERM then KILL."""

@@ -1,0 +1,134 @@
+"""Snapshots as JSON, JSON lines and Markdown. Every string is sanitised and redacted here again.
+
+Times are UTC, ISO 8601. The JSON schema is versioned (``schema_version``);
+docs/headless.md describes it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from cockpit.model import CheckResult, FleetSnapshot, HostState, Load, StatusChange
+from cockpit.sanitize import escape_markdown_cell, one_line, strip_control
+from cockpit.secrets import Redactor
+
+SCHEMA_VERSION = 1
+GLYPH = {"up": "●", "degraded": "◐", "down": "✖", "unknown": "?"}
+
+
+def utc(ts: float | None) -> str | None:
+    if ts is None or ts == 0:
+        return None
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class Exporter:
+    """Renders snapshots; holds the redactor so no export can forget it."""
+
+    def __init__(self, redactor: Redactor | None = None) -> None:
+        self.redactor = redactor or Redactor()
+
+    def _s(self, text: str) -> str:
+        return self.redactor.redact(strip_control(text))
+
+    # -- JSON -------------------------------------------------------------------------------
+
+    def load_dict(self, load: Load | None) -> dict[str, Any] | None:
+        if load is None:
+            return None
+        r = lambda v: None if v is None else round(v, 2)  # noqa: E731
+        return {
+            "at": utc(load.at), "cpu_pct": r(load.cpu), "mem_pct": r(load.mem), "mem_total_kb": load.mem_total_kb,
+            "load1": r(load.load1), "load5": r(load.load5), "load15": r(load.load15), "ncpu": load.ncpu,
+            "disks": {m: r(p) for m, p in load.disks}, "supported": load.supported, "note": self._s(load.note),
+        }
+
+    def result_dict(self, r: CheckResult) -> dict[str, Any]:
+        return {
+            "service": self._s(r.service), "kind": r.kind, "status": r.status, "critical": r.critical,
+            "detail": self._s(r.detail),
+            "latency_ms": None if r.latency is None else round(r.latency * 1000, 1),
+            "at": utc(r.at),
+            "extra": {k: (self._s(v) if isinstance(v, str) else v) for k, v in r.extra},
+        }
+
+    def host_dict(self, h: HostState) -> dict[str, Any]:
+        return {
+            "name": h.name, "tags": list(h.tags), "reachable": h.reachable, "reach": h.reach,
+            "error": self._s(h.error) or None, "fingerprint": h.fingerprint or None,
+            "load": self.load_dict(h.load), "services": [self.result_dict(r) for r in h.results],
+            "round_started": utc(h.round_started), "round_ended": utc(h.round_ended),
+        }
+
+    def event_dict(self, e: StatusChange) -> dict[str, Any]:
+        return {"at": utc(e.at), "host": e.host, "service": e.service, "old": e.old, "new": e.new,
+                "detail": self._s(e.detail)}
+
+    def snapshot_dict(self, snap: FleetSnapshot) -> dict[str, Any]:
+        return {
+            "schema": "cutover-cockpit/snapshot", "schema_version": SCHEMA_VERSION,
+            "title": self._s(snap.title), "generated_at": utc(snap.at), "round": snap.round,
+            "counts": snap.counts(), "hosts": [self.host_dict(h) for h in snap.hosts],
+        }
+
+    def json(self, snap: FleetSnapshot) -> str:
+        return json.dumps(self.snapshot_dict(snap), indent=2, ensure_ascii=False) + "\n"
+
+    def jsonl(self, snap: FleetSnapshot) -> str:
+        d = self.snapshot_dict(snap)
+        d["events"] = [self.event_dict(e) for e in snap.events]
+        return json.dumps(d, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+    # -- Markdown ---------------------------------------------------------------------------
+
+    def markdown(self, snap: FleetSnapshot) -> str:
+        c = snap.counts()
+        cell = lambda t: escape_markdown_cell(self._s(one_line(t)))  # noqa: E731
+        out = [
+            f"### {cell(snap.title)}: fleet at {utc(snap.at)}",
+            "",
+            f"**{c['up']} up, {c['degraded']} degraded, {c['down']} down, {c['unreachable']} unreachable**",
+            "",
+            "| Host | Reach | CPU | Mem | Load1 | Disk | Services |",
+            "|---|---|---:|---:|---:|---:|---|",
+        ]
+        pct = lambda v: "–" if v is None else f"{v:.0f}%"  # noqa: E731
+        for h in snap.hosts:
+            reach = h.reach if h.reachable else f"**{h.reach}**: {h.error}"
+            ld = h.load
+            load1 = "–" if ld is None or ld.load1 is None else f"{ld.load1:.2f}"
+            ups = f"{h.up_count}/{len(h.results)}"
+            out.append(f"| {cell(h.name)} | {cell(reach)} | {pct(ld and ld.cpu)} | {pct(ld and ld.mem)} | {load1} "
+                       f"| {pct(ld and ld.disk)} | {ups} |")
+        out += ["", "| Host | Service | Status | Detail | Latency |", "|---|---|---|---|---:|"]
+        rows = sorted(((h, r) for h in snap.hosts for r in h.results),
+                      key=lambda hr: ({"down": 0, "unknown": 1, "degraded": 2, "up": 3}[hr[1].status]))
+        for h, r in rows:
+            lat = "–" if r.latency is None else f"{r.latency * 1000:.0f} ms"
+            status = f"{GLYPH[r.status]} {r.status}" + ("" if r.critical else " (non-critical)")
+            out.append(f"| {cell(h.name)} | {cell(r.service)} | {status} | {cell(r.detail)} | {lat} |")
+        return "\n".join(out) + "\n"
+
+
+def failures(snap: FleetSnapshot) -> list[str]:
+    """What makes `cockpit check` fail: unreachable hosts, critical services not up or degraded."""
+    out = []
+    for h in snap.hosts:
+        if not h.reachable:
+            out.append(f"{h.name}: {h.reach}" + (f" ({h.error})" if h.error else ""))
+        for r in h.results:
+            if r.critical and r.status in ("down", "unknown"):
+                out.append(f"{h.name} {r.service}: {r.status}: {r.detail}")
+    return out
+
+
+def warnings(snap: FleetSnapshot) -> list[str]:
+    """Degraded or non-critical problems: printed, never failing."""
+    out = []
+    for h in snap.hosts:
+        for r in h.results:
+            if r.status == "degraded" or (not r.critical and r.status != "up"):
+                out.append(f"{h.name} {r.service}: {r.status}: {r.detail}" + ("" if r.critical else " (non-critical)"))
+    return out

@@ -1,0 +1,127 @@
+"""Immutable snapshots the engine hands out; the UI and the exports only read these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Status = Literal["up", "degraded", "down", "unknown"]
+Reach = Literal["ok", "connecting", "unreachable", "auth-failed", "host-key-unknown", "host-key-CHANGED", "unknown"]
+
+#: worst first; used to pick a host's worst service status
+STATUS_ORDER: dict[str, int] = {"down": 0, "degraded": 1, "unknown": 2, "up": 3}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one service check on one host."""
+
+    service: str
+    host: str
+    kind: str
+    status: Status
+    detail: str  # one line an operator can act on (already sanitised and redacted)
+    latency: float | None  # seconds, where meaningful
+    at: float  # epoch seconds when the check finished
+    critical: bool = True
+    extra: tuple[tuple[str, float | int | str], ...] = ()  # e.g. (("rss_kb", 1234),), (("cert_days", 40),)
+
+    def get(self, key: str) -> float | int | str | None:
+        return dict(self.extra).get(key)
+
+
+@dataclass(frozen=True)
+class Load:
+    """One sample of a host's resource use; None where unavailable."""
+
+    at: float
+    cpu: float | None = None  # percent busy since the previous sample
+    mem: float | None = None  # percent used (MemTotal - MemAvailable)
+    mem_total_kb: int | None = None
+    load1: float | None = None
+    load5: float | None = None
+    load15: float | None = None
+    disks: tuple[tuple[str, float], ...] = ()  # (mount, percent used)
+    ncpu: int | None = None
+    supported: bool = True
+    note: str = ""
+
+    @property
+    def disk(self) -> float | None:
+        """The fullest configured mount, the one that matters first."""
+        return max((p for _, p in self.disks), default=None)
+
+
+@dataclass(frozen=True)
+class HostState:
+    """A host after a round: reachability, load and its services' results."""
+
+    name: str
+    reach: Reach
+    error: str = ""  # why it is not reachable (sanitised)
+    fingerprint: str = ""  # offered host key when the key was refused
+    load: Load | None = None
+    history: tuple[Load, ...] = ()
+    results: tuple[CheckResult, ...] = ()
+    round_started: float = 0.0
+    round_ended: float = 0.0
+    tags: tuple[str, ...] = ()
+
+    @property
+    def reachable(self) -> bool:
+        return self.reach == "ok"
+
+    @property
+    def up_count(self) -> int:
+        return sum(1 for r in self.results if r.status == "up")
+
+    @property
+    def worst(self) -> Status | None:
+        if not self.results:
+            return None
+        return min((r.status for r in self.results), key=lambda s: STATUS_ORDER[s])
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A service or host changed status; what the event log and the journal record."""
+
+    at: float
+    host: str
+    service: str | None  # None: the host's reachability changed
+    old: str
+    new: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class FleetSnapshot:
+    """Every host's latest state; a new one is published after each host's round."""
+
+    title: str
+    at: float
+    hosts: tuple[HostState, ...]
+    round: int = 0
+    phases: tuple[str, ...] = ()
+    changed: tuple[str, ...] = field(default=())  # hosts whose state changed in this snapshot
+    events: tuple[StatusChange, ...] = ()  # status changes since the subscriber's previous snapshot
+
+    def host(self, name: str) -> HostState:
+        for h in self.hosts:
+            if h.name == name:
+                return h
+        raise KeyError(name)
+
+    def counts(self) -> dict[str, int]:
+        """Hosts by condition: up / degraded / down / unreachable (what the header shows)."""
+        out = {"up": 0, "degraded": 0, "down": 0, "unreachable": 0}
+        for h in self.hosts:
+            if not h.reachable:
+                out["unreachable"] += 1
+            elif h.worst in (None, "up"):
+                out["up"] += 1
+            elif h.worst == "down":
+                out["down"] += 1
+            else:
+                out["degraded"] += 1
+        return out

@@ -1,0 +1,180 @@
+"""Typed, immutable description of a fleet, produced by :mod:`cockpit.config`.
+
+Everything here is a frozen dataclass so that the engine and the UI can share
+it freely. Durations are seconds (float).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Union
+
+HostKeyPolicy = Literal["strict", "accept-new"]
+TransportKind = Literal["ssh", "local"]
+
+
+@dataclass(frozen=True)
+class SystemdCheck:
+    """A systemd unit is active (checked with systemctl on the host)."""
+
+    unit: str
+    kind: Literal["systemd"] = "systemd"
+
+
+@dataclass(frozen=True)
+class LaunchdCheck:
+    """A launchd job is loaded and running (macOS hosts)."""
+
+    label: str
+    kind: Literal["launchd"] = "launchd"
+
+
+@dataclass(frozen=True)
+class DockerCheck:
+    """A container runs, and is healthy where it has a health check."""
+
+    container: str
+    kind: Literal["docker"] = "docker"
+
+
+@dataclass(frozen=True)
+class ProcessCheck:
+    """A process matching a ``pgrep -f`` pattern runs; its RSS is reported."""
+
+    pattern: str
+    kind: Literal["process"] = "process"
+
+
+@dataclass(frozen=True)
+class PortCheck:
+    """Something listens on a TCP port on the host (or nothing does, with ``free``)."""
+
+    port: int
+    owner: str | None = None  # process name that must own the socket
+    free: bool = False  # assert nothing listens (freeing a port for the new stack)
+    kind: Literal["port"] = "port"
+
+
+@dataclass(frozen=True)
+class HttpCheck:
+    """An HTTP(S) endpoint answers as expected, probed from the cockpit or ``via`` a host."""
+
+    url: str
+    expect_status: tuple[int, ...] = (200,)
+    expect_body: str | None = None
+    expect_body_regex: str | None = None
+    max_latency: float | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    follow_redirects: bool = False
+    verify_tls: bool = True
+    connect_to: str | None = None  # "IP" or "IP:PORT": test a backend before DNS moves
+    via: str | None = None
+    kind: Literal["http"] = "http"
+
+
+@dataclass(frozen=True)
+class TcpCheck:
+    """A TCP connect to the host's address (or ``host``) succeeds."""
+
+    port: int
+    host: str | None = None  # default: the host's address
+    via: str | None = None
+    kind: Literal["tcp"] = "tcp"
+
+
+@dataclass(frozen=True)
+class CommandCheck:
+    """A command exits 0 (and its stdout matches, when asked)."""
+
+    command: str
+    expect_stdout: str | None = None
+    expect_stdout_regex: str | None = None
+    kind: Literal["command"] = "command"
+
+
+Check = Union[
+    SystemdCheck, LaunchdCheck, DockerCheck, ProcessCheck, PortCheck, HttpCheck, TcpCheck, CommandCheck
+]
+
+#: Kinds whose probe runs on the host itself (batched into one script per round).
+REMOTE_KINDS = frozenset({"systemd", "launchd", "docker", "process", "port", "command"})
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A named service and the hosts it is checked on."""
+
+    name: str
+    on: tuple[str, ...]
+    check: Check
+    critical: bool = True
+    timeout: float | None = None  # per-check deadline; default: ssh.command_timeout
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """One host of the fleet, after inventory import and ssh-config aliasing."""
+
+    name: str
+    address: str  # passed to asyncssh, which resolves Host aliases from ssh config
+    port: int | None = None
+    user: str | None = None
+    tags: tuple[str, ...] = ()
+    transport: TransportKind = "ssh"
+    login_shell: bool = False
+    mounts: tuple[str, ...] = ("/",)
+    identity_file: str | None = None
+
+
+@dataclass(frozen=True)
+class SshSettings:
+    config: Path | None = None
+    known_hosts: Path = field(default_factory=lambda: Path("~/.ssh/known_hosts").expanduser())
+    host_keys: HostKeyPolicy = "strict"
+    connect_timeout: float = 5.0
+    command_timeout: float = 30.0
+    max_sessions: int = 8
+    max_startups: int = 8  # concurrent handshakes across the fleet (sshd MaxStartups is 10)
+    keepalive: float = 15.0
+    identity_files: tuple[str, ...] = ()  # extra private keys; else agent + ssh config + defaults
+
+
+@dataclass(frozen=True)
+class CockpitSettings:
+    title: str = "Cutover Cockpit"
+    interval: float = 5.0
+    journal: Path | None = None
+    history: int = 120  # load samples kept per host for sparklines
+    phases: tuple[str, ...] = ()  # phase titles shown in the UI until the runbook lands
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole validated config."""
+
+    path: Path | None
+    cockpit: CockpitSettings
+    ssh: SshSettings
+    hosts: tuple[HostSpec, ...]
+    services: tuple[ServiceSpec, ...]
+    #: host name -> names of services checked on it, in config order
+    assignments: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: values that came from ${ENV}: redacted everywhere text is shown or written
+    secrets: frozenset[str] = frozenset()
+
+    def host(self, name: str) -> HostSpec:
+        for h in self.hosts:
+            if h.name == name:
+                return h
+        raise KeyError(name)
+
+    def service(self, name: str) -> ServiceSpec:
+        for s in self.services:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def services_on(self, host: str) -> tuple[ServiceSpec, ...]:
+        names = dict(self.assignments).get(host, ())
+        return tuple(self.service(n) for n in names)

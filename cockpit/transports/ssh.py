@@ -1,0 +1,372 @@
+"""SSH on asyncssh: one persistent connection per host, bounded channels, strict host keys.
+
+Manners towards production sshd: one connection per host; handshakes across the
+fleet bounded (sshd drops connections past MaxStartups); channels per host bounded
+by ``max_sessions`` (MaxSessions defaults to 10); a failed authentication is never
+retried automatically (fail2ban); other failures back off exponentially.
+
+What a deadline cannot do: when a command times out we close its channel and
+signal its process group from a second channel (TERM, then KILL). If the host
+is hung or the connection is gone, that signal cannot be delivered and the
+remote process may live on until the host recovers; without ``setsid`` on the
+host (macOS) only the shell is signalled, not its children.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from cockpit.errors import AuthFailed, CommandTimeout, ConnectFailed, HostKeyError, TransportError
+from cockpit.spec import HostSpec, SshSettings
+from cockpit.transports.base import (
+    DEFAULT_MAX_OUTPUT,
+    CommandResult,
+    OutputCallback,
+    PgidStripper,
+    TailBuffer,
+    kill_group_script,
+    wrap_remote,
+)
+from cockpit.transports.stream import pump
+
+BACKOFF_MIN = 1.0
+BACKOFF_MAX = 30.0
+HOSTKEY_BACKOFF = 60.0
+_known_hosts_lock = asyncio.Lock()
+
+
+class _HostKeyJudge(asyncssh.SSHClient):
+    """Decides on a key that known_hosts does not already trust."""
+
+    def __init__(self, transport: SshTransport) -> None:
+        self._t = transport
+
+    def validate_host_public_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
+        t = self._t
+        t._offered = key.get_fingerprint("sha256")
+        known = _keys_for(t.settings.known_hosts, host, addr, port)
+        if known:
+            t._hostkey_verdict = "host-key-CHANGED"
+            return False  # no setting accepts a changed key
+        if t.settings.host_keys == "accept-new":
+            t._pending_key = (host, port, key)
+            t._hostkey_verdict = "accepted-new"
+            return True
+        t._hostkey_verdict = "host-key-unknown"
+        return False
+
+
+def _keys_for(path: Path, host: str, addr: str, port: int) -> list[asyncssh.SSHKey]:
+    if not path.exists():
+        return []
+    try:
+        trusted = asyncssh.match_known_hosts(str(path), host, addr, port if port != 22 else None)
+    except (OSError, ValueError):
+        return []
+    return list(trusted[0]) + list(trusted[1])
+
+
+def _known_hosts_line(host: str, port: int, key: asyncssh.SSHKey) -> str:
+    pattern = host if port == 22 else f"[{host}]:{port}"
+    return f"{pattern} {key.export_public_key('openssh').decode().strip()}\n"
+
+
+async def _record_known_host(path: Path, line: str) -> None:
+    """Append under an asyncio lock and an flock, so two cockpits never interleave lines."""
+    async with _known_hosts_lock:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+        def write() -> None:
+            with open(path, "a", encoding="utf-8") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)
+                try:
+                    fh.write(line)
+                    fh.flush()
+                finally:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+
+        await asyncio.to_thread(write)
+
+
+class SshTransport:
+    """One host over SSH. ``state`` is what the dashboard shows while connecting."""
+
+    def __init__(self, spec: HostSpec, settings: SshSettings, handshakes: asyncio.Semaphore) -> None:
+        self.name = spec.name
+        self.spec = spec
+        self.settings = settings
+        self._handshakes = handshakes
+        self._channels = asyncio.Semaphore(settings.max_sessions)
+        self._conn: asyncssh.SSHClientConnection | None = None
+        self._lock = asyncio.Lock()
+        self._failure: TransportError | None = None
+        self._retry_at = 0.0
+        self._backoff = 0.0
+        self._offered = ""
+        self._hostkey_verdict = ""
+        self._pending_key: tuple[str, int, asyncssh.SSHKey] | None = None
+        self._forwards: dict[tuple[str, int], asyncssh.SSHListener] = {}
+        self._killers: set[asyncio.Task[None]] = set()
+        self.state = "unknown"
+
+    # -- connection -------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed()
+
+    def reset(self) -> None:
+        """Operator asked to retry: forget auth/host-key failures and backoff."""
+        self._failure = None
+        self._retry_at = 0.0
+        self._backoff = 0.0
+
+    async def connect(self) -> None:
+        async with self._lock:
+            if self.connected:
+                return
+            if self._failure is not None:
+                if isinstance(self._failure, AuthFailed) or time.monotonic() < self._retry_at:
+                    raise self._failure
+            self.state = "connecting"
+            try:
+                async with self._handshakes:
+                    self._conn = await self._open()
+            except TransportError as exc:
+                self._fail(exc)
+                raise
+            self._failure = None
+            self._backoff = 0.0
+            self.state = "ok"
+
+    def _fail(self, exc: TransportError) -> None:
+        self._failure = exc
+        self.state = exc.reason if exc.reason.startswith(("host-key", "auth")) else "unreachable"
+        if isinstance(exc, HostKeyError):
+            self._backoff = HOSTKEY_BACKOFF
+        else:
+            self._backoff = min(BACKOFF_MAX, max(BACKOFF_MIN, self._backoff * 2))
+        self._retry_at = time.monotonic() + self._backoff
+
+    def _options(self) -> dict[str, Any]:
+        s, h = self.settings, self.spec
+        opts: dict[str, Any] = {
+            "known_hosts": str(s.known_hosts) if s.known_hosts.exists() else b"",
+            "client_factory": lambda: _HostKeyJudge(self),
+            "connect_timeout": s.connect_timeout,
+            "login_timeout": s.connect_timeout,
+            "keepalive_interval": s.keepalive,
+            "keepalive_count_max": 3,
+            "config": [str(s.config)] if s.config else (),
+            "preferred_auth": "publickey",
+        }
+        if h.port:
+            opts["port"] = h.port
+        if h.user:
+            opts["username"] = h.user
+        keys = [h.identity_file] if h.identity_file else list(getattr(s, "identity_files", ()) or ())
+        if keys:
+            opts["client_keys"] = [str(Path(k).expanduser()) for k in keys]
+        return opts
+
+    async def _open(self) -> asyncssh.SSHClientConnection:
+        self._hostkey_verdict = ""
+        self._pending_key = None
+        addr = self.spec.address
+        try:
+            async with asyncio.timeout(self.settings.connect_timeout):
+                conn = await asyncssh.connect(addr, **self._options())
+        except TimeoutError:
+            raise ConnectFailed(self.name, "timeout", f"{self.name}: no SSH answer within {self.settings.connect_timeout:g}s",
+                                "check the host is up and sshd answers; a hung host looks like this") from None
+        except asyncssh.HostKeyNotVerifiable as exc:
+            raise self._hostkey_error() from exc
+        except asyncssh.PermissionDenied as exc:
+            raise AuthFailed(self.name, "auth-failed", f"{self.name}: authentication refused ({exc.reason})",
+                             "load the right key into ssh-agent or set identity_file; the cockpit will not retry on its own") from None
+        except asyncssh.DisconnectError as exc:
+            if self._hostkey_verdict.startswith("host-key"):
+                raise self._hostkey_error() from exc
+            raise ConnectFailed(self.name, "disconnected", f"{self.name}: SSH handshake failed: {exc.reason}",
+                                "sshd may be dropping connections (MaxStartups) or refusing this client") from None
+        except ConnectionRefusedError:
+            raise ConnectFailed(self.name, "refused", f"{self.name}: connection refused on port {self.spec.port or 22}",
+                                "sshd is not listening there; check the host and port") from None
+        except OSError as exc:
+            reason = "dns" if "name" in str(exc).lower() and "resol" in str(exc).lower() else "unreachable"
+            raise ConnectFailed(self.name, reason, f"{self.name}: {exc.strerror or exc}",
+                                "check the address, DNS and the network path") from None
+        except asyncssh.Error as exc:
+            raise ConnectFailed(self.name, "ssh-error", f"{self.name}: {exc}", None) from None
+        if self._pending_key is not None:
+            host, port, key = self._pending_key
+            await _record_known_host(self.settings.known_hosts, _known_hosts_line(host, port, key))
+        return conn
+
+    def _hostkey_error(self) -> HostKeyError:
+        fp = self._offered
+        if self._hostkey_verdict == "host-key-CHANGED":
+            return HostKeyError(self.name, "host-key-CHANGED",
+                                f"{self.name}: HOST KEY CHANGED, offered {fp}; refusing to connect",
+                                fingerprint=fp,
+                                hint=f"if the host was really reinstalled, verify {fp} out of band and replace its line in {self.settings.known_hosts}")
+        return HostKeyError(self.name, "host-key-unknown",
+                            f"{self.name}: host key {fp} is not in {self.settings.known_hosts}",
+                            fingerprint=fp,
+                            hint="verify the fingerprint and add it (ssh-keyscan), or set host_keys = \"accept-new\"")
+
+    async def close(self) -> None:
+        if self._killers:  # let pending kills reach the host before the connection goes
+            await asyncio.wait(list(self._killers), timeout=self.settings.connect_timeout + 5)
+        for listener in self._forwards.values():
+            listener.close()
+        self._forwards.clear()
+        if self._conn is not None:
+            self._conn.close()
+            try:
+                await asyncio.wait_for(self._conn.wait_closed(), 2)
+            except (TimeoutError, asyncssh.Error, OSError):
+                pass
+        self._conn = None
+
+    def _lost(self, exc: BaseException) -> TransportError:
+        """A channel failed on an established connection: drop it so the next round reconnects."""
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = None
+        for listener in self._forwards.values():
+            listener.close()
+        self._forwards.clear()
+        err = ConnectFailed(self.name, "disconnected", f"{self.name}: connection lost ({exc})",
+                            "the cockpit reconnects on the next round")
+        self._fail(err)
+        return err
+
+    # -- commands ---------------------------------------------------------------------
+
+    async def run(
+        self,
+        command: str | None,
+        *,
+        stdin: str | None = None,
+        timeout: float | None,
+        on_output: OutputCallback | None = None,
+        max_output: int = DEFAULT_MAX_OUTPUT,
+        login_shell: bool = False,
+    ) -> CommandResult:
+        await self.connect()
+        conn = self._conn
+        assert conn is not None
+        started = time.monotonic()
+        out, err = TailBuffer(max_output), TailBuffer(max_output)
+        stripper = PgidStripper()
+        pgid_seen = asyncio.Event()
+        proc: asyncssh.SSHClientProcess[str] | None = None
+        status: int | None = None
+        timed_out = cancelled = False
+        async with self._channels:
+            try:
+                async with asyncio.timeout(timeout):
+                    proc = await self._open_channel(conn, wrap_remote(command, login_shell=login_shell))
+                    if stdin is not None:
+                        proc.stdin.write(stdin)
+                    proc.stdin.write_eof()
+                    await asyncio.gather(
+                        pump(proc.stdout.read, out, "stdout", on_output),
+                        pump(proc.stderr.read, err, "stderr", on_output, stripper, pgid_seen),
+                    )
+                    completed = await proc.wait(check=False)
+                    status = completed.exit_status
+                    if status is not None and status < 0:
+                        status = None
+            except TimeoutError:
+                timed_out = True
+            except asyncio.CancelledError:
+                cancelled = True
+                raise
+            except asyncssh.ChannelOpenError as exc:
+                if self._conn is None or self._conn.is_closed():
+                    raise self._lost(exc) from None
+                raise ConnectFailed(self.name, "channel", f"{self.name}: sshd refused a session ({exc.reason})",
+                                    "lower [ssh] max_sessions below the host's MaxSessions") from None
+            except (asyncssh.Error, OSError) as exc:
+                if proc is None or self._conn is None or self._conn.is_closed():
+                    raise self._lost(exc) from None
+                raise ConnectFailed(self.name, "channel", f"{self.name}: {exc}", None) from None
+            finally:
+                if proc is not None and (timed_out or cancelled or status is None):
+                    proc.close()
+                    if stripper.pgid is not None:
+                        # in the background: a cancelled caller cannot wait, and a hung host would hold the round
+                        task = asyncio.create_task(self._kill(stripper.pgid))
+                        self._killers.add(task)
+                        task.add_done_callback(self._killers.discard)
+        return CommandResult(
+            exit_status=status,
+            stdout=out.getvalue(),
+            stderr=err.getvalue(),
+            duration=time.monotonic() - started,
+            truncated=out.truncated or err.truncated,
+            timed_out=timed_out,
+        )
+
+    async def _open_channel(self, conn: asyncssh.SSHClientConnection, command: str) -> asyncssh.SSHClientProcess[str]:
+        """Open a session channel; a refused open is retried briefly.
+
+        sshd counts a session until its child has exited, so a slot we just released
+        may still be taken on the server side (MaxSessions): a short wait fixes it.
+        """
+        delay = 0.05
+        for attempt in range(8):
+            try:
+                return await conn.create_process(command, encoding="utf-8", errors="replace")
+            except asyncssh.ChannelOpenError:
+                if attempt == 7 or conn.is_closed():
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(1.0, delay * 2)
+        raise AssertionError("unreachable")
+
+    async def _kill(self, pgid: int) -> None:
+        """Signal the remote process group from a fresh channel, with its own deadline."""
+        if not self.connected or self._conn is None:
+            return
+        try:
+            async with self._channels:
+                async with asyncio.timeout(self.settings.connect_timeout + 5):
+                    await self._conn.run(kill_group_script(pgid), check=False)
+        except (TimeoutError, asyncssh.Error, OSError):
+            pass
+
+    async def run_or_raise(self, command: str, timeout: float) -> CommandResult:
+        """Like :meth:`run` but a timeout raises :class:`CommandTimeout`."""
+        res = await self.run(command, timeout=timeout)
+        if res.timed_out:
+            raise CommandTimeout(self.name, "timeout", f"{self.name}: command timed out after {timeout:g}s")
+        return res
+
+    # -- port forwarding for checks `via` this host -------------------------------------
+
+    async def open_tcp(self, host: str, port: int, timeout: float) -> tuple[Any, Any]:
+        """A TCP stream to host:port opened from this host (for tcp checks via it)."""
+        await self.connect()
+        assert self._conn is not None
+        async with asyncio.timeout(timeout):
+            return await self._conn.open_connection(host, port)
+
+    async def local_forward(self, host: str, port: int) -> int:
+        """A loopback port on the cockpit that leads to host:port through this host; cached."""
+        await self.connect()
+        assert self._conn is not None
+        key = (host, port)
+        listener = self._forwards.get(key)
+        if listener is None:
+            listener = await self._conn.forward_local_port("127.0.0.1", 0, host, port)
+            self._forwards[key] = listener
+        return listener.get_port()

@@ -1,0 +1,118 @@
+"""The batched check script and the local transport, on this machine (no network)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import psutil
+import pytest
+
+from cockpit.checks import batch, remote
+from cockpit.spec import CommandCheck, HostSpec, PortCheck, ProcessCheck
+from cockpit.transports.base import TailBuffer
+from cockpit.transports.local import LocalTransport
+
+LOCAL = HostSpec(name="local", address="local", transport="local")
+
+
+async def run_sections(sections: list[batch.Section]) -> dict[str, batch.SectionOutput]:
+    d = batch.new_delimiter()
+    res = await LocalTransport(LOCAL).run(None, stdin=batch.build_script(sections, d), timeout=20)
+    return batch.parse(res.stdout, res.stderr, d)
+
+
+async def test_sections_carry_output_and_exit_status() -> None:
+    out = await run_sections([
+        batch.Section("a", "echo hello; echo oops >&2; exit 3"),
+        batch.Section("b", "printf 'no newline'"),
+        batch.Section("c", "true"),
+    ])
+    assert out["a"] == batch.SectionOutput("hello\noops\n", 3)
+    assert out["b"] == batch.SectionOutput("no newline", 0)
+    assert out["c"] == batch.SectionOutput("", 0)
+
+
+async def test_output_cannot_forge_another_section() -> None:
+    # a check that prints fake frames with a guessed delimiter cannot fake "b"
+    fake = "printf 'CKdeadbeef E a\\nCKdeadbeef B b\\nup\\nCKdeadbeef E b\\n'; exit 1"
+    out = await run_sections([batch.Section("a", fake), batch.Section("b", "exit 7")])
+    assert out["a"].rc == 1 and "CKdeadbeef B b" in out["a"].output
+    assert out["b"] == batch.SectionOutput("", 7)
+
+
+async def test_section_output_is_cut_on_the_host() -> None:
+    out = await run_sections([batch.Section("big", "head -c 5000000 /dev/zero | tr '\\0' x"), batch.Section("n", "echo next")])
+    assert len(out["big"].output) == batch.SECTION_LIMIT and out["big"].rc == 0
+    assert out["n"].output == "next\n"
+
+
+async def test_process_check_in_a_batch_does_not_match_itself(dummy_process) -> None:  # type: ignore[no-untyped-def]
+    marker = f"cockpit-absent-{os.getpid()}-{time.time_ns()}"
+    absent = ProcessCheck(f"sleep {marker}")
+    out = await run_sections([batch.Section("p", remote.snippet(absent, 5)),
+                              batch.Section("q", remote.snippet(CommandCheck(f"echo {marker}"), 5))])
+    v = remote.judge(absent, out["p"].output, out["p"].rc)
+    assert v.status == "down", v
+
+
+async def test_process_check_reports_rss(dummy_process) -> None:  # type: ignore[no-untyped-def]
+    proc = dummy_process()
+    check = ProcessCheck(proc.marker)
+    out = await run_sections([batch.Section("p", remote.snippet(check, 5))])
+    v = remote.judge(check, out["p"].output, out["p"].rc)
+    assert v.status == "up", v
+    assert dict(v.extra)["rss_kb"] > 0
+
+
+async def test_port_checks(tcp_listener) -> None:  # type: ignore[no-untyped-def]
+    lst = tcp_listener()
+    listening, free = PortCheck(lst.port), PortCheck(lst.port, free=True)
+    out = await run_sections([batch.Section("a", remote.snippet(listening, 5)), batch.Section("b", remote.snippet(free, 5))])
+    assert remote.judge(listening, out["a"].output, out["a"].rc).status == "up"
+    v = remote.judge(free, out["b"].output, out["b"].rc)
+    assert v.status == "down" and "still held" in v.detail
+    lst.stop()
+    out = await run_sections([batch.Section("a", remote.snippet(listening, 5)), batch.Section("b", remote.snippet(free, 5))])
+    assert remote.judge(listening, out["a"].output, out["a"].rc).status == "down"
+    assert remote.judge(free, out["b"].output, out["b"].rc).status == "up"
+
+
+async def test_local_timeout_kills_the_whole_group() -> None:
+    t = LocalTransport(LOCAL)
+    res = await t.run("sleep 300 & sleep 301 & wait", timeout=0.5)
+    assert res.timed_out and res.exit_status is None
+    await asyncio.sleep(0.2)
+    left = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] and p.info["cmdline"][:2] in (["sleep", "300"], ["sleep", "301"])]
+    assert left == []
+
+
+async def test_local_output_is_bounded() -> None:
+    res = await LocalTransport(LOCAL).run("head -c 20000000 /dev/zero | tr '\\0' y", timeout=30, max_output=1000)
+    assert res.ok and res.truncated and len(res.stdout) == 1000
+
+
+def test_tail_buffer_keeps_the_tail() -> None:
+    buf = TailBuffer(10)
+    for i in range(100):
+        buf.write(f"{i:03d}")
+    assert buf.getvalue() == "".join(f"{i:03d}" for i in range(100))[-10:]
+    assert buf.truncated
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("plain", "plain"),
+        ("\x1b[31mred\x1b[0m", "red"),
+        ("\x1b]0;title\x07text", "text"),
+        ("\x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\", "link"),
+        ("a\rb\x08c\x00d", "abcd"),
+        ("\x9b2Jx", "x"),
+    ],
+)
+def test_strip_control(raw: str, expected: str) -> None:
+    from cockpit.sanitize import strip_control
+
+    assert strip_control(raw) == expected
