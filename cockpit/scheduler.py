@@ -8,6 +8,7 @@ host publishes as soon as its own round ends.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Iterable
 
@@ -133,7 +134,11 @@ class Engine:
         names = list(hosts) if hosts is not None else list(self.pollers)
         await asyncio.gather(*(self.round_host(n) for n in names))
         self._round += 1
-        return self.snapshot(names)
+        snap = self.snapshot(names)
+        if hosts is None:
+            return snap
+        wanted = set(names)
+        return dataclasses.replace(snap, hosts=tuple(h for h in snap.hosts if h.name in wanted))
 
     async def start(self) -> None:
         """Start one poller per host."""

@@ -80,12 +80,19 @@ async def test_port_checks(tcp_listener) -> None:  # type: ignore[no-untyped-def
 
 
 async def test_local_timeout_kills_the_whole_group() -> None:
+    marker = f"cklocal{time.time_ns() % 10**9}"
     t = LocalTransport(LOCAL)
-    res = await t.run("sleep 300 & sleep 301 & wait", timeout=0.5)
+    res = await t.run(f"sh -c 'sleep 300 # {marker}' & sh -c 'sleep 301 # {marker}' & wait", timeout=0.5)
     assert res.timed_out and res.exit_status is None
-    await asyncio.sleep(0.2)
-    left = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] and p.info["cmdline"][:2] in (["sleep", "300"], ["sleep", "301"])]
-    assert left == []
+
+    def left() -> list[psutil.Process]:
+        return [p for p in psutil.process_iter(["cmdline"]) if marker in " ".join(p.info["cmdline"] or [])]
+
+    for _ in range(50):
+        if not left():
+            break
+        await asyncio.sleep(0.05)
+    assert left() == []
 
 
 async def test_local_output_is_bounded() -> None:

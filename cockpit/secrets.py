@@ -1,0 +1,106 @@
+"""``${NAME}`` substitution from the environment, and redaction of what it produced.
+
+Only a few config fields are resolved (addresses, users, URLs, headers); the
+values they pull in are treated as secrets and replaced by ``***`` wherever the
+cockpit shows or writes text. ``$${`` writes a literal ``${``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+__all__ = ["BadReference", "MissingEnvVar", "Redactor", "resolve_env"]
+
+MASK = "***"
+
+# $${ (escape) | ${NAME} | ${ anything else (malformed)
+_TOKEN = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{")
+
+
+class MissingEnvVar(KeyError):
+    """A ``${NAME}`` reference names a variable that is not set."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+    def __str__(self) -> str:
+        return f"environment variable {self.name} is not set"
+
+
+class BadReference(ValueError):
+    """A ``${`` is not followed by ``NAME}``."""
+
+    def __init__(self, text: str, position: int) -> None:
+        snippet = text[position : position + 20]
+        super().__init__(f"malformed reference {snippet!r}: expected ${{NAME}} with NAME made of letters, digits and _")
+        self.position = position
+
+
+def resolve_env(text: str, env: Mapping[str, str]) -> tuple[str, frozenset[str]]:
+    """Substitute ``${NAME}`` in ``text`` from ``env``.
+
+    Returns the resolved text and the non-empty values that were substituted
+    (the secrets to redact).
+
+    Raises:
+        MissingEnvVar: the first referenced variable that ``env`` lacks.
+        BadReference: a ``${`` that does not start a valid reference.
+    """
+    if "${" not in text:
+        return text, frozenset()
+    found: set[str] = set()
+
+    def replace(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token == "$${":
+            return "${"
+        name = match.group(1)
+        if name is None:
+            raise BadReference(text, match.start())
+        if name not in env:
+            raise MissingEnvVar(name)
+        value = env[name]
+        if value:
+            found.add(value)
+        return value
+
+    return _TOKEN.sub(replace, text), frozenset(found)
+
+
+class Redactor:
+    """Replaces every occurrence of any secret with ``***``.
+
+    Longest secrets are matched first so that a secret containing another is
+    masked whole. With no secrets, both methods return their input unchanged.
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        unique = sorted({s for s in secrets if s}, key=lambda s: (-len(s), s))
+        self.secrets: tuple[str, ...] = tuple(unique)
+        if unique:
+            self._text: re.Pattern[str] | None = re.compile("|".join(re.escape(s) for s in unique))
+            encoded = sorted({s.encode() for s in unique}, key=lambda b: (-len(b), b))
+            self._bytes: re.Pattern[bytes] | None = re.compile(b"|".join(re.escape(b) for b in encoded))
+        else:
+            self._text = None
+            self._bytes = None
+
+    def __bool__(self) -> bool:
+        return bool(self.secrets)
+
+    def __repr__(self) -> str:
+        return f"Redactor({len(self.secrets)} secrets)"
+
+    def redact(self, text: str) -> str:
+        """Return ``text`` with every secret replaced by ``***``."""
+        if self._text is None:
+            return text
+        return self._text.sub(MASK, text)
+
+    def redact_bytes(self, data: bytes) -> bytes:
+        """Return ``data`` with every UTF-8-encoded secret replaced by ``b"***"``."""
+        if self._bytes is None:
+            return data
+        return self._bytes.sub(MASK.encode(), data)
