@@ -150,8 +150,8 @@ class HostPoller:
                     vt = self.transports(via)
                     if isinstance(vt, SshTransport):
                         opener = lambda h, p, vt=vt: vt.open_tcp(h, p, deadline)  # noqa: E731
-                v, latency = await probe_tcp(check, self.spec.address if self.spec.transport != "local" else "127.0.0.1",
-                                             deadline, opener)
+                address = self.transport.hostname if isinstance(self.transport, SshTransport) else self.spec.address
+                v, latency = await probe_tcp(check, address, deadline, opener)
             else:
                 raise TypeError(check.kind)
         except TransportError as exc:

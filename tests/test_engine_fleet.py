@@ -34,6 +34,8 @@ async def test_every_check_kind_up_and_down(fleet, tmp_path, httpd, dummy_proces
     fleet.set_docker("h1", "fleet", "running healthy 0")
     fleet.set_docker("h1", "admin", "restarting none 7")
     fleet.set_docker("h1", "sick", "running unhealthy 0")
+    fleet.set_launchd("h1", "com.fleet.agent", "4242 0")
+    fleet.set_launchd("h1", "com.fleet.crashed", "- 78")
     services = f"""
 [services.agent]
 on = ["h1"]
@@ -44,6 +46,15 @@ systemd = "stopped-unit"
 [services.missing-unit]
 on = ["h1"]
 systemd = "no-such-unit"
+[services.mac-agent]
+on = ["h1"]
+launchd = "com.fleet.agent"
+[services.mac-crashed]
+on = ["h1"]
+launchd = "com.fleet.crashed"
+[services.mac-missing]
+on = ["h1"]
+launchd = "com.fleet.none"
 [services.container]
 on = ["h1"]
 docker = "fleet"
@@ -107,6 +118,9 @@ command = "echo boom >&2; exit 4"
     assert r["agent"][0] == "up"
     assert r["stopped"] == ("down", "inactive (dead)")
     assert r["missing-unit"][0] == "down" and "does not exist" in r["missing-unit"][1]
+    assert r["mac-agent"] == ("up", "running, pid 4242")
+    assert r["mac-crashed"] == ("down", "loaded but not running (last exit 78)")
+    assert r["mac-missing"] == ("down", "com.fleet.none is not loaded")
     assert r["container"] == ("up", "running, healthy")
     assert r["admin"][0] == "degraded" and "restart loop" in r["admin"][1]
     assert r["sick"][0] == "down" and "unhealthy" in r["sick"][1]
@@ -172,13 +186,30 @@ async def test_auth_failure_is_reported_and_not_retried(fleet, tmp_path) -> None
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(wrong)], check=True)
     path = write_config(tmp_path, fleet, "", hosts=["h1"], ssh={"identity_files": [str(wrong)]})
     async with Engine(load_config(path)) as engine:
+        def connections() -> int:  # sshd logs each accepted TCP connection
+            return fleet["h1"].log_text().count("Connection from ")
+
         snap = await engine.run_round()
         assert snap.host("h1").reach == "auth-failed"
-        attempts = fleet["h1"].log_text().count("Connection closed by authenticating user") + fleet["h1"].log_text().count("Failed publickey")
+        assert "authentication refused" in snap.host("h1").error
+        for _ in range(40):  # sshd may log after the client saw the refusal
+            if connections() >= 1:
+                break
+            await asyncio.sleep(0.05)
+        attempts = connections()
+        assert attempts >= 1
+        for _ in range(3):
+            snap = await engine.run_round()
+            assert snap.host("h1").reach == "auth-failed"
+        await asyncio.sleep(0.5)
+        assert connections() == attempts  # later rounds made no new attempt
+        engine.retry("h1")  # the operator retries: one new attempt
         snap = await engine.run_round()
-        assert snap.host("h1").reach == "auth-failed"
-        again = fleet["h1"].log_text().count("Connection closed by authenticating user") + fleet["h1"].log_text().count("Failed publickey")
-        assert again == attempts  # the second round made no new attempt
+        for _ in range(40):
+            if connections() > attempts:
+                break
+            await asyncio.sleep(0.05)
+        assert connections() == attempts + 1
 
 
 @pytest.mark.parametrize("policy", ["strict", "accept-new"])
@@ -370,3 +401,50 @@ async def test_pollers_publish_snapshots_and_status_changes(fleet, tmp_path) -> 
             if any(e.service == "agent" and e.old == "up" and e.new == "down" for e in seen):
                 break
         assert any(e.service == "agent" and e.old == "up" and e.new == "down" and "failed" in e.detail for e in seen)
+
+
+async def test_ssh_config_host_alias_is_honoured(fleet, tmp_path, tcp_listener) -> None:  # type: ignore[no-untyped-def]
+    h = fleet["h1"]
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text(f"Host web-alias\n  HostName {h.address}\n  Port {h.port}\n  User {fleet.user}\n"
+                          f"  IdentityFile {fleet.client_key}\n")
+    lst = tcp_listener(address=h.address)
+    text = f"""[cockpit]
+title = "alias"
+[ssh]
+config = "{ssh_config}"
+known_hosts = "{fleet.known_hosts}"
+[hosts.web]
+address = "web-alias"
+[services.who]
+on = ["web"]
+command = "echo $COCKPIT_TEST_HOST"
+[services.port]
+on = ["web"]
+tcp = {lst.port}
+"""
+    path = tmp_path / "alias.toml"
+    path.write_text(text)
+    snap = await one_round(path)
+    assert snap.host("web").reach == "ok", snap.host("web").error
+    assert results(snap, "web")["who"] == ("up", "h1")
+    assert results(snap, "web")["port"][0] == "up"  # TCP went to the alias's HostName
+
+
+async def test_host_comes_back_after_a_restart(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    fleet.set_systemd("h1", "fleet-agent", "active running")
+    path = write_config(tmp_path, fleet, '[services.agent]\non=["h1"]\nsystemd="fleet-agent"\n', hosts=["h1"],
+                        ssh={"connect_timeout": "2s"})
+    async with Engine(load_config(path)) as engine:
+        assert (await engine.run_round()).host("h1").reach == "ok"
+        fleet["h1"].stop()  # drops the connection too
+        snap = await engine.run_round()
+        assert snap.host("h1").reach == "unreachable"
+        fleet["h1"].start()
+        for _ in range(20):  # backoff starts at 1 s
+            snap = await engine.run_round()
+            if snap.host("h1").reach == "ok":
+                break
+            await asyncio.sleep(0.5)
+        assert snap.host("h1").reach == "ok"
+        assert results(snap, "h1")["agent"][0] == "up"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import getpass
 import time
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,23 @@ async def _record_known_host(path: Path, line: str) -> None:
         await asyncio.to_thread(write)
 
 
+def resolve_hostname(address: str, config_path: Path | None) -> str:
+    """The real address behind an ssh-config ``Host`` alias (its ``HostName``), for TCP checks.
+
+    Uses asyncssh's own config parser so the answer matches what ``connect`` does;
+    falls back to the address itself.
+    """
+    if config_path is None:
+        return address
+    try:
+        from asyncssh.config import SSHClientConfig
+
+        cfg = SSHClientConfig.load(None, [str(config_path)], False, False, False, getpass.getuser(), (), address, ())
+        return str(cfg.get("Hostname", address) or address)
+    except Exception:  # an unreadable config is reported by connect; the check falls back
+        return address
+
+
 class SshTransport:
     """One host over SSH. ``state`` is what the dashboard shows while connecting."""
 
@@ -113,6 +131,7 @@ class SshTransport:
         self._pending_key: tuple[str, int, asyncssh.SSHKey] | None = None
         self._forwards: dict[tuple[str, int], asyncssh.SSHListener] = {}
         self._killers: set[asyncio.Task[None]] = set()
+        self.hostname = resolve_hostname(spec.address, settings.config)
         self.state = "unknown"
 
     # -- connection -------------------------------------------------------------------

@@ -1,0 +1,43 @@
+# Cutover Cockpit: set-up and entry points. `make test` is what CI runs.
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: test demo setup system-deps
+
+test: setup
+	$(PY) -m pytest -q
+
+demo: setup
+	$(VENV)/bin/cockpit demo
+
+setup: $(STAMP) system-deps
+
+$(PY):
+	python3 -m venv $(VENV)
+
+# Reinstall only when pyproject.toml changed.
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+# sshd and tmux run the integration tests (real loopback fleet, real terminal);
+# the checks run pgrep/ps (procps), ss (iproute2) and setsid (util-linux) on the hosts.
+system-deps:
+	@missing=""; \
+	[ -x /usr/sbin/sshd ] || command -v sshd >/dev/null 2>&1 || missing="$$missing openssh-server"; \
+	command -v tmux >/dev/null 2>&1 || missing="$$missing tmux"; \
+	command -v sudo >/dev/null 2>&1 || missing="$$missing sudo"; \
+	command -v pgrep >/dev/null 2>&1 || missing="$$missing procps"; \
+	command -v ss >/dev/null 2>&1 || missing="$$missing iproute2"; \
+	command -v ssh-keygen >/dev/null 2>&1 || missing="$$missing openssh-client"; \
+	command -v setsid >/dev/null 2>&1 || missing="$$missing util-linux"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "missing system packages:$$missing (run: sudo apt-get install -y$$missing)" >&2; exit 1; \
+	  fi; \
+	fi

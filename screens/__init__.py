@@ -1,0 +1,1 @@
+"""Textual screens of Cutover Cockpit: they render engine snapshots, never engine state."""
