@@ -50,9 +50,44 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--rounds", type=int, default=0, help="stop after this many rounds (0: never)")
     w.add_argument("--on", help="only hosts matching this selector")
 
+    u = sub.add_parser("run", help="open the cockpit (the default without a command)")
+    _ui_args(u)
+    _ui_args(p, top=True)
+
     d = sub.add_parser("demo", help="snapshot of this machine from a built-in local-only config")
     d.add_argument("--format", choices=["json", "markdown"], default="markdown")
     return p
+
+
+def _ui_args(p: argparse.ArgumentParser, top: bool = False) -> None:
+    # on the subcommand, SUPPRESS keeps `cockpit --read-only run` from being reset by the sub's default
+    kw: dict[str, object] = {} if top else {"default": argparse.SUPPRESS}
+    if not top:
+        p.add_argument("-c", "--config", dest="config_sub")
+    p.add_argument("--read-only", action="store_true", help="monitor only: every action key is disabled", **kw)
+    p.add_argument("--quiet", action="store_true", help="no terminal bell on a host or service going down", **kw)
+    p.add_argument("--no-mouse", action="store_true", help="leave the mouse to tmux (copy mode)", **kw)
+    p.add_argument("--operator", help="who is at the keys (default: $COCKPIT_OPERATOR or the login name)", **kw)
+
+
+def operator_name(value: str | None) -> str:
+    import getpass
+
+    return value or os.environ.get("COCKPIT_OPERATOR") or getpass.getuser()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """The TUI. Imported lazily: the engine and headless commands never load Textual."""
+    from cockpit.config import load_config
+    from cockpit.scheduler import Engine
+
+    config = load_config(_config_path(args))
+    from screens.app import CockpitApp
+
+    app = CockpitApp(Engine(config), read_only=args.read_only, quiet=args.quiet,
+                     operator=operator_name(args.operator))
+    result = app.run(mouse=not args.no_mouse)
+    return int(result or 0)
 
 
 def _config_path(args: argparse.Namespace) -> Path:
@@ -195,7 +230,7 @@ def _write_atomic(path: Path, text: str) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror}", "choose a writable path for -o") from None
 
 
-COMMANDS = {"validate": cmd_validate, "snapshot": cmd_snapshot, "check": cmd_check, "watch": cmd_watch,
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "snapshot": cmd_snapshot, "check": cmd_check, "watch": cmd_watch,
             "demo": cmd_demo}
 
 
@@ -203,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         if args.cmd is None:
-            raise UsageError("the TUI arrives with the next release", "use snapshot, check, watch or validate")
+            return cmd_run(args)
         return COMMANDS[args.cmd](args)
     except ConfigError as exc:
         print(f"cockpit: config error\n{exc}", file=sys.stderr)

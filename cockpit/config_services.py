@@ -15,7 +15,7 @@ from cockpit.spec import (
     SystemdCheck, TcpCheck,
 )
 
-__all__ = ["COMMON_SERVICE_KEYS", "KIND_EXAMPLES", "KIND_OPTIONS", "SERVICE_KEYS", "read_services"]
+__all__ = ["COMMON_SERVICE_KEYS", "KIND_EXAMPLES", "KIND_OPTIONS", "SERVICE_KEYS", "read_selectors", "read_services"]
 
 COMMON_SERVICE_KEYS = ("on", "critical", "timeout")
 KIND_OPTIONS: dict[str, tuple[str, ...]] = {
@@ -41,7 +41,7 @@ def _a(word: str) -> str:
     return "an" if word[:1] in "aeioh" else "a"
 
 
-def _selectors(r: Reader, p: KeyPath, raw: Any, hosts: list[HostSpec]) -> tuple[str, ...]:
+def read_selectors(r: Reader, p: KeyPath, raw: Any, hosts: list[HostSpec]) -> tuple[str, ...]:
     selectors = r.strings(p, raw, bare_ok=True, example='["web1", "web*", "tag:nixos", "all"]')
     if not selectors and isinstance(raw, (list, str)):
         r.issue(p, "on must name at least one host selector",
@@ -164,7 +164,7 @@ def read_services(r: Reader, raw: Any, hosts: list[HostSpec]) -> list[ServiceSpe
         if "on" not in t:
             r.issue(p, f"service {name!r} has no 'on' (the hosts it is checked on)",
                     'add on = ["tag:NAME"] (or a host name, a glob like web*, or "all")')
-        on = _selectors(r, (*p, "on"), t["on"], hosts) if "on" in t else ()
+        on = read_selectors(r, (*p, "on"), t["on"], hosts) if "on" in t else ()
         check: Check | None = None
         if len(kinds) == 1:
             kind = kinds[0]

@@ -113,11 +113,12 @@ class LoadTracker:
             return None
         return max(0.0, min(100.0, 100.0 * (busy - prev[0]) / (total - prev[1])))
 
+    def prime_local(self) -> None:
+        """Record CPU counters now, so the next local sample has a CPU figure."""
+        self._prev_cpu = _local_cpu()
+
     def sample_local(self, mounts: tuple[str, ...]) -> Load:
         """The cockpit's own machine, through psutil (no subprocess)."""
-        if self._prev_cpu is None:
-            self._prev_cpu = _local_cpu()
-            time.sleep(0.1)  # only on the first round, so a one-shot snapshot has a CPU figure
         busy, total = _local_cpu()
         prev, self._prev_cpu = self._prev_cpu, (busy, total)
         cpu = None

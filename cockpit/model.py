@@ -25,6 +25,7 @@ class CheckResult:
     at: float  # epoch seconds when the check finished
     critical: bool = True
     extra: tuple[tuple[str, float | int | str], ...] = ()  # e.g. (("rss_kb", 1234),), (("cert_days", 40),)
+    since: float = 0.0  # when the status last changed (first seen, if it never did)
 
     def get(self, key: str) -> float | int | str | None:
         return dict(self.extra).get(key)

@@ -8,6 +8,7 @@ cockpit at the same time (and still answer when SSH to the host does not).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 
@@ -68,7 +69,8 @@ class HostPoller:
             host_results = [self._result(s, Verdict("unknown", "host round timed out"), None) for s in remote_services]
         net_results = await asyncio.gather(*net_tasks)
         by_name = {r.service: r for r in [*host_results, *net_results]}
-        results = tuple(by_name[s.name] for s in self.services if s.name in by_name)
+        before = {r.service: r for r in self.state.results}
+        results = tuple(_carry_since(by_name[s.name], before.get(s.name)) for s in self.services if s.name in by_name)
         history = tuple(self.tracker.history)
         self.state = HostState(
             name=self.spec.name, reach=reach, error=self._text(error), fingerprint=fingerprint,
@@ -103,6 +105,9 @@ class HostPoller:
             sections.append(batch.Section("load", load_snippet(self.spec.mounts, prime=not self.tracker.primed)))
         load: Load | None = None
         if local:
+            if not self.tracker.primed:  # first round: a short gap so even a one-shot snapshot has CPU
+                self.tracker.prime_local()
+                await asyncio.sleep(0.1)
             load = self.tracker.add(self.tracker.sample_local(self.spec.mounts))
         if not sections:
             return "ok", "", "", load, []
@@ -157,3 +162,10 @@ class HostPoller:
         except TransportError as exc:
             v, latency = Verdict("unknown", f"via {via}: {exc.reason}"), None
         return self._result(svc, v, latency)
+
+
+def _carry_since(new: CheckResult, old: CheckResult | None) -> CheckResult:
+    """Keep the time of the last status change across rounds."""
+    if old is not None and old.status == new.status and old.since:
+        return dataclasses.replace(new, since=old.since)
+    return dataclasses.replace(new, since=new.at)

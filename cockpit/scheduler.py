@@ -12,6 +12,7 @@ import dataclasses
 import time
 from collections.abc import AsyncIterator, Iterable
 
+from cockpit.actions import ActionRunner
 from cockpit.checks.http import HttpProber
 from cockpit.model import FleetSnapshot, HostState, StatusChange
 from cockpit.rounds import HostPoller
@@ -61,8 +62,8 @@ def diff_states(old: HostState, new: HostState) -> list[StatusChange]:
     before = {r.service: r for r in old.results}
     for r in new.results:
         prev = before.get(r.service)
-        if prev is None or prev.status != r.status:
-            changes.append(StatusChange(at, new.name, r.service, prev.status if prev else "unknown", r.status, r.detail))
+        if prev is not None and prev.status != r.status:  # a first result is no change
+            changes.append(StatusChange(at, new.name, r.service, prev.status, r.status, r.detail))
     return [c for c in changes if c.old != c.new]
 
 
@@ -83,6 +84,7 @@ class Engine:
             h.name: HostPoller(h, config, self._transports[h.name], self.prober, self.transport, self.redactor)
             for h in config.hosts
         }
+        self.actions = ActionRunner(self, config.host, self.redactor)
         self._subs: list[Subscription] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._wake: dict[str, asyncio.Event] = {}
@@ -189,6 +191,8 @@ class Engine:
                                                 max_output=max_output, login_shell=spec.login_shell)
 
     async def aclose(self) -> None:
+        for run in self.actions.running():
+            self.actions.cancel(run.id)
         for task in self._tasks.values():
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)

@@ -113,6 +113,19 @@ class ServiceSpec:
 
 
 @dataclass(frozen=True)
+class ActionSpec:
+    """An operator action bound to a key: a command fired on hosts."""
+
+    name: str
+    key: str
+    title: str
+    on: tuple[str, ...]
+    run: str  # may hold {host} {address} {user} {port}, substituted shell-quoted per host
+    confirm: bool = False
+    timeout: float | None = 1800.0  # None: no deadline
+
+
+@dataclass(frozen=True)
 class HostSpec:
     """One host of the fleet, after inventory import and ssh-config aliasing."""
 
@@ -158,6 +171,7 @@ class Config:
     ssh: SshSettings
     hosts: tuple[HostSpec, ...]
     services: tuple[ServiceSpec, ...]
+    actions: tuple[ActionSpec, ...] = ()
     #: host name -> names of services checked on it, in config order
     assignments: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: values that came from ${ENV}: redacted everywhere text is shown or written

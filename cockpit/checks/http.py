@@ -3,20 +3,36 @@
 httpx's timeouts are per phase: a server that drips one byte a second never trips
 them. Every probe therefore runs under one total deadline (``asyncio.timeout``).
 Concurrency is bounded by a semaphore: on loopback 20 requests in flight beat 100.
+Waiting for a slot has its own budget (the same deadline): a probe that never got
+a slot is ``unknown``, never ``down`` -- slow servers must not make healthy ones
+look dead.
+
+Redirects are followed here, not by httpx, so that ``connect_to`` and ``via``
+apply to every hop that goes to the same server, and credentials configured in
+``headers`` never travel to another origin.
+
+Trust: the system's CA store (OpenSSL's defaults, so ``SSL_CERT_FILE`` and
+``SSL_CERT_DIR`` add an internal CA) plus certifi's bundle. With
+``verify_tls = false`` the certificate's expiry is still read and reported.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import re
+import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+from cryptography import x509
 
 from cockpit.checks.remote import Verdict
+from cockpit.errors import TransportError
 from cockpit.sanitize import one_line
 from cockpit.spec import HttpCheck, TcpCheck
 
@@ -27,6 +43,24 @@ Opener = Callable[[str, int], Awaitable[tuple[object, object]]]
 
 BODY_LIMIT = 1 << 20
 CERT_WARN_DAYS = 7
+MAX_REDIRECTS = 10
+
+#: configured headers that do not follow a redirect to another server
+_CREDENTIALS = re.compile(r"authorization|cookie|token|secret|api[-_]?key|auth|session|password", re.I)
+#: connect_to as the config accepts it: "IP", "IP:PORT", "[v6]", "[v6]:PORT" (or a name)
+_CONNECT_TO = re.compile(r"(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]\s]+))(?::(\d+))?")
+
+
+def trust_context() -> ssl.SSLContext:
+    """Verification against the system's CAs (honours SSL_CERT_FILE/SSL_CERT_DIR) and certifi's."""
+    ctx = ssl.create_default_context()
+    try:
+        import certifi
+
+        ctx.load_verify_locations(cafile=certifi.where())
+    except (ImportError, OSError, ssl.SSLError):
+        pass
+    return ctx
 
 
 class HttpProber:
@@ -41,7 +75,7 @@ class HttpProber:
         client = self._clients.get(verify)
         if client is None:
             limits = httpx.Limits(max_connections=self._concurrency * 2, max_keepalive_connections=self._concurrency)
-            client = httpx.AsyncClient(verify=verify, limits=limits, trust_env=False)
+            client = httpx.AsyncClient(verify=trust_context() if verify else False, limits=limits, trust_env=False)
             self._clients[verify] = client
         return client
 
@@ -51,44 +85,63 @@ class HttpProber:
         self._clients.clear()
 
     async def probe(self, check: HttpCheck, deadline: float, forward: Forwarder | None = None) -> tuple[Verdict, float | None]:
-        """Probe once; returns the verdict and the latency (seconds) when an answer came."""
-        url, headers, ext = check.url, dict(check.headers), {}
-        parts = urlsplit(check.url)
-        host = parts.hostname or ""
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        target_host, target_port = host, port
-        if check.connect_to:
-            target_host, _, p = check.connect_to.rpartition(":") if ":" in check.connect_to else (check.connect_to, "", "")
-            target_port = int(p) if p else port
-        if forward is not None:
-            target_port = await forward(target_host, target_port)
-            target_host = "127.0.0.1"
-        if (target_host, target_port) != (host, port):
-            netloc = f"{target_host}:{target_port}"
-            url = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
-            headers.setdefault("Host", parts.netloc.rpartition("@")[2])
-            if parts.scheme == "https":
-                ext["sni_hostname"] = host
-        started = time.monotonic()
+        """Probe once; returns the verdict and the latency (seconds) when an answer came.
+
+        A :class:`TransportError` from ``forward`` (the ``via`` host is unreachable)
+        propagates: the caller reports it as ``unknown``.
+        """
+        try:
+            # a forward connects to the via host first: bounded by its own connect_timeout
+            hops = [await _Hop.plan(check, check.url, forward)]
+        except ValueError as exc:  # e.g. a port out of range
+            return Verdict("down", one_line(f"bad URL {check.url}: {exc}")), None
         try:
             async with asyncio.timeout(deadline):
-                async with self._sem:
-                    started = time.monotonic()
-                    return await self._request(check, url, headers, ext, started)
+                await self._sem.acquire()
+        except TimeoutError:
+            return Verdict("unknown", f"not probed: all {self._concurrency} probe slots stayed busy for "
+                                      f"{deadline:g}s (slow servers hold them)"), None
+        try:
+            async with asyncio.timeout(deadline):
+                try:
+                    return await self._exchange(check, hops, forward, time.monotonic())
+                except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.ConnectError) as exc:
+                    if forward is None or _tls_reason(exc) is not None:
+                        raise
+                    return await _forward_failure(forward, hops[-1], exc, deadline), None
         except TimeoutError:
             return Verdict("down", f"no complete answer within {deadline:g}s"), None
-        except httpx.ConnectError as exc:
-            return Verdict("down", _connect_reason(exc)), None
-        except httpx.HTTPError as exc:
-            return Verdict("down", one_line(f"{type(exc).__name__}: {exc}") or type(exc).__name__), None
-        except (OSError, ssl.SSLError) as exc:
-            return Verdict("down", one_line(str(exc))), None
+        except (httpx.HTTPError, OSError) as exc:
+            return Verdict("down", _failure(exc)), None
+        finally:
+            self._sem.release()
 
-    async def _request(self, check: HttpCheck, url: str, headers: dict[str, str], ext: dict[str, str],
-                       started: float) -> tuple[Verdict, float | None]:
+    async def _exchange(self, check: HttpCheck, hops: list[_Hop], forward: Forwarder | None,
+                        started: float) -> tuple[Verdict, float | None]:
+        """The request (and its redirects, each appended to ``hops``), then the verdict."""
         client = self._client(check.verify_tls)
-        req = client.build_request("GET", url, headers=headers, extensions=ext)
-        resp = await client.send(req, stream=True, follow_redirects=check.follow_redirects)
+        hop = hops[-1]
+        redirects = 0
+        while True:
+            req = client.build_request("GET", hop.url, headers=hop.headers, extensions=hop.ext)
+            resp = await client.send(req, stream=True, follow_redirects=False)
+            if not (check.follow_redirects and resp.is_redirect):
+                break
+            await resp.aclose()
+            if redirects == MAX_REDIRECTS:
+                return Verdict("down", f"more than {MAX_REDIRECTS} redirects (HTTP {resp.status_code})",
+                               (("http_status", resp.status_code),)), None
+            redirects += 1
+            location = resp.headers["location"]
+            try:
+                target = str(httpx.URL(hop.logical).join(location))
+                if not target.startswith(("http://", "https://")):
+                    raise ValueError("not an http(s) URL")
+                hop = await _Hop.plan(check, target, forward)
+            except (httpx.InvalidURL, ValueError):
+                return Verdict("down", one_line(f"HTTP {resp.status_code} redirects to a bad URL: {location}"),
+                               (("http_status", resp.status_code),)), None
+            hops.append(hop)
         try:
             cert_days = _cert_days(resp)
             body = b""
@@ -112,40 +165,190 @@ class HttpProber:
         if check.expect_body_regex is not None and not re.search(check.expect_body_regex, text):
             return Verdict("down", f"HTTP {resp.status_code} but body does not match /{check.expect_body_regex}/", extra), latency
         if cert_days is not None and cert_days < CERT_WARN_DAYS:
-            return Verdict("degraded", f"HTTP {resp.status_code}, certificate expires in {cert_days} days", extra), latency
+            return Verdict("degraded", f"HTTP {resp.status_code}, {_expiry(cert_days)}", extra), latency
         if check.max_latency is not None and latency > check.max_latency:
             return Verdict("degraded", f"HTTP {resp.status_code}, slow: {ms} > {check.max_latency * 1000:.0f} ms", extra), latency
         cert = f", cert {cert_days}d" if cert_days is not None else ""
         return Verdict("up", f"HTTP {resp.status_code} in {ms}{cert}", extra), latency
 
 
+class _Hop:
+    """One request of a probe: the URL to connect to, and what makes it look like ``logical``."""
+
+    def __init__(self, logical: str, url: str, headers: dict[str, str], ext: dict[str, str], target: str) -> None:
+        self.logical = logical  # the URL as the check (or a redirect) names it
+        self.url = url  # where the request really goes (connect_to, a forward's loopback port)
+        self.headers = headers
+        self.ext = ext
+        self.target = target  # "host:port" the request is meant for (before any forward)
+
+    @classmethod
+    async def plan(cls, check: HttpCheck, url: str, forward: Forwarder | None) -> _Hop:
+        parts, origin = urlsplit(url), urlsplit(check.url)
+        host = parts.hostname or ""
+        port = parts.port or _default_port(parts.scheme)
+        same_host = host == (origin.hostname or "")
+        same_origin = same_host and port == (origin.port or _default_port(origin.scheme))
+        headers = dict(check.headers)
+        if not same_origin and not (same_host and parts.scheme == "https"):
+            headers = {k: v for k, v in headers.items() if not _CREDENTIALS.search(k)}
+        target_host, target_port = host, port
+        if check.connect_to:
+            m = _CONNECT_TO.fullmatch(check.connect_to)
+            if m is not None:
+                ip, p = m.group(1) or m.group(2), m.group(3)
+                # "IP" stands for the name on any port; "IP:PORT" for the check's own origin only
+                if p is None and same_host:
+                    target_host = ip
+                elif p is not None and same_origin:
+                    target_host, target_port = ip, int(p)
+        target = f"{_bracket(target_host)}:{target_port}"
+        if forward is not None:
+            target_port = await forward(target_host, target_port)
+            target_host = "127.0.0.1"
+        ext: dict[str, str] = {}
+        real = url
+        if (target_host, target_port) != (host, port):
+            userinfo, _, hostport = parts.netloc.rpartition("@")
+            netloc = (f"{userinfo}@" if userinfo else "") + f"{_bracket(target_host)}:{target_port}"
+            real = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+            if not any(k.lower() == "host" for k in headers):
+                headers["Host"] = hostport
+            if parts.scheme == "https":
+                ext["sni_hostname"] = host
+        return cls(url, real, headers, ext, target)
+
+
+def _default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _expiry(days: int) -> str:
+    if days < 0:
+        return f"certificate expired {-days} day{'s' if days < -1 else ''} ago"
+    if days == 0:
+        return "certificate expires within a day"
+    return f"certificate expires in {days} day{'s' if days > 1 else ''}"
+
+
 def _cert_days(resp: httpx.Response) -> int | None:
+    """Whole days until the server's certificate expires (negative: expired); read even when unverified."""
     stream = resp.extensions.get("network_stream")
     if stream is None:
         return None
     ssl_object = stream.get_extra_info("ssl_object")
     if ssl_object is None:
         return None
-    cert = ssl_object.getpeercert()
-    if not cert or "notAfter" not in cert:
+    der = ssl_object.getpeercert(binary_form=True)  # getpeercert() is {} when verification is off
+    if not der:
         return None
-    return int((ssl.cert_time_to_seconds(cert["notAfter"]) - time.time()) // 86400)
+    try:
+        not_after = x509.load_der_x509_certificate(der).not_valid_after_utc
+    except ValueError:
+        return None
+    return math.floor((not_after - datetime.now(timezone.utc)).total_seconds() / 86400)
 
 
-def _connect_reason(exc: BaseException) -> str:
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in seen:
+        seen.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return seen
+
+
+def _tls_reason(exc: BaseException) -> str | None:
+    """"TLS certificate verification failed: <why>" or "TLS: <why>", without OpenSSL's decorations."""
+    for e in _chain(exc):
+        if isinstance(e, ssl.SSLCertVerificationError):
+            why = e.verify_message or re.sub(r"^.*certificate verify failed:\s*", "", str(e))
+            return one_line(f"TLS certificate verification failed: {_ssl_clean(why)}")
+        if isinstance(e, ssl.SSLError):
+            why = (e.reason or "").replace("_", " ").lower() or _ssl_clean(str(e))
+            hint = " (is it plain HTTP?)" if e.reason == "WRONG_VERSION_NUMBER" else ""
+            return one_line(f"TLS: {why}{hint}")
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        return one_line("TLS certificate verification failed: "
+                        + _ssl_clean(re.sub(r"^.*certificate verify failed:\s*", "", text)))
+    if text.startswith("[SSL"):
+        return one_line("TLS: " + _ssl_clean(text))
+    return None
+
+
+def _ssl_clean(text: str) -> str:
+    text = re.sub(r"^\[SSL(: [A-Z_]+)?\]\s*", "", text)
+    return re.sub(r"\s*\(_ssl\.c:\d+\)$", "", text).rstrip(".")
+
+
+def _failure(exc: BaseException) -> str:
+    """One line saying why a request failed, from the root cause rather than the wrapper."""
+    tls = _tls_reason(exc)
+    if tls is not None:
+        return tls
+    for e in _chain(exc):
+        if isinstance(e, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(e, socket.gaierror):
+            return "name does not resolve"
+        if isinstance(e, ConnectionResetError):
+            return "connection reset by the server"
     text = str(exc)
     low = text.lower()
     if "refused" in low:
         return "connection refused"
-    if "certificate" in low or "ssl" in low:
-        return one_line("TLS: " + text)
     if "name" in low and ("resol" in low or "known" in low):
         return "name does not resolve"
-    return one_line(text) or "connect failed"
+    for e in _chain(exc):  # the first cause that says something
+        if str(e):
+            return one_line(f"{type(e).__name__}: {e}")
+    return type(exc).__name__
+
+
+async def _forward_failure(forward: Forwarder, hop: _Hop, exc: BaseException, timeout: float) -> Verdict:
+    """Why a request through a ``via`` forward got no answer.
+
+    A live forward always accepts on its loopback port, so a refused connection there
+    means the forward died with its SSH connection: that says nothing of the service.
+    Otherwise the forward accepted, then asked the host to connect, and when the host
+    could not, asyncssh just closed the local socket; ask again on a direct channel,
+    which carries the host's own reason (refused, no route...).
+    """
+    owner = getattr(forward, "__self__", None)
+    name = getattr(owner, "name", None)
+    open_tcp = getattr(owner, "open_tcp", None)
+    where = f"via {name}" if name else "through the SSH forward"
+    if isinstance(exc, httpx.ConnectError):
+        if any(isinstance(e, ConnectionRefusedError) for e in _chain(exc)):
+            return Verdict("unknown", f"{where}: the SSH forward to {hop.target} is gone")
+        return Verdict("down", one_line(f"{where}: {_failure(exc)}"))
+    if open_tcp is not None:
+        host, _, port = hop.target.rpartition(":")
+        try:
+            _, writer = await open_tcp(host.strip("[]"), int(port), timeout)
+        except TransportError as err:
+            return Verdict("unknown", one_line(f"{where}: {err.reason}"))
+        except TimeoutError:
+            return Verdict("down", f"{where}: {hop.target} does not answer")
+        except Exception as err:  # asyncssh.ChannelOpenError: the host's own reason
+            why = getattr(err, "reason", None) or str(err) or type(err).__name__
+            return Verdict("down", one_line(f"{where}: {hop.target} {why}"))
+        writer.close()  # type: ignore[attr-defined]
+    return Verdict("down", one_line(f"{where}: {hop.target} closed the connection without answering "
+                                    f"({_failure(exc)})"))
 
 
 async def probe_tcp(check: TcpCheck, address: str, deadline: float, opener: Opener | None = None) -> tuple[Verdict, float | None]:
-    """Connect and close; latency is the connect time."""
+    """Connect and close; latency is the connect time.
+
+    A :class:`TransportError` from ``opener`` (the ``via`` host is unreachable)
+    propagates: the caller reports it as ``unknown``, not as the service down.
+    """
     host = check.host or address
     started = time.monotonic()
     try:
@@ -157,6 +360,8 @@ async def probe_tcp(check: TcpCheck, address: str, deadline: float, opener: Open
         latency = time.monotonic() - started
         writer.close()  # type: ignore[attr-defined]
         return Verdict("up", f"{host}:{check.port} accepts connections ({latency * 1000:.0f} ms)"), latency
+    except TransportError:
+        raise
     except TimeoutError:
         return Verdict("down", f"{host}:{check.port} no answer within {deadline:g}s"), None
     except ConnectionRefusedError:

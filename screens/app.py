@@ -1,0 +1,267 @@
+"""The cockpit App: owns the engine's subscription and the global actions; screens only render.
+
+The engine runs in the App's event loop (everything it does is asynchronous I/O),
+publishes immutable snapshots, and the App forwards each one, as a message, to
+the screens that show it. Nothing here waits on the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from cockpit.actions import ActionRun
+from cockpit.inventory import select
+from cockpit.model import FleetSnapshot
+from cockpit.scheduler import Engine
+from screens.confirm import ConfirmScreen
+from screens.dashboard import DashboardScreen
+from screens.help import HelpScreen
+from screens.host_detail import HostDetailScreen
+from screens.messages import ActionChanged, ActionOutput, SnapshotReady
+from screens.prompt import AdHoc, CommandPrompt
+
+ALARMING = frozenset({"down", "unreachable", "auth-failed", "host-key-CHANGED", "host-key-unknown"})
+
+
+class CockpitApp(App[int]):
+    """``CockpitApp(engine)``; ``live=False`` for tests that feed snapshots themselves."""
+
+    TITLE = "Cutover Cockpit"
+    CSS_PATH = "cockpit.tcss"
+    BINDINGS = [
+        Binding("q", "request_quit", "Quit"),
+        Binding("question_mark", "help", "Keys", key_display="?"),
+    ]
+
+    def __init__(self, engine: Engine, *, read_only: bool = False, quiet: bool = False, live: bool = True,
+                 clock: Callable[[], float] = time.time, operator: str = "") -> None:
+        super().__init__()
+        self.engine = engine
+        self.read_only = read_only
+        self.quiet = quiet
+        self.live = live
+        self.clock = clock
+        self.operator = operator
+        self.snapshot: FleetSnapshot | None = None
+        self._applied = asyncio.Event()
+        self._shown_action: int | None = None
+        self.dashboard = DashboardScreen(
+            [(a.key, a.name, a.title) for a in engine.config.actions], read_only, clock)
+
+    # -- start-up -----------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.push_screen(self.dashboard)
+        phases = list(self.engine.config.cockpit.phases)
+        self.dashboard.set_phases([(p, "pending") for p in phases], phases[0] if phases else "")
+        if self.live:
+            self.engine.actions.listeners.append(self)
+            self.run_worker(self._consume(), name="engine", group="engine", exclusive=True)
+
+    async def _consume(self) -> None:
+        """Forward snapshots as messages; wait until each is applied so a slow UI merges, not queues."""
+        sub = self.engine.subscribe()
+        await self.engine.start()
+        while True:
+            snap = await sub.next()
+            self._applied.clear()
+            self.post_message(SnapshotReady(snap))
+            await self._applied.wait()
+
+    async def on_unmount(self) -> None:
+        if self.live:
+            await self.engine.aclose()
+
+    # -- engine listener (called in this loop) ---------------------------------------------
+
+    def action_changed(self, run: ActionRun) -> None:
+        self.post_message(ActionChanged(run))
+
+    def action_output(self, action_id: int, host: str, text: str) -> None:
+        self.post_message(ActionOutput(action_id, host, text))
+
+    # -- messages -----------------------------------------------------------------------
+
+    def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        snap = message.snapshot
+        self.snapshot = snap
+        try:
+            self.dashboard.apply(snap)
+            if isinstance(self.screen, HostDetailScreen):
+                self.screen.apply(snap)
+            if not self.quiet and any(e.new in ALARMING and e.old != e.new for e in snap.events):
+                self.bell()  # once per change batch; tmux flags the window
+        finally:
+            self._applied.set()
+
+    async def on_action_changed(self, message: ActionChanged) -> None:
+        run = message.run
+        self.dashboard.refresh_bindings()
+        if run.id != self._shown_action and run.kind != "probe":
+            self._shown_action = run.id
+            await self.dashboard.show_action(run)
+        else:
+            self.dashboard.query_one("#output").update_run(run)  # type: ignore[attr-defined]
+        if run.done and run.kind != "probe":
+            bad = [r.host for r in run.runs if r.state != "ok"]
+            self.notify(f"{run.title}: {run.summary()}" + (f" ({', '.join(bad[:5])})" if bad else ""),
+                        severity="error" if bad else "information", timeout=6)
+        if isinstance(self.screen, HostDetailScreen) and self.screen.host in run.hosts:
+            self.screen.show_actions(self.engine.actions.for_host(self.screen.host))
+
+    def on_action_output(self, message: ActionOutput) -> None:
+        self.dashboard.query_one("#output").append(message.action_id, message.host, message.text)  # type: ignore[attr-defined]
+
+    # -- actions (called by screens and the command palette) ------------------------------
+
+    def _refuse_read_only(self) -> bool:
+        if self.read_only:
+            self.notify("READ-ONLY: this cockpit fires nothing (started with --read-only)", severity="warning")
+        return self.read_only
+
+    def action_probe_hosts(self, hosts: list[str] | None = None) -> None:
+        if self._refuse_read_only():
+            return
+        names = hosts or [h.name for h in self.engine.config.hosts]
+        self.engine.probe_now(names)
+        self.notify(f"probing {len(names)} host{'s' if len(names) != 1 else ''}", timeout=2)
+
+    def action_adhoc_prompt(self, default: str = "") -> None:
+        if self._refuse_read_only():
+            return
+
+        def got(answer: AdHoc | None) -> None:
+            if answer is None:
+                return
+            hosts = self._resolve(answer.selectors)
+            if hosts:
+                self._confirm_and_fire("Ad-hoc command", answer.command, hosts, "adhoc", timeout=None)
+
+        self.push_screen(CommandPrompt(default), got)
+
+    def _resolve(self, selectors: Iterable[str]) -> list[str]:
+        hosts = list(self.engine.config.hosts)
+        out: list[str] = []
+        for sel in selectors:
+            matched = select(hosts, sel)
+            if not matched:
+                self.notify(f"{sel!r} matches no host", severity="error")
+                return []
+            out += [h.name for h in matched if h.name not in out]
+        return out
+
+    def action_run_configured(self, name: str, selected: list[str] | None = None) -> None:
+        if self._refuse_read_only():
+            return
+        spec = next((a for a in self.engine.config.actions if a.name == name), None)
+        if spec is None:
+            return
+        hosts = self._resolve(spec.on)
+        if selected:
+            chosen = [h for h in hosts if h in selected]
+            if not chosen:
+                self.notify(f"{spec.title} runs on {', '.join(hosts)}: none of them is selected", severity="warning")
+                return
+            hosts = chosen
+        if spec.confirm:
+            self._confirm_and_fire(spec.title, spec.run, hosts, "action", spec.timeout)
+        else:
+            self._fire(spec.title, spec.run, hosts, "action", spec.timeout)
+
+    def _confirm_and_fire(self, title: str, template: str, hosts: list[str], kind: str, timeout: float | None) -> None:
+        from cockpit.actions import render_command
+
+        red = self.engine.redactor.redact
+        first = render_command(template, self.engine.config.host(hosts[0]))
+        note = "" if first == template else f"placeholders are filled per host; on {hosts[0]}: {red(first)}"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._fire(title, template, hosts, kind, timeout)
+            else:
+                self.notify("cancelled: nothing was run", timeout=3)
+
+        self.push_screen(ConfirmScreen(title, red(template), hosts, note), answered)
+
+    def _fire(self, title: str, template: str, hosts: list[str], kind: str, timeout: float | None) -> None:
+        self.engine.actions.start(title, template, hosts, timeout=timeout, operator=self.operator, kind=kind)
+
+    def action_cancel_action(self, action_id: int, host: str | None) -> None:
+        if self._refuse_read_only():
+            return
+        self.engine.actions.cancel(action_id, host)
+        self.notify(f"cancelling on {host or 'every host'}", timeout=2)
+
+    def action_retry_host(self, host: str) -> None:
+        if self._refuse_read_only():
+            return
+        self.engine.retry(host)
+        self.notify(f"retrying {host}", timeout=2)
+
+    def action_host_detail(self, host: str) -> None:
+        screen = HostDetailScreen(host, self.clock)
+
+        async def fill() -> None:
+            if self.snapshot is not None:
+                screen.apply(self.snapshot)
+            screen.show_actions(self.engine.actions.for_host(host))
+
+        self.push_screen(screen, callback=None)
+        self.call_after_refresh(lambda: asyncio.ensure_future(fill()))
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.binding_rows(), self.read_only))
+
+    def action_request_quit(self) -> None:
+        running = self.engine.actions.running()
+        if not running:
+            self.exit(0)
+            return
+        hosts = sorted({r.host for run in running for r in run.runs if r.state in ("pending", "running")})
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit(0)
+
+        self.push_screen(ConfirmScreen(f"quit and cancel {len(running)} running action(s)", "(cancel and quit)",
+                                       hosts), answered)
+
+    # -- discoverability -------------------------------------------------------------------
+
+    def binding_rows(self) -> list[tuple[str, str, str]]:
+        """(key, what it does, where) for every binding: the help screen and docs are built from this."""
+        rows: list[tuple[str, str, str]] = []
+        seen: set[tuple[str, str]] = set()
+        for where, node in (("dashboard", self.dashboard), ("everywhere", self)):
+            for key, bindings in node._bindings.key_to_bindings.items():
+                for b in bindings:
+                    label = b.key_display or key
+                    desc = b.description or b.action
+                    if (label, desc) in seen:
+                        continue
+                    seen.add((label, desc))
+                    rows.append((label, desc, where))
+        rows.append(("ctrl+p", "Command palette: every action by name", "everywhere"))
+        rows.append(("enter", "Host detail (on a host row); Escape goes back", "dashboard"))
+        return rows
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:  # type: ignore[type-arg]
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Probe now", "Run every check on the selected hosts (or all) now", self.action_probe_hosts)
+        yield SystemCommand("Run a command", "An ad-hoc command on hosts you choose (confirmed first)",
+                            lambda: self.action_adhoc_prompt(""))
+        yield SystemCommand("Keys", "Every key binding", self.action_help)
+        for a in self.engine.config.actions:
+            yield SystemCommand(f"Action: {a.title}", f"key {a.key}: {a.run[:60]}",
+                                lambda name=a.name: self.action_run_configured(  # type: ignore[misc]
+                                    name, self.dashboard._targets()))
+        for h in self.engine.config.hosts:
+            yield SystemCommand(f"Host: {h.name}", "Open the host's detail", lambda n=h.name: self.action_host_detail(n))  # type: ignore[misc]

@@ -1,0 +1,228 @@
+"""The main screen: header, fleet table, services grid, plan, event log and action output.
+
+Wide terminals (>= WIDE columns) show the grid, the plan and the events beside
+the table; narrow ones keep the table readable and move the grid and the plan
+to their own tabs.
+"""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.events import Key, Resize
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
+
+from cockpit.actions import ActionRun
+from cockpit.model import FleetSnapshot
+from screens.widgets.event_log import EventLog
+from screens.widgets.fleet_table import FleetTable
+from screens.widgets.header import CockpitHeader
+from screens.widgets.output_pane import OutputPane
+from screens.widgets.phase_panel import PhasePanel
+from screens.widgets.services_grid import ServicesGrid
+
+WIDE = 120
+
+#: actions that fire something; disabled in --read-only
+FIRING = frozenset({"probe", "adhoc", "run_configured", "cancel", "cancel_all", "retry"})
+
+
+class DashboardScreen(Screen[None]):
+    CSS_PATH = "dashboard.tcss"
+
+    BINDINGS = [
+        Binding("p", "probe", "Probe"),
+        Binding("exclamation_mark", "adhoc", "Run cmd", key_display="!"),
+        Binding("space", "toggle_select", "Select", show=False),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("enter", "detail", "Detail", show=False),
+        Binding("x", "cancel", "Cancel host"),
+        Binding("X", "cancel_all", "Cancel all"),
+        Binding("r", "retry", "Retry host", show=False),
+        Binding("1", "tab('tab-fleet')", "Fleet", show=False),
+        Binding("2", "tab('tab-services')", "Services", show=False),
+        Binding("3", "tab('tab-plan')", "Plan", show=False),
+        Binding("4", "tab('tab-output')", "Output", show=False),
+    ]
+
+    def __init__(self, action_keys: list[tuple[str, str, str]], read_only: bool, clock) -> None:  # type: ignore[no-untyped-def]
+        super().__init__()
+        self.read_only = read_only
+        self._clock = clock
+        self.snapshot: FleetSnapshot | None = None
+        self._phases: tuple[list[tuple[str, str]], str] | None = None
+        for key, name, title in action_keys:
+            self._bindings.bind(key, f"run_configured('{name}')", title)
+
+    def compose(self) -> ComposeResult:
+        yield CockpitHeader(self._clock, id="header")
+        yield Static(id="banner")
+        with TabbedContent(id="tabs", initial="tab-fleet"):
+            with TabPane("Fleet", id="tab-fleet"):
+                with Horizontal(id="main"):
+                    with Vertical(id="left"):
+                        yield FleetTable(id="fleet")
+                        yield ServicesGrid(id="grid-main")
+                    with Vertical(id="right"):
+                        yield PhasePanel(id="phases-main")
+                        yield EventLog(id="events")
+            with TabPane("Services", id="tab-services"):
+                yield ServicesGrid(id="grid-tab")
+            with TabPane("Plan", id="tab-plan"):
+                yield PhasePanel(id="phases-tab")
+            with TabPane("Output", id="tab-output"):
+                yield OutputPane(id="output")
+        yield Input(placeholder="filter: name, tag or status (Enter keeps, Escape clears)", id="filter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#header", CockpitHeader).read_only = self.read_only
+        self._layout(self.size.width)
+        if self._phases is not None:
+            self.set_phases(*self._phases)
+        self.query_one("#fleet", FleetTable).focus()
+
+    def on_resize(self, event: Resize) -> None:
+        self._layout(event.size.width)
+
+    def _layout(self, width: int) -> None:
+        wide = width >= WIDE
+        self.set_class(wide, "-wide")
+        self.set_class(not wide, "-narrow")
+        tabs = self.query_one("#tabs", TabbedContent)
+        for pane in ("tab-services", "tab-plan"):
+            (tabs.hide_tab if wide else tabs.show_tab)(pane)
+        if wide and tabs.active in ("tab-services", "tab-plan"):
+            tabs.active = "tab-fleet"
+
+    # -- data down ----------------------------------------------------------------------
+
+    def apply(self, snap: FleetSnapshot) -> None:
+        """One batched update for a whole snapshot."""
+        self.snapshot = snap
+        with self.app.batch_update():
+            self.query_one("#header", CockpitHeader).update_snapshot(snap)
+            self.query_one("#fleet", FleetTable).apply(snap, snap.changed or None)
+            wide = self.has_class("-wide")
+            self.query_one("#grid-main" if wide else "#grid-tab", ServicesGrid).apply(snap)
+            self.query_one("#events", EventLog).add(snap.events)
+
+    def set_phases(self, phases: list[tuple[str, str]], current: str) -> None:
+        self._phases = (phases, current)
+        if not self.is_mounted:
+            return  # applied on mount
+        self.query_one("#header", CockpitHeader).phase = current
+        for pid in ("#phases-main", "#phases-tab"):
+            self.query_one(pid, PhasePanel).set_phases(phases)
+
+    def set_banner(self, text: str) -> None:
+        banner = self.query_one("#banner", Static)
+        banner.update(text)
+        banner.set_class(bool(text), "-active")
+
+    async def show_action(self, run: ActionRun) -> None:
+        await self.query_one("#output", OutputPane).show(run)
+        self.query_one("#tabs", TabbedContent).active = "tab-output"
+
+    # -- keys ---------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("cancel", "cancel_all") and not self.app.engine.actions.running():  # type: ignore[attr-defined]
+            return False  # shown only while something runs
+        if self.read_only and action in FIRING:
+            return None  # greyed out in the footer; on_key explains
+        return True
+
+    def on_key(self, event: Key) -> None:
+        if not self.read_only:
+            return
+        firing_keys = {b.key for b, in ((b,) for bs in self._bindings.key_to_bindings.values() for b in bs)
+                       if b.action.split("(")[0] in FIRING}
+        if event.key in firing_keys:
+            event.stop()
+            self.notify("READ-ONLY: this cockpit fires nothing (started with --read-only)", severity="warning")
+
+    def _targets(self) -> list[str]:
+        table = self.query_one("#fleet", FleetTable)
+        if table.selected:
+            return [h for h in table.visible_hosts() if h in table.selected] or sorted(table.selected)
+        return []
+
+    def action_probe(self) -> None:
+        self.app.action_probe_hosts(self._targets() or None)  # type: ignore[attr-defined]
+
+    def action_adhoc(self) -> None:
+        table = self.query_one("#fleet", FleetTable)
+        default = ",".join(self._targets()) or (table.current_host or "")
+        self.app.action_adhoc_prompt(default)  # type: ignore[attr-defined]
+
+    def action_run_configured(self, name: str) -> None:
+        self.app.action_run_configured(name, self._targets())  # type: ignore[attr-defined]
+
+    def action_toggle_select(self) -> None:
+        table = self.query_one("#fleet", FleetTable)
+        host = table.current_host
+        if host is not None:
+            table.toggle_selected(host)
+            n = len(table.selected)
+            self.notify(f"{n} host{'s' if n != 1 else ''} selected" if n else "selection cleared", timeout=2)
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("-active")
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        if self.snapshot is not None:
+            self.query_one("#fleet", FleetTable).refilter(event.value.strip(), self.snapshot)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        box = self.query_one("#filter", Input)
+        if not event.value.strip():
+            box.remove_class("-active")
+        self.query_one("#fleet", FleetTable).focus()
+
+    def key_escape(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.has_class("-active"):
+            box.value = ""
+            box.remove_class("-active")
+            self.query_one("#fleet", FleetTable).focus()
+
+    def action_detail(self) -> None:
+        host = self.query_one("#fleet", FleetTable).current_host
+        if host is not None:
+            self.app.action_host_detail(host)  # type: ignore[attr-defined]
+
+    @on(DataTable.RowSelected, "#fleet")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_detail()
+
+    def action_tab(self, tab: str) -> None:
+        tabs = self.query_one("#tabs", TabbedContent)
+        if tab in ("tab-services", "tab-plan") and self.has_class("-wide"):
+            tab = "tab-fleet"
+        tabs.active = tab
+
+    def action_cancel(self) -> None:
+        pane = self.query_one("#output", OutputPane)
+        if pane.run is None or pane.run.done:
+            self.notify("no running action to cancel", timeout=2)
+            return
+        host = pane.current_host
+        self.app.action_cancel_action(pane.run.id, host)  # type: ignore[attr-defined]
+
+    def action_cancel_all(self) -> None:
+        pane = self.query_one("#output", OutputPane)
+        if pane.run is not None and not pane.run.done:
+            self.app.action_cancel_action(pane.run.id, None)  # type: ignore[attr-defined]
+
+    def action_retry(self) -> None:
+        host = self.query_one("#fleet", FleetTable).current_host
+        if host is not None:
+            self.app.action_retry_host(host)  # type: ignore[attr-defined]

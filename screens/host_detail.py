@@ -1,0 +1,110 @@
+"""One host: every service with status, detail, latency and last change; load history; its last actions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label, RichLog, Sparkline, Static
+
+from cockpit.actions import ActionRun, HostRun
+from cockpit.model import FleetSnapshot, HostState
+from screens import render
+from screens.widgets.output_pane import run_line
+
+
+class HostDetailScreen(Screen[None]):
+    CSS_PATH = "host_detail.tcss"
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("p", "probe", "Probe host")]
+
+    def __init__(self, host: str, clock: Callable[[], float]) -> None:
+        super().__init__()
+        self.host = host
+        self._clock = clock
+        self.state: HostState | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="hd-title")
+        with Horizontal(id="hd-top"):
+            yield DataTable(id="hd-services", cursor_type="row")
+            with Vertical(id="hd-load"):
+                for key, label in (("cpu", "CPU %"), ("mem", "Memory %"), ("load1", "Load 1m"), ("disk", "Disk %")):
+                    yield Label(label, id=f"hd-label-{key}")
+                    yield Sparkline([], id=f"hd-spark-{key}")
+        yield Label(Text("Last actions on this host", style="bold"), id="hd-actions-title")
+        with Horizontal(id="hd-bottom"):
+            yield DataTable(id="hd-actions", cursor_type="row")
+            yield RichLog(id="hd-output", markup=False, wrap=False, highlight=False, max_lines=2000)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        services = self.query_one("#hd-services", DataTable)
+        for key, label in (("status", "Status"), ("service", "Service"), ("detail", "Detail"),
+                           ("latency", "Latency"), ("since", "Since")):
+            services.add_column(label, key=key)
+        actions = self.query_one("#hd-actions", DataTable)
+        for key, label in (("at", "Started"), ("title", "Action"), ("result", "Result")):
+            actions.add_column(label, key=key)
+
+    def action_probe(self) -> None:
+        self.app.action_probe_hosts([self.host])  # type: ignore[attr-defined]
+
+    def apply(self, snap: FleetSnapshot) -> None:
+        try:
+            h = snap.host(self.host)
+        except KeyError:
+            return
+        self.state = h
+        title = Text(render.plain(h.name), style="bold")
+        title.append("  ")
+        title.append_text(render.reach(h))
+        if h.error:
+            title.append("  ")
+            title.append(render.clean(h.error), style="red")
+        if h.tags:
+            title.append("  tags: " + ", ".join(h.tags), style="dim")
+        if h.fingerprint:
+            title.append(f"\noffered host key {h.fingerprint}", style="bold red")
+        self.query_one("#hd-title", Static).update(title)
+        table = self.query_one("#hd-services", DataTable)
+        table.clear()
+        for r in h.results:
+            lat = "–" if r.latency is None else f"{r.latency * 1000:.0f} ms"
+            since = render.clock_time(r.since) if r.since else "–"
+            table.add_row(render.status(r.status), render.plain(r.service), render.plain(r.detail), Text(lat),
+                          Text(since), key=r.service)
+        hist = list(h.history)
+        for key in ("cpu", "mem", "load1", "disk"):
+            values = [getattr(x, key) for x in hist]
+            values = [v for v in values if v is not None]
+            self.query_one(f"#hd-spark-{key}", Sparkline).data = values or [0.0]
+            last = f"{values[-1]:.1f}" if values else "–"
+            label = {"cpu": "CPU %", "mem": "Memory %", "load1": "Load 1m", "disk": "Disk %"}[key]
+            self.query_one(f"#hd-label-{key}", Label).update(f"{label}: {last}")
+
+    def show_actions(self, entries: list[tuple[ActionRun, HostRun]]) -> None:
+        self._entries = {str(run.id): (run, hr) for run, hr in entries}
+        table = self.query_one("#hd-actions", DataTable)
+        table.clear()
+        for run, hr in entries:
+            table.add_row(Text(render.clock_time(run.started)), render.plain(run.title), run_line(hr),
+                          key=f"{run.id}")
+        if entries:
+            self._show_output(*entries[0])
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "hd-actions" and event.row_key.value in getattr(self, "_entries", {}):
+            self._show_output(*self._entries[event.row_key.value])
+
+    def _show_output(self, run: ActionRun, hr: HostRun) -> None:
+        log = self.query_one("#hd-output", RichLog)
+        log.clear()
+        log.write(Text("$ ", style="dim") + render.plain(hr.command))
+        for line in hr.output.splitlines()[-500:]:
+            log.write(Text(line))
+        log.write(Text("── ").append_text(run_line(hr)))

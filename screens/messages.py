@@ -1,0 +1,34 @@
+"""Messages that carry engine data up to the screens (attributes down, messages up)."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from cockpit.actions import ActionRun
+from cockpit.model import FleetSnapshot
+
+
+class SnapshotReady(Message):
+    """A new fleet snapshot (with the status changes since the previous one)."""
+
+    def __init__(self, snapshot: FleetSnapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+
+class ActionChanged(Message):
+    """An action started, a host finished, or it ended."""
+
+    def __init__(self, run: ActionRun) -> None:
+        super().__init__()
+        self.run = run
+
+
+class ActionOutput(Message):
+    """A chunk of an action's output on one host (already sanitised and redacted)."""
+
+    def __init__(self, action_id: int, host: str, text: str) -> None:
+        super().__init__()
+        self.action_id = action_id
+        self.host = host
+        self.text = text

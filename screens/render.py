@@ -1,0 +1,93 @@
+"""How engine values look on screen: glyphs, colours, sparklines, ages. Pure functions of data.
+
+Status is always glyph + word, never colour alone, so it reads with NO_COLOR set.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime
+
+from rich.text import Text
+
+from cockpit.model import HostState
+from cockpit.sanitize import strip_control
+
+GLYPH = {"up": "●", "degraded": "◐", "down": "✖", "unknown": "?"}
+STYLE = {"up": "green", "degraded": "yellow", "down": "bold red", "unknown": "magenta"}
+REACH_STYLE = {"ok": "green", "connecting": "cyan", "unknown": "dim"}
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def plain(text: str) -> Text:
+    """Remote or user text: control sequences stripped, never parsed as markup."""
+    return Text(strip_control(text))
+
+
+def clean(text: str) -> str:
+    """Remote text as a plain string for ``Text.append(..., style=...)`` (never markup)."""
+    return strip_control(text)
+
+
+def status(s: str | None, word: bool = True) -> Text:
+    if s is None:
+        return Text("–", style="dim")
+    return Text(f"{GLYPH.get(s, '?')} {s}" if word else GLYPH.get(s, "?"), style=STYLE.get(s, ""))
+
+
+def reach(h: HostState) -> Text:
+    if h.reach == "ok":
+        return Text("● ok", style="green")
+    if h.reach == "connecting":
+        return Text("… connecting", style="cyan")
+    if h.reach == "unknown":
+        return Text("? waiting", style="dim")
+    reason = h.reach
+    if h.reach == "unreachable" and h.error:
+        reason = h.error.split(":", 1)[0]  # the short reason code: refused, timeout, …
+    return Text(f"⨯ {reason}", style="bold red")
+
+
+def level_style(pct: float | None, warn: float = 70.0, crit: float = 90.0) -> str:
+    if pct is None:
+        return "dim"
+    return "bold red" if pct >= crit else "yellow" if pct >= warn else "green"
+
+
+def sparkline(values: Sequence[float | None], width: int, top: float | None = 100.0) -> str:
+    vals = [v for v in values if v is not None][-width:]
+    if not vals:
+        return " " * width
+    hi = top if top else max(max(vals), 1e-9)
+    out = "".join(SPARKS[min(len(SPARKS) - 1, max(0, int(v / hi * (len(SPARKS) - 1) + 0.5)))] for v in vals)
+    return out.rjust(width)
+
+
+def gauge(pct: float | None, history: Sequence[float | None], spark: int = 5) -> Text:
+    """A percentage with its recent history: ``▂▃▅▆▇ 91%``, coloured by threshold."""
+    t = Text(sparkline(history, spark), style="dim")
+    t.append(" ")
+    t.append("  –" if pct is None else f"{pct:3.0f}%", style=level_style(pct))
+    return t
+
+
+def age(seconds: float | None) -> str:
+    if seconds is None:
+        return "never"
+    s = int(max(0, seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def clock_time(ts: float, with_zone: bool = False) -> str:
+    """Local time, as the operator's wall clock shows it."""
+    dt = datetime.fromtimestamp(ts).astimezone()
+    return dt.strftime("%H:%M:%S %Z" if with_zone else "%H:%M:%S")
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,128 @@
+"""The fleet table: one row per host, updated cell by cell (never rebuilt on a round)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from cockpit.model import FleetSnapshot, HostState
+from screens import render
+
+COLUMNS = (("host", "Host"), ("reach", "Reach"), ("cpu", "CPU"), ("mem", "Mem"), ("load", "Load1"),
+           ("disk", "Disk"), ("svc", "Services"))
+
+
+def host_cells(h: HostState, selected: bool) -> dict[str, Text]:
+    """Every cell of a host's row, from its state alone."""
+    name = Text("▶ " if selected else "  ", style="bold cyan")
+    name.append(render.plain(h.name))
+    ld = h.load
+    hist = h.history
+    load1 = Text("–", style="dim") if ld is None or ld.load1 is None else Text(f"{ld.load1:.2f}")
+    if ld is not None and ld.load1 is not None and ld.ncpu:
+        load1.stylize(render.level_style(100 * ld.load1 / ld.ncpu, 100, 200))
+    disk = Text("–", style="dim") if ld is None or ld.disk is None else Text(f"{ld.disk:.0f}%", style=render.level_style(ld.disk, 80, 90))
+    worst = h.worst
+    svc = Text(f"{h.up_count}/{len(h.results)} ")
+    if worst is not None:
+        svc.append_text(render.status(worst))
+    return {
+        "host": name,
+        "reach": render.reach(h),
+        "cpu": render.gauge(ld.cpu if ld else None, [x.cpu for x in hist]),
+        "mem": render.gauge(ld.mem if ld else None, [x.mem for x in hist]),
+        "load": load1,
+        "disk": disk,
+        "svc": svc,
+    }
+
+
+def matches(h: HostState, text: str) -> bool:
+    """The `/` filter: a name, a tag, a status word or a reach code (substring, any case)."""
+    if not text:
+        return True
+    t = text.lower()
+    words = [h.name, h.reach, *h.tags, *(r.status for r in h.results), *(f"tag:{x}" for x in h.tags)]
+    if h.worst:
+        words.append(h.worst)
+    return any(t in w.lower() for w in words)
+
+
+class FleetTable(DataTable[Text]):
+    """Rows keyed by host name; ``apply`` touches only cells whose content changed."""
+
+    DEFAULT_CSS = """
+    FleetTable { height: 1fr; }
+    """
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kw)  # type: ignore[arg-type]
+        self._cells: dict[str, dict[str, Text]] = {}
+        self._states: dict[str, HostState] = {}
+        self.selected: set[str] = set()
+        self.filter_text = ""
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+
+    @property
+    def current_host(self) -> str | None:
+        if self.row_count == 0:
+            return None
+        try:
+            return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
+        except Exception:
+            return None
+
+    def visible_hosts(self) -> list[str]:
+        return [str(k.value) for k in self.rows]
+
+    def apply(self, snap: FleetSnapshot, changed: Iterable[str] | None = None) -> None:
+        """Bring rows up to date with a snapshot: add, remove and update only what differs."""
+        names = {h.name for h in snap.hosts}
+        want = [h for h in snap.hosts if matches(h, self.filter_text)]
+        want_names = [h.name for h in want]
+        for h in snap.hosts:
+            self._states[h.name] = h
+        if want_names != self.visible_hosts():
+            self._rebuild(want)
+            return
+        only = set(changed) if changed is not None else names
+        for h in want:
+            if h.name in only:
+                self._update_row(h)
+
+    def _rebuild(self, hosts: list[HostState]) -> None:
+        """Only when the set or order of rows changes (filter, new host); keeps the cursor host."""
+        keep = self.current_host
+        self.clear()
+        self._cells.clear()
+        for h in hosts:
+            cells = host_cells(h, h.name in self.selected)
+            self._cells[h.name] = cells
+            self.add_row(*(cells[k] for k, _ in COLUMNS), key=h.name)
+        if keep is not None and keep in self._cells:
+            self.move_cursor(row=self.get_row_index(keep))
+
+    def _update_row(self, h: HostState) -> None:
+        cells = host_cells(h, h.name in self.selected)
+        old = self._cells.get(h.name, {})
+        for key, value in cells.items():
+            if old.get(key) != value:
+                self.update_cell(h.name, key, value)
+        self._cells[h.name] = cells
+
+    def toggle_selected(self, host: str) -> None:
+        if host in self.selected:
+            self.selected.discard(host)
+        else:
+            self.selected.add(host)
+        if host in self._states and host in self._cells:
+            self._update_row(self._states[host])
+
+    def refilter(self, text: str, snap: FleetSnapshot) -> None:
+        self.filter_text = text
+        self._rebuild([h for h in snap.hosts if matches(h, text)])
