@@ -126,6 +126,11 @@ def _check(r: Reader, p: KeyPath, t: dict[str, Any], kind: str, hosts: list[Host
     if parts is not None and (parts.scheme not in ("http", "https") or not parts.netloc):
         r.issue(key("http"), f"{t['http']!r} is not an http:// or https:// URL",
                 'e.g. http = "https://example.net/health"')
+    elif parts is not None:
+        try:
+            parts.port  # raises on a port outside 0..65535 or not a number
+        except ValueError:
+            r.issue(key("http"), f"{t['http']!r} has a bad port", "ports are 1..65535, e.g. https://example.net:8443/")
     status: tuple[int, ...] = (200,)
     if "expect_status" in t:
         raw = t["expect_status"]

@@ -82,7 +82,7 @@ class DashboardScreen(Screen[None]):
         self.query_one("#header", CockpitHeader).read_only = self.read_only
         self._layout(self.size.width)
         if self._phases is not None:
-            self.set_phases(*self._phases)
+            self._show_phases(*self._phases)  # not set_phases: is_mounted is still False inside on_mount
         self.query_one("#fleet", FleetTable).focus()
 
     def on_resize(self, event: Resize) -> None:
@@ -112,8 +112,10 @@ class DashboardScreen(Screen[None]):
 
     def set_phases(self, phases: list[tuple[str, str]], current: str) -> None:
         self._phases = (phases, current)
-        if not self.is_mounted:
-            return  # applied on mount
+        if self.is_mounted:
+            self._show_phases(phases, current)  # otherwise on_mount shows them
+
+    def _show_phases(self, phases: list[tuple[str, str]], current: str) -> None:
         self.query_one("#header", CockpitHeader).phase = current
         for pid in ("#phases-main", "#phases-tab"):
             self.query_one(pid, PhasePanel).set_phases(phases)
@@ -208,6 +210,8 @@ class DashboardScreen(Screen[None]):
         if tab in ("tab-services", "tab-plan") and self.has_class("-wide"):
             tab = "tab-fleet"
         tabs.active = tab
+        if tab == "tab-fleet":
+            self.query_one("#fleet", FleetTable).focus()
 
     def action_cancel(self) -> None:
         pane = self.query_one("#output", OutputPane)

@@ -60,7 +60,7 @@ class HostDetailScreen(Screen[None]):
         except KeyError:
             return
         self.state = h
-        title = Text(render.plain(h.name), style="bold")
+        title = Text(render.clean(h.name), style="bold")
         title.append("  ")
         title.append_text(render.reach(h))
         if h.error:

@@ -265,6 +265,7 @@ def test_all_issues_are_collected_in_line_order() -> None:
 
 # file, key path, line (None: no line applies), a piece of the fix
 BAD_CASES = [
+    ("http_bad_port.toml", "services.site.http", 6, "ports are 1..65535"),
     ("syntax_error.toml", "cockpit.interval", 3, 'quote strings and durations'),
     ("unterminated_string.toml", "hosts.csb1.address", 3, "close the string"),
     ("unknown_key.toml", "services.fleet-web.expect_stauts", 8, "did you mean 'expect_status'?"),

@@ -124,6 +124,7 @@ class HttpProber:
         redirects = 0
         while True:
             req = client.build_request("GET", hop.url, headers=hop.headers, extensions=hop.ext)
+            client.cookies.clear()  # no check passes on a cookie an earlier round left behind
             resp = await client.send(req, stream=True, follow_redirects=False)
             if not (check.follow_redirects and resp.is_redirect):
                 break

@@ -154,6 +154,7 @@ class SshTransport:
                 if isinstance(self._failure, AuthFailed) or time.monotonic() < self._retry_at:
                     raise self._failure
             self.state = "connecting"
+            self._drop_forwards()  # they belonged to the previous connection
             try:
                 async with self._handshakes:
                     self._conn = await self._open()
@@ -240,12 +241,15 @@ class SshTransport:
                             fingerprint=fp,
                             hint="verify the fingerprint and add it (ssh-keyscan), or set host_keys = \"accept-new\"")
 
-    async def close(self) -> None:
-        if self._killers:  # let pending kills reach the host before the connection goes
-            await asyncio.wait(list(self._killers), timeout=self.settings.connect_timeout + 5)
+    def _drop_forwards(self) -> None:
         for listener in self._forwards.values():
             listener.close()
         self._forwards.clear()
+
+    async def close(self) -> None:
+        if self._killers:  # let pending kills reach the host before the connection goes
+            await asyncio.wait(list(self._killers), timeout=self.settings.connect_timeout + 5)
+        self._drop_forwards()
         if self._conn is not None:
             self._conn.close()
             try:
@@ -259,9 +263,7 @@ class SshTransport:
         if self._conn is not None:
             self._conn.close()
         self._conn = None
-        for listener in self._forwards.values():
-            listener.close()
-        self._forwards.clear()
+        self._drop_forwards()
         err = ConnectFailed(self.name, "disconnected", f"{self.name}: connection lost ({exc})",
                             "the cockpit reconnects on the next round")
         self._fail(err)

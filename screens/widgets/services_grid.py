@@ -9,6 +9,7 @@ from cockpit.model import FleetSnapshot
 from screens import render
 
 NOT_CHECKED = Text("·", style="dim")
+CELL_WIDTH = 6  # "◐ degr": glyph, space and the status's first four letters
 
 
 class ServicesGrid(DataTable[Text]):
@@ -51,9 +52,12 @@ class ServicesGrid(DataTable[Text]):
         self.clear(columns=True)
         self._cells.clear()
         self._services, self._hosts = services, hosts
-        self.add_column("Host", key="__host__")
+        # Explicit widths: Textual sizes auto-width columns only on idle and caches cells rendered
+        # before that without their width, so a freshly rebuilt grid showed "web0" for "web01".
+        self.add_column("Host", key="__host__", width=max([4, *(render.plain(h).cell_len for h in hosts)]))
         for s in services:
-            self.add_column(render.plain(s[:12]), key=s)
+            label = render.plain(s[:12])
+            self.add_column(label, key=s, width=max(CELL_WIDTH, label.cell_len))
         for h in snap.hosts:
             have = {r.service: r for r in h.results}
             row = [render.plain(h.name)]
