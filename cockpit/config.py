@@ -220,6 +220,10 @@ def describe(config: Config) -> str:
                      "critical" if svc.critical else "non-critical",
                      f"on {', '.join(svc.on)} -> {short_list(targets, 8)}"])
     lines += _table(rows, redactor)
+    if config.actions:
+        lines += ["", f"{len(config.actions)} action{'s' if len(config.actions) != 1 else ''}"]
+        lines += _table([[f"key {a.key}", a.name, _clip(a.title, 30), f"on {', '.join(a.on)}",
+                          "confirm" if a.confirm else ""] for a in config.actions], redactor)
     lines += ["", "Checks per host"]
     lines += _table([[h, str(len(n)), ", ".join(n) or "(none)"] for h, n in config.assignments], redactor)
     return redactor.redact("\n".join(lines))

@@ -270,3 +270,49 @@ async def test_help_lists_every_binding(fleet, tmp_path) -> None:  # type: ignor
             assert expected in rows, expected
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is app.dashboard)
+
+
+async def test_bell_rings_once_per_change_unless_quiet(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    for quiet in (False, True):
+        app = make_app(fleet, tmp_path)
+        app.quiet = quiet
+        rings: list[float] = []
+        app.bell = lambda: rings.append(time.monotonic())  # type: ignore[method-assign]
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: table_ready(app))
+            fleet.set_systemd("h2", "fleet-agent", "failed failed")
+            await until(pilot, lambda: "down" in cells(app, "h2"))
+            await pilot.pause(1.2)  # two more rounds with the same state: no more rings
+            assert len(rings) == (0 if quiet else 1)
+        fleet.set_systemd("h2", "fleet-agent", "active running")
+
+
+async def test_resize_moves_the_grid_between_main_view_and_tab(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from textual.widgets import TabbedContent
+
+    app = make_app(fleet, tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: table_ready(app))
+        grid = app.dashboard.query_one("#grid-main")
+        tabs = app.dashboard.query_one("#tabs", TabbedContent)
+        assert grid.display and app.dashboard.has_class("-wide")
+        await until(pilot, lambda: grid.row_count == 3)
+        await pilot.resize_terminal(80, 24)
+        await until(pilot, lambda: app.dashboard.has_class("-narrow"))
+        await pilot.pause()
+        assert not grid.display
+        await pilot.press("2")
+        assert tabs.active == "tab-services"
+        await until(pilot, lambda: app.dashboard.query_one("#grid-tab").row_count == 3)
+        await pilot.press("1")
+        await pilot.resize_terminal(160, 48)
+        await until(pilot, lambda: app.dashboard.has_class("-wide"))
+
+
+async def test_command_palette_lists_every_action(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(fleet, tmp_path)
+    async with app.run_test(size=(100, 30)):
+        titles = [c.title for c in app.get_system_commands(app.dashboard)]
+    for expected in ("Probe now", "Run a command", "Keys", "Action: Say hello", "Action: Restart agent",
+                     "Action: Slow job", "Host: h1", "Quit"):
+        assert expected in titles, expected
