@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
-from cockpit.errors import TransportError
+from cockpit.errors import CockpitError, TransportError
 from cockpit.sanitize import strip_control
 from cockpit.secrets import Redactor
 from cockpit.spec import HostSpec
@@ -92,6 +92,8 @@ class ActionRun:
     operator: str = ""
     ended: float | None = None
     kind: str = "action"  # action | adhoc | probe | step | rollback
+    phase: str | None = None
+    step: str | None = None
 
     @property
     def done(self) -> bool:
@@ -121,6 +123,17 @@ class Executor(Protocol):
                           on_output: OutputCallback | None = None, max_output: int = ...) -> CommandResult: ...
 
 
+class ActionJournal(Protocol):
+    """Where actions are recorded (cockpit.journal.Journal): the intent before anything fires."""
+
+    def action_intent(self, title: str, kind: str, command: str, hosts: list[tuple[str, str]],
+                      phase: str | None = None, step: str | None = None) -> int: ...
+    def action_host_started(self, action_id: int, host: str, at: float) -> None: ...
+    def action_host_done(self, action_id: int, host: str, state: str, exit_status: int | None, started: float | None,
+                         ended: float | None, output: str, truncated: bool, error: str) -> None: ...
+    def action_ended(self, action_id: int, at: float) -> None: ...
+
+
 class ActionListener(Protocol):
     def action_changed(self, run: ActionRun) -> None: ...
     def action_output(self, action_id: int, host: str, text: str) -> None: ...
@@ -145,6 +158,8 @@ class ActionRunner:
         self._live: dict[int, _Live] = {}
         self.history: deque[ActionRun] = deque(maxlen=history)
         self.listeners: list[ActionListener] = []
+        self.journal: ActionJournal | None = None
+        self.journal_error = ""
 
     def _clean(self, text: str) -> str:
         return self._redactor.redact(strip_control(text))
@@ -153,11 +168,27 @@ class ActionRunner:
         for listener in self.listeners:
             listener.action_changed(live.run)
 
+    def _record(self, method: str, *args: object) -> None:
+        """Journal what happened; the command already ran, so a failed write is reported, not raised."""
+        if self.journal is None:
+            return
+        try:
+            getattr(self.journal, method)(*args)
+        except CockpitError as exc:
+            self.journal_error = exc.message
+
     def _update(self, live: _Live, host: str, **changes: object) -> None:
         runs = tuple(replace(r, **changes) if r.host == host else r for r in live.run.runs)  # type: ignore[arg-type]
         live.run = replace(live.run, runs=runs)
+        hr = live.run.run_for(host)
+        if hr.state == "running":
+            self._record("action_host_started", live.run.id, host, hr.started)
+        elif hr.state in FINAL_STATES:
+            self._record("action_host_done", live.run.id, host, hr.state, hr.exit_status, hr.started, hr.ended,
+                         hr.output, hr.truncated, hr.error)
         if live.run.done and live.run.ended is None:
             live.run = replace(live.run, ended=time.time())
+            self._record("action_ended", live.run.id, live.run.ended)
             self._live.pop(live.run.id, None)
         self._replace_history(live.run)
         self._emit(live)
@@ -170,14 +201,24 @@ class ActionRunner:
         self.history.append(run)
 
     def start(self, title: str, template: str, hosts: Iterable[str], *, timeout: float | None = DEFAULT_ACTION_TIMEOUT,
-              operator: str = "", kind: str = "action") -> ActionRun:
-        """Start the action on every host now; returns its first snapshot. Must run in the engine's loop."""
+              operator: str = "", kind: str = "action", phase: str | None = None, step: str | None = None) -> ActionRun:
+        """Start the action on every host now; returns its first snapshot. Must run in the engine's loop.
+
+        With a journal, the intent is written (and synced) before anything fires; if that
+        write fails the action is refused with the journal's error.
+        """
         names = list(dict.fromkeys(hosts))
         commands = {h: render_command(template, self._hosts(h)) for h in names}
+        redacted = {h: self._redactor.redact(commands[h]) for h in names}
+        if self.journal is not None:
+            action_id = self.journal.action_intent(title, kind, self._redactor.redact(template),
+                                                   [(h, redacted[h]) for h in names], phase=phase, step=step)
+        else:
+            action_id = next(self._ids)
         run = ActionRun(
-            id=next(self._ids), title=title, command=self._redactor.redact(template), operator=operator, kind=kind,
-            runs=tuple(HostRun(host=h, command=self._redactor.redact(commands[h])) for h in names),
-            started=time.time(),
+            id=action_id, title=title, command=self._redactor.redact(template), operator=operator, kind=kind,
+            runs=tuple(HostRun(host=h, command=redacted[h]) for h in names), started=time.time(),
+            phase=phase, step=step,
         )
         live = _Live(run)
         self._live[run.id] = live

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import signal
 import sys
@@ -53,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     u = sub.add_parser("run", help="open the cockpit (the default without a command)")
     _ui_args(u)
     _ui_args(p, top=True)
+
+    from cockpit import cli_runbook
+
+    cli_runbook.add_parsers(sub, lambda q: q.add_argument("-c", "--config", dest="config_sub"))
+    k.add_argument("--against-baseline", action="store_true",
+                   help="also fail (exit 1) on any regression against the journal's baseline")
 
     d = sub.add_parser("demo", help="snapshot of this machine from a built-in local-only config")
     d.add_argument("--format", choices=["json", "markdown"], default="markdown")
@@ -145,9 +152,25 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     config = load_config(_config_path(args))
     hosts = _hosts_for(config, args.on)
-    engine, snap = asyncio.run(_one_round(config, hosts))
+    regressions: list[str] = []
+    if args.against_baseline:
+        from cockpit.cli_runbook import regressions_now
+
+        async def judged():  # type: ignore[no-untyped-def]
+            s, regs, _rows = await regressions_now(config)
+            snap = s.engine.snapshot()
+            await s.close()
+            return s.engine, snap, regs
+
+        engine, snap, regs = asyncio.run(judged())
+        if hosts is not None:
+            snap = dataclasses.replace(snap, hosts=tuple(h for h in snap.hosts if h.name in hosts))
+        regressions = [r.line() for r in regs if hosts is None or r.host in hosts]
+    else:
+        engine, snap = asyncio.run(_one_round(config, hosts))
     red = engine.redactor.redact
     bad, warn = failures(snap), warnings(snap)
+    bad += [f"REGRESSION {r}" for r in regressions]
     for line in warn:
         print(f"WARN {red(line)}")
     for line in bad:
@@ -235,10 +258,14 @@ COMMANDS = {"run": cmd_run, "validate": cmd_validate, "snapshot": cmd_snapshot, 
 
 
 def main(argv: list[str] | None = None) -> int:
+    from cockpit.cli_runbook import COMMANDS as RUNBOOK_COMMANDS
+
     try:
         args = _parser().parse_args(argv)
         if args.cmd is None:
             return cmd_run(args)
+        if args.cmd in RUNBOOK_COMMANDS:
+            return RUNBOOK_COMMANDS[args.cmd](args)
         return COMMANDS[args.cmd](args)
     except ConfigError as exc:
         print(f"cockpit: config error\n{exc}", file=sys.stderr)

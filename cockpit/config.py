@@ -20,6 +20,7 @@ from typing import Any
 
 from cockpit.config_hosts import read_hosts, read_inventory
 from cockpit.config_actions import read_actions
+from cockpit.config_runbook import read_runbook
 from cockpit.config_services import read_services
 from cockpit.config_source import (
     DEFAULT_FILE, KeyPath, Reader, key_path, read_text, resolve_path, short_list, syntax_issue,
@@ -34,7 +35,7 @@ __all__ = ["DEFAULT_FILE", "ENV_VAR", "describe", "find_config", "key_path", "lo
 
 ENV_VAR = "COCKPIT_CONFIG"
 
-TOP_KEYS = ("cockpit", "ssh", "inventory", "hosts", "services", "actions")
+TOP_KEYS = ("cockpit", "ssh", "inventory", "hosts", "services", "actions", "runbook", "phases", "rollback")
 COCKPIT_KEYS = ("title", "interval", "journal", "history", "phases")
 SSH_KEYS = ("config", "known_hosts", "host_keys", "connect_timeout", "command_timeout",
             "max_sessions", "max_startups", "keepalive", "identity_files")
@@ -131,6 +132,7 @@ def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> Confi
     hosts = read_hosts(r, data.get("hosts", {}), inventory, base)
     services = read_services(r, data.get("services", {}), hosts)
     actions = read_actions(r, data.get("actions", {}), hosts)
+    runbook = read_runbook(r, text, data, hosts, services)
     if r.issues:  # this file's issues by line; an inventory's own issues after them
         raise ConfigError(sorted(r.issues, key=lambda i: (i.file != file, i.line or 1 << 30)))
     assignments = []
@@ -138,7 +140,7 @@ def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> Confi
         names = tuple(s.name for s in services if any(host in select([host], sel) for sel in s.on))
         assignments.append((host.name, names))
     return Config(path=path.absolute(), cockpit=cockpit, ssh=ssh, hosts=tuple(hosts), services=tuple(services),
-                  actions=tuple(actions), assignments=tuple(assignments), secrets=frozenset(r.secrets))
+                  actions=tuple(actions), runbook=runbook, assignments=tuple(assignments), secrets=frozenset(r.secrets))
 
 
 def find_config(cli_value: str | None, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Path:

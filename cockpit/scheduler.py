@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 from cockpit.actions import ActionRunner
 from cockpit.checks.http import HttpProber
+from cockpit.history import History
 from cockpit.model import FleetSnapshot, HostState, StatusChange
 from cockpit.rounds import HostPoller
 from cockpit.secrets import Redactor
@@ -85,6 +86,9 @@ class Engine:
             for h in config.hosts
         }
         self.actions = ActionRunner(self, config.host, self.redactor)
+        self.history = History()
+        #: called with (new host state, its status changes) after every host round, before publishing
+        self.round_hooks: list[Callable[[HostState, list[StatusChange]], None]] = []
         self._subs: list[Subscription] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._wake: dict[str, asyncio.Event] = {}
@@ -128,7 +132,11 @@ class Engine:
                                          results=old.results, tags=old.tags)
                 self._publish([name], [])
             new = await poller.round()
-            self._publish([name], diff_states(old, new))
+            self.history.add(new)
+            events = diff_states(old, new)
+            for hook in self.round_hooks:
+                hook(new, events)
+            self._publish([name], events)
             return new
 
     async def run_round(self, hosts: Iterable[str] | None = None) -> FleetSnapshot:

@@ -126,6 +126,68 @@ class ActionSpec:
 
 
 @dataclass(frozen=True)
+class StepSpec:
+    """One step of a phase: a command on hosts, verified per host, with its undo."""
+
+    id: str
+    title: str
+    on: tuple[str, ...]
+    run: str | None  # None: a manual step the operator ticks
+    verify: tuple[str, ...] = ()  # conditions, checked per host on fresh checks after the command
+    within: float = 60.0  # verify is retried until this long after the command ended
+    rollback: str | None = None
+    confirm: bool = False
+    timeout: float | None = 1800.0
+
+
+@dataclass(frozen=True)
+class PhaseSpec:
+    id: str
+    title: str
+    steps: tuple[StepSpec, ...] = ()
+    gate: tuple[str, ...] = ()  # conditions that must hold before the phase counts as done
+    hold: float = 0.0  # the gate must hold continuously this long
+
+
+@dataclass(frozen=True)
+class RollbackSpec:
+    """The quick rollback: one key, any time."""
+
+    title: str
+    on: tuple[str, ...]
+    run: str
+    verify: tuple[str, ...] = ()
+    within: float = 60.0
+    timeout: float | None = 600.0
+
+
+@dataclass(frozen=True)
+class RunbookSpec:
+    phases: tuple[PhaseSpec, ...] = ()
+    rollback: RollbackSpec | None = None
+    rollback_budget: float = 60.0
+    window: float = 300.0  # p95 / error_rate window
+    min_samples: int = 20  # fewer samples in the window: inconclusive
+    regression_rounds: int = 2  # consecutive down rounds before a baseline service counts as regressed
+    latency_factor: float = 1.5  # p95 latency growth over the baseline that counts as a regression
+
+    def phase(self, phase_id: str) -> PhaseSpec:
+        for p in self.phases:
+            if p.id == phase_id:
+                return p
+        raise KeyError(phase_id)
+
+    def step(self, ref: str) -> tuple[PhaseSpec, StepSpec]:
+        """``PHASE.STEP`` -> the phase and the step."""
+        phase_id, _, step_id = ref.partition(".")
+        phase = self.phase(phase_id)
+        for st in phase.steps:
+            if st.id == step_id:
+                return phase, st
+        raise KeyError(ref)
+
+
+@dataclass(frozen=True)
 class HostSpec:
     """One host of the fleet, after inventory import and ssh-config aliasing."""
 
@@ -172,6 +234,7 @@ class Config:
     hosts: tuple[HostSpec, ...]
     services: tuple[ServiceSpec, ...]
     actions: tuple[ActionSpec, ...] = ()
+    runbook: RunbookSpec = field(default_factory=RunbookSpec)
     #: host name -> names of services checked on it, in config order
     assignments: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: values that came from ${ENV}: redacted everywhere text is shown or written
