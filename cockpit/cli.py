@@ -86,13 +86,15 @@ def operator_name(value: str | None) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     """The TUI. Imported lazily: the engine and headless commands never load Textual."""
     from cockpit.config import load_config
-    from cockpit.scheduler import Engine
+    from cockpit.session import Session
 
     config = load_config(_config_path(args))
     from screens.app import CockpitApp
 
-    app = CockpitApp(Engine(config), read_only=args.read_only, quiet=args.quiet,
-                     operator=operator_name(args.operator))
+    operator = operator_name(args.operator)
+    session = Session(config, operator, read_only=args.read_only)
+    app = CockpitApp(session.engine, read_only=args.read_only, quiet=args.quiet,
+                     operator=operator, session=session)
     result = app.run(mouse=not args.no_mouse)
     return int(result or 0)
 

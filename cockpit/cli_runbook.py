@@ -48,6 +48,11 @@ def add_parsers(sub: argparse._SubParsersAction, config_arg: Any) -> None:  # ty
         config_arg(q)
         q.add_argument("--operator")
 
+    g = sub.add_parser("gate", help="judge the current phase's gate (and hold) now; mark the phase done when it holds")
+    config_arg(g)
+    g.add_argument("--wait", default="0", help="keep judging up to this long (e.g. 2m) until the phase is done")
+    g.add_argument("--operator")
+
     b = sub.add_parser("baseline", help="one round, recorded as the baseline to compare against")
     config_arg(b)
     b.add_argument("--operator")
@@ -196,9 +201,45 @@ def cmd_step(args: argparse.Namespace) -> int:
             for c in view.checks:
                 print(f"{'✔' if c.ok else '✖'} {c.host}: {c.detail}")
             print(f"{args.ref}: {view.state}" + (f" ({view.detail})" if view.detail else ""))
+            await s.runbook.evaluate_gates()  # the phase may be done now
+            ph = next(p for p in s.runbook.view().phases if p.id == phase.id)
+            print(f"phase {ph.id}: {ph.state}" + (f", gate: {ph.gate.detail}" if ph.gate is not None else ""))
             return EXIT_OK if view.state == "done" else EXIT_FAIL
         except RunbookError as exc:
             raise UsageError(exc.message, exc.hint) from None
+        finally:
+            await s.close()
+
+    return asyncio.run(run())
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    from cockpit.durations import parse_duration
+
+    config = _load(args)
+    _need_runbook(config)
+    try:
+        wait = parse_duration(args.wait)
+    except ValueError as exc:
+        raise UsageError(f"--wait {args.wait!r}: {exc}", "e.g. --wait 2m") from None
+
+    async def run() -> int:
+        s = Session(config, _operator(args))
+        try:
+            if s.observer:
+                raise UsageError(f"this is an observer: {s.runbook.driver} drives", "judge gates from the driver")
+            deadline = time.monotonic() + wait
+            start = s.runbook.view().current
+            while True:
+                await s.engine.run_round()
+                await s.runbook.evaluate_gates()
+                view = s.runbook.view()
+                ph = next((p for p in view.phases if p.id == start), None)
+                if ph is None or ph.state in ("done", "overridden") or time.monotonic() >= deadline:
+                    break
+                await asyncio.sleep(min(1.0, config.cockpit.interval))
+            sys.stdout.write(render_plan(view))
+            return EXIT_OK if ph is None or ph.state in ("done", "overridden") else EXIT_FAIL
         finally:
             await s.close()
 
@@ -331,5 +372,5 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"plan": cmd_plan, "step": cmd_step, "baseline": cmd_baseline, "diff": cmd_diff,
+COMMANDS = {"plan": cmd_plan, "step": cmd_step, "gate": cmd_gate, "baseline": cmd_baseline, "diff": cmd_diff,
             "journal": cmd_journal, "report": cmd_report}

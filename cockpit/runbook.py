@@ -195,9 +195,13 @@ class Runbook:
             for p in self.spec.phases
         )
         current = next((p.id for p in phases if p.state not in DONE_PHASE), None)
+        banner = self.banner
+        j = self.journal
+        if j is not None and not getattr(j, "writable", True) and not banner:
+            banner = f"JOURNAL NOT WRITABLE: {getattr(j, 'last_error', '')} Actions are refused; monitoring goes on."
         return PlanView(phases=phases, current=current, regressions=tuple(r.line() for r in self.regressions()),
                         rollbacks=tuple(self._rollbacks), budget=self.spec.rollback_budget, driver=self.driver,
-                        observer=self.observer, interrupted=tuple(self._interrupted), banner=self.banner,
+                        observer=self.observer, interrupted=tuple(self._interrupted), banner=banner,
                         baseline_at=(self.tracker.baseline or {}).get("at"))
 
     def _publish(self) -> None:
@@ -213,15 +217,25 @@ class Runbook:
 
     # -- guards --------------------------------------------------------------------------
 
+    def _journal_broken(self) -> str:
+        """Why the journal cannot take records now ("" when it can); re-probed after a failure."""
+        j = self.journal
+        if j is None:
+            return "the journal could not be opened" if self.banner.startswith("JOURNAL") else ""
+        if getattr(j, "writable", True) or j.probe_writable():  # type: ignore[attr-defined]
+            if self.banner.startswith("JOURNAL"):
+                self.banner = ""
+            return ""
+        return str(getattr(j, "last_error", "") or "the journal is not writable")
+
     def _may_drive(self) -> None:
         if self.observer:
             raise RunbookError(f"this cockpit is an observer: {self.driver or 'another cockpit'} drives the runbook",
                                "run steps from the driving cockpit, or take over a stale lease")
-        if self.banner.startswith("JOURNAL"):
-            if self.journal is not None and self.journal.probe_writable():  # type: ignore[attr-defined]
-                self.banner = ""
-            else:
-                raise RunbookError("the journal is not writable: actions are refused", "fix the journal file and retry")
+        if why := self._journal_broken():
+            self.banner = f"JOURNAL NOT WRITABLE: {why} Actions are refused; monitoring goes on."
+            self._publish()
+            raise RunbookError(f"actions are refused: {why}", "fix the journal file (permissions, disk space) and retry")
 
     def _set_step(self, ref: str, state: str, reason: str = "", detail: str = "") -> None:
         self._j("transition", "step", ref, state, reason=reason, detail=detail)

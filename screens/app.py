@@ -18,15 +18,21 @@ from textual.screen import Screen
 from cockpit.actions import ActionRun
 from cockpit.inventory import select
 from cockpit.model import FleetSnapshot
+from cockpit.errors import CockpitError
+from cockpit.runbook import Runbook, RunbookError
 from cockpit.scheduler import Engine
+from cockpit.session import Session
 from screens.confirm import ConfirmScreen
 from screens.dashboard import DashboardScreen
 from screens.help import HelpScreen
 from screens.host_detail import HostDetailScreen
-from screens.messages import ActionChanged, ActionOutput, SnapshotReady
+from screens.messages import ActionChanged, ActionOutput, PlanChanged, SnapshotReady
+from screens.reason import ReasonPrompt
 from screens.prompt import AdHoc, CommandPrompt
 
 ALARMING = frozenset({"down", "unreachable", "auth-failed", "host-key-CHANGED", "host-key-unknown"})
+#: Textual's own bindings that mean nothing to an operator (the palette gets its own row)
+UNLISTED_ACTIONS = frozenset({"app.focus_next", "app.focus_previous", "screen.copy_text", "command_palette"})
 
 
 class CockpitApp(App[int]):
@@ -40,9 +46,11 @@ class CockpitApp(App[int]):
     ]
 
     def __init__(self, engine: Engine, *, read_only: bool = False, quiet: bool = False, live: bool = True,
-                 clock: Callable[[], float] = time.time, operator: str = "") -> None:
+                 clock: Callable[[], float] = time.time, operator: str = "", session: Session | None = None) -> None:
         super().__init__()
         self.engine = engine
+        self.session = session
+        self.runbook = session.runbook if session is not None else Runbook(engine, None, operator)
         self.read_only = read_only
         self.quiet = quiet
         self.live = live
@@ -58,8 +66,12 @@ class CockpitApp(App[int]):
 
     def on_mount(self) -> None:
         self.push_screen(self.dashboard)
-        phases = list(self.engine.config.cockpit.phases)
-        self.dashboard.set_phases([(p, "pending") for p in phases], phases[0] if phases else "")
+        self.dashboard.has_runbook = bool(self.engine.config.runbook.phases)
+        if self.dashboard.has_runbook:
+            self.dashboard.apply_plan(self.runbook.view())
+        else:
+            self.dashboard.set_phases(list(self.engine.config.cockpit.phases))
+        self.runbook.listeners.append(lambda view: self.post_message(PlanChanged(view)))
         if self.live:
             self.engine.actions.listeners.append(self)
             self.run_worker(self._consume(), name="engine", group="engine", exclusive=True)
@@ -67,7 +79,11 @@ class CockpitApp(App[int]):
     async def _consume(self) -> None:
         """Forward snapshots as messages; wait until each is applied so a slow UI merges, not queues."""
         sub = self.engine.subscribe()
-        await self.engine.start()
+        if self.session is not None:
+            await self.session.start()
+        else:
+            await self.engine.start()
+            self.runbook.start()
         while True:
             snap = await sub.next()
             self._applied.clear()
@@ -75,7 +91,12 @@ class CockpitApp(App[int]):
             await self._applied.wait()
 
     async def on_unmount(self) -> None:
-        if self.live:
+        if not self.live:
+            return
+        if self.session is not None:
+            await self.session.close()
+        else:
+            await self.runbook.stop()
             await self.engine.aclose()
 
     # -- engine listener (called in this loop) ---------------------------------------------
@@ -92,6 +113,8 @@ class CockpitApp(App[int]):
         snap = message.snapshot
         self.snapshot = snap
         try:
+            if not self.is_running:
+                return  # shutting down: the screens' widgets are being removed
             self.dashboard.apply(snap)
             if isinstance(self.screen, HostDetailScreen):
                 self.screen.apply(snap)
@@ -114,6 +137,12 @@ class CockpitApp(App[int]):
                         severity="error" if bad else "information", timeout=6)
         if isinstance(self.screen, HostDetailScreen) and self.screen.host in run.hosts:
             self.screen.show_actions(self.engine.actions.for_host(self.screen.host))
+
+    def on_plan_changed(self, message: PlanChanged) -> None:
+        old = self.dashboard.plan
+        self.dashboard.apply_plan(message.view)
+        if not self.quiet and old is not None and set(message.view.regressions) - set(old.regressions):
+            self.bell()
 
     def on_action_output(self, message: ActionOutput) -> None:
         self.dashboard.query_one("#output").append(message.action_id, message.host, message.text)  # type: ignore[attr-defined]
@@ -190,7 +219,151 @@ class CockpitApp(App[int]):
         self.push_screen(ConfirmScreen(title, red(template), hosts, note), answered)
 
     def _fire(self, title: str, template: str, hosts: list[str], kind: str, timeout: float | None) -> None:
-        self.engine.actions.start(title, template, hosts, timeout=timeout, operator=self.operator, kind=kind)
+        try:
+            self.engine.actions.start(title, template, hosts, timeout=timeout, operator=self.operator, kind=kind)
+        except CockpitError as exc:  # the journal refused the intent: nothing was fired
+            self.notify(f"refused: {exc.message}", severity="error", timeout=8)
+
+    # -- runbook ------------------------------------------------------------------------
+
+    def _runbook_task(self, coro, done: Callable[[object], str] | None = None) -> None:  # type: ignore[no-untyped-def]
+        """Run a runbook operation in the background; its errors become notices, never tracebacks."""
+
+        async def wrapper() -> None:
+            try:
+                result = await coro
+            except RunbookError as exc:
+                self.notify(str(exc), severity="error", timeout=8)
+                return
+            if done is not None:
+                self.notify(done(result), timeout=6)
+
+        self.run_worker(wrapper(), group="runbook")
+
+    def _sync(self, fn: Callable[[], object], ok: str) -> None:
+        try:
+            fn()
+        except RunbookError as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return
+        self.notify(ok, timeout=4)
+
+    def action_run_step(self, ref: str) -> None:
+        if self._refuse_read_only():
+            return
+        phase, step = self.engine.config.runbook.step(ref)
+        if step.run is None:
+            self.notify(f"{ref} is manual: K ticks it done, F marks it failed", timeout=5)
+            return
+        hosts = self.runbook.step_hosts(step)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._runbook_task(self.runbook.run_step(ref), lambda v: f"{ref}: {v.state}")  # type: ignore[attr-defined]
+
+        self.push_screen(ConfirmScreen(f"step {ref}: {step.title}", self.engine.redactor.redact(step.run), hosts,
+                                       f"verify: {'; '.join(step.verify)}" if step.verify else ""), answered)
+
+    def action_skip_step(self, ref: str) -> None:
+        if self._refuse_read_only():
+            return
+        self.push_screen(ReasonPrompt(f"Skip {ref}: why? (journaled)", "reason"),
+                         lambda reason: reason and self._sync(lambda: self.runbook.skip_step(ref, reason),
+                                                              f"{ref} skipped"))
+
+    def action_tick_step(self, ref: str, ok: bool, selected: list[str]) -> None:
+        if self._refuse_read_only():
+            return
+        _phase, step = self.engine.config.runbook.step(ref)
+        hosts = [h for h in self.runbook.step_hosts(step) if h in selected] or [None]  # type: ignore[list-item]
+
+        def answered(note: str | None) -> None:
+            if note:
+                for h in hosts:
+                    self._sync(lambda h=h: self.runbook.tick_step(ref, h, ok, note),
+                               f"{ref}{' on ' + h if h else ''}: {'done' if ok else 'failed'}")
+
+        what = "done" if ok else "failed"
+        self.push_screen(ReasonPrompt(f"Mark {ref} {what}{' on ' + ', '.join(h for h in hosts if h) if hosts != [None] else ''}:"
+                                      " a note for the journal", "what was checked"), answered)
+
+    def action_override_phase(self, phase: str) -> None:
+        if self._refuse_read_only():
+            return
+        self.push_screen(ReasonPrompt(f"Override phase {phase} (count it done without its gate): why?", "reason"),
+                         lambda reason: reason and self._sync(lambda: self.runbook.override_phase(phase, reason),
+                                                              f"phase {phase} overridden"))
+
+    def action_rollback(self, selection: str) -> None:
+        if self._refuse_read_only():
+            return
+        kind, _, target = selection.partition(":")
+        if kind == "step":
+            _phase, step = self.engine.config.runbook.step(target)
+            if step.rollback is None:
+                self.notify(f"{target} has no rollback", severity="warning")
+                return
+            coro_factory = lambda: self.runbook.rollback_step(target)  # noqa: E731
+            title, command, hosts = f"roll back {target}", step.rollback, self.runbook.step_hosts(step)
+        elif kind == "phase":
+            phase = self.engine.config.runbook.phase(target)
+            cmds = [s.rollback for s in reversed(phase.steps) if s.rollback]
+            coro_factory = lambda: self.runbook.rollback_phase(target)  # noqa: E731
+            title, command = f"roll back phase {target} (done steps, in reverse)", " ; ".join(cmds)  # type: ignore[arg-type]
+            hosts = sorted({h for s in phase.steps for h in self.runbook.step_hosts(s)})
+        else:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._runbook_task(coro_factory(), lambda ok: f"{title}: {'ok' if ok else 'FAILED'}")
+
+        self.push_screen(ConfirmScreen(title, self.engine.redactor.redact(command), hosts or ["(none)"]), answered)
+
+    def action_quick_rollback(self) -> None:
+        if self._refuse_read_only():
+            return
+        rb = self.engine.config.runbook.rollback
+        if rb is None:
+            self.notify("no [rollback] in the config", severity="warning")
+            return
+        hosts = self._resolve(rb.on)
+        budget = self.engine.config.runbook.rollback_budget
+
+        def report(rec: object) -> str:
+            d = rec.duration or 0.0  # type: ignore[attr-defined]
+            verdict = "within" if d <= budget else "OVER"
+            return f"{rb.title}: {'ok' if rec.ok else 'FAILED'} in {d:.1f}s ({verdict} the {budget:g}s budget)"  # type: ignore[attr-defined]
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._runbook_task(self.runbook.quick_rollback(), report)
+
+        self.push_screen(ConfirmScreen(rb.title, self.engine.redactor.redact(rb.run), hosts), answered)
+
+    def action_baseline(self) -> None:
+        if self._refuse_read_only():
+            return
+        self._sync(self.runbook.capture_baseline, "baseline recorded: regressions are judged against it from now on")
+
+    def action_take_over(self) -> None:
+        if self._refuse_read_only():
+            return
+        if self.session is None or not self.runbook.observer:
+            self.notify("this cockpit already drives", timeout=3)
+            return
+
+        def answered(reason: str | None) -> None:
+            if reason and self.session is not None:
+                try:
+                    self.session.take_over(reason)
+                except CockpitError as exc:
+                    self.notify(str(exc), severity="error", timeout=8)
+                    return
+                self.notify("you drive the runbook now", timeout=5)
+
+        self.push_screen(ReasonPrompt(f"Take over from {self.runbook.driver}? Type the reason (journaled):",
+                                      "why the lease is stale"), answered)
 
     def action_cancel_action(self, action_id: int, host: str | None) -> None:
         if self._refuse_read_only():
@@ -243,15 +416,18 @@ class CockpitApp(App[int]):
         for where, node in (("dashboard", self.dashboard), ("everywhere", self)):
             for key, bindings in node._bindings.key_to_bindings.items():
                 for b in bindings:
+                    if b.system or b.action in UNLISTED_ACTIONS:
+                        continue
                     label = b.key_display or key
                     desc = b.description or b.action
                     if (label, desc) in seen:
                         continue
                     seen.add((label, desc))
                     rows.append((label, desc, where))
-        rows.append(("ctrl+p", "Command palette: every action by name", "everywhere"))
-        rows.append(("enter", "Host detail (on a host row); Escape goes back", "dashboard"))
-        return rows
+        extra = [("ctrl+p", "Command palette: every action by name", "everywhere"),
+                 ("enter", "Host detail (on a host row); Escape goes back", "dashboard")]
+        keys = {(k, w) for k, _, w in extra}
+        return [r for r in rows if (r[0], r[2]) not in keys] + extra
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:  # type: ignore[type-arg]
         yield from super().get_system_commands(screen)

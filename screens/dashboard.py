@@ -15,8 +15,11 @@ from textual.events import Key, Resize
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
+from rich.text import Text
+
 from cockpit.actions import ActionRun
 from cockpit.model import FleetSnapshot
+from cockpit.runbook import PlanView
 from screens.widgets.event_log import EventLog
 from screens.widgets.fleet_table import FleetTable
 from screens.widgets.header import CockpitHeader
@@ -27,7 +30,11 @@ from screens.widgets.services_grid import ServicesGrid
 WIDE = 120
 
 #: actions that fire something; disabled in --read-only
-FIRING = frozenset({"probe", "adhoc", "run_configured", "cancel", "cancel_all", "retry"})
+FIRING = frozenset({"probe", "adhoc", "run_configured", "cancel", "cancel_all", "retry", "run_step", "skip_step",
+                    "override_phase", "tick_step", "fail_step", "rollback", "quick_rollback", "baseline", "take_over"})
+#: runbook keys (they need a runbook)
+PLAN_ACTIONS = frozenset({"run_step", "skip_step", "override_phase", "tick_step", "fail_step", "rollback",
+                          "quick_rollback", "baseline", "take_over"})
 
 
 class DashboardScreen(Screen[None]):
@@ -42,6 +49,14 @@ class DashboardScreen(Screen[None]):
         Binding("x", "cancel", "Cancel host"),
         Binding("X", "cancel_all", "Cancel all"),
         Binding("r", "retry", "Retry host", show=False),
+        Binding("b", "baseline", "Baseline", show=False),
+        Binding("R", "quick_rollback", "Quick rollback"),
+        Binding("S", "skip_step", "Skip step", show=False),
+        Binding("O", "override_phase", "Override phase", show=False),
+        Binding("K", "tick_step", "Tick manual step done", show=False),
+        Binding("F", "fail_step", "Mark manual step failed", show=False),
+        Binding("U", "rollback", "Roll back step/phase", show=False),
+        Binding("T", "take_over", "Take over stale lease", show=False),
         Binding("1", "tab('tab-fleet')", "Fleet", show=False),
         Binding("2", "tab('tab-services')", "Services", show=False),
         Binding("3", "tab('tab-plan')", "Plan", show=False),
@@ -53,7 +68,10 @@ class DashboardScreen(Screen[None]):
         self.read_only = read_only
         self._clock = clock
         self.snapshot: FleetSnapshot | None = None
-        self._phases: tuple[list[tuple[str, str]], str] | None = None
+        self._titles: list[str] = []
+        self.plan: PlanView | None = None
+        self.has_runbook = False
+        self._ready = False  # set at the end of on_mount: before that apply() only keeps the snapshot
         for key, name, title in action_keys:
             self._bindings.bind(key, f"run_configured('{name}')", title)
 
@@ -81,9 +99,14 @@ class DashboardScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#header", CockpitHeader).read_only = self.read_only
         self._layout(self.size.width)
-        if self._phases is not None:
-            self._show_phases(*self._phases)  # not set_phases: is_mounted is still False inside on_mount
         self.query_one("#fleet", FleetTable).focus()
+        self._ready = True
+        if self.plan is not None:
+            self.apply_plan(self.plan)
+        elif self._titles:
+            self.set_phases(self._titles)
+        if self.snapshot is not None:
+            self.apply(self.snapshot)  # a snapshot that arrived before the widgets existed
 
     def on_resize(self, event: Resize) -> None:
         self._layout(event.size.width)
@@ -103,6 +126,8 @@ class DashboardScreen(Screen[None]):
     def apply(self, snap: FleetSnapshot) -> None:
         """One batched update for a whole snapshot."""
         self.snapshot = snap
+        if not self._ready:
+            return  # the first snapshot can beat compose; on_mount applies it
         with self.app.batch_update():
             self.query_one("#header", CockpitHeader).update_snapshot(snap)
             self.query_one("#fleet", FleetTable).apply(snap, snap.changed or None)
@@ -110,20 +135,46 @@ class DashboardScreen(Screen[None]):
             self.query_one("#grid-main" if wide else "#grid-tab", ServicesGrid).apply(snap)
             self.query_one("#events", EventLog).add(snap.events)
 
-    def set_phases(self, phases: list[tuple[str, str]], current: str) -> None:
-        self._phases = (phases, current)
-        if self.is_mounted:
-            self._show_phases(phases, current)  # otherwise on_mount shows them
-
-    def _show_phases(self, phases: list[tuple[str, str]], current: str) -> None:
-        self.query_one("#header", CockpitHeader).phase = current
+    def set_phases(self, titles: list[str]) -> None:
+        """No runbook: the phase titles of ``[cockpit] phases``."""
+        self._titles = titles
+        if not self._ready:
+            return  # on_mount shows them
+        self.query_one("#header", CockpitHeader).phase = titles[0] if titles else ""
         for pid in ("#phases-main", "#phases-tab"):
-            self.query_one(pid, PhasePanel).set_phases(phases)
+            self.query_one(pid, PhasePanel).set_titles(titles)
+
+    def apply_plan(self, view: PlanView) -> None:
+        self.plan = view
+        if not self._ready:
+            return  # on_mount applies it
+        current = next((p for p in view.phases if p.id == view.current), None)
+        header = self.query_one("#header", CockpitHeader)
+        header.phase = current.title if current else ("plan complete" if view.phases else "")
+        header.observer = view.driver if view.observer else ""
+        for pid in ("#phases-main", "#phases-tab"):
+            self.query_one(pid, PhasePanel).apply(view)
+        lines = []
+        if view.banner:
+            lines.append(view.banner)
+        if view.observer:
+            lines.append(f"OBSERVER: {view.driver} drives the runbook; this cockpit runs nothing")
+        for r in view.regressions[:3]:
+            lines.append(f"REGRESSION {r}" + ("   R: quick rollback" if not view.observer else ""))
+        if len(view.regressions) > 3:
+            lines.append(f"… and {len(view.regressions) - 3} more regressions")
+        for line in view.interrupted[:3]:
+            lines.append(f"INTERRUPTED when the last cockpit died: {line}")
+        self.set_banner("\n".join(lines))
 
     def set_banner(self, text: str) -> None:
         banner = self.query_one("#banner", Static)
-        banner.update(text)
+        banner.update(Text(text))
         banner.set_class(bool(text), "-active")
+
+    def plan_selection(self) -> str | None:
+        panel = self.query_one("#phases-main" if self.has_class("-wide") else "#phases-tab", PhasePanel)
+        return panel.selected
 
     async def show_action(self, run: ActionRun) -> None:
         await self.query_one("#output", OutputPane).show(run)
@@ -134,6 +185,10 @@ class DashboardScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("cancel", "cancel_all") and not self.app.engine.actions.running():  # type: ignore[attr-defined]
             return False  # shown only while something runs
+        if action in PLAN_ACTIONS and not self.has_runbook:
+            return False
+        if action == "quick_rollback" and not self.app.engine.config.runbook.rollback:  # type: ignore[attr-defined]
+            return False
         if self.read_only and action in FIRING:
             return None  # greyed out in the footer; on_key explains
         return True
@@ -225,6 +280,60 @@ class DashboardScreen(Screen[None]):
         pane = self.query_one("#output", OutputPane)
         if pane.run is not None and not pane.run.done:
             self.app.action_cancel_action(pane.run.id, None)  # type: ignore[attr-defined]
+
+    # runbook keys: the app does the work; the screen says what is selected
+
+    def action_baseline(self) -> None:
+        self.app.action_baseline()  # type: ignore[attr-defined]
+
+    def action_quick_rollback(self) -> None:
+        self.app.action_quick_rollback()  # type: ignore[attr-defined]
+
+    def action_take_over(self) -> None:
+        self.app.action_take_over()  # type: ignore[attr-defined]
+
+    def _plan_target(self, want: str) -> str | None:
+        sel = self.plan_selection()
+        if sel is None or not sel.startswith(want + ":"):
+            self.notify(f"select a {want} in the plan first (3, or the plan beside the table)", severity="warning")
+            return None
+        return sel.split(":", 1)[1]
+
+    def action_run_step(self) -> None:
+        if (ref := self._plan_target("step")) is not None:
+            self.app.action_run_step(ref)  # type: ignore[attr-defined]
+
+    def action_skip_step(self) -> None:
+        if (ref := self._plan_target("step")) is not None:
+            self.app.action_skip_step(ref)  # type: ignore[attr-defined]
+
+    def action_tick_step(self) -> None:
+        if (ref := self._plan_target("step")) is not None:
+            self.app.action_tick_step(ref, True, self._targets())  # type: ignore[attr-defined]
+
+    def action_fail_step(self) -> None:
+        if (ref := self._plan_target("step")) is not None:
+            self.app.action_tick_step(ref, False, self._targets())  # type: ignore[attr-defined]
+
+    def action_override_phase(self) -> None:
+        sel = self.plan_selection() or ""
+        phase = sel.split(":", 1)[1].split(".")[0] if sel.startswith(("phase:", "step:")) else None
+        if phase is None:
+            self.notify("select a phase in the plan first", severity="warning")
+            return
+        self.app.action_override_phase(phase)  # type: ignore[attr-defined]
+
+    def action_rollback(self) -> None:
+        sel = self.plan_selection()
+        if sel is None:
+            self.notify("select a step or a phase in the plan first", severity="warning")
+            return
+        self.app.action_rollback(sel)  # type: ignore[attr-defined]
+
+    @on(DataTable.RowSelected, "PhasePanel")
+    def _plan_row(self, event: DataTable.RowSelected) -> None:
+        if str(event.row_key.value).startswith("step:"):
+            self.action_run_step()
 
     def action_retry(self) -> None:
         host = self.query_one("#fleet", FleetTable).current_host

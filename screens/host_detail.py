@@ -21,6 +21,9 @@ class HostDetailScreen(Screen[None]):
     CSS_PATH = "host_detail.tcss"
 
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("p", "probe", "Probe host")]
+    #: classes host_detail.tcss uses to keep all four sparklines and the short columns on an 80×24 screen
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
 
     def __init__(self, host: str, clock: Callable[[], float]) -> None:
         super().__init__()
@@ -44,8 +47,9 @@ class HostDetailScreen(Screen[None]):
 
     def on_mount(self) -> None:
         services = self.query_one("#hd-services", DataTable)
-        for key, label in (("status", "Status"), ("service", "Service"), ("detail", "Detail"),
-                           ("latency", "Latency"), ("since", "Since")):
+        # Detail last: it is the long, free-text column, so on a narrow screen only it is cut
+        for key, label in (("status", "Status"), ("service", "Service"), ("latency", "Latency"),
+                           ("since", "Since"), ("detail", "Detail")):
             services.add_column(label, key=key)
         actions = self.query_one("#hd-actions", DataTable)
         for key, label in (("at", "Started"), ("title", "Action"), ("result", "Result")):
@@ -76,8 +80,8 @@ class HostDetailScreen(Screen[None]):
         for r in h.results:
             lat = "–" if r.latency is None else f"{r.latency * 1000:.0f} ms"
             since = render.clock_time(r.since) if r.since else "–"
-            table.add_row(render.status(r.status), render.plain(r.service), render.plain(r.detail), Text(lat),
-                          Text(since), key=r.service)
+            table.add_row(render.status(r.status), render.plain(r.service), Text(lat), Text(since),
+                          render.plain(r.detail), key=r.service)
         hist = list(h.history)
         for key in ("cpu", "mem", "load1", "disk"):
             values = [getattr(x, key) for x in hist]

@@ -6,6 +6,7 @@ from textual.message import Message
 
 from cockpit.actions import ActionRun
 from cockpit.model import FleetSnapshot
+from cockpit.runbook import PlanView
 
 
 class SnapshotReady(Message):
@@ -32,3 +33,11 @@ class ActionOutput(Message):
         self.action_id = action_id
         self.host = host
         self.text = text
+
+
+class PlanChanged(Message):
+    """The runbook's state changed (a step, a gate, a hold, a regression)."""
+
+    def __init__(self, view: PlanView) -> None:
+        super().__init__()
+        self.view = view

@@ -513,6 +513,8 @@ class Fleet:
         shutil.rmtree(host.state_dir, ignore_errors=True)
         for sub in ("systemd", "docker", "launchd"):
             (host.state_dir / sub).mkdir(mode=0o755, parents=True)
+            # writable by the test user: runbook steps "stop" and "start" units by replacing state files
+            (host.state_dir / sub).chmod(0o777)
         for path in (host.state_dir, host.state_dir.parent):
             path.chmod(0o755)
 

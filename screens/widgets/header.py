@@ -19,6 +19,7 @@ class CockpitHeader(Widget):
 
     phase: reactive[str] = reactive("")
     read_only: reactive[bool] = reactive(False)
+    observer: reactive[str] = reactive("")
 
     def __init__(self, clock: Callable[[], float], **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
@@ -41,6 +42,9 @@ class CockpitHeader(Widget):
         t = Text(no_wrap=True, overflow="ellipsis")
         if self.read_only:
             t.append(" READ-ONLY ", style="bold reverse yellow")
+            t.append(" ")
+        if self.observer:
+            t.append(" OBSERVER ", style="bold reverse cyan")
             t.append(" ")
         if snap is not None:
             c = snap.counts()

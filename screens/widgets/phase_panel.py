@@ -1,41 +1,122 @@
-"""The migration plan as phases and steps with their state (titles from the config until the runbook lands)."""
+"""The migration plan: phases with their gate and hold, steps with state and per-host checks.
+
+A table with one row per phase and per step; the cursor picks what the plan keys act on.
+Without a runbook it lists the phase titles from ``[cockpit] phases``.
+"""
 
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widget import Widget
+from textual.widgets import DataTable
 
+from cockpit.runbook import PhaseView, PlanView, StepView
 from screens import render
 
-STATE_GLYPH = {"pending": ("○", "dim"), "running": ("◔", "cyan"), "done": ("●", "green"), "failed": ("✖", "bold red")}
+STATE_STYLE = {
+    "done": ("●", "green"), "overridden": ("◍", "yellow"), "running": ("◔", "cyan"), "verifying": ("◔", "cyan"),
+    "holding": ("◔", "cyan"), "failed": ("✖", "bold red"), "partial": ("◐", "yellow"), "skipped": ("↷", "dim"),
+    "rolled-back": ("↶", "magenta"), "interrupted": ("⚠", "bold yellow"), "pending": ("○", "dim"),
+    "open": ("○", ""), "locked": ("·", "dim"),
+}
 
 
-class PhasePanel(Widget):
+def _state(state: str) -> Text:
+    glyph, style = STATE_STYLE.get(state, ("?", ""))
+    return Text(f"{glyph} {state}", style=style)
+
+
+def hold_bar(ph: PhaseView, width: int = 10) -> str:
+    left = ph.hold_left
+    if left is None or not ph.hold:
+        return ""
+    done = 1 - left / ph.hold
+    filled = int(done * width)
+    return "▓" * filled + "░" * (width - filled) + f" {render.age(left)} left"
+
+
+def phase_detail(ph: PhaseView) -> Text:
+    t = Text()
+    if ph.gate is not None:
+        mark, style = {True: ("gate holds", "green"), False: ("gate FAILS", "bold red"),
+                       None: ("gate inconclusive", "yellow")}[ph.gate.value]
+        t.append(mark, style=style)
+        if ph.gate.value is not True:
+            t.append(": ")
+            t.append(render.clean(ph.gate.detail))
+    bar = hold_bar(ph)
+    if bar:
+        t.append("  hold " + bar, style="cyan")
+    return t
+
+
+def step_detail(st: StepView) -> Text:
+    t = Text()
+    if st.manual:
+        t.append("manual ", style="italic")
+    if st.checks:
+        ok = sum(1 for c in st.checks if c.ok)
+        t.append(f"{ok}/{len(st.checks)} hosts ok", style="green" if ok == len(st.checks) else "yellow")
+        bad = [c for c in st.checks if c.ok is False]
+        if bad:
+            t.append("  ")
+            t.append(render.clean(f"{bad[0].host}: {bad[0].detail}"), style="red")
+    elif st.hosts:
+        t.append("on " + ", ".join(st.hosts[:4]) + (" …" if len(st.hosts) > 4 else ""), style="dim")
+    return t
+
+
+class PhasePanel(DataTable[Text]):
     DEFAULT_CSS = """
-    PhasePanel { height: auto; max-height: 12; border-top: solid $primary-darken-2; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    PhasePanel { height: 1fr; }
     """
 
     def __init__(self, **kw: object) -> None:
-        super().__init__(**kw)  # type: ignore[arg-type]
-        self.phases: list[tuple[str, str]] = []
+        super().__init__(cursor_type="row", zebra_stripes=False, show_header=False, **kw)  # type: ignore[arg-type]
+        self.view: PlanView | None = None
+        self._titles: list[str] = []
+        self._rows: list[tuple[str, tuple[Text, ...]]] = []
         self.border_title = "Plan"
 
-    def set_phases(self, phases: list[tuple[str, str]]) -> None:
-        if phases != self.phases:
-            self.phases = phases
-            self.refresh(layout=True)
+    def on_mount(self) -> None:
+        self.add_column("state", key="state")
+        self.add_column("item", key="item")
+        self.add_column("detail", key="detail")
 
-    def render(self) -> Text:
-        if not self.phases:
-            return Text("no phases configured", style="dim")
-        lines = []
-        for title, state in self.phases:
-            glyph, style = STATE_GLYPH.get(state, ("?", ""))
-            line = Text(f"{glyph} ", style=style)
-            line.append(render.plain(title))
-            line.append(f"  {state}", style="dim")
-            lines.append(line)
-        out = Text("\n").join(lines)
-        out.no_wrap = True
-        out.overflow = "ellipsis"
-        return out
+    def set_titles(self, titles: list[str]) -> None:
+        """No runbook: just the phase titles of ``[cockpit] phases``."""
+        self._titles = titles
+        self._apply([(f"title:{i}", (_state("pending"), render.plain(t), Text(""))) for i, t in enumerate(titles)])
+
+    def apply(self, view: PlanView) -> None:
+        self.view = view
+        rows: list[tuple[str, tuple[Text, ...]]] = []
+        for ph in view.phases:
+            title = Text(render.clean(ph.title), style="bold")
+            rows.append((f"phase:{ph.id}", (_state(ph.state), title, phase_detail(ph))))
+            for st in ph.steps:
+                rows.append((f"step:{st.ref}", (_state(st.state), Text("  ") + render.plain(st.title),
+                                                 step_detail(st))))
+        self._apply(rows)
+
+    def _apply(self, rows: list[tuple[str, tuple[Text, ...]]]) -> None:
+        if [k for k, _ in rows] != [k for k, _ in self._rows]:
+            keep = self.cursor_row
+            self.clear()
+            for key, cells in rows:
+                self.add_row(*cells, key=key)
+            if rows:
+                self.move_cursor(row=min(keep, len(rows) - 1))
+        else:
+            old = dict(self._rows)
+            for key, cells in rows:
+                for col, cell, before in zip(("state", "item", "detail"), cells, old[key]):
+                    if cell != before:
+                        self.update_cell(key, col, cell)
+        self._rows = rows
+
+    @property
+    def selected(self) -> str | None:
+        """``phase:ID`` or ``step:PHASE.STEP`` under the cursor."""
+        if not self._rows or self.cursor_row >= len(self._rows):
+            return None
+        return self._rows[self.cursor_row][0]
