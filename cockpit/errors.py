@@ -6,6 +6,9 @@ boundary, with a message an operator can act on::
     CockpitError                 message + optional hint (what to do)
     ├── ConfigError              one or more ConfigIssue (file, key, line, fix); exit 2
     ├── UsageError               bad command line; exit 2
+    ├── ConditionError           a gate/verify condition does not parse (column, expected) [conditions_parse]
+    ├── JournalError             the journal cannot be opened or written; actions refused [journal_store]
+    ├── RunbookError             a runbook operation is not allowed now (locked, observer…) [runbook]
     └── TransportError           host + short reason code shown in the UI
         ├── ConnectFailed        refused, timeout, dns, unreachable
         ├── AuthFailed           never retried automatically (fail2ban)

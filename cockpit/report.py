@@ -156,8 +156,8 @@ class _Report:
     def phase_span(self, phase_id: str, step_refs: list[str]) -> tuple[float | None, float | None]:
         """Start: the first transition of the phase or its steps (or its first action); end: its last
         done / overridden / rolled-back transition, when that is the phase's current state."""
-        times = [t["at"] for t in self.transitions
-                 if (t["kind"], t["target"]) == ("phase", phase_id) or (t["kind"] == "step" and t["target"] in step_refs)]
+        mine = {("phase", phase_id)} | {("step", ref) for ref in step_refs}
+        times = [t["at"] for t in self.transitions if (t["kind"], t["target"]) in mine]
         times += [a["started"] for a in self.actions if a["phase"] == phase_id or a["step"] in step_refs]
         start = min(times) if times else None
         end = None

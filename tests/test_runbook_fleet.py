@@ -67,6 +67,20 @@ def test_full_runbook_headless(rb, fleet) -> None:  # type: ignore[no-untyped-de
     assert res.returncode == 0 and "step decommission.stop-v1 -> done" in res.stdout
     assert "alice" in res.stdout
 
+    report = rb.parent / "report.md"
+    res = cockpit("report", "-c", str(rb), "-o", str(report))
+    assert res.returncode == 0, res.stderr
+    text = report.read_text()
+    for title in ("Phase 1: Decommission v1", "Phase 2: Start v2", "Disable v1 agents on every host",
+                  "Back up the v1 database", "Start v2 agents (they take a while)"):
+        assert title in text, title
+    j = Journal(load_config(rb).cockpit.journal, "check", readonly=True).open()
+    actions = j.actions()
+    j.close()
+    assert len(actions) == 3
+    for a in actions:
+        assert a["title"] in text
+
 
 def test_stop_is_judged_on_checks_made_after_it_ran(rb, fleet) -> None:  # type: ignore[no-untyped-def]
     import asyncio

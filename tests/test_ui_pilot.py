@@ -316,3 +316,62 @@ async def test_command_palette_lists_every_action(fleet, tmp_path) -> None:  # t
     for expected in ("Probe now", "Run a command", "Keys", "Action: Say hello", "Action: Restart agent",
                      "Action: Slow job", "Host: h1", "Quit"):
         assert expected in titles, expected
+
+
+async def test_runbook_in_the_cockpit(fleet, httpd, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Run a step from the plan, see its verify results, phase completion, regression banner, quick rollback."""
+    from runbookcfg import runbook_services, start_state
+
+    from cockpit.session import Session
+    from screens.widgets.phase_panel import PhasePanel
+
+    start_state(fleet)
+    path = write_config(tmp_path, fleet, runbook_services(httpd.route("/ok")), cockpit={"interval": "0.5s"})
+    session = Session(load_config(path), "alice")
+    app = CockpitApp(session.engine, quiet=True, operator="alice", session=session)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None and all(h.reachable for h in app.snapshot.hosts))
+        panel = app.dashboard.query_one("#phases-main", PhasePanel)
+        await until(pilot, lambda: panel.row_count == 5)
+        assert "Phase 1: Decommission v1" in app.dashboard.query_one("#header").render().plain
+        panel.focus()
+        panel.move_cursor(row=1)  # decommission.stop-v1
+        assert panel.selected == "step:decommission.stop-v1"
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "set_unit fleet-agent-v1" in app.screen.command
+        await pilot.press("y")
+
+        def step(ref: str):  # type: ignore[no-untyped-def]
+            return next(s for p in app.runbook.view().phases for s in p.steps if s.ref == ref)
+
+        await until(pilot, lambda: step("decommission.stop-v1").state == "done", timeout=20)
+        row = " ".join(str(c) for c in panel.get_row("step:decommission.stop-v1"))
+        assert "done" in row and "3/3 hosts ok" in row
+        # a skip needs a reason, journaled
+        panel.move_cursor(row=2)
+        await pilot.press("S")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "ReasonPrompt")
+        await pilot.press(*"backup taken by the DBA", "enter")
+        await until(pilot, lambda: step("decommission.backup").state == "skipped")
+        # the gate holds: phase 1 is done and phase 2 opens
+        await until(pilot, lambda: app.runbook.view().phases[0].state == "done", timeout=15)
+        await until(pilot, lambda: "Phase 2" in app.dashboard.query_one("#header").render().plain)
+        # baseline, then a regression shows as a banner with the rollback key
+        await pilot.press("b")
+        await until(pilot, lambda: app.runbook.view().baseline_at is not None)
+        fleet.set_systemd("h3", "fleet-agent-v1", "active running")  # …v1 comes back by itself
+        fleet.set_systemd("h1", "fleet-agent-v1", "inactive dead")
+        # web goes down: it was up in the baseline
+        httpd.route("/ok", status=503)
+        banner = app.dashboard.query_one("#banner")
+        await until(pilot, lambda: "REGRESSION h1 web" in str(banner.render()), timeout=15)
+        assert "R: quick rollback" in str(banner.render())
+        httpd.route("/ok", status=200)
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: len(app.runbook.view().rollbacks) == 1, timeout=30)
+        rec = app.runbook.view().rollbacks[0]
+        assert rec.ok and rec.duration is not None and rec.duration < 60
+        assert any("within the 60s budget" in n.message for n in app._notifications)
