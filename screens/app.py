@@ -42,6 +42,7 @@ class CockpitApp(App[int]):
     CSS_PATH = "cockpit.tcss"
     BINDINGS = [
         Binding("q", "request_quit", "Quit"),
+        Binding("ctrl+q", "request_quit", "Quit", priority=True, show=False),
         Binding("question_mark", "help", "Keys", key_display="?"),
     ]
 
@@ -418,8 +419,13 @@ class CockpitApp(App[int]):
                 for b in bindings:
                     if b.system or b.action in UNLISTED_ACTIONS:
                         continue
+                    name = b.action.split("(")[0]
+                    if node is self.dashboard and name in ("cancel", "cancel_all"):
+                        pass  # shown only while an action runs, but always worth knowing
+                    elif node is self.dashboard and self.dashboard.check_action(name, ()) is False:
+                        continue  # e.g. runbook keys without a runbook
                     label = b.key_display or key
-                    desc = b.description or b.action
+                    desc = b.tooltip or b.description or b.action
                     if (label, desc) in seen:
                         continue
                     seen.add((label, desc))

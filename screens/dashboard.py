@@ -73,7 +73,10 @@ class DashboardScreen(Screen[None]):
         self.has_runbook = False
         self._ready = False  # set at the end of on_mount: before that apply() only keeps the snapshot
         for key, name, title in action_keys:
-            self._bindings.bind(key, f"run_configured('{name}')", title)
+            # a short footer label leaves room for q and ?; help and the palette show the full title
+            short = title if len(title) <= 10 else title[:9] + "…"
+            self._bindings.key_to_bindings.setdefault(key, []).append(
+                Binding(key, f"run_configured('{name}')", short, tooltip=title))
 
     def compose(self) -> ComposeResult:
         yield CockpitHeader(self._clock, id="header")
@@ -120,6 +123,9 @@ class DashboardScreen(Screen[None]):
             (tabs.hide_tab if wide else tabs.show_tab)(pane)
         if wide and tabs.active in ("tab-services", "tab-plan"):
             tabs.active = "tab-fleet"
+        self.query_one("#fleet", FleetTable).set_spark(5 if wide else 3)
+        if self.snapshot is not None and self._ready:  # the grid now shown may have missed updates
+            self.query_one("#grid-main" if wide else "#grid-tab", ServicesGrid).apply(self.snapshot, force=True)
 
     # -- data down ----------------------------------------------------------------------
 

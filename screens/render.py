@@ -43,10 +43,10 @@ def reach(h: HostState) -> Text:
         return Text("… connecting", style="cyan")
     if h.reach == "unknown":
         return Text("? waiting", style="dim")
-    reason = h.reach
+    reason = {"host-key-CHANGED": "key CHANGED", "host-key-unknown": "key unknown"}.get(h.reach, h.reach)
     if h.reach == "unreachable" and h.error:
         reason = h.error.split(":", 1)[0]  # the short reason code: refused, timeout, …
-    return Text(f"⨯ {reason}", style="bold red")
+    return Text(f"⨯ {reason}"[:14], style="bold red")
 
 
 def level_style(pct: float | None, warn: float = 70.0, crit: float = 90.0) -> str:

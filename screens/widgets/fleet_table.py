@@ -12,9 +12,11 @@ from screens import render
 
 COLUMNS = (("host", "Host"), ("reach", "Reach"), ("cpu", "CPU"), ("mem", "Mem"), ("load", "Load1"),
            ("disk", "Disk"), ("svc", "Services"))
+#: fixed widths (Textual's auto widths never shrink back); cpu/mem depend on the sparkline width
+WIDTHS = {"host": 12, "reach": 14, "load": 5, "disk": 4, "svc": 14}
 
 
-def host_cells(h: HostState, selected: bool) -> dict[str, Text]:
+def host_cells(h: HostState, selected: bool, spark: int = 5) -> dict[str, Text]:
     """Every cell of a host's row, from its state alone."""
     name = Text("▶ " if selected else "  ", style="bold cyan")
     name.append(render.plain(h.name))
@@ -31,8 +33,8 @@ def host_cells(h: HostState, selected: bool) -> dict[str, Text]:
     return {
         "host": name,
         "reach": render.reach(h),
-        "cpu": render.gauge(ld.cpu if ld else None, [x.cpu for x in hist]),
-        "mem": render.gauge(ld.mem if ld else None, [x.mem for x in hist]),
+        "cpu": render.gauge(ld.cpu if ld else None, [x.cpu for x in hist], spark),
+        "mem": render.gauge(ld.mem if ld else None, [x.mem for x in hist], spark),
         "load": load1,
         "disk": disk,
         "svc": svc,
@@ -63,10 +65,24 @@ class FleetTable(DataTable[Text]):
         self._states: dict[str, HostState] = {}
         self.selected: set[str] = set()
         self.filter_text = ""
+        self.spark = 5
 
     def on_mount(self) -> None:
+        self._columns()
+
+    def _columns(self) -> None:
         for key, label in COLUMNS:
-            self.add_column(label, key=key)
+            self.add_column(label, key=key, width=WIDTHS.get(key, self.spark + 5))
+
+    def set_spark(self, width: int) -> None:
+        """Narrow terminals get shorter sparklines so every column fits in 80 columns."""
+        if width == self.spark:
+            return
+        self.spark = width
+        states = [self._states[n] for n in self.visible_hosts() if n in self._states]
+        self.clear(columns=True)
+        self._columns()
+        self._rebuild(states)
 
     @property
     def current_host(self) -> str | None:
@@ -101,14 +117,14 @@ class FleetTable(DataTable[Text]):
         self.clear()
         self._cells.clear()
         for h in hosts:
-            cells = host_cells(h, h.name in self.selected)
+            cells = host_cells(h, h.name in self.selected, self.spark)
             self._cells[h.name] = cells
             self.add_row(*(cells[k] for k, _ in COLUMNS), key=h.name)
         if keep is not None and keep in self._cells:
             self.move_cursor(row=self.get_row_index(keep))
 
     def _update_row(self, h: HostState) -> None:
-        cells = host_cells(h, h.name in self.selected)
+        cells = host_cells(h, h.name in self.selected, self.spark)
         old = self._cells.get(h.name, {})
         for key, value in cells.items():
             if old.get(key) != value:

@@ -25,14 +25,14 @@ class ServicesGrid(DataTable[Text]):
         self._hosts: list[str] = []
         self._cells: dict[tuple[str, str], Text] = {}
 
-    def apply(self, snap: FleetSnapshot) -> None:
+    def apply(self, snap: FleetSnapshot, force: bool = False) -> None:
         services = list(dict.fromkeys(r.service for h in snap.hosts for r in h.results))
         hosts = [h.name for h in snap.hosts]
         if services != self._services or hosts != self._hosts:
             self._rebuild(snap, services, hosts)
             return
         for h in snap.hosts:
-            if h.name not in snap.changed and snap.changed:
+            if not force and h.name not in snap.changed and snap.changed:
                 continue
             have = {r.service: r for r in h.results}
             for s in services:
