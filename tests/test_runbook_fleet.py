@@ -241,3 +241,44 @@ def test_crash_mid_action_is_marked_interrupted(fleet, httpd, tmp_path) -> None:
     assert [r["state"] for r in backup["runs"]] == ["interrupted"]
     res = cockpit("plan", "-c", str(path))
     assert "decommission.stop-v1" in res.stdout and "↷ decommission.backup" in res.stdout
+
+
+def test_hold_restarts_when_broken_and_survives_a_restart(rb, fleet) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    async def run() -> None:
+        config = load_config(rb)
+        s = Session(config, "alice")
+        try:
+            await s.engine.run_round()
+            s.runbook.override_phase("decommission", "v1 already gone on these hosts")
+            for h in fleet.hosts:
+                fleet.set_systemd(h, "fleet-agent", "active running")
+            s.runbook.skip_step("canary.start-v2", "v2 was started by the image")
+            # enough web samples for p95 (min_samples = 3)
+            for _ in range(3):
+                await s.engine.run_round()
+            await s.runbook.evaluate_gates()
+            canary = s.runbook.view().phases[1]
+            assert canary.gate is not None and canary.gate.value is True
+            first = canary.hold_since
+            assert first is not None and canary.state == "holding"
+            fleet.set_systemd("h2", "fleet-agent", "failed failed")  # a round breaks the gate
+            await s.engine.run_round()
+            await s.runbook.evaluate_gates()
+            assert s.runbook.view().phases[1].hold_since is None
+            fleet.set_systemd("h2", "fleet-agent", "active running")
+            await s.engine.run_round()
+            await s.runbook.evaluate_gates()
+            second = s.runbook.view().phases[1].hold_since
+            assert second is not None and second > first
+        finally:
+            await s.close()
+        again = Session(config, "alice")  # a restarted cockpit keeps the hold it had
+        try:
+            assert again.runbook.view().phases[1].hold_since == second
+            assert again.runbook.view().phases[0].state == "overridden"
+        finally:
+            await again.close()
+
+    asyncio.run(run())
