@@ -192,10 +192,14 @@ class Engine:
     # -- commands (actions) ----------------------------------------------------------------
 
     async def run_command(self, host: str, command: str, *, timeout: float | None,
-                          on_output: OutputCallback | None = None, max_output: int = 1 << 20) -> CommandResult:
-        """Run an operator's command on a host (no PTY, own process group, bounded output)."""
+                          on_output: OutputCallback | None = None, max_output: int = 1 << 20,
+                          stdin: str | None = None) -> CommandResult:
+        """Run an operator's command on a host (no PTY, own process group, bounded output).
+
+        ``stdin`` is fed to the command (sudo -S); without it stdin is /dev/null.
+        """
         spec = self.config.host(host)
-        return await self._transports[host].run(command, timeout=timeout, on_output=on_output,
+        return await self._transports[host].run(command, stdin=stdin, timeout=timeout, on_output=on_output,
                                                 max_output=max_output, login_shell=spec.login_shell)
 
     async def aclose(self) -> None:

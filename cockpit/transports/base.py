@@ -106,19 +106,20 @@ class PgidStripper:
         return out
 
 
-def wrap_remote(command: str | None, *, login_shell: bool = False) -> str:
+def wrap_remote(command: str | None, *, login_shell: bool = False, keep_stdin: bool = False) -> str:
     """The command line sent over SSH.
 
     ``command=None`` means a script arrives on stdin (``sh -s``): the script never
     appears on a command line, so ``pgrep -f`` cannot match it. The remote login
     shell must be POSIX (sh, bash, dash, zsh, ksh).
     """
+    stdin = "" if keep_stdin else " </dev/null"  # keep_stdin: the caller feeds stdin (sudo -S)
     if command is None:
         inner = "exec sh -s"
     elif login_shell:
-        inner = 'exec "${SHELL:-/bin/sh}" -l -c "$1" </dev/null'
+        inner = f'exec "${{SHELL:-/bin/sh}}" -l -c "$1"{stdin}'
     else:
-        inner = 'exec sh -c "$1" </dev/null'
+        inner = f'exec sh -c "$1"{stdin}'
     pre = f'printf "\\036CKPGID %s\\n" "$$" >&2; {inner}'
     arg = shlex.quote(command) if command is not None else ""
     body = f"{shlex.quote(pre)} cockpit {arg}".rstrip()

@@ -294,7 +294,7 @@ class SshTransport:
         async with self._channels:
             try:
                 async with asyncio.timeout(timeout):
-                    proc = await self._open_channel(conn, wrap_remote(command, login_shell=login_shell))
+                    proc = await self._open_channel(conn, wrap_remote(command, login_shell=login_shell, keep_stdin=stdin is not None))
                     if stdin is not None:
                         proc.stdin.write(stdin)
                     proc.stdin.write_eof()
