@@ -36,6 +36,10 @@ def add_parsers(sub: argparse._SubParsersAction, config_arg: Any) -> None:  # ty
     r = ssub.add_parser("run", help="run PHASE.STEP: fire, stream output, verify per host")
     r.add_argument("ref", metavar="PHASE.STEP")
     r.add_argument("--yes", action="store_true", help="confirm a step marked confirm = true without asking")
+    r.add_argument("--irreversible", metavar="PHASE.STEP",
+                   help="run an irreversible step: repeat its id here (the typed confirmation)")
+    r.add_argument("--rollback-not-ready", action="store_true",
+                   help="run even though the step's rollback_requires do not hold")
     t = ssub.add_parser("tick", help="mark a manual step (or one host of it) done or failed")
     t.add_argument("ref", metavar="PHASE.STEP")
     t.add_argument("--host")
@@ -47,6 +51,13 @@ def add_parsers(sub: argparse._SubParsersAction, config_arg: Any) -> None:  # ty
     for q in (r, t, k):
         config_arg(q)
         q.add_argument("--operator")
+
+    rb = sub.add_parser("rollback", help="the quick rollback (default), or one step's or phase's rollback")
+    config_arg(rb)
+    rb.add_argument("--step", metavar="PHASE.STEP")
+    rb.add_argument("--phase", metavar="PHASE")
+    rb.add_argument("--yes", action="store_true")
+    rb.add_argument("--operator")
 
     g = sub.add_parser("gate", help="judge the current phase's gate (and hold) now; mark the phase done when it holds")
     config_arg(g)
@@ -187,7 +198,8 @@ def cmd_step(args: argparse.Namespace) -> int:
                 print(f"{args.ref} skipped: {args.reason}")
                 return EXIT_OK
             if args.step_cmd == "tick":
-                s.runbook.tick_step(args.ref, args.host, not args.failed, args.note)
+                await s.engine.run_round()
+                await s.runbook.tick_step(args.ref, args.host, not args.failed, args.note)
                 print(render_plan(s.runbook.view()), end="")
                 return EXIT_OK
             if step.confirm and not args.yes:
@@ -195,9 +207,32 @@ def cmd_step(args: argparse.Namespace) -> int:
                 print(f"{args.ref}: {step.title}\n  on {', '.join(hosts)}\n  $ {s.engine.redactor.redact(step.run or '')}")
                 if not _confirm("type y to run it:", "y"):
                     raise UsageError(f"{args.ref} needs confirmation", "answer y on a terminal, or pass --yes")
+            if step.run is None:
+                raise UsageError(f"{args.ref} is manual: nothing to run",
+                                 f"tick it: cockpit step tick {args.ref} --note \"what was done\" [--host H]")
             s.engine.actions.listeners.append(_Printer())
             await s.engine.run_round()
-            view = await s.runbook.run_step(args.ref)
+            typed = args.irreversible
+            if step.irreversible and typed is None:
+                print(f"{args.ref} is IRREVERSIBLE: a point of no return.")
+                typed = args.ref if _confirm(f"type {args.ref} to run it:", args.ref) else None
+                if typed is None:
+                    raise UsageError(f"{args.ref} is irreversible", f"type its id, or pass --irreversible {args.ref}")
+            accept = args.rollback_not_ready
+            if not accept and s.runbook.rollback_conditions(args.ref):
+                ready = await s.runbook.rollback_readiness(args.ref)
+                print(f"rollback {'READY' if ready.value is True else 'NOT READY'}: {ready.detail}")
+                if ready.value is not True:
+                    accept = _confirm("type NOT READY to run it anyway:", "NOT READY")
+                    if not accept:
+                        raise UsageError(f"the rollback of {args.ref} is NOT READY",
+                                         "fix what it needs, or pass --rollback-not-ready")
+            if step.pause == "manual":
+                if not sys.stdin.isatty():
+                    raise UsageError(f"{args.ref} pauses for the operator between batches",
+                                     "run it from the cockpit or a terminal, or set pause to a duration")
+                asyncio.get_running_loop().add_reader(sys.stdin, lambda: _continue(s, args.ref))
+            view = await s.runbook.run_step(args.ref, typed_id=typed, accept_not_ready=accept)
             for c in view.checks:
                 print(f"{'✔' if c.ok else '✖'} {c.host}: {c.detail}")
             print(f"{args.ref}: {view.state}" + (f" ({view.detail})" if view.detail else ""))
@@ -207,6 +242,52 @@ def cmd_step(args: argparse.Namespace) -> int:
             return EXIT_OK if view.state == "done" else EXIT_FAIL
         except RunbookError as exc:
             raise UsageError(exc.message, exc.hint) from None
+        finally:
+            await s.close()
+
+    return asyncio.run(run())
+
+
+def _continue(s: Session, ref: str) -> None:
+    sys.stdin.readline()
+    try:
+        s.runbook.continue_step(ref)
+        print("continuing with the next batch")
+    except RunbookError:
+        print("(nothing is paused)")
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    config = _load(args)
+    _need_runbook(config)
+
+    async def run() -> int:
+        s = Session(config, _operator(args))
+        try:
+            if s.observer:
+                raise UsageError(f"this is an observer: {s.runbook.driver} drives", "roll back from the driver")
+            lost = s.runbook.no_return()
+            if lost:
+                print("WARNING: past a point of no return; this rollback cannot undo: " + "; ".join(lost))
+            what = f"step {args.step}" if args.step else f"phase {args.phase}" if args.phase else "quick rollback"
+            if not args.yes and not _confirm(f"roll back ({what})? type y:", "y"):
+                raise UsageError("rollback needs confirmation", "answer y on a terminal, or pass --yes")
+            s.engine.actions.listeners.append(_Printer())
+            await s.engine.run_round()
+            started = time.time()
+            if args.step:
+                ok = await s.runbook.rollback_step(args.step)
+            elif args.phase:
+                ok = await s.runbook.rollback_phase(args.phase)
+            else:
+                ok = bool((await s.runbook.quick_rollback()).ok)
+            took = time.time() - started
+            budget = config.runbook.rollback_budget
+            print(f"{what}: {'ok' if ok else 'FAILED'} in {took:.1f}s "
+                  f"({'within' if took <= budget else 'OVER'} the {budget:g}s budget)")
+            return EXIT_OK if ok else EXIT_FAIL
+        except (RunbookError, KeyError) as exc:
+            raise UsageError(str(exc)) from None
         finally:
             await s.close()
 
@@ -372,5 +453,5 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"plan": cmd_plan, "step": cmd_step, "gate": cmd_gate, "baseline": cmd_baseline, "diff": cmd_diff,
+COMMANDS = {"plan": cmd_plan, "step": cmd_step, "gate": cmd_gate, "rollback": cmd_rollback, "baseline": cmd_baseline, "diff": cmd_diff,
             "journal": cmd_journal, "report": cmd_report}

@@ -19,9 +19,11 @@ from cockpit.spec import HostSpec, PhaseSpec, RollbackSpec, RunbookSpec, Service
 __all__ = ["read_runbook"]
 
 RUNBOOK_KEYS = ("rollback_budget", "window", "min_samples", "regression_rounds", "latency_factor")
-PHASE_KEYS = ("id", "title", "gate", "hold", "steps")
-STEP_KEYS = ("id", "title", "on", "run", "verify", "within", "rollback", "confirm", "timeout")
-ROLLBACK_KEYS = ("title", "on", "run", "verify", "within", "timeout")
+PHASE_KEYS = ("id", "title", "gate", "hold", "steps", "rollback_requires")
+STEP_KEYS = ("id", "title", "on", "run", "verify", "within", "rollback", "confirm", "timeout", "sudo", "detach",
+             "expect_disconnect", "wait_for", "batch", "order", "max_failures", "pause", "irreversible",
+             "rollback_requires")
+ROLLBACK_KEYS = ("title", "on", "run", "verify", "within", "timeout", "rollback_requires", "sudo")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
@@ -89,12 +91,52 @@ def _step(c: _Ctx, base: KeyPath, index: int, raw: Any, phase_id: str, seen: set
         c.issue((*p, "on"), f"step {phase_id}.{sid} runs a command but names no hosts", 'add on = ["tag:web"]', anchor)
     within = r.duration((*p, "within"), t["within"]) if "within" in t else 60.0
     timeout = r.duration((*p, "timeout"), t["timeout"], zero_ok=True) if "timeout" in t else 1800.0
+    flag = lambda k: r.boolean((*p, k), t.get(k, False))  # noqa: E731
+    if run is None:
+        for k in ("sudo", "detach", "expect_disconnect", "batch", "order", "max_failures", "pause"):
+            if k in t:
+                c.issue((*p, k), f"{k} needs a command: step {phase_id}.{sid} is manual (no run)",
+                        "remove it, or give the step a run command", anchor)
+    if flag("detach") and flag("expect_disconnect"):
+        c.issue((*p, "detach"), "a step cannot be both detach and expect_disconnect",
+                "detach survives a dropped connection; expect_disconnect waits for a reboot: pick one", anchor)
     return StepSpec(
         id=sid, title=r.string((*p, "title"), t["title"]) if "title" in t else sid, on=on, run=run or None,
         verify=c.conditions((*p, "verify"), t.get("verify"), anchor), within=within,
         rollback=r.string((*p, "rollback"), t["rollback"]) if "rollback" in t else None,
         confirm=r.boolean((*p, "confirm"), t.get("confirm", False)), timeout=None if timeout == 0 else timeout,
+        sudo=flag("sudo"), detach=flag("detach"), expect_disconnect=flag("expect_disconnect"),
+        wait_for=r.duration((*p, "wait_for"), t["wait_for"]) if "wait_for" in t else 300.0,
+        batch=_batch(c, (*p, "batch"), t["batch"], anchor) if "batch" in t else None,
+        order=read_selectors(r, (*p, "order"), t["order"], c.hosts) if "order" in t else (),
+        max_failures=r.integer((*p, "max_failures"), t["max_failures"], 1, 100000, 1) if "max_failures" in t else None,
+        pause=_pause(c, (*p, "pause"), t["pause"], anchor) if "pause" in t else None,
+        irreversible=flag("irreversible"),
+        rollback_requires=c.conditions((*p, "rollback_requires"), t.get("rollback_requires"), anchor),
     )
+
+
+def _batch(c: _Ctx, p: KeyPath, raw: Any, anchor: str | None) -> int | float | None:
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 1:
+        return raw
+    if isinstance(raw, str) and (m := re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%\s*", raw)) and 0 < float(m.group(1)) <= 100:
+        return float(m.group(1)) / 100.0
+    c.issue(p, f"batch must be a host count (1, 2, …) or a percentage like \"25%\", got {raw!r}",
+            'e.g. batch = 1 (one host at a time) or batch = "25%"', anchor)
+    return None
+
+
+def _pause(c: _Ctx, p: KeyPath, raw: Any, anchor: str | None) -> float | str | None:
+    if raw == "manual":
+        return "manual"
+    try:
+        from cockpit.durations import parse_duration
+
+        return parse_duration(raw)
+    except ValueError:
+        c.issue(p, f"pause must be a duration or \"manual\", got {raw!r}",
+                'e.g. pause = "30s", or pause = "manual" (continue with a key)', anchor)
+        return None
 
 
 def read_runbook(r: Reader, text: str, data: dict[str, Any], hosts: list[HostSpec],
@@ -131,6 +173,7 @@ def read_runbook(r: Reader, text: str, data: dict[str, Any], hosts: list[HostSpe
             id=pid, title=r.string((*p, "title"), t["title"]) if "title" in t else pid, steps=tuple(steps),
             gate=c.conditions((*p, "gate"), t.get("gate"), anchor),
             hold=r.duration((*p, "hold"), t["hold"], zero_ok=True) if "hold" in t else 0.0,
+            rollback_requires=c.conditions((*p, "rollback_requires"), t.get("rollback_requires"), anchor),
         ))
     rollback = None
     if "rollback" in data:
@@ -146,6 +189,8 @@ def read_runbook(r: Reader, text: str, data: dict[str, Any], hosts: list[HostSpe
             verify=c.conditions((*p, "verify"), t.get("verify"), "[rollback]"),
             within=r.duration((*p, "within"), t["within"]) if "within" in t else 60.0,
             timeout=r.duration((*p, "timeout"), t["timeout"]) if "timeout" in t else 600.0,
+            rollback_requires=c.conditions((*p, "rollback_requires"), t.get("rollback_requires"), "[rollback]"),
+            sudo=r.boolean((*p, "sudo"), t.get("sudo", False)),
         )
     return RunbookSpec(
         phases=tuple(phases), rollback=rollback,

@@ -138,6 +138,20 @@ class StepSpec:
     rollback: str | None = None
     confirm: bool = False
     timeout: float | None = 1800.0
+    sudo: bool = False  # run through sudo (-n, or -S with the --ask-sudo password)
+    detach: bool = False  # run detached on the host: survives a dropped connection and a cockpit restart
+    expect_disconnect: bool = False  # reboots, agent restarts: wait for the host to come back
+    wait_for: float = 300.0  # how long the host may take to come back (SSH and verify)
+    batch: int | float | None = None  # roll: hosts per batch (int) or a fraction of them (0.25 for "25%")
+    order: tuple[str, ...] = ()  # selectors: canary hosts first
+    max_failures: int | None = None  # stop rolling after this many failed hosts
+    pause: float | str | None = None  # seconds between batches, or "manual"
+    irreversible: bool = False  # a point of no return: running it means typing its id
+    rollback_requires: tuple[str, ...] = ()  # conditions: is the rollback possible before this runs?
+
+    @property
+    def rolling(self) -> bool:
+        return self.batch is not None
 
 
 @dataclass(frozen=True)
@@ -147,6 +161,7 @@ class PhaseSpec:
     steps: tuple[StepSpec, ...] = ()
     gate: tuple[str, ...] = ()  # conditions that must hold before the phase counts as done
     hold: float = 0.0  # the gate must hold continuously this long
+    rollback_requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,6 +174,8 @@ class RollbackSpec:
     verify: tuple[str, ...] = ()
     within: float = 60.0
     timeout: float | None = 600.0
+    rollback_requires: tuple[str, ...] = ()  # checked before every step: rollback READY / NOT READY
+    sudo: bool = False
 
 
 @dataclass(frozen=True)

@@ -250,20 +250,58 @@ class CockpitApp(App[int]):
         self.notify(ok, timeout=4)
 
     def action_run_step(self, ref: str) -> None:
+        """Confirm (hosts, command, verify, rollback readiness), typed words where the step needs them, run."""
         if self._refuse_read_only():
             return
-        phase, step = self.engine.config.runbook.step(ref)
+        _phase, step = self.engine.config.runbook.step(ref)
         if step.run is None:
             self.notify(f"{ref} is manual: K ticks it done, F marks it failed", timeout=5)
             return
         hosts = self.runbook.step_hosts(step)
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._runbook_task(self.runbook.run_step(ref), lambda v: f"{ref}: {v.state}")  # type: ignore[attr-defined]
+        async def flow() -> None:
+            ready = await self.runbook.rollback_readiness(ref)
+            notes = []
+            if step.verify:
+                notes.append(f"verify: {'; '.join(step.verify)}")
+            if self.runbook.rollback_conditions(ref):
+                notes.append(("rollback READY: " if ready.value is True else "rollback NOT READY: ") + ready.detail)
+            if step.batch is not None:
+                notes.append(f"rolling: batch {step.batch}, order {', '.join(step.order) or 'as listed'}, "
+                             f"max_failures {step.max_failures}, pause {step.pause}")
+            if step.irreversible:
+                notes.append("IRREVERSIBLE: a point of no return")
+            yes = await self.push_screen_wait(ConfirmScreen(f"step {ref}: {step.title}",
+                                                            self.engine.redactor.redact(step.run or ""), hosts,
+                                                            "\n".join(notes)))
+            if not yes:
+                self.notify("cancelled: nothing was run", timeout=3)
+                return
+            if ready.value is not True:
+                typed = await self.push_screen_wait(ReasonPrompt(
+                    f"The rollback of {ref} is NOT READY ({ready.detail}). Type NOT READY to run it anyway:",
+                    "NOT READY", must_equal="NOT READY"))
+                if typed is None:
+                    return
+            typed_id = None
+            if step.irreversible:
+                typed_id = await self.push_screen_wait(ReasonPrompt(
+                    f"{ref} cannot be undone. Type its id ({ref}) to run it:", ref, must_equal=ref))
+                if typed_id is None:
+                    return
+            try:
+                view = await self.runbook.run_step(ref, typed_id=typed_id, accept_not_ready=True)
+            except RunbookError as exc:
+                self.notify(str(exc), severity="error", timeout=8)
+                return
+            self.notify(f"{ref}: {view.state}" + (f" ({view.detail})" if view.detail else ""), timeout=6)
 
-        self.push_screen(ConfirmScreen(f"step {ref}: {step.title}", self.engine.redactor.redact(step.run), hosts,
-                                       f"verify: {'; '.join(step.verify)}" if step.verify else ""), answered)
+        self.run_worker(flow(), group="runbook")
+
+    def action_continue_step(self, ref: str) -> None:
+        if self._refuse_read_only():
+            return
+        self._sync(lambda: self.runbook.continue_step(ref), f"{ref}: next batch")
 
     def action_skip_step(self, ref: str) -> None:
         if self._refuse_read_only():
@@ -278,11 +316,15 @@ class CockpitApp(App[int]):
         _phase, step = self.engine.config.runbook.step(ref)
         hosts = [h for h in self.runbook.step_hosts(step) if h in selected] or [None]  # type: ignore[list-item]
 
+        async def tick_all(note: str) -> object:
+            view = None
+            for h in hosts:
+                view = await self.runbook.tick_step(ref, h, ok, note)
+            return view
+
         def answered(note: str | None) -> None:
             if note:
-                for h in hosts:
-                    self._sync(lambda h=h: self.runbook.tick_step(ref, h, ok, note),
-                               f"{ref}{' on ' + h if h else ''}: {'done' if ok else 'failed'}")
+                self._runbook_task(tick_all(note), lambda v: f"{ref}: {v.state}")  # type: ignore[attr-defined]
 
         what = "done" if ok else "failed"
         self.push_screen(ReasonPrompt(f"Mark {ref} {what}{' on ' + ', '.join(h for h in hosts if h) if hosts != [None] else ''}:"
@@ -319,7 +361,8 @@ class CockpitApp(App[int]):
             if yes:
                 self._runbook_task(coro_factory(), lambda ok: f"{title}: {'ok' if ok else 'FAILED'}")
 
-        self.push_screen(ConfirmScreen(title, self.engine.redactor.redact(command), hosts or ["(none)"]), answered)
+        self.push_screen(ConfirmScreen(title, self.engine.redactor.redact(command), hosts or ["(none)"],
+                                       self._no_return_note()), answered)
 
     def action_quick_rollback(self) -> None:
         if self._refuse_read_only():
@@ -340,7 +383,14 @@ class CockpitApp(App[int]):
             if yes:
                 self._runbook_task(self.runbook.quick_rollback(), report)
 
-        self.push_screen(ConfirmScreen(rb.title, self.engine.redactor.redact(rb.run), hosts), answered)
+        self.push_screen(ConfirmScreen(rb.title, self.engine.redactor.redact(rb.run), hosts, self._no_return_note()),
+                         answered)
+
+    def _no_return_note(self) -> str:
+        done = self.runbook.no_return()
+        if not done:
+            return ""
+        return "WARNING: past a point of no return; this rollback cannot undo: " + "; ".join(done)
 
     def action_baseline(self) -> None:
         if self._refuse_read_only():

@@ -31,10 +31,11 @@ WIDE = 120
 
 #: actions that fire something; disabled in --read-only
 FIRING = frozenset({"probe", "adhoc", "run_configured", "cancel", "cancel_all", "retry", "run_step", "skip_step",
-                    "override_phase", "tick_step", "fail_step", "rollback", "quick_rollback", "baseline", "take_over"})
+                    "override_phase", "tick_step", "fail_step", "rollback", "quick_rollback", "baseline", "take_over",
+                    "continue_step"})
 #: runbook keys (they need a runbook)
 PLAN_ACTIONS = frozenset({"run_step", "skip_step", "override_phase", "tick_step", "fail_step", "rollback",
-                          "quick_rollback", "baseline", "take_over"})
+                          "quick_rollback", "baseline", "take_over", "continue_step"})
 
 
 class DashboardScreen(Screen[None]):
@@ -57,6 +58,7 @@ class DashboardScreen(Screen[None]):
         Binding("F", "fail_step", "Mark manual step failed", show=False),
         Binding("U", "rollback", "Roll back step/phase", show=False),
         Binding("T", "take_over", "Take over stale lease", show=False),
+        Binding("C", "continue_step", "Continue rolling step", show=False),
         Binding("1", "tab('tab-fleet')", "Fleet", show=False),
         Binding("2", "tab('tab-services')", "Services", show=False),
         Binding("3", "tab('tab-plan')", "Plan", show=False),
@@ -308,6 +310,13 @@ class DashboardScreen(Screen[None]):
     def action_run_step(self) -> None:
         if (ref := self._plan_target("step")) is not None:
             self.app.action_run_step(ref)  # type: ignore[attr-defined]
+
+    def action_continue_step(self) -> None:
+        waiting = [s.ref for p in (self.plan.phases if self.plan else ()) for s in p.steps if s.waiting.startswith("paused")]
+        if not waiting:
+            self.notify("no rolling step is waiting for you", timeout=3)
+            return
+        self.app.action_continue_step(waiting[0])  # type: ignore[attr-defined]
 
     def action_skip_step(self) -> None:
         if (ref := self._plan_target("step")) is not None:

@@ -53,6 +53,17 @@ def step_detail(st: StepView) -> Text:
     t = Text()
     if st.manual:
         t.append("manual ", style="italic")
+    if st.irreversible:
+        t.append("⚑ no return ", style="bold magenta")
+    if st.batch:
+        t.append(st.batch + " ", style="cyan")
+    if st.waiting:
+        if st.progress is not None:
+            filled = int(st.progress * 10)
+            t.append("▓" * filled + "░" * (10 - filled) + " ", style="cyan")
+        t.append(render.clean(st.waiting) + " ", style="bold cyan")
+    if st.rollback_ready is False:
+        t.append("rollback NOT READY ", style="bold red")
     if st.checks:
         ok = sum(1 for c in st.checks if c.ok)
         t.append(f"{ok}/{len(st.checks)} hosts ok", style="green" if ok == len(st.checks) else "yellow")
@@ -90,8 +101,11 @@ class PhasePanel(DataTable[Text]):
     def apply(self, view: PlanView) -> None:
         self.view = view
         rows: list[tuple[str, tuple[Text, ...]]] = []
+        passed = {s.ref for p in view.phases for s in p.steps if s.irreversible and s.state in ("done", "partial")}
         for ph in view.phases:
             title = Text(render.clean(ph.title), style="bold")
+            if any(s.ref in passed for s in ph.steps):
+                title.append("  ⚑ point of no return passed", style="bold magenta")
             rows.append((f"phase:{ph.id}", (_state(ph.state), title, phase_detail(ph))))
             for st in ph.steps:
                 rows.append((f"step:{st.ref}", (_state(st.state), Text("  ") + render.plain(st.title),
