@@ -13,11 +13,14 @@ import re
 import shlex
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from cockpit.errors import CockpitError, TransportError
+from cockpit.sudo import SudoPassword, add_to_redactor
+from cockpit.sudo import prepare as prepare_sudo
+from cockpit.sudo import run as run_sudo
 from cockpit.sanitize import strip_control
 from cockpit.secrets import Redactor
 from cockpit.spec import HostSpec
@@ -120,7 +123,8 @@ class Executor(Protocol):
     """What the runner needs from the engine: run a command on a host."""
 
     async def run_command(self, host: str, command: str, *, timeout: float | None,
-                          on_output: OutputCallback | None = None, max_output: int = ...) -> CommandResult: ...
+                          on_output: OutputCallback | None = None, max_output: int = ...,
+                          stdin: str | None = None) -> CommandResult: ...
 
 
 class ActionJournal(Protocol):
@@ -160,6 +164,14 @@ class ActionRunner:
         self.listeners: list[ActionListener] = []
         self.journal: ActionJournal | None = None
         self.journal_error = ""
+        self.sudo_password: SudoPassword | None = None
+        #: runs a detached command and follows it (set by the engine; see cockpit.detach)
+        self.detached: Callable[..., Awaitable[CommandResult]] | None = None
+
+    def set_sudo_password(self, password: SudoPassword) -> None:
+        """The --ask-sudo password: kept in memory only, masked in everything shown or written."""
+        self.sudo_password = password
+        add_to_redactor(self._redactor, password)
 
     def _clean(self, text: str) -> str:
         return self._redactor.redact(strip_control(text))
@@ -201,7 +213,8 @@ class ActionRunner:
         self.history.append(run)
 
     def start(self, title: str, template: str, hosts: Iterable[str], *, timeout: float | None = DEFAULT_ACTION_TIMEOUT,
-              operator: str = "", kind: str = "action", phase: str | None = None, step: str | None = None) -> ActionRun:
+              operator: str = "", kind: str = "action", phase: str | None = None, step: str | None = None,
+              sudo: bool = False, detach: bool = False) -> ActionRun:
         """Start the action on every host now; returns its first snapshot. Must run in the engine's loop.
 
         With a journal, the intent is written (and synced) before anything fires; if that
@@ -209,6 +222,8 @@ class ActionRunner:
         """
         names = list(dict.fromkeys(hosts))
         commands = {h: render_command(template, self._hosts(h)) for h in names}
+        for h in names:
+            prepare_sudo(commands[h], sudo=sudo, password=None)  # refuses forms like sudo -i before anything fires
         redacted = {h: self._redactor.redact(commands[h]) for h in names}
         if self.journal is not None:
             action_id = self.journal.action_intent(title, kind, self._redactor.redact(template),
@@ -226,7 +241,8 @@ class ActionRunner:
         self._emit(live)
         for h in names:
             live.buffers[h] = TailBuffer(OUTPUT_LIMIT)
-            live.tasks[h] = asyncio.create_task(self._one(live, h, commands[h], timeout), name=f"action:{run.id}:{h}")
+            live.tasks[h] = asyncio.create_task(self._one(live, h, commands[h], timeout, sudo, detach),
+                                                name=f"action:{run.id}:{h}")
         return run
 
     async def wait(self, action_id: int) -> ActionRun:
@@ -266,7 +282,8 @@ class ActionRunner:
                 break
         return out
 
-    async def _one(self, live: _Live, host: str, command: str, timeout: float | None) -> None:
+    async def _one(self, live: _Live, host: str, command: str, timeout: float | None, sudo: bool = False,
+                   detach: bool = False) -> None:
         buf = live.buffers[host]
 
         def on_output(_stream: str, text: str) -> None:
@@ -276,9 +293,15 @@ class ActionRunner:
                 listener.action_output(live.run.id, host, clean)
 
         self._update(live, host, state="running", started=time.time())
+        message = ""
         try:
-            res = await self._exec.run_command(host, command, timeout=timeout, on_output=on_output,
-                                               max_output=OUTPUT_LIMIT)
+            if detach and self.detached is not None:
+                res = await self.detached(live.run.id, host, command, timeout, on_output, sudo)
+            else:
+                done = await run_sudo(self._exec, host, command, sudo=sudo, password=self.sudo_password,
+                                      timeout=timeout, on_output=on_output, max_output=OUTPUT_LIMIT,
+                                      user=self._hosts(host).user)
+                res, message = done.result, done.message or ""
         except asyncio.CancelledError:
             self._update(live, host, state="cancelled", ended=time.time(), output=buf.getvalue(),
                          truncated=buf.truncated)
@@ -289,4 +312,5 @@ class ActionRunner:
             return
         state: RunState = "timeout" if res.timed_out else ("ok" if res.exit_status == 0 else "failed")
         self._update(live, host, state=state, exit_status=res.exit_status, ended=time.time(),
-                     output=buf.getvalue(), truncated=buf.truncated or res.truncated)
+                     output=buf.getvalue(), truncated=buf.truncated or res.truncated,
+                     error=self._clean(message) if message else "")

@@ -75,6 +75,16 @@ def _ui_args(p: argparse.ArgumentParser, top: bool = False) -> None:
     p.add_argument("--quiet", action="store_true", help="no terminal bell on a host or service going down", **kw)
     p.add_argument("--no-mouse", action="store_true", help="leave the mouse to tmux (copy mode)", **kw)
     p.add_argument("--operator", help="who is at the keys (default: $COCKPIT_OPERATOR or the login name)", **kw)
+    p.add_argument("--ask-sudo", action="store_true", help="ask once for the sudo password (kept in memory only; "
+                   "fed to sudo -S only when a host's sudo asks)", **kw)
+
+
+def ask_sudo_password():  # type: ignore[no-untyped-def]
+    from cockpit.sudo import SudoPassword
+
+    if not sys.stdin.isatty():
+        raise UsageError("--ask-sudo needs a terminal to read the password from", "run it in a terminal")
+    return SudoPassword.ask_terminal("sudo password (kept in memory only): ")
 
 
 def operator_name(value: str | None) -> str:
@@ -93,8 +103,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     operator = operator_name(args.operator)
     session = Session(config, operator, read_only=args.read_only)
-    app = CockpitApp(session.engine, read_only=args.read_only, quiet=args.quiet,
-                     operator=operator, session=session)
+    app = CockpitApp(session.engine, read_only=args.read_only, quiet=args.quiet, operator=operator,
+                     session=session, ask_sudo=getattr(args, "ask_sudo", False) and not args.read_only)
     result = app.run(mouse=not args.no_mouse)
     return int(result or 0)
 

@@ -51,6 +51,7 @@ def add_parsers(sub: argparse._SubParsersAction, config_arg: Any) -> None:  # ty
     for q in (r, t, k):
         config_arg(q)
         q.add_argument("--operator")
+    r.add_argument("--ask-sudo", action="store_true", help="ask once for the sudo password (memory only)")
 
     rb = sub.add_parser("rollback", help="the quick rollback (default), or one step's or phase's rollback")
     config_arg(rb)
@@ -58,6 +59,7 @@ def add_parsers(sub: argparse._SubParsersAction, config_arg: Any) -> None:  # ty
     rb.add_argument("--phase", metavar="PHASE")
     rb.add_argument("--yes", action="store_true")
     rb.add_argument("--operator")
+    rb.add_argument("--ask-sudo", action="store_true", help="ask once for the sudo password (memory only)")
 
     g = sub.add_parser("gate", help="judge the current phase's gate (and hold) now; mark the phase done when it holds")
     config_arg(g)
@@ -187,8 +189,16 @@ def cmd_step(args: argparse.Namespace) -> int:
         refs = [f"{p.id}.{s.id}" for p in config.runbook.phases for s in p.steps]
         raise UsageError(f"no step {args.ref!r}", f"steps: {', '.join(refs)}") from None
 
+    password = None
+    if getattr(args, "ask_sudo", False):
+        from cockpit.cli import ask_sudo_password
+
+        password = ask_sudo_password()
+
     async def run() -> int:
         s = Session(config, _operator(args))
+        if password is not None:
+            s.engine.actions.set_sudo_password(password)
         try:
             if s.observer:
                 raise UsageError(f"this is an observer: {s.runbook.driver} drives the runbook",
@@ -261,8 +271,16 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     config = _load(args)
     _need_runbook(config)
 
+    password = None
+    if getattr(args, "ask_sudo", False):
+        from cockpit.cli import ask_sudo_password
+
+        password = ask_sudo_password()
+
     async def run() -> int:
         s = Session(config, _operator(args))
+        if password is not None:
+            s.engine.actions.set_sudo_password(password)
         try:
             if s.observer:
                 raise UsageError(f"this is an observer: {s.runbook.driver} drives", "roll back from the driver")

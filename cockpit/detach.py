@@ -13,8 +13,9 @@ cockpit needs to find it again is in files on the host and in :class:`DetachedJo
         JOB.killed written by :func:`kill` before it signals: "killed", not "unknown"
 
 The job runs ``sh -c COMMAND`` under a small runner shell in a session of its own
-(``setsid``; where that is missing, ``nohup`` with job control so it still gets a
-process group of its own), stdin from /dev/null. The short SSH command returns as
+(``setsid(1)``; where that is missing, perl's ``POSIX::setsid``; as a last resort
+``nohup``, which leaves it in the process group of the short SSH session that
+started it), stdin from /dev/null. The short SSH command returns as
 soon as the runner has written its group id; the runner is then re-parented to
 init (or a subreaper), outside sshd's process tree.
 
@@ -153,7 +154,12 @@ def new_job_id(action_id: int | str, host: str) -> str:
 
 
 async def _run(target: Any, host: str, script: str, timeout: float) -> CommandResult:
-    """Run a control script through an Engine (``run_command``) or a Transport (``run``)."""
+    """Run a control script through an Engine (``run_command``) or a Transport (``run``).
+
+    Always under ``sh``: a host with ``login_shell`` runs commands in the user's own shell (zsh splits words
+    differently), whose profile still sets the environment the job inherits.
+    """
+    script = f"exec sh -c {shlex.quote(script)}"
     if hasattr(target, "run_command"):
         return await target.run_command(host, script, timeout=timeout, max_output=4 * POLL_BYTES)
     return await target.run(script, timeout=timeout, max_output=4 * POLL_BYTES)
@@ -181,10 +187,14 @@ _ALIVE = (
 
 #: The runner, in its own session: report the group id, run the command, write the exit status atomically.
 _RUNNER = (
-    'J=$1; printf "%s\\n" "$$" > "$J.pgid.tmp" && mv -f "$J.pgid.tmp" "$J.pgid"; '
+    'J=$1; G=$(ps -o pgid= -p $$ 2>/dev/null | tr -d " "); case "$G" in ""|*[!0-9]*) G=$$;; esac; '
+    'printf "%s\\n" "$G" > "$J.pgid.tmp" && mv -f "$J.pgid.tmp" "$J.pgid"; '
     'sh -c "$2" </dev/null; rc=$?; '
     'printf "%s\\n" "$rc" > "$J.rc.tmp" && mv -f "$J.rc.tmp" "$J.rc"'
 )
+
+
+_PERL_SETSID = "POSIX::setsid(); exec @ARGV or die qq(exec: $!)"
 
 
 def start_script(command: str, job_id: str, base: str = JOB_DIR) -> str:
@@ -202,12 +212,13 @@ def start_script(command: str, job_id: str, base: str = JOB_DIR) -> str:
         f"J=\"$D\"/{job_id}; "
         '(umask 077 && set -C && : > "$J.out") 2>/dev/null || { echo "job $J exists already" >&2; exit 3; }; '
         'rm -f "$J.rc" "$J.rc.tmp" "$J.pgid" "$J.killed"; '
+        f"R={shlex.quote(_RUNNER)}; C={shlex.quote(command)}; "
         'if command -v setsid >/dev/null 2>&1; then '
-        f"setsid sh -c {shlex.quote(_RUNNER)} ck-detached \"$J\" {shlex.quote(command)} "
-        '</dev/null >>"$J.out" 2>&1 & '
-        'else set -m; '  # job control: the background job gets a process group of its own
-        f"nohup sh -c {shlex.quote(_RUNNER)} ck-detached \"$J\" {shlex.quote(command)} "
-        '</dev/null >>"$J.out" 2>&1 & '
+        'setsid sh -c "$R" ck-detached "$J" "$C" </dev/null >>"$J.out" 2>&1 & '
+        'elif command -v perl >/dev/null 2>&1; then '  # macOS, BSD: no setsid(1), but perl's POSIX::setsid
+        f'perl -MPOSIX -e {shlex.quote(_PERL_SETSID)} sh -c "$R" ck-detached "$J" "$C" </dev/null >>"$J.out" 2>&1 & '
+        'else '  # last resort: immune to hangups, but in the process group of this SSH session
+        'nohup sh -c "$R" ck-detached "$J" "$C" </dev/null >>"$J.out" 2>&1 & '
         'fi; '
         'B=$!; i=0; '
         f'while [ ! -s "$J.pgid" ] && [ $i -lt {int(START_WAIT * 20)} ]; do sleep 0.05 2>/dev/null || sleep 1; i=$((i+1)); done; '

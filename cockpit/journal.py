@@ -46,6 +46,25 @@ def _ok(value: bool | None) -> int | None:
     return None if value is None else int(bool(value))
 
 
+def _job_obj(job: str | dict[str, Any]) -> dict[str, Any]:
+    obj = json.loads(job) if isinstance(job, str) else dict(job)
+    if not isinstance(obj, dict) or not {"host", "job_id", "dir", "pgid"} <= set(obj):
+        raise ValueError("a detached job needs host, job_id, dir and pgid")
+    obj.setdefault("offset", 0)
+    return obj
+
+
+def _with_jobs(conn: Any, actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add ``job`` (a dict, or None) to every host run of these action dicts."""
+    for action in actions:
+        jobs = {r["host"]: r["job"] for r in conn.execute("SELECT host, job FROM action_hosts WHERE action_id = ?",
+                                                          (action["id"],))}
+        for run in action["runs"]:
+            text = jobs.get(run["host"])
+            run["job"] = json.loads(text) if text else None
+    return actions
+
+
 class Journal(LeaseStore):
     """One journal file. ``Journal(path, operator).open()``; every method is synchronous and short.
 
@@ -115,17 +134,21 @@ class Journal(LeaseStore):
         Action dicts as :meth:`actions`, except ``hosts`` names only the hosts whose outcome is unknown.
         """
         with self.read() as conn:
-            found = rd.action_dicts(conn, rd.open_actions(conn))
+            found = _with_jobs(conn, rd.action_dicts(conn, rd.open_actions(conn)))
         for action in found:
             action["hosts"] = [r["host"] for r in action["runs"] if r["state"] in rd.OPEN_STATES]
         return found
 
-    def mark_interrupted(self, now: float) -> list[dict[str, Any]]:
+    def mark_interrupted(self, now: float, *, keep_detached: bool = False) -> list[dict[str, Any]]:
         """End the interrupted actions: their open hosts become 'interrupted' (outcome unknown). Returns them.
 
         As :meth:`interrupted`, read back after marking; each run also has ``was``
         (pending: may never have started; running: had started). Refused while another
         cockpit holds the lease: its actions may really be running.
+
+        ``keep_detached``: host rows running a detached job (:meth:`detached_running`) are
+        left running, and their actions open, for the caller to reattach; only the other
+        open hosts are marked (and only actions with such hosts are returned).
         """
         with self.write("FULL") as conn:
             holder = self._current(conn)
@@ -133,23 +156,30 @@ class Journal(LeaseStore):
                 raise JournalError(f"the journal {self.path} is driven by {holder.describe(now)}; its open actions "
                                    "may still be running", "take over the lease before marking actions interrupted")
             rows = rd.open_actions(conn)
+            # host rows left alone: with keep_detached, those running a detached job
+            skip = " AND job IS NULL" if keep_detached else ""
             was: dict[int, dict[str, str]] = {}
             for r in rows:
                 was[r["id"]] = dict(conn.execute("SELECT host, state FROM action_hosts WHERE action_id = ? "
-                                                 "AND state IN ('pending', 'running') ORDER BY rowid",
+                                                 f"AND state IN ('pending', 'running'){skip} ORDER BY rowid",
                                                  (r["id"],)).fetchall())
+            rows = [r for r in rows if was[r["id"]]]
+            for r in rows:
                 conn.execute("UPDATE action_hosts SET state = 'interrupted', error = CASE WHEN error = '' THEN ? "
-                             "ELSE error END WHERE action_id = ? AND state IN ('pending', 'running')",
+                             f"ELSE error END WHERE action_id = ? AND state IN ('pending', 'running'){skip}",
                              (INTERRUPTED_NOTE, r["id"]))
-                conn.execute("UPDATE actions SET ended = ?, interrupted = 1 WHERE id = ?", (now, r["id"]))
+                conn.execute("UPDATE actions SET interrupted = 1 WHERE id = ?", (r["id"],))
+                conn.execute("UPDATE actions SET ended = ? WHERE id = ? AND NOT EXISTS (SELECT 1 FROM action_hosts "
+                             "WHERE action_id = ? AND state IN ('pending', 'running'))", (now, r["id"], r["id"]))
                 self._log(conn, "action-interrupted", now, {
                     "action_id": r["id"], "title": r["title"], "phase": r["phase"], "step": r["step"],
                     "hosts": list(was[r["id"]]), "was": was[r["id"]]}, r["id"])
             # died between the last host's end and the action's end: close quietly, nothing is unknown
             conn.execute("UPDATE actions SET ended = COALESCE((SELECT MAX(ended) FROM action_hosts "
-                         "WHERE action_id = actions.id), ?) WHERE ended IS NULL", (now,))
-            marked = rd.action_dicts(conn, [conn.execute("SELECT * FROM actions WHERE id = ?", (r["id"],)).fetchone()
-                                            for r in rows])
+                         "WHERE action_id = actions.id), ?) WHERE ended IS NULL AND NOT EXISTS (SELECT 1 FROM "
+                         "action_hosts WHERE action_id = actions.id AND state IN ('pending', 'running'))", (now,))
+            marked = _with_jobs(conn, rd.action_dicts(conn, [conn.execute("SELECT * FROM actions WHERE id = ?",
+                                                                          (r["id"],)).fetchone() for r in rows]))
         for action in marked:
             action["hosts"] = list(was[action["id"]])
             for run in action["runs"]:
@@ -161,7 +191,63 @@ class Journal(LeaseStore):
         with self.read() as conn:
             rows = conn.execute("SELECT * FROM (SELECT * FROM actions ORDER BY id DESC LIMIT ?) ORDER BY id",
                                 (-1 if limit is None else limit,)).fetchall()
-            return rd.action_dicts(conn, rows)
+            return _with_jobs(conn, rd.action_dicts(conn, rows))
+
+    # -- detached jobs (schema v2) ---------------------------------------------------------------
+
+    def action_host_job(self, action_id: int, host: str, job_json: str | dict[str, Any]) -> None:
+        """Record the detached job running a host's command (FULL, before anyone relies on it).
+
+        ``job_json``: host, job_id, dir, pgid, offset (``cockpit.detach.DetachedJob.to_json``). A pending
+        host becomes 'running'. Logged as ``action-host-detached`` when the job is new for the row.
+        """
+        job = _job_obj(job_json)
+        text = json.dumps(job, ensure_ascii=False, sort_keys=True)
+        now = self._clock()
+        with self.write("FULL") as conn:
+            row = conn.execute("SELECT job FROM action_hosts WHERE action_id = ? AND host = ?",
+                               (action_id, host)).fetchone()
+            if row is None:
+                raise JournalError(f"the journal {self.path} has no host {host!r} in action {action_id}",
+                                   "record the action's intent first (action_intent)")
+            previous = json.loads(row["job"]) if row["job"] else None
+            conn.execute("UPDATE action_hosts SET job = ?, started = COALESCE(started, ?), "
+                         "state = CASE WHEN state = 'pending' THEN 'running' ELSE state END "
+                         "WHERE action_id = ? AND host = ?", (text, now, action_id, host))
+            if previous is None or previous.get("job_id") != job.get("job_id"):
+                self._log(conn, "action-host-detached", now, {
+                    "action_id": action_id, "host": host, "job_id": job.get("job_id"), "job_host": job.get("host"),
+                    "dir": job.get("dir"), "pgid": job.get("pgid")}, action_id)
+
+    def action_host_job_offset(self, action_id: int, host: str, offset: int) -> None:
+        """Remember how much of a detached job's output has been taken (NORMAL: losing it repeats output)."""
+        with self.write("NORMAL") as conn:
+            row = conn.execute("SELECT job FROM action_hosts WHERE action_id = ? AND host = ?",
+                               (action_id, host)).fetchone()
+            if row is None or not row["job"]:
+                return
+            job = json.loads(row["job"])
+            job["offset"] = int(offset)
+            conn.execute("UPDATE action_hosts SET job = ? WHERE action_id = ? AND host = ?",
+                         (json.dumps(job, ensure_ascii=False, sort_keys=True), action_id, host))
+
+    def detached_running(self) -> list[dict[str, Any]]:
+        """Host rows with a detached job and no end, oldest first: what to reattach to after a restart.
+
+        Each: ``action_id``, ``title``, ``action_kind``, ``phase``, ``step``, ``host``, ``command``,
+        ``state``, ``started`` (+ ``started_iso``), ``output`` (what was journaled so far) and ``job``
+        (the dict given to :meth:`action_host_job`, with the latest ``offset``).
+        """
+        with self.read() as conn:
+            rows = conn.execute(
+                "SELECT h.*, a.title, a.kind AS action_kind, a.phase, a.step FROM action_hosts h "
+                "JOIN actions a ON a.id = h.action_id WHERE h.job IS NOT NULL AND h.ended IS NULL "
+                "AND h.state IN ('pending', 'running') ORDER BY h.action_id, h.rowid").fetchall()
+            return [rd.with_times({
+                "action_id": r["action_id"], "title": r["title"], "action_kind": r["action_kind"],
+                "phase": r["phase"], "step": r["step"], "host": r["host"], "command": r["command"],
+                "state": r["state"], "started": r["started"], "output": r["output"],
+                "job": json.loads(r["job"])}) for r in rows]
 
     # -- status changes, verify and gate results (NORMAL) --------------------------------------
 

@@ -1,7 +1,7 @@
 """The journal's SQLite schema and its migrations.
 
 ``PRAGMA user_version`` holds the schema version. ``MIGRATIONS[i]`` brings a
-journal from version ``i`` to ``i + 1``; version 2 is one more function
+journal from version ``i`` to ``i + 1``; a new version is one more function
 appended to the tuple, never an edit of an existing one (journals already in
 the field were made by it). Each step runs inside the caller's
 ``BEGIN IMMEDIATE`` transaction, so a crash mid-migration leaves the old

@@ -87,6 +87,11 @@ class Redactor:
             self._text = None
             self._bytes = None
 
+    def add(self, secret: str) -> None:
+        """Mask one more secret from now on (the --ask-sudo password), for every holder of this redactor."""
+        if secret and secret not in self.secrets:
+            self.__init__((*self.secrets, secret))  # type: ignore[misc]
+
     def __bool__(self) -> bool:
         return bool(self.secrets)
 

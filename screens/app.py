@@ -47,10 +47,12 @@ class CockpitApp(App[int]):
     ]
 
     def __init__(self, engine: Engine, *, read_only: bool = False, quiet: bool = False, live: bool = True,
-                 clock: Callable[[], float] = time.time, operator: str = "", session: Session | None = None) -> None:
+                 clock: Callable[[], float] = time.time, operator: str = "", session: Session | None = None,
+                 ask_sudo: bool = False) -> None:
         super().__init__()
         self.engine = engine
         self.session = session
+        self.ask_sudo = ask_sudo
         self.runbook = session.runbook if session is not None else Runbook(engine, None, operator)
         self.read_only = read_only
         self.quiet = quiet
@@ -73,6 +75,10 @@ class CockpitApp(App[int]):
         else:
             self.dashboard.set_phases(list(self.engine.config.cockpit.phases))
         self.runbook.listeners.append(lambda view: self.post_message(PlanChanged(view)))
+        if self.ask_sudo:
+            self.push_screen(ReasonPrompt("sudo password for this session (kept in memory only, never shown, "
+                                          "logged or journaled; Escape: none)", "password", password=True),
+                             self._got_sudo_password)
         if self.live:
             self.engine.actions.listeners.append(self)
             self.run_worker(self._consume(), name="engine", group="engine", exclusive=True)
@@ -99,6 +105,13 @@ class CockpitApp(App[int]):
         else:
             await self.runbook.stop()
             await self.engine.aclose()
+
+    def _got_sudo_password(self, password: str | None) -> None:
+        from cockpit.sudo import SudoPassword
+
+        if password:
+            self.engine.actions.set_sudo_password(SudoPassword(password))
+            self.notify("sudo password kept in memory for this session", timeout=4)
 
     # -- engine listener (called in this loop) ---------------------------------------------
 

@@ -22,16 +22,18 @@ class ReasonPrompt(ModalScreen[str | None]):
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, question: str, placeholder: str = "", must_equal: str | None = None) -> None:
+    def __init__(self, question: str, placeholder: str = "", must_equal: str | None = None,
+                 password: bool = False) -> None:
         super().__init__()
         self.question = question
         self.placeholder = placeholder
         self.must_equal = must_equal
+        self.password = password  # masked input (the sudo password); never echoed
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(render.plain(self.question))
-            yield Input(placeholder=self.placeholder, id="reason")
+            yield Input(placeholder=self.placeholder, id="reason", password=self.password)
             yield Label("Enter: confirm   Escape: cancel")
 
     def on_mount(self) -> None:
@@ -42,7 +44,8 @@ class ReasonPrompt(ModalScreen[str | None]):
 
     @on(Input.Submitted, "#reason")
     def _done(self, event: Input.Submitted) -> None:
-        text = event.value.strip()
+        text = event.value if self.password else event.value.strip()
+        event.input.value = ""
         if not text:
             return
         if self.must_equal is not None and text != self.must_equal:
