@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
+from cockpit.detach import KEEP_RUNNING
 from cockpit.errors import CockpitError, TransportError
 from cockpit.sudo import SudoPassword, add_to_redactor
 from cockpit.sudo import prepare as prepare_sudo
@@ -148,6 +149,7 @@ class _Live:
     run: ActionRun
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     buffers: dict[str, TailBuffer] = field(default_factory=dict)
+    detached: set[str] = field(default_factory=set)
 
 
 class ActionRunner:
@@ -259,14 +261,27 @@ class ActionRunner:
         first = self.start(title, template, hosts, **kw)  # type: ignore[arg-type]
         return await self.wait(first.id)
 
-    def cancel(self, action_id: int, host: str | None = None) -> None:
-        """Cancel an action (or one host of it); the transport signals the remote process group."""
+    def cancel(self, action_id: int, host: str | None = None, *, shutdown: bool = False) -> None:
+        """Cancel an action (or one host of it); the transport signals the remote process group.
+
+        ``shutdown``: the cockpit is quitting; detached jobs are left running (they are journaled and a
+        restarted cockpit reattaches), everything else is stopped.
+        """
         live = self._live.get(action_id)
         if live is None:
             return
         for h, task in live.tasks.items():
             if (host is None or h == host) and not task.done():
-                task.cancel()
+                if shutdown and h in live.detached:
+                    task.cancel(KEEP_RUNNING)
+                else:
+                    task.cancel()
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Wait (bounded) for cancelled tasks to finish their bookkeeping."""
+        tasks = [t for lv in self._live.values() for t in lv.tasks.values() if not t.done()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
 
     def running(self) -> list[ActionRun]:
         return [lv.run for lv in self._live.values() if not lv.run.done]
@@ -296,13 +311,16 @@ class ActionRunner:
         message = ""
         try:
             if detach and self.detached is not None:
+                live.detached.add(host)
                 res = await self.detached(live.run.id, host, command, timeout, on_output, sudo)
             else:
                 done = await run_sudo(self._exec, host, command, sudo=sudo, password=self.sudo_password,
                                       timeout=timeout, on_output=on_output, max_output=OUTPUT_LIMIT,
                                       user=self._hosts(host).user)
                 res, message = done.result, done.message or ""
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
+            if KEEP_RUNNING in exc.args:
+                return  # quitting: the detached job runs on; the journal still says running, with its job
             self._update(live, host, state="cancelled", ended=time.time(), output=buf.getvalue(),
                          truncated=buf.truncated)
             return

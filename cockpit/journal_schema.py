@@ -131,7 +131,8 @@ def _v2(conn: sqlite3.Connection) -> None:
     """Detached jobs: a host row may name the job running its command on the host (JSON: host, job_id,
     dir, pgid, offset), so a restarted cockpit can reattach instead of marking the host interrupted."""
     conn.execute("ALTER TABLE action_hosts ADD COLUMN job TEXT")
-    conn.execute("CREATE INDEX action_hosts_detached ON action_hosts(action_id) WHERE job IS NOT NULL AND ended IS NULL")
+    conn.execute("CREATE INDEX action_hosts_detached ON action_hosts(action_id) "
+                 "WHERE job IS NOT NULL AND ended IS NULL")
 
 
 Migration = Callable[[sqlite3.Connection], None]

@@ -165,6 +165,34 @@ class Runbook:
             self._rollbacks.append(RollbackRecord(rb.get("target") or rb.get("kind", "rollback"),
                                                   rb["started"], rb.get("ended"), rb.get("ok")))
 
+    def reattaching(self, ref: str | None, host: str, title: str) -> None:
+        """A detached job of a step survived the restart: show it running again, not interrupted."""
+        self._interrupted.append(f"{title} on {host}: detached job still running, reattached")
+        if ref in self._steps:
+            st = self._steps[ref]  # type: ignore[index]
+            st.state = "running"
+            st.checks[host] = HostCheck(host, None, "reattached to the detached job after a restart")
+        self._publish()
+
+    def reattached(self, ref: str | None, host: str, state: str, rc: int | None) -> None:
+        """The reattached job ended: record the host's outcome and, when every host is decided, the step's."""
+        if ref not in self._steps:
+            self._publish()
+            return
+        phase, step = self.spec.step(ref)  # type: ignore[arg-type]
+        st = self._steps[ref]  # type: ignore[index]
+        st.checks[host] = HostCheck(host, state == "ok",
+                                    f"detached job {state}" + (f", exit {rc}" if rc is not None else "") + " (reattached)")
+        hosts = self.step_hosts(step)
+        if all(st.checks.get(h, HostCheck(h, None)).ok is not None for h in hosts):
+            good = [h for h in hosts if st.checks[h].ok]
+            final = "done" if len(good) == len(hosts) else "failed" if not good else "partial"
+            try:
+                self._set_step(ref, final, detail="" if final == "done" else "after reattaching")  # type: ignore[arg-type]
+            except RunbookError:
+                pass
+        self._publish()
+
     def note_interrupted(self, records: list[dict[str, object]]) -> None:
         """Actions a dead cockpit left running: shown until the operator has seen them."""
         for rec in records:

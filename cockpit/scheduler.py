@@ -12,6 +12,7 @@ import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 
+from cockpit import detach
 from cockpit.actions import ActionRunner
 from cockpit.checks.http import HttpProber
 from cockpit.history import History
@@ -86,6 +87,7 @@ class Engine:
             for h in config.hosts
         }
         self.actions = ActionRunner(self, config.host, self.redactor)
+        self.actions.detached = detach.action_runner(self)
         self.history = History()
         #: called with (new host state, its status changes) after every host round, before publishing
         self.round_hooks: list[Callable[[HostState, list[StatusChange]], None]] = []
@@ -204,7 +206,8 @@ class Engine:
 
     async def aclose(self) -> None:
         for run in self.actions.running():
-            self.actions.cancel(run.id)
+            self.actions.cancel(run.id, shutdown=True)  # detached jobs run on, journaled, reattachable
+        await self.actions.settle()
         for task in self._tasks.values():
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)

@@ -38,6 +38,8 @@ class Session:
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self._tasks: list[asyncio.Task[None]] = []
+        self._detached: list[dict[str, object]] = []
+        self._started = False
         self._open_journal()
         self.runbook = Runbook(self.engine, self.journal, operator)
         if self.journal_problem:
@@ -91,9 +93,7 @@ class Session:
         self.lease = lease
         if lease.ours:
             self.runbook.set_observer(False, f"{self.operator} on {self.host}")
-            marked = j.mark_interrupted(now)
-            if marked:
-                self.runbook.note_interrupted(marked)
+            self._take_stock(now)
         else:
             self.engine.actions.journal = _Refusing(f"observer: {lease.describe(now)} drives")
             self.runbook.set_observer(True, lease.describe(now))
@@ -106,9 +106,37 @@ class Session:
         self.lease = self.journal.take_over(self.operator, self.host, self.pid, now, reason, ttl=LEASE_TTL)
         self.engine.actions.journal = self.journal
         self.runbook.set_observer(False, f"{self.operator} on {self.host}")
-        marked = self.journal.mark_interrupted(now)
+        self._take_stock(now)
+        if self._started:
+            self._reattach_all()
+
+    def _take_stock(self, now: float) -> None:
+        """As the new driver: actions a dead cockpit left are interrupted, except detached jobs (reattached)."""
+        assert self.journal is not None
+        marked = self.journal.mark_interrupted(now, keep_detached=True)
         if marked:
             self.runbook.note_interrupted(marked)
+        self._detached = self.journal.detached_running()
+
+    def _reattach_all(self) -> None:
+        for row in self._detached:
+            self.runbook.reattaching(row.get("step"), row["host"], str(row.get("title")))
+            self._tasks.append(asyncio.create_task(self._reattach(row)))
+        self._detached = []
+
+    async def _reattach(self, row: dict[str, object]) -> None:
+        from cockpit import detach
+
+        try:
+            p = await detach.resume(self.engine, self.journal, row)
+        except Exception as exc:  # a reattach problem must not stop the cockpit
+            self.runbook.banner = f"could not reattach to {row.get('title')} on {row.get('host')}: {exc}"
+            return
+        if p is None:
+            return
+        rc = p.rc
+        state = "ok" if rc == 0 else "failed" if rc is not None else ("cancelled" if p.killed else "interrupted")
+        self.runbook.reattached(row.get("step"), str(row["host"]), state, rc)  # type: ignore[arg-type]
 
     @property
     def observer(self) -> bool:
@@ -120,6 +148,8 @@ class Session:
         if poll:
             await self.engine.start()
         self.runbook.start()
+        self._started = True
+        self._reattach_all()
         if self.journal is not None:
             self._tasks.append(asyncio.create_task(self._heartbeat()))
 

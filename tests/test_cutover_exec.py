@@ -285,3 +285,86 @@ async def test_manual_tick_not_ready_and_irreversible_in_the_cockpit(fleet, tmp_
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert "cannot undo: prep.migrate" in app.screen.note
         await pilot.press("n")
+
+
+DETACHED = """
+[services.agent]
+on = ["all"]
+systemd = "fleet-agent"
+
+[[phases]]
+id = "data"
+title = "Data"
+
+  [[phases.steps]]
+  id = "migrate"
+  title = "Long data migration"
+  on = ["h1"]
+  run = 'for i in 1 2 3 4 5 6 7 8; do echo tick $i; sleep 1; done; echo migrated'
+  detach = true
+"""
+
+
+def test_detached_step_survives_a_dropped_connection(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = write_config(tmp_path, fleet, DETACHED, hosts=["h1"], ssh={"connect_timeout": "2s"})
+
+    async def run() -> None:
+        s = Session(load_config(path), "alice")
+        try:
+            await s.engine.run_round()
+            task = asyncio.create_task(s.runbook.run_step("data.migrate"))
+            await asyncio.sleep(3)
+            fleet["h1"].stop()  # the connection (and every ordinary session) is gone
+            await asyncio.sleep(1)
+            fleet["h1"].start()
+            view = await asyncio.wait_for(task, 60)
+            assert view.state == "done", view
+            run = s.engine.actions.history[-1]
+            out = run.runs[0].output
+            assert out.count("tick 3") == 1 and "tick 8" in out and "migrated" in out
+            assert run.runs[0].exit_status == 0
+        finally:
+            await s.close()
+
+    asyncio.run(run())
+
+
+def test_detached_step_is_reattached_after_the_cockpit_dies(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import signal
+
+    path = write_config(tmp_path, fleet, DETACHED, hosts=["h1"])
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COCKPIT_OPERATOR": "alice"}
+    proc = subprocess.Popen([sys.executable, "-m", "cockpit", "step", "run", "data.migrate", "-c", str(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 30
+        line = ""
+        while time.monotonic() < deadline and "tick 2" not in line:
+            line = proc.stdout.readline()  # type: ignore[union-attr]
+        assert "tick 2" in line
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    async def run() -> None:
+        s = Session(load_config(path), "alice")  # same machine, dead pid: takes over, reattaches
+        try:
+            assert not s.observer
+            await s.start(poll=False)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                st = next(x for p in s.runbook.view().phases for x in p.steps if x.ref == "data.migrate")
+                if st.state in ("done", "failed"):
+                    break
+                await asyncio.sleep(0.2)
+            assert st.state == "done", st
+            assert "reattached" in st.checks[0].detail
+            assert s.journal is not None
+            row = s.journal.actions()[-1]["runs"][0]
+            assert row["state"] == "ok" and row["exit_status"] == 0 and "migrated" in row["output"]
+        finally:
+            await s.close()
+
+    asyncio.run(run())
