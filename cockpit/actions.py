@@ -34,7 +34,8 @@ FINAL_STATES = frozenset({"ok", "failed", "timeout", "cancelled", "error"})
 RESERVED_KEYS = frozenset({
     "q", "p", "space", "slash", "/", "question_mark", "?", "exclamation_mark", "!", "enter", "escape",
     "tab", "shift+tab", "up", "down", "left", "right", "pageup", "pagedown", "home", "end",
-    "x", "r", "o", "g", "b", "R", "ctrl+c", "ctrl+p", "ctrl+q", "y", "n",
+    "x", "X", "r", "b", "R", "S", "O", "K", "F", "U", "T", "C", "y", "n", "1", "2", "3", "4",
+    "ctrl+c", "ctrl+p", "ctrl+q",
 })
 
 OUTPUT_LIMIT = 256 * 1024  # characters of output kept per host per action (the tail)

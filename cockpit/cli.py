@@ -61,7 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--against-baseline", action="store_true",
                    help="also fail (exit 1) on any regression against the journal's baseline")
 
-    d = sub.add_parser("demo", help="snapshot of this machine from a built-in local-only config")
+    d = sub.add_parser("demo", help="an embedded demo cutover on this machine (nothing to set up)")
+    d.add_argument("--headless", action="store_true", help="play the scenario without a terminal and exit")
+    d.add_argument("--duration", default="60s", help="headless: the longest the scenario may take")
+    d.add_argument("--out", default="cockpit-demo-output", help="headless: where the snapshot and report go")
+    d.add_argument("--no-ssh", action="store_true", help="do not start the throwaway sshd")
+    d.add_argument("--snapshot", action="store_true", help="just a snapshot of this machine (the old demo)")
     d.add_argument("--format", choices=["json", "markdown"], default="markdown")
     return p
 
@@ -242,7 +247,20 @@ command = "uname -sr"
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from cockpit.config import load_config
+    from cockpit.durations import parse_duration
     from cockpit.exports import Exporter
+
+    if not args.snapshot:
+        from cockpit.demo import run_demo
+
+        try:
+            duration = parse_duration(args.duration)
+        except ValueError as exc:
+            raise UsageError(f"--duration {args.duration!r}: {exc}", "e.g. --duration 20s") from None
+        if not args.headless and not sys.stdout.isatty():
+            raise UsageError("the demo cockpit needs a terminal", "run it in a terminal, or pass --headless")
+        return run_demo(headless=args.headless, duration=duration, out=Path(args.out), ssh=not args.no_ssh,
+                        operator=operator_name(None))
 
     with tempfile.TemporaryDirectory(prefix="cockpit-demo-") as tmp:
         path = Path(tmp) / "demo.toml"
