@@ -375,3 +375,37 @@ async def test_runbook_in_the_cockpit(fleet, httpd, tmp_path) -> None:  # type: 
         rec = app.runbook.view().rollbacks[0]
         assert rec.ok and rec.duration is not None and rec.duration < 60
         assert any("within the 60s budget" in n.message for n in app._notifications)
+
+
+async def test_observer_cockpit_shows_who_drives_and_runs_nothing(fleet, httpd, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from runbookcfg import runbook_services, start_state
+
+    from cockpit.session import Session
+    from screens.widgets.phase_panel import PhasePanel
+
+    start_state(fleet)
+    path = write_config(tmp_path, fleet, runbook_services(httpd.route("/ok")), cockpit={"interval": "0.5s"})
+    driver = Session(load_config(path), "alice")
+    try:
+        observer = Session(load_config(path), "bob")
+        app = CockpitApp(observer.engine, quiet=True, operator="bob", session=observer)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(pilot, lambda: "OBSERVER" in app.dashboard.query_one("#header").render().plain)
+            banner = str(app.dashboard.query_one("#banner").render())
+            assert "alice" in banner and "drives the runbook" in banner
+            panel = app.dashboard.query_one("#phases-main", PhasePanel)
+            await until(pilot, lambda: panel.row_count == 5)
+            panel.focus()
+            panel.move_cursor(row=1)
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("y")
+            await until(pilot, lambda: any("observer" in n.message for n in app._notifications))
+            assert not observer.engine.actions.history
+            # the driver runs a step; the observer sees it (journal followed every few seconds)
+            view = await driver.runbook.run_step("decommission.backup")
+            assert view.state == "done"
+            await until(pilot, lambda: "done" in " ".join(str(c) for c in panel.get_row("step:decommission.backup")),
+                        timeout=15)
+    finally:
+        await driver.close()
