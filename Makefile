@@ -41,3 +41,13 @@ system-deps:
 	    echo "missing system packages:$$missing (run: sudo apt-get install -y$$missing)" >&2; exit 1; \
 	  fi; \
 	fi
+
+# Generated docs: docs/keybindings.md from the real bindings, docs/screenshots/*.svg from the
+# fixed fleet of tests/ui_fixtures.py. Only the virtualenv is needed (no sshd, no network).
+.PHONY: docs screenshots
+
+docs: $(STAMP) screenshots
+	$(PY) tools/gen_keybindings.py
+
+screenshots: $(STAMP)
+	$(PY) tools/screenshots.py

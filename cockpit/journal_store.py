@@ -88,6 +88,8 @@ class Store:
                                            timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
                 else:
                     self.path.parent.mkdir(parents=True, exist_ok=True)
+                    if not self.path.exists():  # it holds command output: readable by its owner only
+                        os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
                     conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None,
                                            check_same_thread=False)
             except (sqlite3.Error, OSError) as exc:

@@ -50,8 +50,8 @@ class Session:
 
     def _open_journal(self) -> None:
         path = self.config.cockpit.journal
-        if path is None:
-            return
+        if path is None or (self.read_only and not path.exists()):
+            return  # read-only never creates a journal
         try:
             self.journal = Journal(path, self.operator, readonly=self.read_only and path.exists()).open()
         except JournalError as exc:

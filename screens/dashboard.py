@@ -42,6 +42,8 @@ class DashboardScreen(Screen[None]):
     CSS_PATH = "dashboard.tcss"
 
     BINDINGS = [
+        Binding("q", "app.request_quit", "Quit"),  # first, so the footer never pushes them off at 80 columns
+        Binding("question_mark", "app.help", "Keys", key_display="?"),
         Binding("p", "probe", "Probe"),
         Binding("exclamation_mark", "adhoc", "Run cmd", key_display="!"),
         Binding("space", "toggle_select", "Select", show=False),
@@ -51,7 +53,7 @@ class DashboardScreen(Screen[None]):
         Binding("X", "cancel_all", "Cancel all"),
         Binding("r", "retry", "Retry host", show=False),
         Binding("b", "baseline", "Baseline", show=False),
-        Binding("R", "quick_rollback", "Quick rollback"),
+        Binding("R", "quick_rollback", "Rollback"),
         Binding("S", "skip_step", "Skip step", show=False),
         Binding("O", "override_phase", "Override phase", show=False),
         Binding("K", "tick_step", "Tick manual step done", show=False),
@@ -270,10 +272,13 @@ class DashboardScreen(Screen[None]):
 
     def action_tab(self, tab: str) -> None:
         tabs = self.query_one("#tabs", TabbedContent)
+        focus_plan = tab == "tab-plan"
         if tab in ("tab-services", "tab-plan") and self.has_class("-wide"):
-            tab = "tab-fleet"
+            tab = "tab-fleet"  # the grid and the plan are beside the table
         tabs.active = tab
-        if tab == "tab-fleet":
+        if focus_plan:
+            self.query_one("#phases-main" if self.has_class("-wide") else "#phases-tab", PhasePanel).focus()
+        elif tab == "tab-fleet":
             self.query_one("#fleet", FleetTable).focus()
 
     def action_cancel(self) -> None:

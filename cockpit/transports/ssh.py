@@ -218,10 +218,16 @@ class SshTransport:
         except ConnectionRefusedError:
             raise ConnectFailed(self.name, "refused", f"{self.name}: connection refused on port {self.spec.port or 22}",
                                 "sshd is not listening there; check the host and port") from None
+        except FileNotFoundError as exc:
+            raise AuthFailed(self.name, "auth-failed", f"{self.name}: key file {exc.filename} does not exist",
+                             "fix identity_file / identity_files, or load the key into ssh-agent") from None
         except OSError as exc:
             reason = "dns" if "name" in str(exc).lower() and "resol" in str(exc).lower() else "unreachable"
             raise ConnectFailed(self.name, reason, f"{self.name}: {exc.strerror or exc}",
                                 "check the address, DNS and the network path") from None
+        except asyncssh.KeyImportError as exc:
+            raise AuthFailed(self.name, "auth-failed", f"{self.name}: the client key could not be loaded ({exc})",
+                             "keys with a passphrase belong in ssh-agent (ssh-add); check identity_file(s)") from None
         except asyncssh.Error as exc:
             raise ConnectFailed(self.name, "ssh-error", f"{self.name}: {exc}", None) from None
         if self._pending_key is not None:
