@@ -26,17 +26,25 @@ from cockpit.transports.ssh import SshTransport
 
 
 class Subscription:
-    """The latest snapshot plus every change since the consumer last looked; never blocks the engine."""
+    """The latest snapshot plus every change (status events, changed hosts) since the consumer last looked;
+    never blocks the engine."""
 
     def __init__(self) -> None:
         self._latest: FleetSnapshot | None = None
         self._events: list[StatusChange] = []
+        #: hosts changed in every snapshot merged since the consumer last looked; None: all of them
+        self._changed: dict[str, None] | None = {}
         self._ready = asyncio.Event()
         self.closed = False
 
     def _push(self, snap: FleetSnapshot) -> None:
         self._latest = snap
         self._events.extend(snap.events)
+        if self._changed is not None:
+            if snap.changed:
+                self._changed.update(dict.fromkeys(snap.changed))
+            else:
+                self._changed = None  # an empty ``changed`` means every host
         self._ready.set()
 
     async def next(self) -> FleetSnapshot:
@@ -44,8 +52,10 @@ class Subscription:
         self._ready.clear()
         assert self._latest is not None
         snap, events, self._events = self._latest, tuple(self._events), []
+        # the union of the merged snapshots' changes: the UI updates only the rows named here
+        changed, self._changed = (tuple(self._changed) if self._changed is not None else ()), {}
         return FleetSnapshot(title=snap.title, at=snap.at, hosts=snap.hosts, round=snap.round,
-                             phases=snap.phases, changed=snap.changed, events=events)
+                             phases=snap.phases, changed=changed, events=events)
 
     def __aiter__(self) -> AsyncIterator[FleetSnapshot]:
         return self._iter()

@@ -1,0 +1,98 @@
+"""What the headless runbook commands share: exit codes, loading the config, confirming on a terminal,
+printing the plan and an action's streamed output.
+
+Its own module so :mod:`cockpit.cli_runbook` and :mod:`cockpit.cli_steps` can both
+use it without importing each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from cockpit.errors import UsageError
+from cockpit.runbook import PlanView
+from cockpit.spec import Config
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+GLYPH = {"done": "●", "overridden": "◍", "running": "◔", "verifying": "◔", "failed": "✖", "partial": "◐",
+         "skipped": "↷", "rolled-back": "↶", "interrupted": "⚠", "pending": "○", "open": "○", "locked": "·",
+         "holding": "◔"}
+
+
+def _operator(args: argparse.Namespace) -> str:
+    from cockpit.cli import operator_name
+
+    return operator_name(getattr(args, "operator", None))
+
+
+def _load(args: argparse.Namespace) -> Config:
+    from cockpit.cli import _config_path
+    from cockpit.config import load_config
+
+    return load_config(_config_path(args))
+
+
+def _need_runbook(config: Config) -> None:
+    if not config.runbook.phases:
+        raise UsageError(f"{config.path} has no runbook", "add [[phases]] with [[phases.steps]] (docs/config.md)")
+
+
+def render_plan(view: PlanView) -> str:
+    lines = []
+    for ph in view.phases:
+        hold = ""
+        if ph.hold:
+            left = ph.hold_left
+            hold = f"  hold {ph.hold:g}s" + (f", {left:.0f}s left" if left is not None else "")
+        gate = ""
+        if ph.gate is not None:
+            mark = {True: "holds", False: "FAILS", None: "inconclusive"}[ph.gate.value]
+            gate = f"  gate {mark}: {ph.gate.detail}"
+        lines.append(f"{GLYPH.get(ph.state, '?')} {ph.id}  {ph.title}  [{ph.state}]{hold}{gate}")
+        for st in ph.steps:
+            who = "manual" if st.manual else ", ".join(st.hosts)
+            lines.append(f"    {GLYPH.get(st.state, '?')} {st.ref}  {st.title}  [{st.state}]  on {who}"
+                         + (f"  {st.detail}" if st.detail else ""))
+            for c in st.checks:
+                mark = {True: "✔", False: "✖", None: "…"}[c.ok]
+                lines.append(f"        {mark} {c.host}: {c.detail}")
+    if view.driver:
+        lines.append(("observer; driver: " if view.observer else "driver: ") + view.driver)
+    for line in view.interrupted:
+        lines.append(f"⚠ interrupted: {line}")
+    for line in view.regressions:
+        lines.append(f"REGRESSION {line}")
+    return "\n".join(lines) + "\n"
+
+
+def _confirm(prompt: str, expected: str) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    try:
+        return input(f"{prompt} ").strip() == expected
+    except EOFError:
+        return False
+
+
+class _Printer:
+    """Streams an action's output as ``[host] line`` (already sanitised and redacted)."""
+
+    def __init__(self) -> None:
+        self.partial: dict[str, str] = {}
+
+    def action_changed(self, run: Any) -> None:
+        for r in run.runs:
+            if r.state in ("ok", "failed", "timeout", "cancelled", "error") and r.host in self.partial:
+                rest = self.partial.pop(r.host)
+                if rest:
+                    print(f"[{r.host}] {rest}")
+
+    def action_output(self, action_id: int, host: str, text: str) -> None:
+        buf = self.partial.get(host, "") + text
+        *lines, rest = buf.split("\n")
+        for line in lines:
+            print(f"[{host}] {line}")
+        self.partial[host] = rest
+        sys.stdout.flush()

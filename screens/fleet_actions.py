@@ -1,0 +1,121 @@
+"""The App's fleet actions: probe, ad-hoc and configured commands (confirmed, then fired), cancel, retry.
+
+A mixin of :class:`screens.app.CockpitApp` (it uses the App's ``engine``,
+``read_only`` and ``operator``). Firing only starts an action: the engine runs it
+and reports back through the App's listener, so nothing here waits on a host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from cockpit.errors import CockpitError
+from cockpit.inventory import select
+from screens.confirm import ConfirmScreen
+from screens.prompt import AdHoc, CommandPrompt
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from cockpit.scheduler import Engine
+
+    _AppBase = App[int]
+else:
+    _AppBase = object
+
+
+class FleetActions(_AppBase):
+    """``action_*`` methods that fire commands on hosts; every one refuses in a read-only cockpit."""
+
+    if TYPE_CHECKING:  # set by CockpitApp.__init__
+        engine: Engine
+        read_only: bool
+        operator: str
+
+    def _refuse_read_only(self) -> bool:
+        if self.read_only:
+            self.notify("READ-ONLY: this cockpit fires nothing (started with --read-only)", severity="warning")
+        return self.read_only
+
+    def action_probe_hosts(self, hosts: list[str] | None = None) -> None:
+        if self._refuse_read_only():
+            return
+        names = hosts or [h.name for h in self.engine.config.hosts]
+        self.engine.probe_now(names)
+        self.notify(f"probing {len(names)} host{'s' if len(names) != 1 else ''}", timeout=2)
+
+    def action_adhoc_prompt(self, default: str = "") -> None:
+        if self._refuse_read_only():
+            return
+
+        def got(answer: AdHoc | None) -> None:
+            if answer is None:
+                return
+            hosts = self._resolve(answer.selectors)
+            if hosts:
+                self._confirm_and_fire("Ad-hoc command", answer.command, hosts, "adhoc", timeout=None)
+
+        self.push_screen(CommandPrompt(default), got)
+
+    def _resolve(self, selectors: Iterable[str]) -> list[str]:
+        hosts = list(self.engine.config.hosts)
+        out: list[str] = []
+        for sel in selectors:
+            matched = select(hosts, sel)
+            if not matched:
+                self.notify(f"{sel!r} matches no host", severity="error")
+                return []
+            out += [h.name for h in matched if h.name not in out]
+        return out
+
+    def action_run_configured(self, name: str, selected: list[str] | None = None) -> None:
+        if self._refuse_read_only():
+            return
+        spec = next((a for a in self.engine.config.actions if a.name == name), None)
+        if spec is None:
+            return
+        hosts = self._resolve(spec.on)
+        if selected:
+            chosen = [h for h in hosts if h in selected]
+            if not chosen:
+                self.notify(f"{spec.title} runs on {', '.join(hosts)}: none of them is selected", severity="warning")
+                return
+            hosts = chosen
+        if spec.confirm:
+            self._confirm_and_fire(spec.title, spec.run, hosts, "action", spec.timeout)
+        else:
+            self._fire(spec.title, spec.run, hosts, "action", spec.timeout)
+
+    def _confirm_and_fire(self, title: str, template: str, hosts: list[str], kind: str, timeout: float | None) -> None:
+        from cockpit.actions import render_command
+
+        red = self.engine.redactor.redact
+        first = render_command(template, self.engine.config.host(hosts[0]))
+        note = "" if first == template else f"placeholders are filled per host; on {hosts[0]}: {red(first)}"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._fire(title, template, hosts, kind, timeout)
+            else:
+                self.notify("cancelled: nothing was run", timeout=3)
+
+        self.push_screen(ConfirmScreen(title, red(template), hosts, note), answered)
+
+    def _fire(self, title: str, template: str, hosts: list[str], kind: str, timeout: float | None) -> None:
+        try:
+            self.engine.actions.start(title, template, hosts, timeout=timeout, operator=self.operator, kind=kind)
+        except CockpitError as exc:  # the journal refused the intent: nothing was fired
+            self.notify(f"refused: {exc.message}", severity="error", timeout=8)
+
+    def action_cancel_action(self, action_id: int, host: str | None) -> None:
+        if self._refuse_read_only():
+            return
+        self.engine.actions.cancel(action_id, host)
+        self.notify(f"cancelling on {host or 'every host'}", timeout=2)
+
+    def action_retry_host(self, host: str) -> None:
+        if self._refuse_read_only():
+            return
+        self.engine.retry(host)
+        self.notify(f"retrying {host}", timeout=2)

@@ -1,0 +1,231 @@
+"""The App's runbook actions: run, continue, skip and tick steps, override phases, roll back, baseline,
+take over the lease.
+
+A mixin of :class:`screens.app.CockpitApp`. Every operation is confirmed first
+(typed words where a step is irreversible or its rollback is not ready) and runs
+in a worker of group ``runbook``; a :class:`~cockpit.runbook.RunbookError`
+becomes a notice, never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from cockpit.errors import CockpitError
+from cockpit.runbook import RunbookError
+from screens.confirm import ConfirmScreen
+from screens.reason import ReasonPrompt
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from cockpit.runbook import Runbook
+    from cockpit.scheduler import Engine
+    from cockpit.session import Session
+
+    _AppBase = App[int]
+else:
+    _AppBase = object
+
+
+class RunbookActions(_AppBase):
+    """``action_*`` methods that drive the runbook; bound on the dashboard, also in the command palette."""
+
+    if TYPE_CHECKING:  # set by CockpitApp.__init__, and defined in screens.fleet_actions.FleetActions
+        engine: Engine
+        runbook: Runbook
+        session: Session | None
+
+        def _refuse_read_only(self) -> bool: ...
+
+        def _resolve(self, selectors: Iterable[str]) -> list[str]: ...
+
+    def _runbook_task(self, coro, done: Callable[[object], str] | None = None) -> None:  # type: ignore[no-untyped-def]
+        """Run a runbook operation in the background; its errors become notices, never tracebacks."""
+
+        async def wrapper() -> None:
+            try:
+                result = await coro
+            except RunbookError as exc:
+                self.notify(str(exc), severity="error", timeout=8)
+                return
+            if done is not None:
+                self.notify(done(result), timeout=6)
+
+        self.run_worker(wrapper(), group="runbook")
+
+    def _sync(self, fn: Callable[[], object], ok: str) -> None:
+        try:
+            fn()
+        except RunbookError as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return
+        self.notify(ok, timeout=4)
+
+    def action_run_step(self, ref: str) -> None:
+        """Confirm (hosts, command, verify, rollback readiness), typed words where the step needs them, run."""
+        if self._refuse_read_only():
+            return
+        _phase, step = self.engine.config.runbook.step(ref)
+        if step.run is None:
+            self.notify(f"{ref} is manual: K ticks it done, F marks it failed", timeout=5)
+            return
+        hosts = self.runbook.step_hosts(step)
+
+        async def flow() -> None:
+            ready = await self.runbook.rollback_readiness(ref)
+            notes = []
+            if step.verify:
+                notes.append(f"verify: {'; '.join(step.verify)}")
+            if self.runbook.rollback_conditions(ref):
+                notes.append(("rollback READY: " if ready.value is True else "rollback NOT READY: ") + ready.detail)
+            if step.batch is not None:
+                notes.append(f"rolling: batch {step.batch}, order {', '.join(step.order) or 'as listed'}, "
+                             f"max_failures {step.max_failures}, pause {step.pause}")
+            if step.irreversible:
+                notes.append("IRREVERSIBLE: a point of no return")
+            yes = await self.push_screen_wait(ConfirmScreen(f"step {ref}: {step.title}",
+                                                            self.engine.redactor.redact(step.run or ""), hosts,
+                                                            "\n".join(notes)))
+            if not yes:
+                self.notify("cancelled: nothing was run", timeout=3)
+                return
+            if ready.value is not True:
+                typed = await self.push_screen_wait(ReasonPrompt(
+                    f"The rollback of {ref} is NOT READY ({ready.detail}). Type NOT READY to run it anyway:",
+                    "NOT READY", must_equal="NOT READY"))
+                if typed is None:
+                    return
+            typed_id = None
+            if step.irreversible:
+                typed_id = await self.push_screen_wait(ReasonPrompt(
+                    f"{ref} cannot be undone. Type its id ({ref}) to run it:", ref, must_equal=ref))
+                if typed_id is None:
+                    return
+            try:
+                view = await self.runbook.run_step(ref, typed_id=typed_id, accept_not_ready=True)
+            except RunbookError as exc:
+                self.notify(str(exc), severity="error", timeout=8)
+                return
+            self.notify(f"{ref}: {view.state}" + (f" ({view.detail})" if view.detail else ""), timeout=6)
+
+        self.run_worker(flow(), group="runbook")
+
+    def action_continue_step(self, ref: str) -> None:
+        if self._refuse_read_only():
+            return
+        self._sync(lambda: self.runbook.continue_step(ref), f"{ref}: next batch")
+
+    def action_skip_step(self, ref: str) -> None:
+        if self._refuse_read_only():
+            return
+        self.push_screen(ReasonPrompt(f"Skip {ref}: why? (journaled)", "reason"),
+                         lambda reason: reason and self._sync(lambda: self.runbook.skip_step(ref, reason),
+                                                              f"{ref} skipped"))
+
+    def action_tick_step(self, ref: str, ok: bool, selected: list[str]) -> None:
+        if self._refuse_read_only():
+            return
+        _phase, step = self.engine.config.runbook.step(ref)
+        hosts = [h for h in self.runbook.step_hosts(step) if h in selected] or [None]  # type: ignore[list-item]
+
+        async def tick_all(note: str) -> object:
+            view = None
+            for h in hosts:
+                view = await self.runbook.tick_step(ref, h, ok, note)
+            return view
+
+        def answered(note: str | None) -> None:
+            if note:
+                self._runbook_task(tick_all(note), lambda v: f"{ref}: {v.state}")  # type: ignore[attr-defined]
+
+        what = "done" if ok else "failed"
+        self.push_screen(ReasonPrompt(f"Mark {ref} {what}{' on ' + ', '.join(h for h in hosts if h) if hosts != [None] else ''}:"
+                                      " a note for the journal", "what was checked"), answered)
+
+    def action_override_phase(self, phase: str) -> None:
+        if self._refuse_read_only():
+            return
+        self.push_screen(ReasonPrompt(f"Override phase {phase} (count it done without its gate): why?", "reason"),
+                         lambda reason: reason and self._sync(lambda: self.runbook.override_phase(phase, reason),
+                                                              f"phase {phase} overridden"))
+
+    def action_rollback(self, selection: str) -> None:
+        if self._refuse_read_only():
+            return
+        kind, _, target = selection.partition(":")
+        if kind == "step":
+            _phase, step = self.engine.config.runbook.step(target)
+            if step.rollback is None:
+                self.notify(f"{target} has no rollback", severity="warning")
+                return
+            coro_factory = lambda: self.runbook.rollback_step(target)  # noqa: E731
+            title, command, hosts = f"roll back {target}", step.rollback, self.runbook.step_hosts(step)
+        elif kind == "phase":
+            phase = self.engine.config.runbook.phase(target)
+            cmds = [s.rollback for s in reversed(phase.steps) if s.rollback]
+            coro_factory = lambda: self.runbook.rollback_phase(target)  # noqa: E731
+            title, command = f"roll back phase {target} (done steps, in reverse)", " ; ".join(cmds)  # type: ignore[arg-type]
+            hosts = sorted({h for s in phase.steps for h in self.runbook.step_hosts(s)})
+        else:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._runbook_task(coro_factory(), lambda ok: f"{title}: {'ok' if ok else 'FAILED'}")
+
+        self.push_screen(ConfirmScreen(title, self.engine.redactor.redact(command), hosts or ["(none)"],
+                                       self._no_return_note()), answered)
+
+    def action_quick_rollback(self) -> None:
+        if self._refuse_read_only():
+            return
+        rb = self.engine.config.runbook.rollback
+        if rb is None:
+            self.notify("no [rollback] in the config", severity="warning")
+            return
+        hosts = self._resolve(rb.on)
+        budget = self.engine.config.runbook.rollback_budget
+
+        def report(rec: object) -> str:
+            d = rec.duration or 0.0  # type: ignore[attr-defined]
+            verdict = "within" if d <= budget else "OVER"
+            return f"{rb.title}: {'ok' if rec.ok else 'FAILED'} in {d:.1f}s ({verdict} the {budget:g}s budget)"  # type: ignore[attr-defined]
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._runbook_task(self.runbook.quick_rollback(), report)
+
+        self.push_screen(ConfirmScreen(rb.title, self.engine.redactor.redact(rb.run), hosts, self._no_return_note()),
+                         answered)
+
+    def _no_return_note(self) -> str:
+        done = self.runbook.no_return()
+        if not done:
+            return ""
+        return "WARNING: past a point of no return; this rollback cannot undo: " + "; ".join(done)
+
+    def action_baseline(self) -> None:
+        if self._refuse_read_only():
+            return
+        self._sync(self.runbook.capture_baseline, "baseline recorded: regressions are judged against it from now on")
+
+    def action_take_over(self) -> None:
+        if self._refuse_read_only():
+            return
+        if self.session is None or not self.runbook.observer:
+            self.notify("this cockpit already drives", timeout=3)
+            return
+
+        def answered(reason: str | None) -> None:
+            if reason and self.session is not None:
+                try:
+                    self.session.take_over(reason)
+                except CockpitError as exc:
+                    self.notify(str(exc), severity="error", timeout=8)
+                    return
+                self.notify("you drive the runbook now", timeout=5)
+
+        self.push_screen(ReasonPrompt(f"Take over from {self.runbook.driver}? Type the reason (journaled):",
+                                      "why the lease is stale"), answered)
