@@ -221,6 +221,8 @@ class CockpitApp(RunbookActions, FleetActions, App[int]):
                     rows.append((label, desc, where))
         extra = [("ctrl+p", "Command palette: every action by name", "everywhere"),
                  ("enter", "Host detail (on a host row); Escape goes back", "dashboard")]
+        if self.engine.config.runbook.phases:
+            extra.append(("enter", "Run the step under the cursor in the plan (confirmed first)", "plan"))
         keys = {(k, w) for k, _, w in extra}
         return [r for r in rows if (r[0], r[2]) not in keys] + extra
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from cockpit.errors import CockpitError
+from cockpit.rolling import batches, ordered
 from cockpit.runbook import RunbookError
 from screens.confirm import ConfirmScreen
 from screens.reason import ReasonPrompt
@@ -67,11 +68,15 @@ class RunbookActions(_AppBase):
         """Confirm (hosts, command, verify, rollback readiness), typed words where the step needs them, run."""
         if self._refuse_read_only():
             return
-        _phase, step = self.engine.config.runbook.step(ref)
+        phase, step = self.engine.config.runbook.step(ref)
         if step.run is None:
             self.notify(f"{ref} is manual: K ticks it done, F marks it failed", timeout=5)
             return
-        hosts = self.runbook.step_hosts(step)
+        if self.runbook.phase_state(phase) == "locked":  # say so before asking anything
+            self.notify(f"phase {phase.id} is locked: an earlier phase is not done (finish it, or O overrides it)",
+                        severity="warning", timeout=6)
+            return
+        hosts = ordered(step, self.runbook.step_hosts(step), self.engine.config.hosts)
 
         async def flow() -> None:
             ready = await self.runbook.rollback_readiness(ref)
@@ -81,8 +86,16 @@ class RunbookActions(_AppBase):
             if self.runbook.rollback_conditions(ref):
                 notes.append(("rollback READY: " if ready.value is True else "rollback NOT READY: ") + ready.detail)
             if step.batch is not None:
-                notes.append(f"rolling: batch {step.batch}, order {', '.join(step.order) or 'as listed'}, "
-                             f"max_failures {step.max_failures}, pause {step.pause}")
+                plan = batches(step, hosts)
+                size = f"{step.batch * 100:g}% of the hosts" if isinstance(step.batch, float) else f"{step.batch}"
+                parts = [f"rolling in {len(plan)} batches of {size} (in the order shown)"]
+                if step.max_failures is not None:
+                    parts.append(f"stops after {step.max_failures} failed host(s)")
+                if step.pause == "manual":
+                    parts.append("waits for C between batches")
+                elif step.pause is not None:
+                    parts.append(f"pauses {step.pause:g}s between batches")
+                notes.append(", ".join(parts))
             if step.irreversible:
                 notes.append("IRREVERSIBLE: a point of no return")
             yes = await self.push_screen_wait(ConfirmScreen(f"step {ref}: {step.title}",
