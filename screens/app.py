@@ -157,6 +157,8 @@ class CockpitApp(RunbookActions, FleetActions, App[int]):
             self.screen.show_actions(self.engine.actions.for_host(self.screen.host))
 
     def on_plan_changed(self, message: PlanChanged) -> None:
+        if not self.is_running:
+            return  # shutting down: the widgets are going away
         old = self.dashboard.plan
         self.dashboard.apply_plan(message.view)
         if not self.quiet and old is not None and set(message.view.regressions) - set(old.regressions):
