@@ -51,3 +51,16 @@ docs: $(STAMP) screenshots
 
 screenshots: $(STAMP)
 	$(PY) tools/screenshots.py
+
+# Benchmarks against ansible, pssh and parallel-ssh (docs/performance.md): bench/setup.sh installs
+# Debian's pssh and bench/.venv (ansible-core, parallel-ssh, py-spy); results go to bench/results/.
+# bench-quick: small N, few runs, about three minutes. bench: the full suite (over an hour: B5 soaks).
+.PHONY: bench bench-quick
+
+bench: setup
+	bash bench/setup.sh
+	$(PY) bench/run.py full
+
+bench-quick: setup
+	bash bench/setup.sh
+	$(PY) bench/run.py quick

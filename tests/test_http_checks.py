@@ -399,7 +399,10 @@ async def test_many_checks_at_once_share_the_probe_slots(fleet, tmp_path, httpd)
             res = {r.service: r for r in snap.host("h1").results}
             bad = [(n, r.status, r.detail) for n, r in res.items() if n.startswith("web") and r.status != "up"]
             assert bad == []
-            assert all(res[f"drip{i}"].detail == "no complete answer within 1s" for i in range(10))
+            # cut at their deadline; on a loaded machine a drip may not even get a slot in time: both are honest
+            assert all(res[f"drip{i}"].detail in ("no complete answer within 1s",
+                                                  "not probed: all 20 probe slots stayed busy for 1s "
+                                                  "(slow servers hold them)") for i in range(10))
             assert took < 6, took
     assert sum(1 for q in httpd.requests if q.path.startswith("/ok")) == 400
 

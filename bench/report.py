@@ -1,0 +1,109 @@
+"""Print the summary tables (markdown) from bench/results/*.json.
+
+Usage: .venv/bin/python bench/report.py [--prefix quick_]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def load(name: str) -> dict[str, Any] | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def f(x: Any, digits: int = 2) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def b1(d: dict[str, Any]) -> None:
+    print("\n### B1 cold fan-out (`cat /proc/loadavg`), medians\n")
+    print("| N | tool | wall (process) | fan-out (in-process) | client CPU | sshd CPU | peak RSS (tree) | vs asyncssh (wall) |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
+    for res in d["results"]:
+        floor = res["tools"].get("asyncssh", {}).get("wall_s", {}).get("median")
+        for t, row in res["tools"].items():
+            w = row["wall_s"].get("median")
+            print(f"| {res['hosts']} | {t} | {f(w)} s | {f(row.get('fanout_s', {}).get('median'))} s | "
+                  f"{f(row['cpu_s'].get('median'))} s | {f(row['server_cpu_s'].get('median'))} s | "
+                  f"{f(row['peak_rss_tree_mb'].get('median'), 0)} MB | {f(w / floor if w and floor else None)}× |")
+        print(f"| {res['hosts']} | sshd per connection (OpenSSH client, serial) | | | | "
+              f"{f(res['sshd_cost']['sshd_cpu_ms_per_connection'], 1)} ms | | |")
+
+
+def b2(ds: list[dict[str, Any]]) -> None:
+    print("\n### B2 warm round (load + 3 checks per host)\n")
+    print("| N | tool | round p50 | round p99 | client CPU / round | machine CPU / round | ok hosts |")
+    print("|---:|---|---:|---:|---:|---:|---:|")
+    for d in ds:
+        for res in d["results"]:
+            for t, row in res["tools"].items():
+                print(f"| {res['hosts']} | {t} | {f(row['round_s']['p50'], 3)} s | {f(row['round_s']['p99'], 3)} s | "
+                      f"{f(row['round_cpu_s']['median'], 3)} s | {f(row.get('round_machine_cpu_s', {}).get('median'), 2)} s | "
+                      f"{row['ok_hosts']} |")
+
+
+def b3(d: dict[str, Any]) -> None:
+    print("\n### B3 1,000 HTTP checks (warm round median; cold = first round)\n")
+    print("| origins | scenario | concurrency | warm | cold | CPU |")
+    print("|---:|---|---:|---:|---:|---:|")
+    for origins, by_name in d["results"].items():
+        for name, rows in by_name.items():
+            for c, row in rows.items():
+                if "error" in row:
+                    print(f"| {origins} | {name} | {c} | error | | |")
+                    continue
+                print(f"| {origins} | {name} | {c} | {f(row['warm_median_s'], 3)} s | {f(row['cold_s'], 3)} s | "
+                      f"{f(row['cpu_s_median'], 3)} s |")
+
+
+def b4(feed: dict[str, Any] | None, idle: dict[str, Any] | None, live: dict[str, Any] | None) -> None:
+    print("\n### B4 UI\n")
+    if feed:
+        print(f"- feed {feed['hosts']} hosts × {feed['services']} services, a round every {feed['every_s']} s, "
+              f"{feed['rounds']} rounds: apply+render p50 {feed['apply_plus_render_ms']['p50']} ms, "
+              f"p99 {feed['apply_plus_render_ms']['p99']} ms (apply p99 {feed['apply_ms']['p99']} ms, "
+              f"render p99 {feed['render_ms']['p99']} ms); CPU {feed['cpu_pct_of_one_core']} %; RSS {feed['rss_mb']} MB")
+    if idle:
+        print(f"- idle {idle['hosts']} hosts, a round every {idle['every_s']} s: CPU {idle['cpu_pct_of_one_core']} % "
+              f"of a core, RSS {idle['rss_mb']} MB")
+    if live:
+        print(f"- live {live['hosts']} hosts (engine + sshd fleet), interval {live['interval']}: "
+              f"CPU {live['cpu_pct_of_one_core']} % of a core, RSS {live['rss_mb']} MB, "
+              f"{live['snapshots_applied']} snapshots applied")
+
+
+def b5(d: dict[str, Any]) -> None:
+    print("\n### B5 soak\n")
+    keys = ["hosts", "rounds", "elapsed_s", "round_s_median", "rss_mb_baseline", "rss_mb_end", "rss_growth_mb",
+            "rss_slope_mb_per_1000_rounds", "history_mb_growth_est", "rss_growth_without_history_mb",
+            "cpu_pct_of_one_core", "journal_bytes_end", "journal_status_rows_end", "journal_bytes_per_status_change",
+            "journal_mb_per_day_at_5s_rounds"]
+    for k in keys:
+        print(f"- {k}: {d.get(k)}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--prefix", default="")
+    p = ap.parse_args().prefix
+    if (d := load(f"{p}b1_fanout")) is not None:
+        b1(d)
+    b2s = [d for d in (load(f"{p}b2_warm"), load(f"{p}b2_warm_500")) if d is not None]
+    if b2s:
+        b2(b2s)
+    if (d := load(f"{p}b3_http")) is not None:
+        b3(d)
+    b4(load(f"{p}b4_ui_feed_500"), load(f"{p}b4_ui_idle_50"), load(f"{p}b4_ui_live_50"))
+    if (d := load(f"{p}b5_soak")) is not None:
+        b5(d)
+
+
+if __name__ == "__main__":
+    main()
