@@ -88,8 +88,9 @@ async def _scenario(env: DemoEnvironment, duration: float, out: Path, operator: 
         await _until(lambda: bool(rb.regressions()), deadline, 0.5)
         for r in rb.regressions():
             log(f"REGRESSION {r.line()}")
-        gate = await _gate_fails(s, "canary50", deadline)
-        log(f"canary50 gate FAILS: {gate.detail}")
+        current = rb.view().current or "decommission"  # canary50 may already have held its gate: the next one
+        gate = await _gate_fails(s, current, deadline)
+        log(f"{current} gate FAILS: {gate.detail}")
         rec = await rb.quick_rollback()
         log(f"quick rollback: {'ok' if rec.ok else 'FAILED'} in {rec.duration or 0:.1f}s "
             f"(budget {s.config.runbook.rollback_budget:g}s)")
