@@ -49,12 +49,11 @@ def bench(n: int, rounds: int, peer_rounds: int, tools: list[str]) -> dict[str, 
                 res[tool] = {"round_s": stats(r["round_s"]), "round_cpu_s": summary(r["round_cpu_s"]),
                              "round_machine_cpu_s": summary(r["round_machine_cpu_s"]),
                              "first_round_s": round(r["first_round_s"], 3), "ok_hosts": r["ok"],
-                             "process_peak_rss_mb": round(r["peak_rss_tree_mb"], 1),
-                             "server_cpu_s_per_round": round(r["server_cpu_s"] / (k + 1), 3)}
+                             "process_peak_rss_mb": round(r["peak_rss_tree_mb"], 1)}
             else:
                 run = p.run_ansible if tool == "ansible" else p.run_pssh
                 first = run(script, warm=True, expect="DONE")  # opens the ControlMaster connections
-                times, cpus, rss, ok, sshd, machine = [], [], [], [], [], []
+                times, cpus, rss, ok, machine = [], [], [], [], []
                 for _ in range(peer_rounds):
                     m0 = p.masters_cpu()
                     r = run(script, warm=True, expect="DONE")
@@ -62,12 +61,10 @@ def bench(n: int, rounds: int, peer_rounds: int, tools: list[str]) -> dict[str, 
                     cpus.append(r["cpu_s"] + p.masters_cpu() - m0)
                     rss.append(r["peak_rss_tree_mb"])
                     ok.append(r["ok"])
-                    sshd.append(r["server_cpu_s"])
                     machine.append(r["machine_cpu_s"])
                 res[tool] = {"round_s": stats(times), "round_cpu_s": summary(cpus),
                              "round_machine_cpu_s": summary(machine), "first_round_s": round(first["wall_s"], 3),
                              "ok_hosts": min(ok), "process_peak_rss_mb": round(max(rss), 1),
-                             "server_cpu_s_per_round": round(sum(sshd) / len(sshd), 3),
                              "masters": len(p.masters())}
                 p.stop_masters()
             row = res[tool]

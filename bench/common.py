@@ -77,7 +77,10 @@ class BenchFleet(Fleet):
         return [psutil.Process(h.pid) for h in self.hosts if h.pid is not None]
 
     def cpu_seconds(self) -> float:
-        """CPU used so far by every sshd of the fleet and everything they forked (reaped or live)."""
+        """CPU used so far by every sshd of the fleet and everything they forked (reaped or live).
+
+        Exact for cold connections (the listener reaps each connection's processes); over kept
+        connections it undercounts (B2 uses the machine's busy time instead)."""
         total = 0.0
         for top in self.listeners():
             try:

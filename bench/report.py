@@ -69,14 +69,15 @@ def b4(feed: dict[str, Any] | None, idle: dict[str, Any] | None, live: dict[str,
         print(f"- feed {feed['hosts']} hosts × {feed['services']} services, a round every {feed['every_s']} s, "
               f"{feed['rounds']} rounds: apply+render p50 {feed['apply_plus_render_ms']['p50']} ms, "
               f"p99 {feed['apply_plus_render_ms']['p99']} ms (apply p99 {feed['apply_ms']['p99']} ms, "
-              f"render p99 {feed['render_ms']['p99']} ms); CPU {feed['cpu_pct_of_one_core']} %; RSS {feed['rss_mb']} MB")
+              f"render p99 {feed['render_ms']['p99']} ms, GC p99 {feed.get('gc_ms_per_round', {}).get('p99')} ms); "
+              f"CPU {feed['cpu_pct_of_one_core']} %; RSS {feed['rss_mb']} MB")
     if idle:
         print(f"- idle {idle['hosts']} hosts, a round every {idle['every_s']} s: CPU {idle['cpu_pct_of_one_core']} % "
               f"of a core, RSS {idle['rss_mb']} MB")
     if live:
         print(f"- live {live['hosts']} hosts (engine + sshd fleet), interval {live['interval']}: "
-              f"CPU {live['cpu_pct_of_one_core']} % of a core, RSS {live['rss_mb']} MB, "
-              f"{live['snapshots_applied']} snapshots applied")
+              f"CPU {live['cpu_pct_of_one_core']} % of a core (screen updates {live.get('ui_render_pct_of_one_core')} %), "
+              f"RSS {live['rss_mb']} MB, {live['snapshots_applied']} snapshots applied")
 
 
 def b5(d: dict[str, Any]) -> None:
