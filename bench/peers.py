@@ -199,9 +199,10 @@ def round_script(config_path: Path) -> str:
     config = load_config(config_path)
     host = config.hosts[0]
     services = config.services_on(host.name)
-    sections = [batch.Section(f"s{i}", remote.snippet(s.check, s.timeout or config.ssh.command_timeout))
-                for i, s in enumerate(services)]
-    sections.append(batch.Section("load", load_snippet(host.mounts, prime=False)))
+    sections = [batch.Section(f"s{i}", remote.snippet(s.check, s.timeout or config.ssh.command_timeout),
+                              cut=remote.cut(s.check)) for i, s in enumerate(services)]
+    # a warm round: primed, CPU count known, df not due (it runs every DISK_EVERY seconds)
+    sections.append(batch.Section("load", load_snippet(host.mounts, prime=False, disk=False, ncpu=False), cut=False))
     return batch.build_script(sections, batch.new_delimiter())
 
 

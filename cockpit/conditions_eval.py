@@ -19,6 +19,7 @@ from cockpit.conditions_parse import (
     WindowStat, parse,
 )
 from cockpit.errors import CockpitError
+from cockpit.history import Sample
 from cockpit.model import CheckResult, HostState
 from cockpit.sanitize import strip_control
 
@@ -46,7 +47,7 @@ class EvalContext(Protocol):
     def reachable(self, host: str) -> bool | None:
         """None: not known yet."""
 
-    def window(self, service: str, hosts: list[str]) -> list[CheckResult]:
+    def window(self, service: str, hosts: list[str]) -> list[Sample]:
         """Every sample of the service on those hosts within the context's window."""
 
     def load(self, selector: str) -> list[HostState]:

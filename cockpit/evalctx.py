@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 
 from cockpit.inventory import select
+from cockpit.history import Sample
 from cockpit.model import CheckResult, HostState
 from cockpit.scheduler import Engine
 
@@ -63,7 +64,7 @@ class EngineContext:
             return None
         return st.reach == "ok"
 
-    def window(self, service: str, hosts: list[str]) -> list[CheckResult]:
+    def window(self, service: str, hosts: list[str]) -> list[Sample]:
         return self.engine.history.window(service, hosts, self.window_seconds)
 
     def load(self, selector: str) -> list[HostState]:

@@ -1,8 +1,9 @@
 """Resource load: one /proc read per round on Linux hosts, sysctl on macOS, psutil locally.
 
-CPU is a delta of /proc/stat between two rounds, so the first round of a host has
-no CPU figure; memory is MemTotal - MemAvailable; disk is ``df -P -k`` of the
-host's configured mounts.
+CPU is a delta of /proc/stat between two rounds (a host's first round reads it twice);
+memory is MemTotal - MemAvailable; disk is ``df -P -k`` of the host's configured
+mounts, sampled every ``DISK_EVERY`` seconds (disks fill over minutes; ``df`` is a
+process on the host every round otherwise). The CPU count is read once.
 """
 
 from __future__ import annotations
@@ -15,25 +16,36 @@ import psutil
 
 from cockpit.model import Load
 
+DISK_EVERY = 30.0  # seconds between two df runs on a host
 
-def snippet(mounts: tuple[str, ...], prime: bool = False) -> str:
+
+def snippet(mounts: tuple[str, ...], prime: bool = False, disk: bool = True, ncpu: bool = True) -> str:
     """Shell code printing a tagged sample; parsed by :meth:`LoadTracker.parse`.
 
-    ``prime`` (a host's first round) reads /proc/stat twice 0.25 s apart, so even
-    a one-shot snapshot has a CPU figure.
+    On Linux the sample is read with the shell's own ``read``: no process is started,
+    because a warm round's cost is the host's process count. ``prime`` (a host's first
+    round) reads /proc/stat twice 0.25 s apart, so even a one-shot snapshot has a CPU
+    figure. ``disk`` (``df``) and ``ncpu`` (``getconf``) start a process each, so the
+    tracker asks for them only now and then (see :meth:`LoadTracker.wants_disk`).
     """
     m = " ".join(shlex.quote(x) for x in mounts) or "/"
-    first = "echo @stat0; head -n 1 /proc/stat; sleep 0.25; " if prime else ""
+    stat = 'read -r _l </proc/stat; echo "$_l"; '
+    first = f"echo @stat0; {stat}sleep 0.25; " if prime else ""
+    cpus = "echo @ncpu; getconf _NPROCESSORS_ONLN 2>/dev/null || nproc; " if ncpu else ""
+    df = f"echo @df; df -P -k {m} 2>/dev/null; " if disk else ""
     return (
-        'echo "@os $(uname -s)"; '
-        'if [ -r /proc/stat ]; then '
-        f"{first}echo @stat; head -n 1 /proc/stat; echo @mem; grep -E '^(MemTotal|MemAvailable):' /proc/meminfo; "
-        "echo @load; cat /proc/loadavg; echo @ncpu; getconf _NPROCESSORS_ONLN 2>/dev/null || nproc; "
+        "if [ -r /proc/stat ] && [ -r /proc/meminfo ] && [ -r /proc/loadavg ]; then "
+        f"{first}echo @stat; {stat}"
+        "echo @mem; _n=0; while read -r _k _v _u; do case $_k in MemTotal:|MemAvailable:) "
+        'echo "$_k $_v"; _n=$((_n+1)); [ "$_n" -ge 2 ] && break;; esac; done </proc/meminfo; '
+        'echo @load; read -r _l </proc/loadavg; echo "$_l"; '
+        f"{cpus}"
         "else "
+        'echo "@os $(uname -s)"; '
         "echo @ncpu; sysctl -n hw.ncpu; echo @loadbsd; sysctl -n vm.loadavg; echo @memsize; sysctl -n hw.memsize; "
         "echo @vmstat; vm_stat 2>/dev/null | head -n 12; "
         "fi; "
-        f"echo @df; df -P -k {m} 2>/dev/null | tail -n +2; true"
+        f"{df}true"
     )
 
 
@@ -65,9 +77,22 @@ class LoadTracker:
     def primed(self) -> bool:
         return self._prev_cpu is not None
 
-    def __init__(self, history: int = 120) -> None:
+    def __init__(self, history: int = 120, disk_every: float = DISK_EVERY) -> None:
         self._prev_cpu: tuple[float, float] | None = None  # (busy, total) jiffies
         self.history: deque[Load] = deque(maxlen=history)
+        self.disk_every = disk_every
+        self.ncpu: int | None = None  # read once
+        self._disks: tuple[tuple[str, float], ...] = ()
+        self._disk_at: float | None = None  # monotonic time of the last df
+
+    def wants_disk(self, now: float | None = None) -> bool:
+        """Whether this round's sample should run ``df`` (first round, then every ``disk_every``)."""
+        now = time.monotonic() if now is None else now
+        return self._disk_at is None or now - self._disk_at >= self.disk_every
+
+    def snippet(self, mounts: tuple[str, ...], now: float | None = None) -> str:
+        """This round's load snippet for the host: primed once, df and the CPU count only when due."""
+        return snippet(mounts, prime=not self.primed, disk=self.wants_disk(now), ncpu=self.ncpu is None)
 
     def add(self, load: Load) -> Load:
         self.history.append(load)
@@ -76,8 +101,13 @@ class LoadTracker:
     def parse(self, text: str, at: float | None = None) -> Load:
         at = time.time() if at is None else at
         sec = _sections(text)
-        ncpu = int(v) if (v := _num((sec.get("ncpu") or [""])[0].strip())) else None
-        disks = tuple(dict(_parse_df(sec.get("df", []))).items())
+        if v := _num((sec.get("ncpu") or [""])[0].strip()):
+            self.ncpu = int(v)
+        ncpu = self.ncpu
+        if "df" in sec:
+            self._disks = tuple(dict(_parse_df(sec["df"])).items())
+            self._disk_at = time.monotonic()
+        disks = self._disks
         if "stat" in sec:
             if "stat0" in sec:
                 self._cpu(sec["stat0"])

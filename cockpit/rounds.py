@@ -16,7 +16,7 @@ from cockpit.checks import batch, remote
 from cockpit.checks.http import HttpProber, probe_tcp
 from cockpit.checks.remote import Verdict
 from cockpit.errors import HostKeyError, TransportError
-from cockpit.load import LoadTracker, snippet as load_snippet
+from cockpit.load import LoadTracker
 from cockpit.model import CheckResult, HostState, Load
 from cockpit.sanitize import one_line
 from cockpit.secrets import Redactor
@@ -99,10 +99,10 @@ class HostPoller:
             ]
         local = isinstance(t, LocalTransport)
         sections = [batch.Section(f"s{i}", remote.snippet(s.check, s.timeout or self.config.ssh.command_timeout,
-                                                          self.spec.login_shell))
+                                                          self.spec.login_shell), cut=remote.cut(s.check))
                     for i, s in enumerate(services)]
         if not local:
-            sections.append(batch.Section("load", load_snippet(self.spec.mounts, prime=not self.tracker.primed)))
+            sections.append(batch.Section("load", self.tracker.snippet(self.spec.mounts), cut=False))
         load: Load | None = None
         if local:
             if not self.tracker.primed:  # first round: a short gap so even a one-shot snapshot has CPU
@@ -115,7 +115,11 @@ class HostPoller:
         script = batch.build_script(sections, delim)
         limit = batch.SECTION_LIMIT * (len(sections) + 1) + 65536
         try:
-            res = await t.run(None, stdin=script, timeout=self.config.ssh.command_timeout, max_output=limit)
+            if isinstance(t, SshTransport):  # the host's kept shell: no new session per round
+                res = await t.run_script(script, batch.end_marker(delim), timeout=self.config.ssh.command_timeout,
+                                         max_output=limit)
+            else:
+                res = await t.run(None, stdin=script, timeout=self.config.ssh.command_timeout, max_output=limit)
         except TransportError as exc:
             return "unreachable", f"{exc.reason}: {exc.message}", "", None, [
                 self._result(s, Verdict("unknown", f"host {exc.reason}"), None) for s in services

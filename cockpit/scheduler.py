@@ -98,7 +98,8 @@ class Engine:
         }
         self.actions = ActionRunner(self, config.host, self.redactor)
         self.actions.detached = detach.action_runner(self)
-        self.history = History()
+        # windows reach back the runbook's window; a minute more covers a late round
+        self.history = History(max_age=config.runbook.window + 60.0)
         #: called with (new host state, its status changes) after every host round, before publishing
         self.round_hooks: list[Callable[[HostState, list[StatusChange]], None]] = []
         self._subs: list[Subscription] = []

@@ -79,6 +79,17 @@ async def test_port_checks(tcp_listener) -> None:  # type: ignore[no-untyped-def
     assert remote.judge(free, out["b"].output, out["b"].rc).status == "up"
 
 
+async def test_uncut_sections_are_framed_like_cut_ones() -> None:
+    """Our own snippets skip the host-side cut (no pipe, no head): same output, same exit status."""
+    out = await run_sections([batch.Section("u", "echo one; echo two >&2; exit 4", cut=False),
+                              batch.Section("c", "echo cut", cut=True),
+                              batch.Section("v", "printf 'no newline'", cut=False)])
+    assert out["u"] == batch.SectionOutput("one\ntwo\n", 4)
+    assert out["c"] == batch.SectionOutput("cut\n", 0)
+    assert out["v"] == batch.SectionOutput("no newline", 0)
+    assert remote.cut(CommandCheck("true")) and not remote.cut(PortCheck(22))
+
+
 async def test_local_timeout_kills_the_whole_group() -> None:
     marker = f"cklocal{time.time_ns() % 10**9}"
     t = LocalTransport(LOCAL)

@@ -354,7 +354,7 @@ async def _round_after_reconnect(fleet, tmp_path, httpd) -> CheckResult:  # type
                 break
             await asyncio.sleep(0.05)
         snap = await engine.run_round()
-        assert snap.host("h1").reach == "ok"
+        assert snap.host("h1").reach == "ok", snap.host("h1").error
         return snap.host("h1").results[0]
 
 

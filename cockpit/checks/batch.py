@@ -3,7 +3,11 @@
 The script goes to ``sh -s`` on stdin. Each section's output is framed by a random
 per-round delimiter, so a check's output cannot forge another's result, and login
 noise printed before the script runs is ignored. Exit statuses travel on stderr.
-Each section's output is cut at ``SECTION_LIMIT`` bytes on the host.
+
+A section whose output size is not ours to know (``cut``: a user's command) is cut at
+``SECTION_LIMIT`` bytes on the host, through a pipe to ``head``. Our own snippets
+print a few lines and skip that pipe: it costs three processes per section, and
+the host's process count is most of a warm round's cost (docs/performance.md, B2).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ SECTION_LIMIT = 65536
 class Section:
     id: str  # [A-Za-z0-9_.-]+
     code: str  # shell code; its stdout+stderr is the section's output
+    cut: bool = True  # False only for our own snippets, whose output is a few lines
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,7 @@ def new_delimiter() -> str:
 
 
 def build_script(sections: list[Section], delimiter: str) -> str:
-    """The script text: a framing helper, then one call per section."""
+    """The script text: two framing helpers (cut and uncut), then one call per section."""
     d = delimiter
     lines = [
         f"D={d}",
@@ -42,11 +47,22 @@ def build_script(sections: list[Section], delimiter: str) -> str:
         f"| {{ head -c {SECTION_LIMIT}; cat >/dev/null; }}",
         '  printf \'\\n%s E %s\\n\' "$D" "$1"',
         "}",
+        "_cs() {",
+        '  printf \'%s B %s\\n\' "$D" "$1"',
+        '  ( eval "$2" ) </dev/null 2>&1',
+        '  printf \'%s R %s %s\\n\' "$D" "$1" "$?" >&2',
+        '  printf \'\\n%s E %s\\n\' "$D" "$1"',
+        "}",
     ]
     for s in sections:
-        lines.append(f"_ck {s.id} {_sq(s.code)}")
-    lines.append('printf \'%s DONE\\n\' "$D"')
+        lines.append(f"{'_ck' if s.cut else '_cs'} {s.id} {_sq(s.code)}")
+    lines.append('printf \'%s DONE\\n\' "$D"; printf \'%s DONE\\n\' "$D" >&2')
     return "\n".join(lines) + "\n"
+
+
+def end_marker(delimiter: str) -> str:
+    """The line that ends a round's output on both streams (a kept shell stays open after it)."""
+    return f"{delimiter} DONE"
 
 
 def _sq(text: str) -> str:
@@ -65,5 +81,5 @@ def parse(stdout: str, stderr: str, delimiter: str) -> dict[str, SectionOutput]:
 
 
 def strip_frames(stderr: str, delimiter: str) -> str:
-    """stderr minus our exit-status lines: what the host's shell itself complained about."""
-    return re.sub(rf"^{re.escape(delimiter)} R \S+ \d+\n?", "", stderr, flags=re.M)
+    """stderr minus our exit-status and end lines: what the host's shell itself complained about."""
+    return re.sub(rf"^{re.escape(delimiter)} (R \S+ \d+|DONE)\n?", "", stderr, flags=re.M)

@@ -67,6 +67,11 @@ def snippet(check: Check, timeout: float, login_shell: bool = False) -> str:
     raise TypeError(f"{check.kind} does not run on the host")
 
 
+def cut(check: Check) -> bool:
+    """Whether the check's output must be cut on the host: only a user's command can print megabytes."""
+    return isinstance(check, CommandCheck)
+
+
 def judge(check: Check, output: str, rc: int | None) -> Verdict:
     """Turn a snippet's output and exit status into a status and one actionable line."""
     if rc is None:

@@ -1,8 +1,8 @@
 """What every transport offers, and how a command is wrapped so it can be stopped.
 
 A command runs without a PTY, stdin from /dev/null (or a script on stdin), through
-``sh -c`` in its own session (``setsid``), so cancelling can signal the whole process
-group: TERM, then KILL after a grace period. The wrapper prints the group id on
+``sh -c`` in a session of its own (sshd's, or ``setsid``'s), so cancelling can signal
+its whole process group and session: TERM, then KILL after a grace period. The wrapper prints the group id on
 stderr behind a marker, which the reader strips before anyone sees stderr.
 """
 
@@ -109,33 +109,49 @@ class PgidStripper:
 def wrap_remote(command: str | None, *, login_shell: bool = False, keep_stdin: bool = False) -> str:
     """The command line sent over SSH.
 
+    The command runs in a process group of its own, whose id is reported first on
+    stderr, so a cancel or a timeout can signal everything it started. OpenSSH already
+    makes the session's shell a group leader: when /proc shows that, the command is
+    exec'd straight away (no ``setsid``, no second shell; a warm round's cost is the
+    host's process count). Otherwise ``setsid -w`` makes the group; without setsid
+    (macOS) only the shell can be signalled.
+
     ``command=None`` means a script arrives on stdin (``sh -s``): the script never
     appears on a command line, so ``pgrep -f`` cannot match it. The remote login
     shell must be POSIX (sh, bash, dash, zsh, ksh).
     """
     stdin = "" if keep_stdin else " </dev/null"  # keep_stdin: the caller feeds stdin (sudo -S)
+    arg = shlex.quote(command) if command is not None else ""
     if command is None:
-        inner = "exec sh -s"
+        inner, direct = "exec sh -s", "exec sh -s"
     elif login_shell:
         inner = f'exec "${{SHELL:-/bin/sh}}" -l -c "$1"{stdin}'
+        direct = f'exec "${{SHELL:-/bin/sh}}" -l -c {arg}{stdin}'
     else:
-        inner = f'exec sh -c "$1"{stdin}'
-    pre = f'printf "\\036CKPGID %s\\n" "$$" >&2; {inner}'
-    arg = shlex.quote(command) if command is not None else ""
-    body = f"{shlex.quote(pre)} cockpit {arg}".rstrip()
+        inner, direct = f'exec sh -c "$1"{stdin}', f"exec sh -c {arg}{stdin}"
+    report = 'printf "\\036CKPGID %s\\n" "$$" >&2'
+    body = f"{shlex.quote(report + '; ' + inner)} cockpit {arg}".rstrip()
+    leader = '[ -r /proc/$$/stat ] && read -r _g </proc/$$/stat && set -f && set -- $_g && [ "${5-}" = "$$" ]'
     return (
-        f"if command -v setsid >/dev/null 2>&1; then exec setsid -w sh -c {body}; "
+        f"if {leader}; then {report}; {direct}; "
+        f"elif command -v setsid >/dev/null 2>&1; then exec setsid -w sh -c {body}; "
         f"else exec sh -c {body}; fi"
     )
 
 
 def kill_group_script(pgid: int, grace: float = KILL_GRACE) -> str:
-    """TERM the group, wait up to ``grace`` seconds, then KILL what is left."""
+    """TERM the group and its session, wait up to ``grace`` seconds, then KILL what is left.
+
+    The group leader is a session leader (sshd or setsid made it one), so the session id
+    is the same number: ``pkill -s`` also reaches what moved to a group of its own inside
+    it, such as coreutils ``timeout`` and its child.
+    """
     steps = max(1, int(grace * 10))
     return (
-        f"kill -TERM -{pgid} 2>/dev/null; i=0; "
-        f"while kill -0 -{pgid} 2>/dev/null && [ $i -lt {steps} ]; do sleep 0.1; i=$((i+1)); done; "
-        f"kill -KILL -{pgid} 2>/dev/null; true"
+        f"kill -TERM -{pgid} 2>/dev/null; pkill -TERM -s {pgid} 2>/dev/null; i=0; "
+        f"while {{ kill -0 -{pgid} 2>/dev/null || pgrep -s {pgid} >/dev/null 2>&1; }} && [ $i -lt {steps} ]; "
+        "do sleep 0.1; i=$((i+1)); done; "
+        f"kill -KILL -{pgid} 2>/dev/null; pkill -KILL -s {pgid} 2>/dev/null; true"
     )
 
 

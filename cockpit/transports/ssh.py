@@ -34,6 +34,7 @@ from cockpit.transports.base import (
     kill_group_script,
     wrap_remote,
 )
+from cockpit.transports.keepshell import KeptShell, read_until
 from cockpit.transports.stream import pump
 
 BACKOFF_MIN = 1.0
@@ -131,6 +132,8 @@ class SshTransport:
         self._pending_key: tuple[str, int, asyncssh.SSHKey] | None = None
         self._forwards: dict[tuple[str, int], asyncssh.SSHListener] = {}
         self._killers: set[asyncio.Task[None]] = set()
+        self._shell: KeptShell | None = None  # the rounds' kept `sh -s` (keepshell.py)
+        self._shell_lock = asyncio.Lock()
         self.hostname = resolve_hostname(spec.address, settings.config)
         self.state = "unknown"
 
@@ -155,6 +158,7 @@ class SshTransport:
                     raise self._failure
             self.state = "connecting"
             self._drop_forwards()  # they belonged to the previous connection
+            self._drop_shell(kill=False)  # so did the rounds' shell
             try:
                 async with self._handshakes:
                     self._conn = await self._open()
@@ -253,6 +257,7 @@ class SshTransport:
         self._forwards.clear()
 
     async def close(self) -> None:
+        self._drop_shell(kill=False)  # the shell reads EOF and exits
         if self._killers:  # let pending kills reach the host before the connection goes
             await asyncio.wait(list(self._killers), timeout=self.settings.connect_timeout + 5)
         self._drop_forwards()
@@ -269,6 +274,7 @@ class SshTransport:
         if self._conn is not None:
             self._conn.close()
         self._conn = None
+        self._drop_shell(kill=False)
         self._drop_forwards()
         err = ConnectFailed(self.name, "disconnected", f"{self.name}: connection lost ({exc})",
                             "the cockpit reconnects on the next round")
@@ -342,6 +348,107 @@ class SshTransport:
             truncated=out.truncated or err.truncated,
             timed_out=timed_out,
         )
+
+    # -- the rounds' kept shell ---------------------------------------------------------
+
+    async def run_script(self, script: str, end: str, *, timeout: float | None,
+                         max_output: int = DEFAULT_MAX_OUTPUT) -> CommandResult:
+        """A round's script on the host's kept ``sh -s``, read back until its ``end`` line.
+
+        The shell holds one of the host's sessions; with ``max_sessions = 1`` each round
+        opens its own channel instead. Rounds on one host never overlap (a lock).
+        """
+        if self.settings.max_sessions < 2:
+            return await self.run(None, stdin=script, timeout=timeout, max_output=max_output)
+        await self.connect()
+        started = time.monotonic()
+        out, err = TailBuffer(max_output), TailBuffer(max_output)
+        complete = timed_out = False
+        status: int | None = None
+        async with self._shell_lock:
+            try:
+                async with asyncio.timeout(timeout):
+                    for _attempt in range(2):
+                        reused = self._shell is not None
+                        shell = self._shell or await self._open_shell()
+                        try:
+                            complete, status = await self._shell_round(shell, script, end, out, err)
+                        except (asyncssh.Error, OSError):
+                            if not reused or out.getvalue() or err.getvalue():
+                                raise
+                            complete = False
+                        if complete or not reused or out.getvalue() or err.getvalue():
+                            break
+                        self._drop_shell(kill=False)  # it died between rounds: once more, on a new one
+            except TimeoutError:
+                timed_out = True
+            except asyncssh.ChannelOpenError as exc:
+                if self._conn is None or self._conn.is_closed():
+                    raise self._lost(exc) from None
+                raise ConnectFailed(self.name, "channel", f"{self.name}: sshd refused a session ({exc.reason})",
+                                    "lower [ssh] max_sessions below the host's MaxSessions") from None
+            except (asyncssh.Error, OSError, BrokenPipeError) as exc:
+                if self._conn is None or self._conn.is_closed():
+                    raise self._lost(exc) from None
+                raise ConnectFailed(self.name, "channel", f"{self.name}: {exc}", None) from None
+            finally:
+                if not complete:  # timed out, cancelled, failed or ended: the next round starts afresh
+                    self._drop_shell(kill=True)
+        return CommandResult(
+            exit_status=0 if complete else status,
+            stdout=out.getvalue(),
+            stderr=err.getvalue(),
+            duration=time.monotonic() - started,
+            truncated=out.truncated or err.truncated,
+            timed_out=timed_out,
+        )
+
+    @staticmethod
+    async def _shell_round(shell: KeptShell, script: str, end: str, out: TailBuffer,
+                           err: TailBuffer) -> tuple[bool, int | None]:
+        """Feed one script; (True, 0) once both streams reached ``end``, else (False, the shell's exit status)."""
+        proc: Any = shell.process
+        try:
+            proc.stdin.write(script)
+        except (asyncssh.Error, OSError):
+            pass  # the shell is gone: reading says so (EOF)
+        got = await asyncio.gather(read_until(proc.stdout.read, out, end),
+                                   read_until(proc.stderr.read, err, end, shell.stripper))
+        shell.rounds += 1
+        if all(got):
+            return True, 0
+        done = await proc.wait(check=False)  # EOF: the shell ended (killed on the host, the session closed...)
+        return False, done.exit_status if done.exit_status is not None and done.exit_status >= 0 else None
+
+    async def _open_shell(self) -> KeptShell:
+        conn = self._conn
+        if conn is None or conn.is_closed():
+            raise self._lost(ConnectionError("closed"))
+        await self._channels.acquire()  # held while the shell lives
+        try:
+            proc = await self._open_channel(conn, wrap_remote(None, keep_stdin=True))
+        except BaseException:
+            self._channels.release()
+            raise
+        self._shell = KeptShell(proc)
+        return self._shell
+
+    def _drop_shell(self, kill: bool) -> None:
+        shell, self._shell = self._shell, None
+        if shell is None:
+            return
+        proc: Any = shell.process
+        proc.close()
+        self._channels.release()
+        if kill and shell.pgid is not None and self.connected:
+            task = asyncio.create_task(self._kill(shell.pgid))
+            self._killers.add(task)
+            task.add_done_callback(self._killers.discard)
+
+    @property
+    def kept_shell(self) -> KeptShell | None:
+        """The rounds' shell, while open (tests and the host detail read its pgid)."""
+        return self._shell
 
     async def _open_channel(self, conn: asyncssh.SSHClientConnection, command: str) -> asyncssh.SSHClientProcess[str]:
         """Open a session channel; a refused open is retried briefly.

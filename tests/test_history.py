@@ -1,0 +1,63 @@
+"""Check history: what windows see, and that memory stays bounded for a cockpit pinned for days."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+from cockpit.history import History, Sample
+from cockpit.model import CheckResult, HostState
+
+T0 = 1_800_000_000.0
+
+
+def _state(host: str, at: float, statuses: dict[str, tuple[str, float | None]]) -> HostState:
+    results = tuple(CheckResult(svc, host, "http", st, "detail " * 8, lat, at)  # type: ignore[arg-type]
+                    for svc, (st, lat) in statuses.items())
+    return HostState(host, "ok", results=results, round_ended=at)
+
+
+def test_windows_see_status_latency_and_time_of_each_round() -> None:
+    h = History(max_age=600)
+    for k in range(10):
+        h.add(_state("web1", T0 + k, {"api": ("down" if k % 3 == 0 else "up", None if k == 5 else 0.01 * k)}))
+    h.add(_state("web1", T0 + 9, {"api": ("up", 0.5)}))  # the same round seen again is not counted twice
+    got = h.window("api", ["web1", "web2"], 4.5, now=T0 + 9)
+    assert got == [Sample(T0 + 5, "up", None), Sample(T0 + 6, "down", 0.06), Sample(T0 + 7, "up", 0.07),
+                   Sample(T0 + 8, "up", 0.08), Sample(T0 + 9, "down", 0.09)]
+    assert h.window("api", ["web2"], 100, now=T0 + 9) == []
+    assert [s.at for s in h.last("api", "web1", 2)] == [T0 + 8, T0 + 9]
+
+
+def test_old_samples_go_by_age_and_by_count() -> None:
+    h = History(max_age=100, max_samples=50)
+    for k in range(1000):
+        h.add(_state("a", T0 + k, {"s": ("up", 0.001)}))
+    assert len(h) == 50  # the count bound is tighter than 100 s at one round a second
+    assert h.window("s", ["a"], 10_000, now=T0 + 999)[0].at == T0 + 950
+    h2 = History(max_age=100, max_samples=5000)
+    for k in range(1000):
+        h2.add(_state("a", T0 + k, {"s": ("up", 0.001)}))
+    assert 100 <= len(h2) <= 101
+    assert h2.window("s", ["a"], 10_000, now=T0 + 999)[0].at >= T0 + 899
+
+
+def test_a_sample_costs_tens_of_bytes_not_a_result_object() -> None:
+    """100 hosts x 5 services x 400 rounds: the B5 soak's leak was ~365 bytes per sample."""
+    services = ("agent", "web", "db", "queue", "health")
+    h = History(max_age=10_000, max_samples=10_000)
+    rounds = [[_state(f"h{i:03d}", T0 + r, {s: ("up", 0.002) for s in services}) for i in range(100)]
+              for r in range(2)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for r in range(400):
+            for st in rounds[r % 2]:
+                h.add(HostState(st.name, "ok", results=tuple(
+                    CheckResult(x.service, x.host, x.kind, x.status, x.detail, x.latency, T0 + r) for x in st.results),
+                    round_ended=T0 + r))
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    samples = 100 * 5 * 400
+    assert len(h) == samples
+    assert grown / samples < 40, f"{grown / samples:.0f} bytes per sample"
