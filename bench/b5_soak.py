@@ -47,31 +47,11 @@ command = "true"
 """
 
 
-def deep_size(obj: Any, seen: set[int] | None = None) -> int:
-    """Bytes held by an object graph (dataclasses, tuples, strings, numbers), shared objects once."""
-    seen = set() if seen is None else seen
-    if id(obj) in seen:
-        return 0
-    seen.add(id(obj))
-    size = sys.getsizeof(obj)
-    if isinstance(obj, (str, bytes, int, float, bool, type(None))):
-        return size
-    if isinstance(obj, dict):
-        return size + sum(deep_size(k, seen) + deep_size(v, seen) for k, v in obj.items())
-    if isinstance(obj, (tuple, list, set, frozenset)):
-        return size + sum(deep_size(x, seen) for x in obj)
-    if hasattr(obj, "__dict__"):
-        return size + deep_size(vars(obj), seen)
-    return size
-
-
 def history_stats(history: History) -> dict[str, float]:
-    queues = list(history._samples.values())
-    n = sum(len(q) for q in queues)
-    sample = [x for q in queues[:10] for x in list(q)[-10:]]
-    seen: set[int] = set()  # shared across the sample: interned names and statuses count once, not per result
-    per = (sum(deep_size(r, seen) for r in sample) / len(sample)) if sample else 0.0
-    return {"history_samples": n, "history_bytes_per_sample": round(per), "history_mb_est": round(n * per / 2**20, 2)}
+    n = len(history)
+    nbytes = history.nbytes()
+    return {"history_samples": n, "history_bytes_per_sample": round(nbytes / n) if n else 0,
+            "history_mb_est": round(nbytes / 2**20, 2)}
 
 
 def slope(xs: list[float], ys: list[float]) -> float:

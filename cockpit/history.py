@@ -8,6 +8,7 @@ so a cockpit pinned for days keeps constant memory (docs/performance.md, B5).
 
 from __future__ import annotations
 
+import sys
 import time
 from array import array
 from collections.abc import Iterable
@@ -108,3 +109,7 @@ class History:
     def __len__(self) -> int:
         """Samples held, across every host and service."""
         return sum(len(s) for s in self._series.values())
+
+    def nbytes(self) -> int:
+        """Memory the samples' arrays take (allocated, dead head included), for the soak benchmark."""
+        return sum(sys.getsizeof(s.at) + sys.getsizeof(s.lat) + sys.getsizeof(s.code) for s in self._series.values())

@@ -248,6 +248,39 @@ async def test_changed_host_key_is_never_accepted(fleet, tmp_path, policy: str) 
     assert kh.read_text() == old_known
 
 
+async def test_known_hosts_edits_are_seen_by_a_running_engine(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """known_hosts is parsed once per change, not per connect: an added key is trusted, a swapped one refused."""
+    line = next(ln for ln in fleet.known_hosts.read_text().splitlines()
+                if ln.startswith(f"[{fleet['h1'].address}]:{fleet['h1'].port} "))
+    kh = tmp_path / "known_hosts"
+    kh.write_text("")
+    path = write_config(tmp_path, fleet, '[services.c]\non=["h1"]\ncommand="true"\n', hosts=["h1"],
+                        ssh={"known_hosts": str(kh)})
+    async with Engine(load_config(path)) as engine:
+        assert (await engine.run_round()).host("h1").reach == "host-key-unknown"
+        kh.write_text(line + "\n")  # the operator verified the fingerprint and added it
+        engine.retry("h1")
+        assert (await engine.run_round()).host("h1").reach == "ok"
+        other = ssh_keygen_pub(tmp_path)
+        kh.write_text(f"[{fleet['h1'].address}]:{fleet['h1'].port} {other}\n")  # now a different key is on record
+        fleet["h1"].restart()  # the connection drops; the next one must be judged afresh
+        for _ in range(100):
+            if not engine.transport("h1").connected:  # type: ignore[attr-defined]
+                break
+            await asyncio.sleep(0.05)
+        engine.retry("h1")
+        snap = await engine.run_round()
+        assert snap.host("h1").reach == "host-key-CHANGED", snap.host("h1").error
+
+
+def ssh_keygen_pub(tmp_path: Path) -> str:
+    import subprocess
+
+    key = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return " ".join(key.with_suffix(".pub").read_text().split()[:2])
+
+
 async def test_big_output_keeps_memory_bounded(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import psutil
 
