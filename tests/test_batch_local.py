@@ -80,8 +80,8 @@ async def test_port_checks(tcp_listener) -> None:  # type: ignore[no-untyped-def
 
 
 async def test_uncut_sections_are_framed_like_cut_ones() -> None:
-    """Our own snippets skip the host-side cut (no pipe, no head): same output, same exit status."""
-    out = await run_sections([batch.Section("u", "echo one; echo two >&2; exit 4", cut=False),
+    """Our own snippets skip the host-side cut and the subshell: same output, same exit status."""
+    out = await run_sections([batch.Section("u", "echo one; echo two >&2; (exit 4)", cut=False),
                               batch.Section("c", "echo cut", cut=True),
                               batch.Section("v", "printf 'no newline'", cut=False)])
     assert out["u"] == batch.SectionOutput("one\ntwo\n", 4)

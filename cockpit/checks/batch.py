@@ -4,10 +4,11 @@ The script goes to ``sh -s`` on stdin. Each section's output is framed by a rand
 per-round delimiter, so a check's output cannot forge another's result, and login
 noise printed before the script runs is ignored. Exit statuses travel on stderr.
 
-A section whose output size is not ours to know (``cut``: a user's command) is cut at
-``SECTION_LIMIT`` bytes on the host, through a pipe to ``head``. Our own snippets
-print a few lines and skip that pipe: it costs three processes per section, and
-the host's process count is most of a warm round's cost (docs/performance.md, B2).
+A section whose output size is not ours to know (``cut``: a user's command) runs in
+a subshell, cut at ``SECTION_LIMIT`` bytes on the host through a pipe to ``head``.
+Our own snippets print a few lines, never ``exit`` or ``cd``, and run in the shell
+itself: the pipe and the subshell cost four processes per section, and the host's
+process count is most of a warm round's cost (docs/performance.md, B2).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ SECTION_LIMIT = 65536
 class Section:
     id: str  # [A-Za-z0-9_.-]+
     code: str  # shell code; its stdout+stderr is the section's output
-    cut: bool = True  # False only for our own snippets, whose output is a few lines
+    cut: bool = True  # False only for our own snippets: a few lines of output, no exit, no cd
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def build_script(sections: list[Section], delimiter: str) -> str:
         "}",
         "_cs() {",
         '  printf \'%s B %s\\n\' "$D" "$1"',
-        '  ( eval "$2" ) </dev/null 2>&1',
+        '  { eval "$2"; } </dev/null 2>&1',  # no subshell either: our snippets never exit or cd
         '  printf \'%s R %s %s\\n\' "$D" "$1" "$?" >&2',
         '  printf \'\\n%s E %s\\n\' "$D" "$1"',
         "}",

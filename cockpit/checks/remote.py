@@ -1,7 +1,8 @@
 """Checks that run on the host: the shell snippet for each kind, and how to read its answer.
 
 Snippets run inside one batched script fed to ``sh -s`` (see :mod:`cockpit.checks.batch`),
-never with ``sudo``. Patterns and commands are shell-quoted here; nothing else from
+never with ``sudo``; all but a command check's run in that shell itself, so they never
+``exit`` or ``cd``. Patterns and commands are shell-quoted here; nothing else from
 the config reaches the shell.
 """
 
@@ -46,8 +47,7 @@ def snippet(check: Check, timeout: float, login_shell: bool = False) -> str:
         # pgrep runs here, in the batch shell: the pattern is on no command line but pgrep's own
         return (
             f"_p=$(pgrep -f -- {q(check.pattern)} | head -n 20 | tr '\\n' ,); _p=${{_p%,}}; "
-            'if [ -z "$_p" ]; then echo none; exit 1; fi; '
-            'ps -o pid= -o rss= -o comm= -p "$_p"'
+            'if [ -z "$_p" ]; then echo none; false; else ps -o pid= -o rss= -o comm= -p "$_p"; fi'
         )
     if isinstance(check, PortCheck):
         return (

@@ -3,8 +3,9 @@
 Why: most of a warm round's cost is the host's, and a fresh session costs sshd a fork,
 the login shell and ``sh`` itself on every round, for every host (docs/performance.md,
 B2). The kept shell reads each round's script from stdin and answers until the round's
-end marker on both streams. Every section of the script runs in a subshell with stdin
-from /dev/null, so nothing a check does can eat the next round's script or end the shell.
+end marker on both streams. Every section of the script runs with stdin from
+/dev/null, and a user's command in a subshell of its own, so nothing a check does can
+eat the next round's script or end the shell.
 
 A round that misses its deadline, or is cancelled, ends the shell: the channel is closed
 and its process group signalled (TERM, then KILL), and the next round opens a new one.
