@@ -1,9 +1,10 @@
 """Recent check results per host and service, for windowed conditions (p95, error rate) and regressions.
 
 Only what the windows read is kept: when, the status and the latency, 17 bytes a
-sample in three flat arrays per host and service (a CheckResult costs about 365).
-Bounded by age (the engine passes the runbook's window plus a margin) and by count,
-so a cockpit pinned for days keeps constant memory (docs/performance.md, B5).
+sample in a ring of three flat arrays per host and service (a CheckResult costs
+about 365). Bounded by age (the engine passes the runbook's window plus a margin)
+and by count; once a window's worth is held the ring is reused in place, so a
+cockpit pinned for days keeps constant memory (docs/performance.md, B5).
 """
 
 from __future__ import annotations
@@ -32,45 +33,62 @@ class Sample(NamedTuple):
 
 
 class _Series:
-    """A ring of samples in flat arrays; the head is dropped lazily (``start``) and compacted in bulk."""
+    """A ring of samples in flat arrays, grown by doubling while the window fills, then reused in place.
 
-    __slots__ = ("at", "lat", "code", "start")
+    Once a window's worth of samples is held, memory stays put: no array is
+    reallocated again, so a cockpit pinned for days neither grows nor fragments.
+    """
 
-    def __init__(self) -> None:
-        self.at = array("d")
-        self.lat = array("d")
-        self.code = bytearray()
-        self.start = 0
+    __slots__ = ("at", "lat", "code", "head", "size")
+
+    def __init__(self, capacity: int = 16) -> None:
+        self.at = array("d", bytes(8 * capacity))
+        self.lat = array("d", bytes(8 * capacity))
+        self.code = bytearray(capacity)
+        self.head = 0  # index of the oldest sample
+        self.size = 0
 
     def __len__(self) -> int:
-        return len(self.at) - self.start
+        return self.size
 
-    def append(self, at: float, status: Status, latency: float | None) -> None:
-        self.at.append(at)
-        self.lat.append(_NONE if latency is None else latency)
-        self.code.append(_CODE.get(status, _CODE["unknown"]))
+    def _idx(self, k: int) -> int:
+        """Array index of the k-th oldest sample."""
+        return (self.head + k) % len(self.at)
 
-    def drop_until(self, cutoff: float, keep: int) -> None:
-        at, n = self.at, len(self.at)
-        i = self.start
-        while i < n and (at[i] < cutoff or n - i > keep):
-            i += 1
-        self.start = i
-        if i and i * 2 >= n:  # compact once half the arrays are dead: amortised O(1) per sample
-            del self.at[:i]
-            del self.lat[:i]
-            del self.code[:i]
-            self.start = 0
+    def append(self, at: float, status: Status, latency: float | None, cutoff: float, limit: int) -> None:
+        while self.size and (self.at[self.head] < cutoff or self.size >= limit):
+            self.head = (self.head + 1) % len(self.at)  # drop the oldest: too old, or over the count bound
+            self.size -= 1
+        cap = len(self.at)
+        if self.size == cap:  # full of samples still in the window: grow, up to the count bound
+            self._grow(min(limit, cap * 2))
+            cap = len(self.at)
+        i = (self.head + self.size) % cap
+        self.at[i] = at
+        self.lat[i] = _NONE if latency is None else latency
+        self.code[i] = _CODE.get(status, _CODE["unknown"])
+        self.size += 1
+
+    def _grow(self, capacity: int) -> None:
+        order = [self._idx(k) for k in range(self.size)]
+        at, lat, code = array("d", bytes(8 * capacity)), array("d", bytes(8 * capacity)), bytearray(capacity)
+        for k, i in enumerate(order):
+            at[k], lat[k], code[k] = self.at[i], self.lat[i], self.code[i]
+        self.at, self.lat, self.code, self.head = at, lat, code, 0
 
     def last_at(self) -> float | None:
-        return self.at[-1] if len(self) else None
+        return self.at[self._idx(self.size - 1)] if self.size else None
 
     def since(self, start: float) -> list[Sample]:
         at, lat, code = self.at, self.lat, self.code
-        i = len(at)
-        while i > self.start and at[i - 1] >= start:  # windows are short against the ring: walk back
-            i -= 1
-        return [Sample(at[k], _STATUSES[code[k]], None if lat[k] != lat[k] else lat[k]) for k in range(i, len(at))]
+        out: list[Sample] = []
+        for k in range(self.size - 1, -1, -1):  # newest first: windows are short against the ring
+            i = self._idx(k)
+            if at[i] < start:
+                break
+            out.append(Sample(at[i], _STATUSES[code[i]], None if lat[i] != lat[i] else lat[i]))
+        out.reverse()
+        return out
 
 
 class History:
@@ -88,8 +106,7 @@ class History:
                 s = self._series[key] = _Series()
             elif s.last_at() == r.at:
                 continue  # the same result seen again (a merged snapshot)
-            s.append(r.at, r.status, r.latency)
-            s.drop_until(cutoff, self._max)
+            s.append(r.at, r.status, r.latency, cutoff, self._max)
 
     def window(self, service: str, hosts: Iterable[str], seconds: float, now: float | None = None) -> list[Sample]:
         start = (now if now is not None else time.time()) - seconds

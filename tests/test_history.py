@@ -61,3 +61,16 @@ def test_a_sample_costs_tens_of_bytes_not_a_result_object() -> None:
     samples = 100 * 5 * 400
     assert len(h) == samples
     assert grown / samples < 40, f"{grown / samples:.0f} bytes per sample"
+
+
+def test_once_a_window_is_held_memory_stays_put() -> None:
+    """A cockpit pinned for days: after the first window, more rounds allocate nothing."""
+    h = History(max_age=120, max_samples=2000)
+    for k in range(300):  # 2.5 windows at a round a second
+        h.add(_state("a", T0 + k, {"s": ("up", 0.001), "t": ("down", None)}))
+    held, size = len(h), h.nbytes()
+    for k in range(300, 5000):
+        h.add(_state("a", T0 + k, {"s": ("up", 0.001), "t": ("down", None)}))
+    assert len(h) == held and h.nbytes() == size
+    got = h.window("t", ["a"], 2.5, now=T0 + 4999)
+    assert got == [Sample(T0 + 4997, "down", None), Sample(T0 + 4998, "down", None), Sample(T0 + 4999, "down", None)]
