@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -34,6 +35,14 @@ from fleet import Fleet, FleetHost  # noqa: E402
 #: concurrent handshakes of tools that open several connections per host; every tool here opens one
 #: connection per host, so they rarely bite, but a benchmark must not be limited by them.
 BENCH_SSHD = "MaxStartups 1000:30:1000\nMaxSessions 64\nLogLevel ERROR"
+
+
+def _exit_on_term(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+# a benchmark stopped with SIGTERM (timeout, kill) unwinds like Ctrl-C: its fleet's sshd go with it
+signal.signal(signal.SIGTERM, _exit_on_term)
 
 
 def raise_nofile() -> tuple[int, int]:
