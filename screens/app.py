@@ -13,6 +13,7 @@ engine's messages, navigation, and the key list the help screen and docs use.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable, Iterable
 
@@ -37,6 +38,15 @@ from screens.runbook_actions import RunbookActions
 ALARMING = frozenset({"down", "unreachable", "auth-failed", "host-key-CHANGED", "host-key-unknown"})
 #: Textual's own bindings that mean nothing to an operator (the palette gets its own row)
 UNLISTED_ACTIONS = frozenset({"app.focus_next", "app.focus_previous", "screen.copy_text", "command_palette"})
+#: Python's cyclic GC while the cockpit runs: a young generation of 50,000 objects instead of 700. With
+#: the default, a full collection ran every ~7 rounds at 500 hosts and took 150-350 ms (every object
+#: of the snapshots is scanned), right in a frame. Snapshots are frozen dataclasses without cycles
+#: (reference counting frees them), so the collector has little to find anyway.
+GC_THRESHOLD = (50_000, 20, 100)
+#: seconds between two snapshots applied to the screens: each host publishes its own snapshot when its
+#: round ends, so 50 hosts meant ~100 screen updates a minute; what arrives in between is merged by the
+#: engine's subscription (every status change kept, the latest state of each host)
+APPLY_EVERY = 1.0
 
 
 class CockpitApp(RunbookActions, FleetActions, App[int]):
@@ -52,7 +62,7 @@ class CockpitApp(RunbookActions, FleetActions, App[int]):
 
     def __init__(self, engine: Engine, *, read_only: bool = False, quiet: bool = False, live: bool = True,
                  clock: Callable[[], float] = time.time, operator: str = "", session: Session | None = None,
-                 ask_sudo: bool = False) -> None:
+                 ask_sudo: bool = False, apply_every: float = APPLY_EVERY) -> None:
         super().__init__()
         self.engine = engine
         self.session = session
@@ -62,16 +72,20 @@ class CockpitApp(RunbookActions, FleetActions, App[int]):
         self.quiet = quiet
         self.live = live
         self.clock = clock
+        self.apply_every = apply_every
         self.operator = operator
         self.snapshot: FleetSnapshot | None = None
         self._applied = asyncio.Event()
         self._shown_action: int | None = None
+        self._gc_was = gc.get_threshold()
+        self._gc_frozen = False
         self.dashboard = DashboardScreen(
             [(a.key, a.name, a.title) for a in engine.config.actions], read_only, clock)
 
     # -- start-up -----------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self._tune_gc()
         self.push_screen(self.dashboard)
         self.dashboard.has_runbook = bool(self.engine.config.runbook.phases)
         if self.dashboard.has_runbook:
@@ -88,7 +102,11 @@ class CockpitApp(RunbookActions, FleetActions, App[int]):
             self.run_worker(self._consume(), name="engine", group="engine", exclusive=True)
 
     async def _consume(self) -> None:
-        """Forward snapshots as messages; wait until each is applied so a slow UI merges, not queues."""
+        """Forward snapshots as messages; wait until each is applied so a slow UI merges, not queues.
+
+        At most one every ``apply_every`` seconds: a change waits at most that long after the previous
+        update, and the subscription merges whatever arrives meanwhile (events are never dropped).
+        """
         sub = self.engine.subscribe()
         if self.session is not None:
             await self.session.start()
@@ -100,8 +118,23 @@ class CockpitApp(RunbookActions, FleetActions, App[int]):
             self._applied.clear()
             self.post_message(SnapshotReady(snap))
             await self._applied.wait()
+            await asyncio.sleep(self.apply_every)
+
+    def _tune_gc(self) -> None:
+        """Start-up's objects (modules, widgets, config) leave the collector's scans; collections get rarer."""
+        self._gc_was = gc.get_threshold()
+        self._gc_frozen = gc.get_freeze_count() == 0
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLD)
+
+    def _restore_gc(self) -> None:
+        gc.set_threshold(*self._gc_was)
+        if self._gc_frozen:
+            gc.unfreeze()  # only what we froze (a host process may freeze its own)
 
     async def on_unmount(self) -> None:
+        self._restore_gc()
         if not self.live:
             return
         if self.session is not None:

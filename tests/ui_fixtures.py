@@ -257,3 +257,61 @@ async def feed(pilot: object, snap: FleetSnapshot | None = None) -> None:
     await pilot.pause()  # type: ignore[attr-defined]
     await pilot.wait_for_scheduled_animations()  # type: ignore[attr-defined]
     await pilot.pause()  # type: ignore[attr-defined]
+
+
+# -- a large fleet (B4: the UI at 500 hosts) ---------------------------------------------------
+
+BIG_SERVICES = ("agent", "web", "db-conn", "queue", "health")
+
+
+def write_big_config(directory: Path, n: int) -> Path:
+    """``n`` hosts ``h001``… in TEST-NET (never contacted) × 5 command checks."""
+    lines = ["[cockpit]", 'title = "Big fleet"', 'interval = "5s"', "", "[ssh]", 'known_hosts = "known_hosts"', ""]
+    for i in range(n):
+        lines += [f"[hosts.h{i + 1:03d}]", f'address = "192.0.2.{1 + i % 250}"', f"port = {2000 + i}",
+                  'tags = ["fleet"]', ""]
+    for s in BIG_SERVICES:
+        lines += [f"[services.{s}]", 'on = ["all"]', f'command = "true {s}"', ""]
+    path = directory / "big.toml"
+    path.write_text("\n".join(lines))
+    (directory / "known_hosts").write_text("")
+    return path
+
+
+class BigFleet:
+    """Rounds for ``n`` hosts as the engine would publish them; set a host's CPU or a check's status."""
+
+    def __init__(self, n: int) -> None:
+        self.names = [f"h{i + 1:03d}" for i in range(n)]
+        self.cpu = {h: 10.0 + (i % 50) for i, h in enumerate(self.names)}
+        self.status = {(h, s): "up" for h in self.names for s in BIG_SERVICES}
+        self.hist: dict[str, tuple[Load, ...]] = {h: () for h in self.names}
+        self.round = 0
+        self._events: list[StatusChange] = []
+        self._last: dict[str, HostState] = {}
+
+    def set_status(self, host: str, service: str, status: str) -> None:
+        old = self.status[(host, service)]
+        self.status[(host, service)] = status
+        self._events.append(StatusChange(NOW + self.round, host, service, old, status, f"now {status}"))
+
+    def next(self, changed: tuple[str, ...] | None = None) -> FleetSnapshot:
+        """The next round; ``changed``: the only hosts whose state moved (default: all)."""
+        self.round += 1
+        at = NOW + self.round
+        out = []
+        for h in self.names:
+            if changed is not None and h in self._last and h not in changed:
+                out.append(self._last[h])  # as the engine does: an unchanged host keeps its state
+                continue
+            load = Load(at=at, cpu=self.cpu[h], mem=40.0, mem_total_kb=8_000_000, load1=0.5, load5=0.5,
+                        load15=0.4, disks=(("/", 41.0),), ncpu=2)
+            self.hist[h] = (*self.hist[h][-29:], load)
+            results = tuple(CheckResult(service=s, host=h, kind="command", status=self.status[(h, s)],  # type: ignore[arg-type]
+                                        detail="", latency=None, at=at) for s in BIG_SERVICES)
+            self._last[h] = HostState(name=h, reach="ok", load=load, history=self.hist[h], results=results,
+                                      round_started=at - 0.2, round_ended=at, tags=("fleet",))
+            out.append(self._last[h])
+        events, self._events = tuple(self._events), []
+        return FleetSnapshot(title="Big fleet", at=at, hosts=tuple(out), round=self.round,
+                             changed=tuple(self.names) if changed is None else changed, events=events)

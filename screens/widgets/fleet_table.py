@@ -1,14 +1,18 @@
-"""The fleet table: one row per host, updated cell by cell (never rebuilt on a round)."""
+"""The fleet table: one row per host, updated cell by cell (never rebuilt on a round).
+
+Only rows on screen cost anything on a round; the others are rebuilt when they are about to be
+drawn (:class:`screens.widgets.lazy_table.LazyTable`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from cockpit.model import FleetSnapshot, HostState
 from screens import render
+from screens.widgets.lazy_table import LazyTable
 
 COLUMNS = (("host", "Host"), ("reach", "Reach"), ("cpu", "CPU"), ("mem", "Mem"), ("load", "Load1"),
            ("disk", "Disk"), ("svc", "Services"))
@@ -52,16 +56,15 @@ def matches(h: HostState, text: str) -> bool:
     return any(t in w.lower() for w in words)
 
 
-class FleetTable(DataTable[Text]):
-    """Rows keyed by host name; ``apply`` touches only cells whose content changed."""
+class FleetTable(LazyTable):
+    """Rows keyed by host name; ``apply`` touches only cells whose content changed, on screen."""
 
     DEFAULT_CSS = """
     FleetTable { height: 1fr; }
     """
 
     def __init__(self, **kw: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kw)  # type: ignore[arg-type]
-        self._cells: dict[str, dict[str, Text]] = {}
+        super().__init__(cursor_type="row", zebra_stripes=False, **kw)
         self._states: dict[str, HostState] = {}
         self.selected: set[str] = set()
         self.filter_text = ""
@@ -80,9 +83,10 @@ class FleetTable(DataTable[Text]):
             return
         self.spark = width
         states = [self._states[n] for n in self.visible_hosts() if n in self._states]
+        keep = self.current_host  # before clear(): the cursor stays on its host
         self.clear(columns=True)
         self._columns()
-        self._rebuild(states)
+        self._rebuild(states, keep)
 
     @property
     def current_host(self) -> str | None:
@@ -94,50 +98,44 @@ class FleetTable(DataTable[Text]):
             return None
 
     def visible_hosts(self) -> list[str]:
+        """The hosts the table lists (the filter applied), in order; not only those on screen."""
         return [str(k.value) for k in self.rows]
+
+    def row_cells(self, key: str) -> dict[str, Text] | None:
+        h = self._states.get(key)
+        return None if h is None else host_cells(h, key in self.selected, self.spark)
 
     def apply(self, snap: FleetSnapshot, changed: Iterable[str] | None = None) -> None:
         """Bring rows up to date with a snapshot: add, remove and update only what differs."""
-        names = {h.name for h in snap.hosts}
-        want = [h for h in snap.hosts if matches(h, self.filter_text)]
-        want_names = [h.name for h in want]
+        want = [h for h in snap.hosts if matches(h, self.filter_text)] if self.filter_text else list(snap.hosts)
         for h in snap.hosts:
             self._states[h.name] = h
-        if want_names != self.visible_hosts():
+        if [h.name for h in want] != self.visible_hosts():
             self._rebuild(want)
             return
-        only = set(changed) if changed is not None else names
-        for h in want:
-            if h.name in only:
-                self._update_row(h)
+        self.mark_stale(changed if changed is not None else (h.name for h in snap.hosts))
 
-    def _rebuild(self, hosts: list[HostState]) -> None:
-        """Only when the set or order of rows changes (filter, new host); keeps the cursor host."""
-        keep = self.current_host
+    def _rebuild(self, hosts: list[HostState], keep: str | None = None) -> None:
+        """Only when the set or order of rows changes (filter, new host); keeps the cursor host.
+
+        Rows start as placeholders: only those drawn or read are built (a 500-host filter keystroke
+        builds the ~40 rows on screen).
+        """
+        keep = keep or self.current_host
         self.clear()
-        self._cells.clear()
+        blank: dict[str, Text] = {}
         for h in hosts:
-            cells = host_cells(h, h.name in self.selected, self.spark)
-            self._cells[h.name] = cells
-            self.add_row(*(cells[k] for k, _ in COLUMNS), key=h.name)
+            self.add_lazy_row(h.name, blank, placeholder=True)
         if keep is not None and keep in self._cells:
             self.move_cursor(row=self.get_row_index(keep))
-
-    def _update_row(self, h: HostState) -> None:
-        cells = host_cells(h, h.name in self.selected, self.spark)
-        old = self._cells.get(h.name, {})
-        for key, value in cells.items():
-            if old.get(key) != value:
-                self.update_cell(h.name, key, value)
-        self._cells[h.name] = cells
+        self._flush_visible()
 
     def toggle_selected(self, host: str) -> None:
         if host in self.selected:
             self.selected.discard(host)
         else:
             self.selected.add(host)
-        if host in self._states and host in self._cells:
-            self._update_row(self._states[host])
+        self.mark_stale([host])
 
     def refilter(self, text: str, snap: FleetSnapshot) -> None:
         self.filter_text = text

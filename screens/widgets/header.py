@@ -26,12 +26,14 @@ class CockpitHeader(Widget):
         self._clock = clock
         self.snapshot: FleetSnapshot | None = None
         self.last_round: float | None = None
+        self._counts: dict[str, int] = {}
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self.refresh)  # the age ticks; nothing else redraws
 
     def update_snapshot(self, snap: FleetSnapshot) -> None:
         self.snapshot = snap
+        self._counts = snap.counts()  # once per snapshot, not on every tick of the age (500 hosts: ~1 ms)
         ends = [h.round_ended for h in snap.hosts if h.round_ended]
         if ends:
             self.last_round = max(ends)
@@ -47,7 +49,7 @@ class CockpitHeader(Widget):
             t.append(" OBSERVER ", style="bold reverse cyan")
             t.append(" ")
         if snap is not None:
-            c = snap.counts()
+            c = self._counts
             t.append(f"●{c['up']} ", style="green")
             t.append(f"◐{c['degraded']} ", style="yellow" if c["degraded"] else "dim")
             t.append(f"✖{c['down']} ", style="bold red" if c["down"] else "dim")
