@@ -9,6 +9,7 @@ cockpit pinned for days keeps constant memory (docs/performance.md, B5).
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from array import array
@@ -33,7 +34,7 @@ class Sample(NamedTuple):
 
 
 class _Series:
-    """A ring of samples in flat arrays, grown by doubling while the window fills, then reused in place.
+    """A ring of samples in flat arrays, grown while the window fills, then reused in place.
 
     Once a window's worth of samples is held, memory stays put: no array is
     reallocated again, so a cockpit pinned for days neither grows nor fragments.
@@ -61,7 +62,7 @@ class _Series:
             self.size -= 1
         cap = len(self.at)
         if self.size == cap:  # full of samples still in the window: grow, up to the count bound
-            self._grow(min(limit, cap * 2))
+            self._grow(min(limit, _enough(cap, at - self.at[self.head], at - cutoff)))
             cap = len(self.at)
         i = (self.head + self.size) % cap
         self.at[i] = at
@@ -89,6 +90,13 @@ class _Series:
             out.append(Sample(at[i], _STATUSES[code[i]], None if lat[i] != lat[i] else lat[i]))
         out.reverse()
         return out
+
+
+def _enough(capacity: int, span: float, age: float) -> int:
+    """Double, but no further than a whole window at the rate seen so far (+10 %): the last step fits."""
+    if span <= 0:
+        return capacity * 2
+    return min(capacity * 2, max(capacity + 16, math.ceil(capacity * age / span * 1.1)))
 
 
 class History:
