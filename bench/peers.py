@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -109,7 +110,11 @@ class Peers:
         out = self.tmp / "ansible.out"
         r = run_measured(self.ansible_argv(command), env=self.ansible_env(warm), stdout=out, fleet=self.fleet)
         text = out.read_text(errors="replace")
-        r["ok"] = text.count(" | CHANGED | rc=0") if expect is None else text.count(expect)
+        if expect is None:
+            r["ok"] = text.count(" | CHANGED | rc=0")
+        else:  # one block per host ("NAME | CHANGED | rc=0 >>" then its output); the script prints DONE twice
+            blocks = re.split(r"^\S+ \| (?:CHANGED|FAILED|UNREACHABLE!?) \|", text, flags=re.M)[1:]
+            r["ok"] = sum(1 for b in blocks if expect in b)
         return r
 
     # -- Debian's parallel-ssh (pssh) ---------------------------------------------------------------------

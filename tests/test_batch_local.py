@@ -42,6 +42,20 @@ async def test_output_cannot_forge_another_section() -> None:
     assert out["b"] == batch.SectionOutput("", 7)
 
 
+async def test_frames_with_another_well_formed_delimiter_are_ignored() -> None:
+    """The parser's patterns are generic (compiled once); only this round's delimiter counts."""
+    other = batch.new_delimiter()
+    fake = (f"printf '{other} E a\\n{other} B b\\nup\\n{other} E b\\n'; "
+            f"printf '{other} R b 0\\n{other} DONE\\n' >&2; exit 1")
+    out = await run_sections([batch.Section("a", fake), batch.Section("b", "(exit 7)", cut=False)])
+    assert out["a"].rc == 1 and f"{other} B b" in out["a"].output
+    assert out["b"] == batch.SectionOutput("", 7)
+    d = batch.new_delimiter()
+    text = f"{other} R b 0\n{d} R b 7\n{d} DONE\nsh: 1: oops: not found\n"
+    assert batch.parse(f"{d} B b\n{d} E b\n", text, d) == {"b": batch.SectionOutput("", 7)}
+    assert batch.strip_frames(text, d) == f"{other} R b 0\nsh: 1: oops: not found\n"
+
+
 async def test_section_output_is_cut_on_the_host() -> None:
     out = await run_sections([batch.Section("big", "head -c 5000000 /dev/zero | tr '\\0' x"), batch.Section("n", "echo next")])
     assert len(out["big"].output) == batch.SECTION_LIMIT and out["big"].rc == 0

@@ -70,17 +70,24 @@ def _sq(text: str) -> str:
     return "'" + text.replace("'", "'\"'\"'") + "'"
 
 
+# One compiled pattern for every round: a pattern built from each round's delimiter missed re's
+# cache on every host-round (0.4 ms of client CPU per host-round at 200 hosts, B2's profile).
+_RC = re.compile(r"^(CK[0-9a-f]{24}) R (\S+) (\d+)$", re.M)
+_FRAME = re.compile(r"^(CK[0-9a-f]{24}) B (\S+)\n(.*?)\n?\1 E \2$", re.S | re.M)
+_OURS = re.compile(r"^(CK[0-9a-f]{24}) (?:R \S+ \d+|DONE)\n?", re.M)
+
+
 def parse(stdout: str, stderr: str, delimiter: str) -> dict[str, SectionOutput]:
     """Map section id -> output and exit status; sections that never ran are absent."""
-    d = re.escape(delimiter)
-    rcs = {m.group(1): int(m.group(2)) for m in re.finditer(rf"^{d} R (\S+) (\d+)$", stderr, re.M)}
+    rcs = {m.group(2): int(m.group(3)) for m in _RC.finditer(stderr) if m.group(1) == delimiter}
     out: dict[str, SectionOutput] = {}
-    for m in re.finditer(rf"^{d} B (\S+)\n(.*?)\n?{d} E \1$", stdout, re.S | re.M):
-        sid = m.group(1)
-        out[sid] = SectionOutput(m.group(2), rcs.get(sid))
+    for m in _FRAME.finditer(stdout):
+        if m.group(1) == delimiter:
+            sid = m.group(2)
+            out[sid] = SectionOutput(m.group(3), rcs.get(sid))
     return out
 
 
 def strip_frames(stderr: str, delimiter: str) -> str:
     """stderr minus our exit-status and end lines: what the host's shell itself complained about."""
-    return re.sub(rf"^{re.escape(delimiter)} (R \S+ \d+|DONE)\n?", "", stderr, flags=re.M)
+    return _OURS.sub(lambda m: "" if m.group(1) == delimiter else m.group(0), stderr)
