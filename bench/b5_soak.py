@@ -157,8 +157,17 @@ async def soak(n: int, rounds: int, interval: float, flip_every: int, flip_hosts
         "journal_bytes_per_status_change": round(jbytes / rows) if rows else None,
         "journal_bytes_per_round": round(j_slope, 1),
         "journal_mb_per_day_at_5s_rounds": round(j_slope * rounds_per_day_5s / 2**20, 2),
+        **held_window(samples),
         "samples": samples,
     }
+
+
+def held_window(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """Growth once the History holds a whole window (its rings stop growing): what a pinned cockpit keeps doing."""
+    end = samples[-1]
+    full = next((s for s in samples if s["history_mb_est"] >= end["history_mb_est"]), end)
+    return {"history_full_round": full["round"], "rss_mb_history_full": full["rss_mb"],
+            "rss_growth_after_history_full_mb": round(end["rss_mb"] - full["rss_mb"], 2)}
 
 
 def main() -> None:

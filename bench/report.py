@@ -69,7 +69,9 @@ def b4(feed: dict[str, Any] | None, idle: dict[str, Any] | None, live: dict[str,
         print(f"- feed {feed['hosts']} hosts × {feed['services']} services, a round every {feed['every_s']} s, "
               f"{feed['rounds']} rounds: apply+render p50 {feed['apply_plus_render_ms']['p50']} ms, "
               f"p99 {feed['apply_plus_render_ms']['p99']} ms (apply p99 {feed['apply_ms']['p99']} ms, "
-              f"render p99 {feed['render_ms']['p99']} ms, GC p99 {feed.get('gc_ms_per_round', {}).get('p99')} ms); "
+              f"render p99 {feed['render_ms']['p99']} ms, GC p99 {feed.get('gc_ms_per_round', {}).get('p99')} ms; "
+              f"main-thread CPU p50 {feed.get('apply_plus_render_cpu_ms', {}).get('p50')} ms, "
+              f"p99 {feed.get('apply_plus_render_cpu_ms', {}).get('p99')} ms); "
               f"CPU {feed['cpu_pct_of_one_core']} %; RSS {feed['rss_mb']} MB")
     if idle:
         print(f"- idle {idle['hosts']} hosts, a round every {idle['every_s']} s: CPU {idle['cpu_pct_of_one_core']} % "
@@ -84,6 +86,7 @@ def b5(d: dict[str, Any]) -> None:
     print("\n### B5 soak\n")
     keys = ["hosts", "rounds", "elapsed_s", "round_s_median", "rss_mb_baseline", "rss_mb_end", "rss_growth_mb",
             "rss_slope_mb_per_1000_rounds", "history_mb_growth_est", "rss_growth_without_history_mb",
+            "history_full_round", "rss_growth_after_history_full_mb",
             "cpu_pct_of_one_core", "journal_bytes_end", "journal_status_rows_end", "journal_bytes_per_status_change",
             "journal_mb_per_day_at_5s_rounds"]
     for k in keys:
