@@ -54,7 +54,7 @@ screenshots: $(STAMP)
 
 # Benchmarks against ansible, pssh and parallel-ssh (docs/performance.md): bench/setup.sh installs
 # Debian's pssh and bench/.venv (ansible-core, parallel-ssh, py-spy); results go to bench/results/.
-# bench-quick: small N, few runs, about three minutes. bench: the full suite (over an hour: B5 soaks).
+# bench-quick: small N, few runs, about two minutes. bench: the full suite (about 1¼ hours: B5 soaks).
 .PHONY: bench bench-quick
 
 bench: setup
