@@ -17,6 +17,11 @@ from cockpit.model import FleetSnapshot, HostState
 from cockpit.spec import Config
 
 
+#: a p95 must also have grown by this much (seconds) to be a regression: 3 ms -> 6 ms is "2x" but
+#: noise (a loaded machine, one slow connect), and a cutover must not roll back on noise
+MIN_SLOWDOWN = 0.020
+
+
 def p95(latencies: list[float]) -> float | None:
     """Nearest-rank 95th percentile."""
     if not latencies:
@@ -93,7 +98,8 @@ class RegressionTracker:
                     window = self.history.window(svc, [host], rb.window, now)
                     lat = [x.latency for x in window if x.latency is not None]
                     cur = p95(lat)
-                    if cur is not None and len(lat) >= min(rb.min_samples, 5) and cur > rb.latency_factor * base_p95:
+                    if (cur is not None and len(lat) >= min(rb.min_samples, 5) and cur > rb.latency_factor * base_p95
+                            and cur - base_p95 >= MIN_SLOWDOWN):
                         out.append(Regression(host, svc, "slow",
                                               f"p95 {cur * 1000:.0f} ms vs {base_p95 * 1000:.0f} ms in the baseline "
                                               f"(> {rb.latency_factor:g}x)"))

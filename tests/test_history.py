@@ -74,3 +74,33 @@ def test_once_a_window_is_held_memory_stays_put() -> None:
     assert len(h) == held and h.nbytes() == size
     got = h.window("t", ["a"], 2.5, now=T0 + 4999)
     assert got == [Sample(T0 + 4997, "down", None), Sample(T0 + 4998, "down", None), Sample(T0 + 4999, "down", None)]
+
+
+def test_a_p95_regression_needs_the_factor_and_20_ms_more(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """3 ms -> 6 ms is "2x" and noise; 48 ms -> 257 ms is a regression an operator rolls back for."""
+    from cockpit.baseline import RegressionTracker, capture
+    from cockpit.config import load_config
+    from cockpit.model import FleetSnapshot
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[hosts.a]\naddress = "local"\ntransport = "local"\n'
+                   '[services.db]\non = ["a"]\ntcp = 5432\n[services.api]\non = ["a"]\nhttp = "http://127.0.0.1:1/"\n'
+                   '[runbook]\nwindow = "30s"\nmin_samples = 5\nlatency_factor = 1.5\n')
+    config = load_config(cfg)
+    h = History(max_age=90)
+    t = T0
+
+    def rounds(n: int, db: float, api: float) -> None:
+        nonlocal t
+        for _ in range(n):
+            t += 1
+            h.add(_state("a", t, {"db": ("up", db), "api": ("up", api)}))
+
+    rounds(10, 0.003, 0.048)
+    base = capture(FleetSnapshot("t", t, (_state("a", t, {"db": ("up", 0.003), "api": ("up", 0.048)}),)), h, 30)
+    tracker = RegressionTracker(config, h)
+    tracker.set_baseline(base)
+    rounds(40, 0.006, 0.060)  # db doubled by 3 ms; api +25 % (under the factor)
+    assert tracker.current(now=t) == []
+    rounds(40, 0.006, 0.257)
+    assert [(r.service, r.kind) for r in tracker.current(now=t)] == [("api", "slow")]

@@ -143,5 +143,7 @@ async def _phase_done(s: Session, phase: str, deadline: float) -> None:
 
     while not await done():
         if time.monotonic() >= deadline:
-            raise TimeoutError(f"phase {phase} was not done within the demo's --duration")
+            view = next(p for p in s.runbook.view().phases if p.id == phase)
+            why = f" (gate: {view.gate.detail})" if view.gate is not None else ""
+            raise TimeoutError(f"phase {phase} was not done within the demo's --duration{why}")
         await asyncio.sleep(0.5)
