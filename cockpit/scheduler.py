@@ -104,6 +104,7 @@ class Engine:
         self.round_hooks: list[Callable[[HostState, list[StatusChange]], None]] = []
         self._subs: list[Subscription] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._closing = False
         self._wake: dict[str, asyncio.Event] = {}
         self._round = 0
         self._locks = {name: asyncio.Lock() for name in self.pollers}
@@ -165,6 +166,7 @@ class Engine:
 
     async def start(self) -> None:
         """Start one poller per host."""
+        self._closing = False
         for name in self.pollers:
             if name not in self._tasks:
                 self._wake[name] = asyncio.Event()
@@ -173,7 +175,7 @@ class Engine:
     async def _poll(self, name: str) -> None:
         interval = self.config.cockpit.interval
         wake = self._wake[name]
-        while True:
+        while not self._closing:  # a cancel absorbed somewhere below must not keep a poller alive
             began = time.monotonic()
             wake.clear()
             try:
@@ -184,7 +186,10 @@ class Engine:
             if name == next(iter(self.pollers)):
                 self._round += 1
             try:
-                await asyncio.wait_for(wake.wait(), max(0.0, interval - (time.monotonic() - began)))
+                # asyncio.timeout, not wait_for: on 3.11, wait_for returns normally when the task is
+                # cancelled just as the event is set, and aclose() would then wait for this loop forever
+                async with asyncio.timeout(max(0.0, interval - (time.monotonic() - began))):
+                    await wake.wait()
             except TimeoutError:
                 pass
 
@@ -216,6 +221,7 @@ class Engine:
                                                 max_output=max_output, login_shell=spec.login_shell)
 
     async def aclose(self) -> None:
+        self._closing = True
         for run in self.actions.running():
             self.actions.cancel(run.id, shutdown=True)  # detached jobs run on, journaled, reattachable
         await self.actions.settle()
