@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cockpit.baseline import diff_rows
+from cockpit.baseline import MIN_SLOWDOWN, diff_rows
 from cockpit.report_base import (
     BAD, DETAIL_LIMIT, GATE_FAILURES_LIMIT, OUTPUT_TAIL_CHARS, OUTPUT_TAIL_LINES, PHASE_END_STATES, REASON_STATES,
     UNKNOWN, ReportBase, _dur, _iso, _mark, _run_result,
@@ -206,7 +206,8 @@ class DetailSections(ReportBase):
             if row["baseline"] != row["now"]:
                 note = f"{BAD} was {self.t(row['baseline'])}" if row["baseline"] == "up" else "changed"
             bp, np_ = row["baseline_p95_ms"], row["now_p95_ms"]
-            if not note and bp and np_ is not None and np_ > self.spec.latency_factor * bp:
+            if (not note and bp and np_ is not None and np_ > self.spec.latency_factor * bp
+                    and np_ - bp >= MIN_SLOWDOWN * 1000):
                 note = f"{BAD} p95 ×{np_ / bp:.1f}"
             changed += bool(note)
             table.append(f"| {self.t(row['host'])} | {self.t(row['service'])} | {self.t(row['baseline'])} | "
@@ -214,7 +215,7 @@ class DetailSections(ReportBase):
                          f"{'–' if np_ is None else f'{np_} ms'} | {note} |")
         out += [f"Baseline #{bid} captured at {_iso(at)}; final state at {_iso(self.final.at)}. "
                 f"{changed} of {len(rows)} host/service pairs differ (status changed, or p95 over "
-                f"{self.spec.latency_factor:g}× the baseline's).", "",
+                f"{self.spec.latency_factor:g}× the baseline's and {MIN_SLOWDOWN * 1000:.0f} ms more).", "",
                 "| Host | Service | Baseline status | Final status | Baseline p95 | Final p95 | Change |",
                 "|---|---|---|---|---:|---:|---|", *table]
         return out

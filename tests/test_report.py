@@ -145,7 +145,7 @@ def journal(tmp_path: Path) -> Iterator[Journal]:
     j.save_baseline({"at": T0 + 5, "hosts": {
         "web1": {"reach": "ok", "services": {
             "agent": {"status": "up", "detail": "active", "p95": None, "latency": None},
-            "api": {"status": "up", "detail": "200", "p95": 0.012, "latency": 0.011}}},
+            "api": {"status": "up", "detail": "200", "p95": 0.008, "latency": 0.007}}},
         "web2": {"reach": "ok", "services": {
             "agent": {"status": "up", "detail": "active", "p95": None, "latency": None},
             "api": {"status": "up", "detail": "200", "p95": 0.020, "latency": 0.019}}},
@@ -360,14 +360,14 @@ def test_baseline_vs_final(config: Config, journal: Journal) -> None:
     rows = table_rows(base)
     assert rows[0] == "| Host | Service | Baseline status | Final status | Baseline p95 | Final p95 | Change |"
     assert "| web1 | agent | up | down | – | – | ✖ was up |" in rows
-    assert "| web1 | api | up | up | 12.0 ms | 30.0 ms | ✖ p95 ×2.5 |" in rows
+    assert "| web1 | api | up | up | 8.0 ms | 30.0 ms | ✖ p95 ×3.8 |" in rows
     assert "| web2 | agent | up | unreachable | – | – | ✖ was up |" in rows
     assert "| web2 | api | up | unreachable | 20.0 ms | – | ✖ was up |" in rows
 
 
 def test_baseline_without_final_and_without_baseline(config: Config, journal: Journal, tmp_path: Path) -> None:
     base = section(build_report(config, journal, now=T0 + 1000), "Baseline vs final")
-    assert "no final snapshot was given" in base and "| web1 | api | up | 12.0 ms |" in base
+    assert "no final snapshot was given" in base and "| web1 | api | up | 8.0 ms |" in base
     with Journal(tmp_path / "empty.sqlite", "carol", clock=Clock()) as empty:
         snap, history = final_state()
         report = build_report(config, empty, final=snap, history=history, now=T0)
