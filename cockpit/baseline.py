@@ -2,7 +2,7 @@
 
 A service up in the baseline and now down for ``regression_rounds`` consecutive
 rounds is a regression (one lost probe raises no banner); so is a p95 latency
-grown beyond ``latency_factor`` times the baseline's.
+grown beyond ``latency_factor`` times the baseline's and by ``MIN_SLOWDOWN`` at least.
 """
 
 from __future__ import annotations
