@@ -96,3 +96,26 @@ class _Printer:
             print(f"[{host}] {line}")
         self.partial[host] = rest
         sys.stdout.flush()
+
+
+def sudo_password(args: argparse.Namespace) -> Any:
+    """``--ask-sudo``: the password, asked once on the terminal before anything connects; else None."""
+    if not getattr(args, "ask_sudo", False):
+        return None
+    from cockpit.cli import ask_sudo_password
+
+    return ask_sudo_password()
+
+
+async def driving_session(config: Config, args: argparse.Namespace, fix: str, password: Any = None) -> Any:
+    """A Session holding the runbook's lease; an observer is refused with the driver's name and ``fix``."""
+    from cockpit.session import Session
+
+    s = Session(config, _operator(args))
+    if password is not None:
+        s.engine.actions.set_sudo_password(password)
+    if s.observer:
+        driver = s.runbook.driver
+        await s.close()
+        raise UsageError(f"this is an observer: {driver} drives the runbook", fix)
+    return s

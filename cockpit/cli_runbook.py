@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cockpit.cli_common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, GLYPH, _load, _need_runbook, _operator, render_plan
+from cockpit.cli_common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, GLYPH, _load, _need_runbook, _operator, driving_session, render_plan
 from cockpit.cli_steps import cmd_gate, cmd_rollback, cmd_step
 from cockpit.errors import UsageError
 from cockpit.exports import utc
@@ -127,10 +127,8 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     config = _load(args)
 
     async def run() -> dict[str, Any]:
-        s = Session(config, _operator(args))
+        s = await driving_session(config, args, "capture it from the driver")
         try:
-            if s.observer:
-                raise UsageError(f"this is an observer: {s.runbook.driver} drives", "capture it from the driver")
             await s.engine.run_round()
             return s.runbook.capture_baseline()
         except RunbookError as exc:

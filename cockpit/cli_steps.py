@@ -11,7 +11,9 @@ import asyncio
 import sys
 import time
 
-from cockpit.cli_common import EXIT_FAIL, EXIT_OK, _confirm, _load, _need_runbook, _operator, _Printer, render_plan
+from cockpit.cli_common import (
+    EXIT_FAIL, EXIT_OK, _confirm, _load, _need_runbook, _Printer, driving_session, render_plan, sudo_password,
+)
 from cockpit.errors import UsageError
 from cockpit.runbook import RunbookError
 from cockpit.session import Session
@@ -26,20 +28,12 @@ def cmd_step(args: argparse.Namespace) -> int:
         refs = [f"{p.id}.{s.id}" for p in config.runbook.phases for s in p.steps]
         raise UsageError(f"no step {args.ref!r}", f"steps: {', '.join(refs)}") from None
 
-    password = None
-    if getattr(args, "ask_sudo", False):
-        from cockpit.cli import ask_sudo_password
-
-        password = ask_sudo_password()
+    password = sudo_password(args)
 
     async def run() -> int:
-        s = Session(config, _operator(args))
-        if password is not None:
-            s.engine.actions.set_sudo_password(password)
+        s = await driving_session(config, args, "run the step from the driving cockpit, or take over its stale "
+                                  "lease there", password)
         try:
-            if s.observer:
-                raise UsageError(f"this is an observer: {s.runbook.driver} drives the runbook",
-                                 "run the step from the driving cockpit, or take over its stale lease there")
             if args.step_cmd == "skip":
                 s.runbook.skip_step(args.ref, args.reason)
                 print(f"{args.ref} skipped: {args.reason}")
@@ -108,19 +102,11 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     config = _load(args)
     _need_runbook(config)
 
-    password = None
-    if getattr(args, "ask_sudo", False):
-        from cockpit.cli import ask_sudo_password
-
-        password = ask_sudo_password()
+    password = sudo_password(args)
 
     async def run() -> int:
-        s = Session(config, _operator(args))
-        if password is not None:
-            s.engine.actions.set_sudo_password(password)
+        s = await driving_session(config, args, "roll back from the driver", password)
         try:
-            if s.observer:
-                raise UsageError(f"this is an observer: {s.runbook.driver} drives", "roll back from the driver")
             lost = s.runbook.no_return()
             if lost:
                 print("WARNING: past a point of no return; this rollback cannot undo: " + "; ".join(lost))
@@ -160,10 +146,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
         raise UsageError(f"--wait {args.wait!r}: {exc}", "e.g. --wait 2m") from None
 
     async def run() -> int:
-        s = Session(config, _operator(args))
+        s = await driving_session(config, args, "judge gates from the driver")
         try:
-            if s.observer:
-                raise UsageError(f"this is an observer: {s.runbook.driver} drives", "judge gates from the driver")
             deadline = time.monotonic() + wait
             start = s.runbook.view().current
             while True:
