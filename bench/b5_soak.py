@@ -27,6 +27,7 @@ from typing import Any
 import psutil
 
 from common import ROOT, BenchFleet, log, raise_nofile, versions, write_result
+from peers import SERVICES_B2
 
 sys.path.insert(0, str(ROOT))
 
@@ -34,17 +35,7 @@ from cockpit.config import load_config  # noqa: E402
 from cockpit.history import History  # noqa: E402
 from cockpit.session import Session  # noqa: E402
 
-SERVICES = """
-[services.agent]
-on = ["all"]
-systemd = "fleet-agent"
-[services.web]
-on = ["all"]
-docker = "web"
-[services.shell]
-on = ["all"]
-command = "true"
-"""
+SERVICES = SERVICES_B2  # the same three checks per host as B2's warm round
 
 
 def history_stats(history: History) -> dict[str, float]:

@@ -307,6 +307,21 @@ class SshTransport:
         self._fail(err)
         return err
 
+    def _channel_failed(self, exc: BaseException, opened: bool = True) -> TransportError:
+        """A channel that failed: the connection is lost (reconnect next round), or sshd refused a session.
+
+        ``opened``: the channel was open when it failed (a failure before that, other than
+        sshd's refusal, means the connection went).
+        """
+        if self._conn is None or self._conn.is_closed():
+            return self._lost(exc)
+        if isinstance(exc, asyncssh.ChannelOpenError):
+            return ConnectFailed(self.name, "channel", f"{self.name}: sshd refused a session ({exc.reason})",
+                                 "lower [ssh] max_sessions below the host's MaxSessions")
+        if not opened:
+            return self._lost(exc)
+        return ConnectFailed(self.name, "channel", f"{self.name}: {exc}", None)
+
     # -- commands ---------------------------------------------------------------------
 
     async def run(
@@ -349,15 +364,8 @@ class SshTransport:
             except asyncio.CancelledError:
                 cancelled = True
                 raise
-            except asyncssh.ChannelOpenError as exc:
-                if self._conn is None or self._conn.is_closed():
-                    raise self._lost(exc) from None
-                raise ConnectFailed(self.name, "channel", f"{self.name}: sshd refused a session ({exc.reason})",
-                                    "lower [ssh] max_sessions below the host's MaxSessions") from None
             except (asyncssh.Error, OSError) as exc:
-                if proc is None or self._conn is None or self._conn.is_closed():
-                    raise self._lost(exc) from None
-                raise ConnectFailed(self.name, "channel", f"{self.name}: {exc}", None) from None
+                raise self._channel_failed(exc, opened=proc is not None) from None
             finally:
                 if proc is not None and (timed_out or cancelled or status is None):
                     proc.close()
@@ -408,15 +416,8 @@ class SshTransport:
                         self._drop_shell(kill=False)  # it died between rounds: once more, on a new one
             except TimeoutError:
                 timed_out = True
-            except asyncssh.ChannelOpenError as exc:
-                if self._conn is None or self._conn.is_closed():
-                    raise self._lost(exc) from None
-                raise ConnectFailed(self.name, "channel", f"{self.name}: sshd refused a session ({exc.reason})",
-                                    "lower [ssh] max_sessions below the host's MaxSessions") from None
-            except (asyncssh.Error, OSError, BrokenPipeError) as exc:
-                if self._conn is None or self._conn.is_closed():
-                    raise self._lost(exc) from None
-                raise ConnectFailed(self.name, "channel", f"{self.name}: {exc}", None) from None
+            except (asyncssh.Error, OSError) as exc:
+                raise self._channel_failed(exc) from None
             finally:
                 if not complete:  # timed out, cancelled, failed or ended: the next round starts afresh
                     self._drop_shell(kill=True)

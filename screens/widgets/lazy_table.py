@@ -110,11 +110,11 @@ class LazyTable(DataTable[Text]):
             self._cell_render_cache.discard(ck)
         for rk in [rk for rk in self._row_render_cache.keys() if rk[0].value in rows]:
             self._row_render_cache.discard(rk)
+        indexes = {self._row_locations.get(RowKey(r)) for r in rows}
         header = self.header_height if self.show_header else 0
-        ys = {header + y for y, (row_key, _) in enumerate(self._y_offsets) if row_key.value in rows}
+        ys = {header + i for i in indexes if i is not None}  # every row is one line: its line is its index
         for lk in [lk for lk in self._line_cache.keys() if lk[0] in ys]:
             self._line_cache.discard(lk)
-        indexes = {self._row_locations.get(RowKey(r)) for r in rows}
         for ik in [ik for ik in self._row_renderable_cache.keys() if ik[1] in indexes]:
             self._row_renderable_cache.discard(ik)
         for i in indexes:
