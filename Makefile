@@ -6,7 +6,9 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: test demo setup system-deps
 
+# lint-imports: the import contracts in pyproject.toml (docs/architecture.md), before the suite.
 test: setup
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 demo: setup

@@ -76,9 +76,9 @@ def engine_config(tmp: Path, urls: list[str]) -> Path:
 
 
 async def engine_round(config_path: Path, c: int, rounds: int) -> tuple[list[float], list[float], int]:
-    from cockpit.checks.http import HttpProber
+    from cockpit.checks import HttpProber
     from cockpit.config import load_config
-    from cockpit.scheduler import Engine
+    from cockpit.engine import Engine
 
     engine = Engine(load_config(config_path))
     if c != 20:  # the engine's own setting is HttpProber() = 20; other values for the sweep
@@ -98,7 +98,7 @@ async def engine_round(config_path: Path, c: int, rounds: int) -> tuple[list[flo
 
 
 async def prober_gather(urls: list[str], c: int, rounds: int) -> tuple[list[float], list[float], int]:
-    from cockpit.checks.http import HttpProber
+    from cockpit.checks import HttpProber
     from cockpit.spec import HttpCheck
 
     prober = HttpProber(c)

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from cockpit.config import load_config  # noqa: E402
 from cockpit.model import CheckResult, FleetSnapshot, HostState, Load, StatusChange  # noqa: E402
-from cockpit.scheduler import Engine  # noqa: E402
+from cockpit.engine import Engine  # noqa: E402
 from screens.app import CockpitApp  # noqa: E402
 from screens.messages import SnapshotReady  # noqa: E402
 

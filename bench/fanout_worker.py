@@ -44,7 +44,7 @@ def _rss_mb() -> float:
 async def cockpit_cold(spec: dict[str, Any], command: str) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
     from cockpit.config import load_config
-    from cockpit.scheduler import Engine
+    from cockpit.engine import Engine
 
     config = load_config(spec["cockpit_config"])
     t0, c0 = time.perf_counter(), time.process_time()
@@ -61,7 +61,7 @@ async def cockpit_cold(spec: dict[str, Any], command: str) -> dict[str, Any]:
 async def cockpit_warm(spec: dict[str, Any], rounds: int) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
     from cockpit.config import load_config
-    from cockpit.scheduler import Engine
+    from cockpit.engine import Engine
 
     config = load_config(spec["cockpit_config"])
     times, cpus, machine = [], [], []

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-
 from common import BENCH, BENCH_VENV, PROJECT_PY, ROOT, BenchFleet, run_measured
 
 WORKER = BENCH / "fanout_worker.py"
@@ -197,18 +196,18 @@ class Peers:
 
 def round_script(config_path: Path) -> str:
     """The script the engine sends to one host in a warm round (3 checks + the load sample)."""
-    from cockpit.checks import batch, remote
+    from cockpit.checks import Section, build_script, check_snippet, needs_cut, new_delimiter
     from cockpit.config import load_config
-    from cockpit.load import snippet as load_snippet
+    from cockpit.engine import load_snippet
 
     config = load_config(config_path)
     host = config.hosts[0]
     services = config.services_on(host.name)
-    sections = [batch.Section(f"s{i}", remote.snippet(s.check, s.timeout or config.ssh.command_timeout),
-                              cut=remote.cut(s.check)) for i, s in enumerate(services)]
+    sections = [Section(f"s{i}", check_snippet(s.check, s.timeout or config.ssh.command_timeout),
+                              cut=needs_cut(s.check)) for i, s in enumerate(services)]
     # a warm round: primed, CPU count known, df not due (it runs every DISK_EVERY seconds)
-    sections.append(batch.Section("load", load_snippet(host.mounts, prime=False, disk=False, ncpu=False), cut=False))
-    return batch.build_script(sections, batch.new_delimiter())
+    sections.append(Section("load", load_snippet(host.mounts, prime=False, disk=False, ncpu=False), cut=False))
+    return build_script(sections, new_delimiter())
 
 
 def sshd_handshake_cost(fleet: BenchFleet, n: int = 50) -> dict[str, float]:

@@ -24,7 +24,7 @@ from cockpitcfg import write_config  # noqa: E402
 from fleet import Fleet  # noqa: E402
 
 from cockpit.config import load_config  # noqa: E402
-from cockpit.scheduler import Engine  # noqa: E402
+from cockpit.engine import Engine  # noqa: E402
 
 
 def versions() -> dict[str, str]:

@@ -16,7 +16,6 @@ from cockpit.history import History
 from cockpit.model import FleetSnapshot, HostState
 from cockpit.spec import Config
 
-
 #: a p95 must also have grown by this much (seconds) to be a regression: 3 ms -> 6 ms is "2x" but
 #: noise (a loaded machine, one slow connect), and a cutover must not roll back on noise
 MIN_SLOWDOWN = 0.020

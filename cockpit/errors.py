@@ -6,14 +6,20 @@ boundary, with a message an operator can act on::
     CockpitError                 message + optional hint (what to do)
     ├── ConfigError              one or more ConfigIssue (file, key, line, fix); exit 2
     ├── UsageError               bad command line; exit 2
-    ├── ConditionError           a gate/verify condition does not parse (column, expected) [conditions_parse]
-    ├── JournalError             the journal cannot be opened or written; actions refused [journal_store]
-    ├── RunbookError             a runbook operation is not allowed now (locked, observer…) [runbook]
+    ├── ConditionError           a gate/verify condition does not parse (column, expected)
+    ├── JournalError             the journal cannot be opened or written; actions refused
+    ├── RunbookError             a runbook operation is not allowed now (locked, observer…)
+    ├── SudoError                sudo used in a way the cockpit refuses (``sudo -i``), a bad password value
+    ├── DetachError              a detached job could not be started or controlled
     └── TransportError           host + short reason code shown in the UI
         ├── ConnectFailed        refused, timeout, dns, unreachable
         ├── AuthFailed           never retried automatically (fail2ban)
         ├── HostKeyError         host-key-unknown / host-key-CHANGED, with fingerprint
-        └── CommandTimeout       the command's deadline passed; it was signalled
+        ├── CommandTimeout       the command's deadline passed; it was signalled
+        └── DetachTimeout        a detached job's control command got no answer (a hung host)
+
+Every class is defined here, so this tree is complete; ``tests/test_errors.py`` checks it against
+``CockpitError.__subclasses__()``. The areas re-export the ones they raise (``cockpit.journal.JournalError``).
 """
 
 from __future__ import annotations
@@ -65,6 +71,33 @@ class UsageError(CockpitError):
     """The command line is wrong."""
 
 
+class ConditionError(CockpitError):
+    """A condition does not parse; ``reason`` is the one-line form (``col N: expected ..., got ...``)."""
+
+    def __init__(self, text: str, pos: int, reason: str, hint: str | None = None) -> None:
+        self.text = text
+        self.column = pos + 1
+        self.reason = f"col {pos + 1}: {reason}"
+        shown = "".join(c if c.isprintable() else " " for c in text)
+        super().__init__(f"{self.reason}\n    {shown}\n    {' ' * pos}^", hint)
+
+
+class JournalError(CockpitError):
+    """The journal could not be opened, read or written; the message names the file and what went wrong."""
+
+
+class RunbookError(CockpitError):
+    """A runbook operation is not allowed now (locked phase, observer, journal unwritable…)."""
+
+
+class SudoError(CockpitError):
+    """A command uses sudo in a way the cockpit refuses (``sudo -i``), or a bad password value."""
+
+
+class DetachError(CockpitError):
+    """A detached job could not be started or controlled (the host answered, but not as expected)."""
+
+
 class TransportError(CockpitError):
     """A host could not be reached or a command could not complete.
 
@@ -96,3 +129,7 @@ class HostKeyError(TransportError):
 
 class CommandTimeout(TransportError):
     """A command ran past its deadline; its process group was signalled TERM then KILL."""
+
+
+class DetachTimeout(TransportError):
+    """A control command got no answer in time (a hung host); like a lost connection, worth retrying."""

@@ -1,7 +1,6 @@
 """Host selection: ``name``, ``glob*``, ``tag:X`` and ``all``.
 
-Ansible inventory import lives in :mod:`cockpit.ansible`; its names are
-re-exported here because callers and tests import them from this module.
+Reading Ansible inventories is part of the config (:mod:`cockpit.config`, ``load_ansible``).
 """
 
 from __future__ import annotations
@@ -9,14 +8,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
 
-from cockpit.ansible import expand_host_range, load_ansible
 from cockpit.spec import HostSpec
 
 __all__ = [
-    "expand_host_range",
     "is_glob",
     "is_valid_selector",
-    "load_ansible",
     "select",
     "selector_kind",
 ]

@@ -14,11 +14,11 @@ import time
 
 import psutil
 
+from cockpit.engine import Engine
 from cockpit.errors import CockpitError
 from cockpit.journal import Journal, JournalError, Lease
 from cockpit.model import HostState, StatusChange
 from cockpit.runbook import Runbook
-from cockpit.scheduler import Engine
 from cockpit.spec import Config
 
 HEARTBEAT = 5.0

@@ -21,10 +21,10 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from cockpit.actions import ActionRun
+from cockpit.engine import ActionRun
 from cockpit.model import FleetSnapshot
 from cockpit.runbook import Runbook
-from cockpit.scheduler import Engine
+from cockpit.engine import Engine
 from cockpit.session import Session
 from screens.confirm import ConfirmScreen
 from screens.dashboard import DashboardScreen

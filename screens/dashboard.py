@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, Tab
 
 from rich.text import Text
 
-from cockpit.actions import ActionRun
+from cockpit.engine import ActionRun
 from cockpit.model import FleetSnapshot
 from cockpit.runbook import PlanView
 from screens.widgets.event_log import EventLog

@@ -18,7 +18,7 @@ from screens.prompt import AdHoc, CommandPrompt
 if TYPE_CHECKING:
     from textual.app import App
 
-    from cockpit.scheduler import Engine
+    from cockpit.engine import Engine
 
     _AppBase = App[int]
 else:
@@ -88,7 +88,7 @@ class FleetActions(_AppBase):
             self._fire(spec.title, spec.run, hosts, "action", spec.timeout)
 
     def _confirm_and_fire(self, title: str, template: str, hosts: list[str], kind: str, timeout: float | None) -> None:
-        from cockpit.actions import render_command
+        from cockpit.engine import render_command
 
         red = self.engine.redactor.redact
         first = render_command(template, self.engine.config.host(hosts[0]))

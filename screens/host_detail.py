@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, RichLog, Sparkline, Static
 
-from cockpit.actions import ActionRun, HostRun
+from cockpit.engine import ActionRun, HostRun
 from cockpit.model import FleetSnapshot, HostState
 from screens import render
 from screens.widgets.output_pane import run_line

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from cockpit.actions import ActionRun
+from cockpit.engine import ActionRun
 from cockpit.model import FleetSnapshot
 from cockpit.runbook import PlanView
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from cockpit.errors import CockpitError
-from cockpit.rolling import batches, ordered
+from cockpit.runbook import batches, ordered
 from cockpit.runbook import RunbookError
 from screens.confirm import ConfirmScreen
 from screens.reason import ReasonPrompt
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from textual.app import App
 
     from cockpit.runbook import Runbook
-    from cockpit.scheduler import Engine
+    from cockpit.engine import Engine
     from cockpit.session import Session
 
     _AppBase = App[int]

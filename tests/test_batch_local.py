@@ -11,8 +11,8 @@ import pytest
 
 from cockpit.checks import batch, remote
 from cockpit.spec import CommandCheck, HostSpec, PortCheck, ProcessCheck
-from cockpit.transports.base import TailBuffer
-from cockpit.transports.local import LocalTransport
+from cockpit.transports import TailBuffer
+from cockpit.transports import LocalTransport
 
 LOCAL = HostSpec(name="local", address="local", transport="local")
 
@@ -20,7 +20,7 @@ LOCAL = HostSpec(name="local", address="local", transport="local")
 async def run_sections(sections: list[batch.Section]) -> dict[str, batch.SectionOutput]:
     d = batch.new_delimiter()
     res = await LocalTransport(LOCAL).run(None, stdin=batch.build_script(sections, d), timeout=20)
-    return batch.parse(res.stdout, res.stderr, d)
+    return batch.parse_round(res.stdout, res.stderr, d)
 
 
 async def test_sections_carry_output_and_exit_status() -> None:
@@ -52,7 +52,7 @@ async def test_frames_with_another_well_formed_delimiter_are_ignored() -> None:
     assert out["b"] == batch.SectionOutput("", 7)
     d = batch.new_delimiter()
     text = f"{other} R b 0\n{d} R b 7\n{d} DONE\nsh: 1: oops: not found\n"
-    assert batch.parse(f"{d} B b\n{d} E b\n", text, d) == {"b": batch.SectionOutput("", 7)}
+    assert batch.parse_round(f"{d} B b\n{d} E b\n", text, d) == {"b": batch.SectionOutput("", 7)}
     assert batch.strip_frames(text, d) == f"{other} R b 0\nsh: 1: oops: not found\n"
 
 
@@ -65,8 +65,8 @@ async def test_section_output_is_cut_on_the_host() -> None:
 async def test_process_check_in_a_batch_does_not_match_itself(dummy_process) -> None:  # type: ignore[no-untyped-def]
     marker = f"cockpit-absent-{os.getpid()}-{time.time_ns()}"
     absent = ProcessCheck(f"sleep {marker}")
-    out = await run_sections([batch.Section("p", remote.snippet(absent, 5)),
-                              batch.Section("q", remote.snippet(CommandCheck(f"echo {marker}"), 5))])
+    out = await run_sections([batch.Section("p", remote.check_snippet(absent, 5)),
+                              batch.Section("q", remote.check_snippet(CommandCheck(f"echo {marker}"), 5))])
     v = remote.judge(absent, out["p"].output, out["p"].rc)
     assert v.status == "down", v
 
@@ -74,7 +74,7 @@ async def test_process_check_in_a_batch_does_not_match_itself(dummy_process) -> 
 async def test_process_check_reports_rss(dummy_process) -> None:  # type: ignore[no-untyped-def]
     proc = dummy_process()
     check = ProcessCheck(proc.marker)
-    out = await run_sections([batch.Section("p", remote.snippet(check, 5))])
+    out = await run_sections([batch.Section("p", remote.check_snippet(check, 5))])
     v = remote.judge(check, out["p"].output, out["p"].rc)
     assert v.status == "up", v
     assert dict(v.extra)["rss_kb"] > 0
@@ -83,12 +83,12 @@ async def test_process_check_reports_rss(dummy_process) -> None:  # type: ignore
 async def test_port_checks(tcp_listener) -> None:  # type: ignore[no-untyped-def]
     lst = tcp_listener()
     listening, free = PortCheck(lst.port), PortCheck(lst.port, free=True)
-    out = await run_sections([batch.Section("a", remote.snippet(listening, 5)), batch.Section("b", remote.snippet(free, 5))])
+    out = await run_sections([batch.Section("a", remote.check_snippet(listening, 5)), batch.Section("b", remote.check_snippet(free, 5))])
     assert remote.judge(listening, out["a"].output, out["a"].rc).status == "up"
     v = remote.judge(free, out["b"].output, out["b"].rc)
     assert v.status == "down" and "still held" in v.detail
     lst.stop()
-    out = await run_sections([batch.Section("a", remote.snippet(listening, 5)), batch.Section("b", remote.snippet(free, 5))])
+    out = await run_sections([batch.Section("a", remote.check_snippet(listening, 5)), batch.Section("b", remote.check_snippet(free, 5))])
     assert remote.judge(listening, out["a"].output, out["a"].rc).status == "down"
     assert remote.judge(free, out["b"].output, out["b"].rc).status == "up"
 
@@ -101,7 +101,7 @@ async def test_uncut_sections_are_framed_like_cut_ones() -> None:
     assert out["u"] == batch.SectionOutput("one\ntwo\n", 4)
     assert out["c"] == batch.SectionOutput("cut\n", 0)
     assert out["v"] == batch.SectionOutput("no newline", 0)
-    assert remote.cut(CommandCheck("true")) and not remote.cut(PortCheck(22))
+    assert remote.needs_cut(CommandCheck("true")) and not remote.needs_cut(PortCheck(22))
 
 
 async def test_local_timeout_kills_the_whole_group() -> None:

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cockpit.conditions import (
-    And, Command, ConditionError, EvalContext, Health, LoadStat, Node, NoRegressions, Not, Or, Quantity, Refs, Rss,
-    StatusIn, Target, ValueCmp, ValueOf, Verdict, WindowStat, all_of, any_of, evaluate, evaluate_all, parse,
+    And, Command, ConditionError, EvalContext, Health, LoadStat, Node, NoRegressions, Not, Or, Quantity, Refs,
+    Rss, StatusIn, Target, ValueCmp, ValueOf, Verdict, WindowStat, all_of, any_of, evaluate, evaluate_all, parse,
     references, render,
 )
 from cockpit.errors import CockpitError
@@ -367,8 +367,8 @@ class FakeCtx:
 
 def test_public_api_is_reexported() -> None:
     import cockpit.conditions as conditions
-    import cockpit.conditions_eval as conditions_eval
-    import cockpit.conditions_parse as conditions_parse
+    import cockpit.conditions.evaluator as conditions_eval
+    import cockpit.conditions.parser as conditions_parse
 
     for name in conditions.__all__:
         assert hasattr(conditions, name), name

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.actions import render_command
+from cockpit.engine import render_command
 from cockpit.config import load_config
 from cockpit.errors import ConfigError
 from cockpit.spec import HostSpec

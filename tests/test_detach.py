@@ -22,11 +22,12 @@ import psutil
 import pytest
 from cockpitcfg import write_config
 
-from cockpit import detach, journal_schema
+from cockpit import detach
+from cockpit.journal import schema as journal_schema
 from cockpit.config import load_config
 from cockpit.detach import DetachedJob, Progress
 from cockpit.journal import Journal
-from cockpit.scheduler import Engine
+from cockpit.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 TICKS = 6
@@ -183,7 +184,7 @@ import asyncio, sys
 from cockpit import detach, journal_schema
 from cockpit.config import load_config
 from cockpit.journal import Journal
-from cockpit.scheduler import Engine
+from cockpit.engine.scheduler import Engine
 
 config, journal_path, command = sys.argv[1:4]
 

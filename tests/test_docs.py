@@ -17,7 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from cockpit import config, config_actions, config_hosts, config_runbook, config_services
+from cockpit.config import loader as config
+from cockpit.config import actions as config_actions
+from cockpit.config import hosts as config_hosts
+from cockpit.config import runbook as config_runbook
+from cockpit.config import services as config_services
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -107,7 +111,7 @@ def _subcommands(parser: argparse.ArgumentParser, prefix: str = "cockpit") -> li
 
 
 def _parser() -> argparse.ArgumentParser:
-    from cockpit.cli import _parser as parser
+    from cockpit.cli.dispatch import _parser as parser
 
     return parser()
 

@@ -11,7 +11,7 @@ from cockpitcfg import write_config
 
 from cockpit.config import load_config
 from cockpit.exports import Exporter
-from cockpit.scheduler import Engine
+from cockpit.engine import Engine
 
 
 def results(snap, host: str) -> dict[str, tuple[str, str]]:  # type: ignore[no-untyped-def]

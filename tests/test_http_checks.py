@@ -27,7 +27,7 @@ from httpd import HttpServer
 
 from cockpit.config import load_config
 from cockpit.model import CheckResult
-from cockpit.scheduler import Engine
+from cockpit.engine import Engine
 
 
 # -- helpers ---------------------------------------------------------------------------------

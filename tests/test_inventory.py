@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from cockpit.errors import ConfigError
-from cockpit.inventory import expand_host_range, is_valid_selector, load_ansible, select, selector_kind
+from cockpit.config import expand_host_range, load_ansible
+from cockpit.inventory import is_valid_selector, select, selector_kind
 from cockpit.spec import HostSpec
 
 INVENTORIES = Path(__file__).parent / "configs" / "inventories"

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from cockpit import journal_schema, journal_store
+from cockpit.journal import schema as journal_schema
+from cockpit.journal import store as journal_store
 from cockpit.errors import CockpitError
 from cockpit.journal import OUTPUT_LIMIT, SCHEMA_VERSION, Journal, JournalError
 from cockpit.model import StatusChange

@@ -17,8 +17,8 @@ from cockpitcfg import write_config
 from fleet import TEST_USER
 
 from cockpit.config import load_config
-from cockpit.scheduler import Engine
-from cockpit.transports.ssh import SshTransport
+from cockpit.engine import Engine
+from cockpit.transports import SshTransport
 
 
 def _statuses(snap, host: str = "h1") -> dict[str, str]:  # type: ignore[no-untyped-def]

@@ -15,8 +15,8 @@ import time
 import psutil
 import pytest
 
-from cockpit.load import LoadTracker, snippet
-from cockpit.transports.base import PGID_MARKER, wrap_remote
+from cockpit.engine import LoadTracker, load_snippet
+from cockpit.transports import PGID_MARKER, wrap_remote
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs Linux /proc")
 
@@ -68,7 +68,7 @@ def test_the_direct_path_keeps_quoting_and_stdin_closed() -> None:
 
 
 def _sample(**kw: bool) -> str:
-    return subprocess.run(["sh", "-c", snippet(("/",), **kw)], capture_output=True, text=True, timeout=10).stdout
+    return subprocess.run(["sh", "-c", load_snippet(("/",), **kw)], capture_output=True, text=True, timeout=10).stdout
 
 
 def test_load_sample_reads_proc_with_builtins_and_df_only_when_due() -> None:
@@ -94,7 +94,7 @@ def test_a_warm_load_sample_starts_no_process() -> None:
     strace = subprocess.run(["sh", "-c", "command -v strace"], capture_output=True, text=True).stdout.strip()
     if not strace:
         pytest.skip("strace not installed")
-    out = subprocess.run([strace, "-f", "-e", "trace=execve", "sh", "-c", snippet(("/",), disk=False, ncpu=False)],
+    out = subprocess.run([strace, "-f", "-e", "trace=execve", "sh", "-c", load_snippet(("/",), disk=False, ncpu=False)],
                          capture_output=True, text=True, timeout=10)
     execs = [ln for ln in out.stderr.splitlines() if "execve(" in ln and "= 0" in ln]
     assert len(execs) == 1, execs  # sh itself

@@ -30,20 +30,12 @@ from fleet import Fleet, fleet_unavailable_reason
 from sudoers import SudoUser, create_sudo_user, strip_sudo_warnings, sudo_unavailable_reason
 
 from cockpit.config import load_config
-from cockpit.scheduler import Engine
+from cockpit.engine import Engine
 from cockpit.secrets import Redactor
 from cockpit.sudo import (
-    Prepared,
-    SudoError,
-    SudoPassword,
-    add_to_redactor,
-    explain,
-    needs_password,
-    prepare,
-    run,
-    simple_words,
+    Prepared, SudoError, SudoPassword, add_to_redactor, explain, needs_password, prepare, run, simple_words,
 )
-from cockpit.transports.base import CommandResult
+from cockpit.transports import CommandResult
 
 # -- prepare(): rewriting ------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from textual.widget import Widget
 
 from cockpit.config import load_config
 from cockpit.model import FleetSnapshot
-from cockpit.scheduler import Engine
+from cockpit.engine import Engine
 from screens.app import GC_THRESHOLD, CockpitApp
 from screens.widgets.event_log import EventLog
 from screens.widgets.fleet_table import FleetTable

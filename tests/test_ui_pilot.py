@@ -12,7 +12,7 @@ from cockpitcfg import write_config
 from textual.widgets import Input
 
 from cockpit.config import load_config
-from cockpit.scheduler import Engine
+from cockpit.engine import Engine
 from screens.app import CockpitApp
 from screens.confirm import ConfirmScreen
 from screens.help import HelpScreen

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from cockpit.config import load_config
 from cockpit.model import CheckResult, FleetSnapshot, HostState, Load, StatusChange
-from cockpit.scheduler import Engine
+from cockpit.engine import Engine
 from screens.app import CockpitApp
 from screens.messages import SnapshotReady
 

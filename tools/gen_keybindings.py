@@ -110,7 +110,7 @@ def _bindings(cls: type) -> list[Binding]:
 
 async def _collect() -> dict[str, object]:
     from cockpit.config import load_config
-    from cockpit.scheduler import Engine
+    from cockpit.engine import Engine
     from screens.app import CockpitApp
     from screens.dashboard import FIRING, PLAN_ACTIONS
 

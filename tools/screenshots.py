@@ -34,7 +34,7 @@ from textual.pilot import Pilot  # noqa: E402
 from cockpit.conditions import Verdict  # noqa: E402
 from cockpit.config import load_config  # noqa: E402
 from cockpit.runbook import HostCheck, PhaseView, PlanView, StepView  # noqa: E402
-from cockpit.scheduler import Engine  # noqa: E402
+from cockpit.engine import Engine  # noqa: E402
 from screens.app import CockpitApp  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"

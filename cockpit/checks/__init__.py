@@ -1,0 +1,38 @@
+"""Checks: what the engine asks of each host, and how it reads the answers.
+
+Parts: ``remote`` (the shell snippet of each host-side kind and how to judge its output), ``batch`` (one
+round's snippets framed into one ``sh -s`` script, and its output split back), ``http`` (HTTP and TCP probes
+from the cockpit, direct or through an SSH forward).
+"""
+
+from __future__ import annotations
+
+from cockpit.checks.batch import (
+    SECTION_LIMIT,
+    Section,
+    SectionOutput,
+    build_script,
+    end_marker,
+    new_delimiter,
+    parse_round,
+    strip_frames,
+)
+from cockpit.checks.http import HttpProber, probe_tcp
+from cockpit.checks.remote import Verdict, check_snippet, judge, needs_cut
+
+__all__ = [
+    "HttpProber",
+    "SECTION_LIMIT",
+    "Section",
+    "SectionOutput",
+    "Verdict",
+    "build_script",
+    "check_snippet",
+    "end_marker",
+    "judge",
+    "needs_cut",
+    "new_delimiter",
+    "parse_round",
+    "probe_tcp",
+    "strip_frames",
+]

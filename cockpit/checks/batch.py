@@ -77,7 +77,7 @@ _FRAME = re.compile(r"^(CK[0-9a-f]{24}) B (\S+)\n(.*?)\n?\1 E \2$", re.S | re.M)
 _OURS = re.compile(r"^(CK[0-9a-f]{24}) (?:R \S+ \d+|DONE)\n?", re.M)
 
 
-def parse(stdout: str, stderr: str, delimiter: str) -> dict[str, SectionOutput]:
+def parse_round(stdout: str, stderr: str, delimiter: str) -> dict[str, SectionOutput]:
     """Map section id -> output and exit status; sections that never ran are absent."""
     rcs = {m.group(2): int(m.group(3)) for m in _RC.finditer(stderr) if m.group(1) == delimiter}
     out: dict[str, SectionOutput] = {}

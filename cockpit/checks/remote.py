@@ -14,15 +14,7 @@ from dataclasses import dataclass
 
 from cockpit.model import Status
 from cockpit.sanitize import one_line
-from cockpit.spec import (
-    Check,
-    CommandCheck,
-    DockerCheck,
-    LaunchdCheck,
-    PortCheck,
-    ProcessCheck,
-    SystemdCheck,
-)
+from cockpit.spec import Check, CommandCheck, DockerCheck, LaunchdCheck, PortCheck, ProcessCheck, SystemdCheck
 
 q = shlex.quote
 
@@ -34,7 +26,7 @@ class Verdict:
     extra: tuple[tuple[str, float | int | str], ...] = ()
 
 
-def snippet(check: Check, timeout: float, login_shell: bool = False) -> str:
+def check_snippet(check: Check, timeout: float, login_shell: bool = False) -> str:
     """Shell code whose output (stdout+stderr) and exit status judge the check."""
     if isinstance(check, SystemdCheck):
         return f"systemctl show -p LoadState -p ActiveState -p SubState -p NRestarts -- {q(check.unit)}"
@@ -67,7 +59,7 @@ def snippet(check: Check, timeout: float, login_shell: bool = False) -> str:
     raise TypeError(f"{check.kind} does not run on the host")
 
 
-def cut(check: Check) -> bool:
+def needs_cut(check: Check) -> bool:
     """Whether the check's output must be cut on the host: only a user's command can print megabytes."""
     return isinstance(check, CommandCheck)
 

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import shlex
 import sys
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from cockpit.demo.env import DemoEnvironment
+from pathlib import Path
+from typing import Protocol
 
 
-def demo_config(env: DemoEnvironment) -> str:
+class DemoWorld(Protocol):
+    """What the config needs of the demo's world (:class:`cockpit.demo.env.DemoEnvironment` has it).
+
+    A protocol, so this module does not import ``env``, which imports it.
+    """
+
+    dir: Path
+    state: Path
+    ports: dict[str, int]
+    ssh_host: tuple[str, int, str] | None
+
+
+def demo_config(env: DemoWorld) -> str:
     state = str(env.state)
     ctl = f"COCKPIT_DEMO_STATE={shlex.quote(state)} {shlex.quote(sys.executable)} -m cockpit.demo.ctl"
     p = env.ports

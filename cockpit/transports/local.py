@@ -8,13 +8,7 @@ import signal
 import time
 
 from cockpit.spec import HostSpec
-from cockpit.transports.base import (
-    DEFAULT_MAX_OUTPUT,
-    KILL_GRACE,
-    CommandResult,
-    OutputCallback,
-    TailBuffer,
-)
+from cockpit.transports.base import DEFAULT_MAX_OUTPUT, KILL_GRACE, CommandResult, OutputCallback, TailBuffer
 from cockpit.transports.stream import pump
 
 

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import RichLog, Static, TabbedContent, TabPane
 
-from cockpit.actions import ActionRun, HostRun
+from cockpit.engine import ActionRun, HostRun
 from screens import render
 
 RUN_STYLE = {"ok": "green", "failed": "bold red", "timeout": "bold red", "error": "bold red",

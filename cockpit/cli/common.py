@@ -1,0 +1,145 @@
+"""What the commands share: exit codes, finding and loading the config, the operator's name, the sudo
+prompt, writing a file atomically, confirming on a terminal, printing the plan and an action's output.
+
+Every command module imports it; it imports none of them, so the package has no cycle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from cockpit.config import find_config, load_config
+from cockpit.errors import UsageError
+from cockpit.runbook import PlanView
+from cockpit.spec import Config
+from cockpit.sudo import SudoPassword
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+GLYPH = {"done": "●", "overridden": "◍", "running": "◔", "verifying": "◔", "failed": "✖", "partial": "◐",
+         "skipped": "↷", "rolled-back": "↶", "interrupted": "⚠", "pending": "○", "open": "○", "locked": "·",
+         "holding": "◔"}
+
+
+def operator_name(value: str | None) -> str:
+    return value or os.environ.get("COCKPIT_OPERATOR") or getpass.getuser()
+
+
+def ask_sudo_password() -> SudoPassword:
+    if not sys.stdin.isatty():
+        raise UsageError("--ask-sudo needs a terminal to read the password from", "run it in a terminal")
+    return SudoPassword.ask_terminal("sudo password (kept in memory only): ")
+
+
+def config_path(args: argparse.Namespace) -> Path:
+    """The config file: the command's own argument, then ``-c``, then $COCKPIT_CONFIG, then ./cockpit.toml."""
+    value = getattr(args, "file", None) or getattr(args, "config_sub", None) or args.config
+    return find_config(value)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write beside the target then rename, so a reader never sees half a file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}", "choose a writable path for -o") from None
+
+
+def _operator(args: argparse.Namespace) -> str:
+    return operator_name(getattr(args, "operator", None))
+
+
+def _load(args: argparse.Namespace) -> Config:
+    return load_config(config_path(args))
+
+
+def _need_runbook(config: Config) -> None:
+    if not config.runbook.phases:
+        raise UsageError(f"{config.path} has no runbook", "add [[phases]] with [[phases.steps]] (docs/config.md)")
+
+
+def render_plan(view: PlanView) -> str:
+    lines = []
+    for ph in view.phases:
+        hold = ""
+        if ph.hold:
+            left = ph.hold_left
+            hold = f"  hold {ph.hold:g}s" + (f", {left:.0f}s left" if left is not None else "")
+        gate = ""
+        if ph.gate is not None:
+            mark = {True: "holds", False: "FAILS", None: "inconclusive"}[ph.gate.value]
+            gate = f"  gate {mark}: {ph.gate.detail}"
+        lines.append(f"{GLYPH.get(ph.state, '?')} {ph.id}  {ph.title}  [{ph.state}]{hold}{gate}")
+        for st in ph.steps:
+            who = "manual" if st.manual else ", ".join(st.hosts)
+            lines.append(f"    {GLYPH.get(st.state, '?')} {st.ref}  {st.title}  [{st.state}]  on {who}"
+                         + (f"  {st.detail}" if st.detail else ""))
+            for c in st.checks:
+                mark = {True: "✔", False: "✖", None: "…"}[c.ok]
+                lines.append(f"        {mark} {c.host}: {c.detail}")
+    if view.driver:
+        lines.append(("observer; driver: " if view.observer else "driver: ") + view.driver)
+    for line in view.interrupted:
+        lines.append(f"⚠ interrupted: {line}")
+    for line in view.regressions:
+        lines.append(f"REGRESSION {line}")
+    return "\n".join(lines) + "\n"
+
+
+def _confirm(prompt: str, expected: str) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    try:
+        return input(f"{prompt} ").strip() == expected
+    except EOFError:
+        return False
+
+
+class _Printer:
+    """Streams an action's output as ``[host] line`` (already sanitised and redacted)."""
+
+    def __init__(self) -> None:
+        self.partial: dict[str, str] = {}
+
+    def action_changed(self, run: Any) -> None:
+        for r in run.runs:
+            if r.state in ("ok", "failed", "timeout", "cancelled", "error") and r.host in self.partial:
+                rest = self.partial.pop(r.host)
+                if rest:
+                    print(f"[{r.host}] {rest}")
+
+    def action_output(self, action_id: int, host: str, text: str) -> None:
+        buf = self.partial.get(host, "") + text
+        *lines, rest = buf.split("\n")
+        for line in lines:
+            print(f"[{host}] {line}")
+        self.partial[host] = rest
+        sys.stdout.flush()
+
+
+def sudo_password(args: argparse.Namespace) -> Any:
+    """``--ask-sudo``: the password, asked once on the terminal before anything connects; else None."""
+    if not getattr(args, "ask_sudo", False):
+        return None
+    return ask_sudo_password()
+
+
+async def driving_session(config: Config, args: argparse.Namespace, fix: str, password: Any = None) -> Any:
+    """A Session holding the runbook's lease; an observer is refused with the driver's name and ``fix``."""
+    from cockpit.session import Session
+
+    s = Session(config, _operator(args))
+    if password is not None:
+        s.engine.actions.set_sudo_password(password)
+    if s.observer:
+        driver = s.runbook.driver
+        await s.close()
+        raise UsageError(f"this is an observer: {driver} drives the runbook", fix)
+    return s

@@ -1,0 +1,111 @@
+"""The ``cockpit`` command line: the parser, the command table and ``main``.
+
+Exit status: 0 fine, 1 something is down or unreachable (``check``), 2 a config or
+usage error (a clear message, never a traceback), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable
+
+from cockpit.cli import demo, fleet
+from cockpit.cli import runbook as cli_runbook
+from cockpit.cli.common import EXIT_OK, EXIT_USAGE
+from cockpit.errors import CockpitError, ConfigError, UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 itself; keep its message, drop the noise
+        self.print_usage(sys.stderr)
+        raise UsageError(f"{self.prog}: {message}", "see --help")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="cockpit", description="Cutover Cockpit: watch and run a service migration across a fleet.")
+    p.add_argument("-c", "--config", help="config file (default: $COCKPIT_CONFIG, then ./cockpit.toml)")
+    sub = p.add_subparsers(dest="cmd", parser_class=_Parser)
+
+    v = sub.add_parser("validate", help="check a config file and summarise it")
+    v.add_argument("file", nargs="?", help="config file (default as -c)")
+    v.add_argument("-c", "--config", dest="config_sub")
+
+    s = sub.add_parser("snapshot", help="one round, then print the fleet's state")
+    s.add_argument("-c", "--config", dest="config_sub")
+    s.add_argument("--format", choices=["json", "markdown"], default="json")
+    s.add_argument("-o", "--output", help="write to this file instead of stdout")
+    s.add_argument("--on", help="only hosts matching this selector")
+
+    k = sub.add_parser("check", help="one round; exit 0 when everything is up, 1 otherwise")
+    k.add_argument("-c", "--config", dest="config_sub")
+    k.add_argument("--on", help="only hosts matching this selector")
+
+    w = sub.add_parser("watch", help="one JSON line per round on stdout until interrupted")
+    w.add_argument("-c", "--config", dest="config_sub")
+    w.add_argument("--jsonl", action="store_true", help="JSON lines (the only format for now)")
+    w.add_argument("--rounds", type=int, default=0, help="stop after this many rounds (0: never)")
+    w.add_argument("--on", help="only hosts matching this selector")
+
+    u = sub.add_parser("run", help="open the cockpit (the default without a command)")
+    _ui_args(u)
+    _ui_args(p, top=True)
+
+    cli_runbook.add_parsers(sub, lambda q: q.add_argument("-c", "--config", dest="config_sub"))
+    k.add_argument("--against-baseline", action="store_true",
+                   help="also fail (exit 1) on any regression against the journal's baseline")
+
+    d = sub.add_parser("demo", help="an embedded demo cutover on this machine (nothing to set up)")
+    d.add_argument("--headless", action="store_true", help="play the scenario without a terminal and exit")
+    d.add_argument("--duration", default="60s", help="headless: the longest the scenario may take")
+    d.add_argument("--out", default="cockpit-demo-output", help="headless: where the snapshot and report go")
+    d.add_argument("--no-ssh", action="store_true", help="do not start the throwaway sshd")
+    d.add_argument("--snapshot", action="store_true", help="just a snapshot of this machine (the old demo)")
+    d.add_argument("--format", choices=["json", "markdown"], default="markdown")
+    return p
+
+
+def _ui_args(p: argparse.ArgumentParser, top: bool = False) -> None:
+    # on the subcommand, SUPPRESS keeps `cockpit --read-only run` from being reset by the sub's default
+    kw: dict[str, object] = {} if top else {"default": argparse.SUPPRESS}
+    if not top:
+        p.add_argument("-c", "--config", dest="config_sub")
+    p.add_argument("--read-only", action="store_true", help="monitor only: every action key is disabled", **kw)
+    p.add_argument("--quiet", action="store_true", help="no terminal bell on a host or service going down", **kw)
+    p.add_argument("--no-mouse", action="store_true", help="leave the mouse to tmux (copy mode)", **kw)
+    p.add_argument("--operator", help="who is at the keys (default: $COCKPIT_OPERATOR or the login name)", **kw)
+    p.add_argument("--ask-sudo", action="store_true", help="ask once for the sudo password (kept in memory only; "
+                   "fed to sudo -S only when a host's sudo asks)", **kw)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """The TUI, imported only here: headless commands never load Textual."""
+    from cockpit.cli import tui  # deferred on purpose: Textual loads for the TUI only
+
+    return tui.cmd_run(args)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": cmd_run, "validate": fleet.cmd_validate, "snapshot": fleet.cmd_snapshot, "check": fleet.cmd_check,
+    "watch": fleet.cmd_watch, "demo": demo.cmd_demo, **cli_runbook.COMMANDS,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``cockpit`` entry point: a :class:`CockpitError` becomes its message and an exit status, here only."""
+    try:
+        args = _parser().parse_args(argv)
+        if args.cmd is None:
+            return cmd_run(args)
+        return COMMANDS[args.cmd](args)
+    except ConfigError as exc:
+        print(f"cockpit: config error\n{exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CockpitError as exc:
+        print(f"cockpit: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 128 + signal.SIGINT
+    except BrokenPipeError:  # `cockpit watch | head`
+        return EXIT_OK

@@ -1,0 +1,104 @@
+"""Headless commands on the fleet's state: validate, snapshot, check, watch."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import sys
+from pathlib import Path
+
+from cockpit.cli.common import EXIT_FAIL, EXIT_OK, config_path, write_atomic
+from cockpit.cli.runbook import regressions_now
+from cockpit.config import describe, load_config
+from cockpit.engine import Engine
+from cockpit.errors import UsageError
+from cockpit.exports import Exporter, failures, warnings
+from cockpit.inventory import select
+
+
+def hosts_for(config: object, selector: str | None) -> list[str] | None:
+    if not selector:
+        return None
+    matched = select(config.hosts, selector)  # type: ignore[attr-defined]
+    if not matched:
+        raise UsageError(f"--on {selector!r} matches no host", "use a host name, a glob, tag:NAME or all")
+    return [h.name for h in matched]
+
+
+async def one_round(config: object, hosts: list[str] | None):  # type: ignore[no-untyped-def]
+    async with Engine(config) as engine:  # type: ignore[arg-type]
+        return engine, await engine.run_round(hosts)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    config = load_config(config_path(args))
+    print(describe(config))
+    return EXIT_OK
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    config = load_config(config_path(args))
+    hosts = hosts_for(config, args.on)
+    engine, snap = asyncio.run(one_round(config, hosts))
+    ex = Exporter(engine.redactor)
+    text = ex.json(snap) if args.format == "json" else ex.markdown(snap)
+    if args.output:
+        write_atomic(Path(args.output), text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    config = load_config(config_path(args))
+    hosts = hosts_for(config, args.on)
+    regressions: list[str] = []
+    if args.against_baseline:
+        async def judged():  # type: ignore[no-untyped-def]
+            s, regs, _rows = await regressions_now(config)
+            snap = s.engine.snapshot()
+            await s.close()
+            return s.engine, snap, regs
+
+        engine, snap, regs = asyncio.run(judged())
+        if hosts is not None:
+            snap = dataclasses.replace(snap, hosts=tuple(h for h in snap.hosts if h.name in hosts))
+        regressions = [r.line() for r in regs if hosts is None or r.host in hosts]
+    else:
+        engine, snap = asyncio.run(one_round(config, hosts))
+    red = engine.redactor.redact
+    bad, warn = failures(snap), warnings(snap)
+    bad += [f"REGRESSION {r}" for r in regressions]
+    for line in warn:
+        print(f"WARN {red(line)}")
+    for line in bad:
+        print(f"FAIL {red(line)}")
+    n_hosts = len(snap.hosts if hosts is None else hosts)
+    if bad:
+        print(f"{len(bad)} problem(s) on {n_hosts} host(s)")
+        return EXIT_FAIL
+    print(f"OK: {n_hosts} host(s), every critical service up")
+    return EXIT_OK
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    config = load_config(config_path(args))
+    hosts = hosts_for(config, args.on)
+
+    async def run() -> None:
+        async with Engine(config) as engine:
+            ex = Exporter(engine.redactor)
+            n = 0
+            while not args.rounds or n < args.rounds:
+                began = asyncio.get_running_loop().time()
+                snap = await engine.run_round(hosts)
+                sys.stdout.write(ex.jsonl(snap))
+                sys.stdout.flush()
+                n += 1
+                if args.rounds and n >= args.rounds:
+                    break
+                await asyncio.sleep(max(0.0, config.cockpit.interval - (asyncio.get_running_loop().time() - began)))
+
+    asyncio.run(run())
+    return EXIT_OK

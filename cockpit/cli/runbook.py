@@ -1,0 +1,232 @@
+"""Headless runbook commands: plan, step run/tick/skip, baseline, diff, journal, report.
+
+They share the TUI's journal (and its lease): a step run here is the same record
+the cockpit shows, and only the lease holder runs anything.
+
+Here: the parsers, and the commands that only read or record (plan, baseline,
+diff, journal, report); the ones that act (step, rollback, gate) are in
+:mod:`cockpit.cli.steps`, the shared helpers in :mod:`cockpit.cli.common`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from cockpit.cli.common import EXIT_OK, _load, _need_runbook, _operator, driving_session, render_plan, write_atomic
+from cockpit.cli.steps import cmd_gate, cmd_rollback, cmd_step
+from cockpit.errors import UsageError
+from cockpit.exports import utc
+from cockpit.runbook import PlanView, RunbookError
+from cockpit.session import Session
+from cockpit.spec import Config
+
+__all__ = ["COMMANDS", "add_parsers", "cmd_baseline", "cmd_diff", "cmd_journal", "cmd_plan", "cmd_report", "regressions_now"]
+
+
+def add_parsers(sub: argparse._SubParsersAction, config_arg: Any) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("plan", help="the runbook with the state of every phase and step")
+    config_arg(p)
+    p.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("step", help="run, tick or skip one runbook step headless (same journal as the cockpit)")
+    ssub = s.add_subparsers(dest="step_cmd", required=True)
+    r = ssub.add_parser("run", help="run PHASE.STEP: fire, stream output, verify per host")
+    r.add_argument("ref", metavar="PHASE.STEP")
+    r.add_argument("--yes", action="store_true", help="confirm a step marked confirm = true without asking")
+    r.add_argument("--irreversible", metavar="PHASE.STEP",
+                   help="run an irreversible step: repeat its id here (the typed confirmation)")
+    r.add_argument("--rollback-not-ready", action="store_true",
+                   help="run even though the step's rollback_requires do not hold")
+    t = ssub.add_parser("tick", help="mark a manual step (or one host of it) done or failed")
+    t.add_argument("ref", metavar="PHASE.STEP")
+    t.add_argument("--host")
+    t.add_argument("--note", required=True)
+    t.add_argument("--failed", action="store_true")
+    k = ssub.add_parser("skip", help="skip a step, with a reason")
+    k.add_argument("ref", metavar="PHASE.STEP")
+    k.add_argument("--reason", required=True)
+    for q in (r, t, k):
+        config_arg(q)
+        q.add_argument("--operator")
+    r.add_argument("--ask-sudo", action="store_true", help="ask once for the sudo password (memory only)")
+
+    rb = sub.add_parser("rollback", help="the quick rollback (default), or one step's or phase's rollback")
+    config_arg(rb)
+    rb.add_argument("--step", metavar="PHASE.STEP")
+    rb.add_argument("--phase", metavar="PHASE")
+    rb.add_argument("--yes", action="store_true")
+    rb.add_argument("--operator")
+    rb.add_argument("--ask-sudo", action="store_true", help="ask once for the sudo password (memory only)")
+
+    g = sub.add_parser("gate", help="judge the current phase's gate (and hold) now; mark the phase done when it holds")
+    config_arg(g)
+    g.add_argument("--wait", default="0", help="keep judging up to this long (e.g. 2m) until the phase is done")
+    g.add_argument("--operator")
+
+    b = sub.add_parser("baseline", help="one round, recorded as the baseline to compare against")
+    config_arg(b)
+    b.add_argument("--operator")
+    d = sub.add_parser("diff", help="baseline vs now, per host and service")
+    config_arg(d)
+    d.add_argument("--json", action="store_true")
+    j = sub.add_parser("journal", help="what the journal holds, oldest first")
+    config_arg(j)
+    j.add_argument("--tail", action="store_true", help="keep printing new records until interrupted")
+    j.add_argument("--json", action="store_true", help="one JSON object per line")
+    j.add_argument("-n", type=int, default=0, help="only the last N records")
+    o = sub.add_parser("report", help="the cutover report (Markdown) from the journal")
+    config_arg(o)
+    o.add_argument("-o", "--output")
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    config = _load(args)
+    _need_runbook(config)
+
+    async def run() -> PlanView:
+        s = Session(config, _operator(args), drive=False, read_only=True)
+        try:
+            return s.runbook.view()
+        finally:
+            await s.close()
+
+    view = asyncio.run(run())
+    if args.json:
+        print(json.dumps([{"id": p.id, "title": p.title, "state": p.state,
+                           "steps": [{"ref": s.ref, "title": s.title, "state": s.state} for s in p.steps]}
+                          for p in view.phases], indent=2))
+    else:
+        sys.stdout.write(render_plan(view))
+    return EXIT_OK
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    config = _load(args)
+
+    async def run() -> dict[str, Any]:
+        s = await driving_session(config, args, "capture it from the driver")
+        try:
+            await s.engine.run_round()
+            return s.runbook.capture_baseline()
+        except RunbookError as exc:
+            raise UsageError(exc.message, exc.hint) from None
+        finally:
+            await s.close()
+
+    base = asyncio.run(run())
+    n = sum(len(h["services"]) for h in base["hosts"].values())
+    up = sum(1 for h in base["hosts"].values() for v in h["services"].values() if v["status"] == "up")
+    print(f"baseline recorded at {utc(base['at'])}: {len(base['hosts'])} hosts, {up}/{n} services up")
+    return EXIT_OK
+
+
+async def regressions_now(config: Config) -> tuple[Session, list[Any], list[dict[str, Any]]]:
+    """Enough rounds to judge regressions (regression_rounds of them), then the diff rows."""
+    from cockpit.baseline import diff_rows
+
+    s = Session(config, "check", drive=False, read_only=True)
+    base = s.journal.latest_baseline() if s.journal is not None else None
+    if base is None:
+        await s.close()
+        raise UsageError("no baseline in the journal", "record one first: cockpit baseline -c FILE (or b in the cockpit)")
+    rounds = config.runbook.regression_rounds
+    snap = None
+    for i in range(rounds):
+        snap = await s.engine.run_round()
+        if i + 1 < rounds:
+            await asyncio.sleep(min(1.0, config.cockpit.interval))
+    assert snap is not None
+    regs = s.runbook.regressions()
+    rows = diff_rows(base[2], snap, s.engine.history, config.runbook.window, regs)
+    return s, regs, rows
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    config = _load(args)
+
+    async def run() -> list[dict[str, Any]]:
+        s, _regs, rows = await regressions_now(config)
+        await s.close()
+        return rows
+
+    rows = asyncio.run(run())
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    head = ("host", "service", "baseline", "now", "base p95", "now p95", "regression")
+    table = [head] + [(r["host"], r["service"], r["baseline"], r["now"],
+                       "–" if r["baseline_p95_ms"] is None else f"{r['baseline_p95_ms']:.0f}ms",
+                       "–" if r["now_p95_ms"] is None else f"{r['now_p95_ms']:.0f}ms", r["regression"]) for r in rows]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(head))]
+    for row in table:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+    return EXIT_OK
+
+
+def cmd_journal(args: argparse.Namespace) -> int:
+    from cockpit.journal import Journal
+
+    config = _load(args)
+    path = config.cockpit.journal
+    if path is None or not path.exists():
+        raise UsageError(f"no journal at {path}", "it is created when the cockpit or a step first runs")
+    j = Journal(path, "reader", readonly=True).open()
+    try:
+        since = max(0, j.last_id() - args.n) if args.n else 0
+        while True:
+            for e in j.timeline(since):
+                since = e["id"]
+                print(json.dumps(e, default=str) if args.json else _journal_line(e))
+            sys.stdout.flush()
+            if not args.tail:
+                return EXIT_OK
+            time.sleep(1.0)
+    finally:
+        j.close()
+
+
+def _journal_line(e: dict[str, Any]) -> str:
+    kind = e["kind"]
+    what = {k: v for k, v in e.items() if k not in ("id", "kind", "at", "at_iso", "operator") and v not in (None, "")}
+    if kind == "action":
+        text = f"action {what.get('title')} on {', '.join(what.get('hosts', []))}: {what.get('command')}"
+    elif kind == "transition":
+        text = f"{what.get('target_kind')} {what.get('target')} -> {what.get('state')}" + (
+            f" ({what['reason']})" if what.get("reason") else "")
+    else:
+        text = kind + " " + " ".join(f"{k}={v}" for k, v in what.items() if k != "data")[:200]
+    return f"{e['at_iso']}  {e.get('operator', '')}  {text}"
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from cockpit.report import build_report
+
+    config = _load(args)
+
+    async def run() -> str:
+        s = Session(config, _operator(args), drive=False, read_only=True)
+        try:
+            if s.journal is None:
+                raise UsageError(f"no journal at {config.cockpit.journal}", "run the cutover first")
+            final = await s.engine.run_round()
+            return build_report(config, s.journal, final=final, history=s.engine.history, redactor=s.engine.redactor)
+        finally:
+            await s.close()
+
+    text = asyncio.run(run())
+    if args.output:
+        write_atomic(Path(args.output), text)
+        print(f"report written to {args.output}")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+COMMANDS = {"plan": cmd_plan, "step": cmd_step, "gate": cmd_gate, "rollback": cmd_rollback, "baseline": cmd_baseline, "diff": cmd_diff,
+            "journal": cmd_journal, "report": cmd_report}

@@ -1,0 +1,174 @@
+"""Headless runbook commands that act: step run/tick/skip, rollback, gate.
+
+Only the lease holder runs anything: an observer is refused with the driver's
+name. Output streams as ``[host] line`` while the action runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+
+from cockpit.cli.common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    _confirm,
+    _load,
+    _need_runbook,
+    _Printer,
+    driving_session,
+    render_plan,
+    sudo_password,
+)
+from cockpit.errors import UsageError
+from cockpit.runbook import RunbookError
+from cockpit.session import Session
+
+
+def cmd_step(args: argparse.Namespace) -> int:
+    config = _load(args)
+    _need_runbook(config)
+    try:
+        phase, step = config.runbook.step(args.ref)
+    except KeyError:
+        refs = [f"{p.id}.{s.id}" for p in config.runbook.phases for s in p.steps]
+        raise UsageError(f"no step {args.ref!r}", f"steps: {', '.join(refs)}") from None
+
+    password = sudo_password(args)
+
+    async def run() -> int:
+        s = await driving_session(config, args, "run the step from the driving cockpit, or take over its stale "
+                                  "lease there", password)
+        try:
+            if args.step_cmd == "skip":
+                s.runbook.skip_step(args.ref, args.reason)
+                print(f"{args.ref} skipped: {args.reason}")
+                return EXIT_OK
+            if args.step_cmd == "tick":
+                await s.engine.run_round()
+                await s.runbook.tick_step(args.ref, args.host, not args.failed, args.note)
+                print(render_plan(s.runbook.view()), end="")
+                return EXIT_OK
+            if step.confirm and not args.yes:
+                hosts = s.runbook.step_hosts(step)
+                print(f"{args.ref}: {step.title}\n  on {', '.join(hosts)}\n  $ {s.engine.redactor.redact(step.run or '')}")
+                if not _confirm("type y to run it:", "y"):
+                    raise UsageError(f"{args.ref} needs confirmation", "answer y on a terminal, or pass --yes")
+            if step.run is None:
+                raise UsageError(f"{args.ref} is manual: nothing to run",
+                                 f"tick it: cockpit step tick {args.ref} --note \"what was done\" [--host H]")
+            s.engine.actions.listeners.append(_Printer())
+            await s.engine.run_round()
+            typed = args.irreversible
+            if step.irreversible and typed is None:
+                print(f"{args.ref} is IRREVERSIBLE: a point of no return.")
+                typed = args.ref if _confirm(f"type {args.ref} to run it:", args.ref) else None
+                if typed is None:
+                    raise UsageError(f"{args.ref} is irreversible", f"type its id, or pass --irreversible {args.ref}")
+            accept = args.rollback_not_ready
+            if not accept and s.runbook.rollback_conditions(args.ref):
+                ready = await s.runbook.rollback_readiness(args.ref)
+                print(f"rollback {'READY' if ready.value is True else 'NOT READY'}: {ready.detail}")
+                if ready.value is not True:
+                    accept = _confirm("type NOT READY to run it anyway:", "NOT READY")
+                    if not accept:
+                        raise UsageError(f"the rollback of {args.ref} is NOT READY",
+                                         "fix what it needs, or pass --rollback-not-ready")
+            if step.pause == "manual":
+                if not sys.stdin.isatty():
+                    raise UsageError(f"{args.ref} pauses for the operator between batches",
+                                     "run it from the cockpit or a terminal, or set pause to a duration")
+                asyncio.get_running_loop().add_reader(sys.stdin, lambda: _continue(s, args.ref))
+            view = await s.runbook.run_step(args.ref, typed_id=typed, accept_not_ready=accept)
+            for c in view.checks:
+                print(f"{'✔' if c.ok else '✖'} {c.host}: {c.detail}")
+            print(f"{args.ref}: {view.state}" + (f" ({view.detail})" if view.detail else ""))
+            await s.runbook.evaluate_gates()  # the phase may be done now
+            ph = next(p for p in s.runbook.view().phases if p.id == phase.id)
+            print(f"phase {ph.id}: {ph.state}" + (f", gate: {ph.gate.detail}" if ph.gate is not None else ""))
+            return EXIT_OK if view.state == "done" else EXIT_FAIL
+        except RunbookError as exc:
+            raise UsageError(exc.message, exc.hint) from None
+        finally:
+            await s.close()
+
+    return asyncio.run(run())
+
+
+def _continue(s: Session, ref: str) -> None:
+    sys.stdin.readline()
+    try:
+        s.runbook.continue_step(ref)
+        print("continuing with the next batch")
+    except RunbookError:
+        print("(nothing is paused)")
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    config = _load(args)
+    _need_runbook(config)
+
+    password = sudo_password(args)
+
+    async def run() -> int:
+        s = await driving_session(config, args, "roll back from the driver", password)
+        try:
+            lost = s.runbook.no_return()
+            if lost:
+                print("WARNING: past a point of no return; this rollback cannot undo: " + "; ".join(lost))
+            what = f"step {args.step}" if args.step else f"phase {args.phase}" if args.phase else "quick rollback"
+            if not args.yes and not _confirm(f"roll back ({what})? type y:", "y"):
+                raise UsageError("rollback needs confirmation", "answer y on a terminal, or pass --yes")
+            s.engine.actions.listeners.append(_Printer())
+            await s.engine.run_round()
+            started = time.time()
+            if args.step:
+                ok = await s.runbook.rollback_step(args.step)
+            elif args.phase:
+                ok = await s.runbook.rollback_phase(args.phase)
+            else:
+                ok = bool((await s.runbook.quick_rollback()).ok)
+            took = time.time() - started
+            budget = config.runbook.rollback_budget
+            print(f"{what}: {'ok' if ok else 'FAILED'} in {took:.1f}s "
+                  f"({'within' if took <= budget else 'OVER'} the {budget:g}s budget)")
+            return EXIT_OK if ok else EXIT_FAIL
+        except (RunbookError, KeyError) as exc:
+            raise UsageError(str(exc)) from None
+        finally:
+            await s.close()
+
+    return asyncio.run(run())
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    from cockpit.durations import parse_duration
+
+    config = _load(args)
+    _need_runbook(config)
+    try:
+        wait = parse_duration(args.wait)
+    except ValueError as exc:
+        raise UsageError(f"--wait {args.wait!r}: {exc}", "e.g. --wait 2m") from None
+
+    async def run() -> int:
+        s = await driving_session(config, args, "judge gates from the driver")
+        try:
+            deadline = time.monotonic() + wait
+            start = s.runbook.view().current
+            while True:
+                await s.engine.run_round()
+                await s.runbook.evaluate_gates()
+                view = s.runbook.view()
+                ph = next((p for p in view.phases if p.id == start), None)
+                if ph is None or ph.state in ("done", "overridden") or time.monotonic() >= deadline:
+                    break
+                await asyncio.sleep(min(1.0, config.cockpit.interval))
+            sys.stdout.write(render_plan(view))
+            return EXIT_OK if ph is None or ph.state in ("done", "overridden") else EXIT_FAIL
+        finally:
+            await s.close()
+
+    return asyncio.run(run())

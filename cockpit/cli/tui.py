@@ -1,0 +1,24 @@
+"""``cockpit`` / ``cockpit run``: the cockpit itself. The only module of the CLI that imports :mod:`screens`.
+
+The dispatcher imports this module only for the TUI, so headless commands never load Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from cockpit.cli.common import config_path, operator_name
+from cockpit.config import load_config
+from cockpit.session import Session
+from screens.app import CockpitApp
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """The TUI on the config's fleet, with a session that holds (or observes) the runbook's lease."""
+    config = load_config(config_path(args))
+    operator = operator_name(args.operator)
+    session = Session(config, operator, read_only=args.read_only)
+    app = CockpitApp(session.engine, read_only=args.read_only, quiet=args.quiet, operator=operator,
+                     session=session, ask_sudo=getattr(args, "ask_sudo", False) and not args.read_only)
+    result = app.run(mouse=not args.no_mouse)
+    return int(result or 0)

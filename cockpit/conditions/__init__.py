@@ -1,0 +1,61 @@
+"""The conditions language of runbook gates and verifies: parsed, never ``eval``'d.
+
+Parts: ``parser`` (the frozen AST and ``parse``), ``evaluator`` (three-valued ``evaluate``),
+``refs`` (``render`` and ``references``, what the config loader needs). docs/conditions.md has the language.
+"""
+
+from __future__ import annotations
+
+from cockpit.conditions.evaluator import EvalContext, Outcome, Verdict, all_of, any_of, evaluate, evaluate_all
+from cockpit.conditions.parser import (
+    FUNCTIONS,
+    And,
+    Command,
+    Health,
+    LoadStat,
+    Node,
+    NoRegressions,
+    Not,
+    Or,
+    Quantity,
+    Rss,
+    StatusIn,
+    Target,
+    ValueCmp,
+    ValueOf,
+    WindowStat,
+    parse,
+)
+from cockpit.conditions.refs import Refs, references, render
+from cockpit.errors import ConditionError
+
+__all__ = [
+    "And",
+    "Command",
+    "ConditionError",
+    "EvalContext",
+    "FUNCTIONS",
+    "Health",
+    "LoadStat",
+    "NoRegressions",
+    "Node",
+    "Not",
+    "Or",
+    "Outcome",
+    "Quantity",
+    "Refs",
+    "Rss",
+    "StatusIn",
+    "Target",
+    "ValueCmp",
+    "ValueOf",
+    "Verdict",
+    "WindowStat",
+    "all_of",
+    "any_of",
+    "evaluate",
+    "evaluate_all",
+    "parse",
+    "references",
+    "render",
+]

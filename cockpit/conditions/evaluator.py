@@ -1,0 +1,413 @@
+"""Three-valued evaluation of conditions against an :class:`EvalContext`.
+
+``None`` means inconclusive (not enough data, a host unreachable): a gate waits
+on it and never passes, a verify retries. Each verdict carries one line an
+operator can act on, naming the hosts that decided it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import operator
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from cockpit.conditions.parser import (
+    And,
+    Command,
+    Health,
+    LoadStat,
+    Node,
+    NoRegressions,
+    Not,
+    Or,
+    Quantity,
+    Rss,
+    StatusIn,
+    ValueCmp,
+    ValueOf,
+    WindowStat,
+    parse,
+)
+from cockpit.errors import CockpitError
+from cockpit.history import Sample
+from cockpit.model import CheckResult, HostState
+from cockpit.sanitize import strip_control
+
+__all__ = ["EvalContext", "Outcome", "Verdict", "all_of", "any_of", "evaluate", "evaluate_all"]
+
+Outcome = Literal[True, False, None]
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
+}
+_SHOWN = 3  # hosts named in a detail before "and N more"
+
+
+class EvalContext(Protocol):
+    """What a condition may look at; the engine implements it (see ``cockpit.runbook.context``)."""
+
+    min_samples: int  # fewer samples in the window: p95 / error_rate are inconclusive
+
+    def hosts_for(self, service: str, selector: str | None) -> list[str]:
+        """Hosts the service is checked on, narrowed by the selector when one is given."""
+
+    def latest(self, service: str, host: str) -> CheckResult | None:
+        """The newest result, or None when none is fresh enough."""
+
+    def reachable(self, host: str) -> bool | None:
+        """None: not known yet."""
+
+    def window(self, service: str, hosts: list[str]) -> list[Sample]:
+        """Every sample of the service on those hosts within the context's window."""
+
+    def load(self, selector: str) -> list[HostState]:
+        """The latest state of each host the selector matches."""
+
+    def command_hosts(self, selector: str | None) -> list[str]:
+        """Hosts command() and value() run on, without or with ``@selector``."""
+
+    async def run(self, command: str, host: str) -> tuple[int | None, str]:
+        """Exit status (None: could not run) and stdout."""
+
+    def regressions(self) -> list[str]:
+        """Current regressions as human lines; [] for none."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    value: bool | None  # None: inconclusive
+    detail: str  # one line an operator can act on
+
+
+def all_of(values: Iterable[Outcome]) -> Outcome:
+    """Kleene AND: False wins, then None."""
+    vals = list(values)
+    return False if False in vals else None if None in vals else True
+
+
+def any_of(values: Iterable[Outcome]) -> Outcome:
+    """Kleene OR: True wins, then None."""
+    vals = list(values)
+    return True if True in vals else None if None in vals else False
+
+
+async def evaluate(node: Node, ctx: EvalContext) -> Verdict:
+    """Judge one parsed condition."""
+    if isinstance(node, (And, Or)):
+        parts = await asyncio.gather(*(evaluate(c, ctx) for c in node.operands))
+        return _combine(parts, and_=isinstance(node, And))
+    if isinstance(node, Not):
+        inner = await evaluate(node.operand, ctx)
+        return Verdict(None if inner.value is None else not inner.value, f"not [{inner.detail}]")
+    if isinstance(node, NoRegressions):
+        regs = ctx.regressions()
+        if not regs:
+            return Verdict(True, "no regressions")
+        return Verdict(False, f"{len(regs)} regression(s): {_few(regs)}")
+    if isinstance(node, Health):
+        return _health(node, ctx)
+    if isinstance(node, StatusIn):
+        return _status_in(node, ctx)
+    if isinstance(node, WindowStat):
+        return _window_stat(node, ctx)
+    if isinstance(node, (LoadStat, Rss)):
+        return _host_figures(node, ctx)
+    if isinstance(node, Command):
+        return await _command(node, ctx)
+    if isinstance(node, ValueCmp):
+        return await _value_cmp(node, ctx)
+    raise TypeError(f"not a condition node: {node!r}")
+
+
+async def evaluate_all(conditions: Sequence[str | Node], ctx: EvalContext) -> Verdict:
+    """AND of a ``gate`` or ``verify`` list (strings are parsed; ConditionError propagates)."""
+    nodes = [parse(c) if isinstance(c, str) else c for c in conditions]
+    if not nodes:
+        return Verdict(True, "no conditions")
+    return _combine(await asyncio.gather(*(evaluate(n, ctx) for n in nodes)), and_=True)
+
+
+def _combine(parts: Sequence[Verdict], *, and_: bool) -> Verdict:
+    """The detail names the parts that decided: ``and`` its False (else None) ones, ``or`` its True ones."""
+    value = (all_of if and_ else any_of)(p.value for p in parts)
+    unanimous = value is (True if and_ else False)  # every part agreed: all of them decided
+    deciding = parts if unanimous else [p for p in parts if p.value is value]
+    return Verdict(value, "; ".join(p.detail for p in deciding))
+
+
+# --------------------------------------------------------------------------- formatting
+
+def _few(items: Sequence[str]) -> str:
+    shown = ", ".join(items[:_SHOWN])
+    return shown if len(items) <= _SHOWN else f"{shown} and {len(items) - _SHOWN} more"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(strip_control(text).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _last_line(out: str) -> str:
+    lines = [ln for ln in strip_control(out).splitlines() if ln.strip()]
+    return _short(lines[-1]) if lines else ""
+
+
+def _fmt(kind: str, v: float) -> str:
+    if kind == "duration":
+        return f"{v * 1000:.3g} ms" if abs(v) < 1 else f"{v:.3g} s"
+    if kind == "percent":
+        return f"{v:.3g}%"
+    if kind == "size":
+        for unit, factor in (("GB", 1024.0**3), ("MB", 1024.0**2)):
+            if abs(v) >= factor:
+                return f"{v / factor:.4g} {unit}"
+        return f"{v / 1024:.4g} KB"
+    if isinstance(v, int):
+        return str(v)
+    return str(int(v)) if v.is_integer() else f"{v:.10g}"
+
+
+def _limit(op: str, q: Quantity, kind: str) -> str:
+    return f"limit {op} {_fmt(kind, q.value)}"
+
+
+def _group(rows: Sequence[tuple[str, Outcome, str]], value: Outcome) -> str:
+    """Notes of the rows with that outcome, same notes merged: "down on a, b; c unreachable"."""
+    by_note: dict[str, list[str]] = {}
+    for host, outcome, note in rows:
+        if outcome is value:
+            by_note.setdefault(note, []).append(host)
+    groups = [note.replace("{hosts}", _few(hosts)) for note, hosts in by_note.items()]
+    if len(groups) > _SHOWN + 1:  # per-host figures all differ: keep the line short
+        groups = [*groups[:_SHOWN], f"{len(groups) - _SHOWN} more"]
+    return "; ".join(groups)
+
+
+# --------------------------------------------------------------------------- service status
+
+def _state(ctx: EvalContext, service: str, host: str) -> tuple[str, str]:
+    """(up | degraded | down | unknown | unreachable | missing, a note with {hosts})."""
+    if ctx.reachable(host) is False:
+        return "unreachable", "{hosts} unreachable"
+    r = ctx.latest(service, host)
+    if r is None:
+        return "missing", "no fresh result from {hosts}"
+    why = f" ({_short(r.detail)})" if r.detail else ""
+    return r.status, ("status unknown" if r.status == "unknown" else r.status) + " on {hosts}" + why
+
+
+def _extra(r: CheckResult | None, key: str) -> float | None:
+    """A numeric extra of a result (it may have travelled as a string), or None."""
+    raw = r.get(key) if r is not None else None
+    try:
+        num = float(raw) if raw is not None and not isinstance(raw, bool) else math.nan
+    except ValueError:
+        num = math.nan
+    return num if math.isfinite(num) else None
+
+
+def _no_hosts(label: str, what: str) -> Verdict:
+    return Verdict(None, f"{label}: inconclusive, {what}")
+
+
+def _health(node: Health, ctx: EvalContext) -> Verdict:
+    label = f"{node.func}({node.target.text})"
+    hosts = ctx.hosts_for(node.target.service, node.target.selector)
+    if not hosts:
+        return _no_hosts(label, "no host is checked for it")
+    good = "down" if node.func == "down" else "up"
+    rows: list[tuple[str, Outcome, str]] = []
+    for h in hosts:
+        status, note = _state(ctx, node.target.service, h)
+        definite = status in ("up", "degraded", "down")
+        rows.append((h, (status == good) if definite else None, note))
+    outcomes = [o for _, o, _ in rows]
+    if node.func == "any_up":
+        value = any_of(outcomes)
+        if value is True:
+            return Verdict(True, f"{label}: {_group(rows, True)} ({outcomes.count(True)} of {len(rows)} hosts)")
+        shown = [g for g in (_group(rows, None), _group(rows, False)) if g]
+        return Verdict(value, f"{label}: " + "; ".join(shown))
+    value = all_of(outcomes)
+    if value is True:
+        return Verdict(True, f"{label}: {good} on all {len(rows)} host(s)")
+    return Verdict(value, f"{label}: {_group(rows, value)}")
+
+
+def _status_in(node: StatusIn, ctx: EvalContext) -> Verdict:
+    label = f"status({node.target.text})"
+    hosts = ctx.hosts_for(node.target.service, node.target.selector)
+    if not hosts:
+        return _no_hosts(label, "no host is checked for it")
+    want = " or ".join(str(c) for c in node.codes)
+    rows: list[tuple[str, Outcome, str]] = []
+    for h in hosts:
+        status, note = _state(ctx, node.target.service, h)
+        r = ctx.latest(node.target.service, h) if status not in ("unreachable", "missing") else None
+        code = _extra(r, "http_status")
+        num = int(code) if code is not None else None
+        if num is None:
+            rows.append((h, None, note if r is None else "no HTTP status from {hosts}"))
+        else:
+            rows.append((h, num in node.codes, f"HTTP {num} on " + "{hosts}"))
+    value = all_of(o for _, o, _ in rows)
+    if value is True:
+        return Verdict(True, f"{label}: {_group(rows, True)}")
+    return Verdict(value, f"{label}: {_group(rows, value)}" + (f", want {want}" if value is False else ""))
+
+
+# --------------------------------------------------------------------------- windows and figures
+
+def _window_stat(node: WindowStat, ctx: EvalContext) -> Verdict:
+    label = f"{node.func}({node.target.text})"
+    hosts = ctx.hosts_for(node.target.service, node.target.selector)
+    if not hosts:
+        return _no_hosts(label, "no host is checked for it")
+    samples = ctx.window(node.target.service, hosts)
+    if node.func == "p95":
+        data = sorted(s.latency for s in samples if s.latency is not None)
+        kind = "duration"
+    else:
+        data = [100.0 if s.status == "down" else 0.0 for s in samples if s.status != "unknown"]
+        kind = "percent"
+    n, need = len(data), max(ctx.min_samples, 1)
+    if n < need:
+        return Verdict(None, f"{label}: inconclusive, {n} of {need} samples")
+    figure = data[math.ceil(0.95 * n) - 1] if node.func == "p95" else sum(data) / n
+    ok = _OPS[node.op](figure, node.limit.value)
+    return Verdict(ok, f"{label} = {_fmt(kind, figure)} over {n} samples, {_limit(node.op, node.limit, kind)}")
+
+
+def _host_figures(node: LoadStat | Rss, ctx: EvalContext) -> Verdict:
+    """cpu/mem from each host's latest load, rss from each host's latest process check."""
+    kind = "size" if isinstance(node, Rss) else "percent"
+    figures: list[tuple[str, float | None, str]] = []  # host, figure, why missing
+    if isinstance(node, Rss):
+        label = f"rss({node.target.text})"
+        for h in ctx.hosts_for(node.target.service, node.target.selector):
+            status, note = _state(ctx, node.target.service, h)
+            r = ctx.latest(node.target.service, h) if status not in ("unreachable", "missing") else None
+            kb = _extra(r, "rss_kb")
+            figures.append((h, None if kb is None else kb * 1024, note if r is None else "no rss figure from {hosts}"))
+    else:
+        label = f"{node.func}({node.selector})"
+        for st in ctx.load(node.selector):
+            fig = getattr(st.load, node.func) if st.load is not None and st.reachable else None
+            figures.append((st.name, fig, "{hosts} unreachable" if not st.reachable else
+                            f"no {node.func} figure from " + "{hosts}"))
+    if not figures:
+        return _no_hosts(label, "no host matches")
+    cmp, lim = _OPS[node.op], node.limit.value
+    rows: list[tuple[str, Outcome, str]] = [
+        (h, None if f is None else cmp(f, lim), why if f is None else f"{_fmt(kind, f)} on " + "{hosts}")
+        for h, f, why in figures
+    ]
+    value = all_of(o for _, o, _ in rows)
+    if value is True:
+        vals = [f for _, f, _ in figures if f is not None]
+        span = _fmt(kind, vals[0]) if min(vals) == max(vals) else f"{_fmt(kind, min(vals))}..{_fmt(kind, max(vals))}"
+        return Verdict(True, f"{label} = {span} on {len(vals)} host(s), {_limit(node.op, node.limit, kind)}")
+    return Verdict(value, f"{label}: {_group(rows, value)}, {_limit(node.op, node.limit, kind)}")
+
+
+# --------------------------------------------------------------------------- commands
+
+async def _run(ctx: EvalContext, command: str, host: str) -> tuple[int | None, str]:
+    try:
+        return await ctx.run(command, host)
+    except CockpitError as exc:  # the context should return (None, ...) itself; be safe at the boundary
+        return None, exc.message
+
+
+def _cmd_label(func: str, v: Command | ValueOf) -> str:
+    return f'{func}("{_short(v.command, 40)}"){"@" + v.selector if v.selector else ""}'
+
+
+async def _command(node: Command, ctx: EvalContext) -> Verdict:
+    label = _cmd_label("command", node)
+    hosts = ctx.command_hosts(node.selector)
+    if not hosts:
+        return _no_hosts(label, "no host to run it on")
+    results = await asyncio.gather(*(_run(ctx, node.command, h) for h in hosts))
+    rows: list[tuple[str, Outcome, str]] = []
+    for h, (code, out) in zip(hosts, results):
+        last = _last_line(out)
+        if code is None:
+            rows.append((h, None, "could not run on {hosts}" + (f": {last}" if last else "")))
+        else:
+            rows.append((h, code == 0, f"exit {code} on " + "{hosts}" + (f": {last}" if last and code else "")))
+    value = all_of(o for _, o, _ in rows)
+    if value is True:
+        return Verdict(True, f"{label}: exit 0 on all {len(rows)} host(s)")
+    return Verdict(value, f"{label}: {_group(rows, value)}")
+
+
+def _number(code: int | None, out: str) -> tuple[Outcome, float | int | None, str]:
+    """(None: could not run | False: no number | True, the number, why not)."""
+    last = _last_line(out)
+    if code is None:
+        return None, None, "could not run" + (f": {last}" if last else "")
+    if code != 0:
+        return False, None, f"exit {code}" + (f": {last}" if last else "")
+    text = strip_control(out).strip()
+    try:
+        return True, int(text), ""
+    except ValueError:
+        pass
+    try:
+        num = float(text)
+    except ValueError:
+        num = math.nan
+    if not math.isfinite(num):
+        return False, None, f"printed {_short(text, 30)!r}, not a number"
+    return True, num, ""
+
+
+async def _value_cmp(node: ValueCmp, ctx: EvalContext) -> Verdict:
+    right = node.right
+    label = _cmd_label("value", node.left) + f" {node.op} " + (
+        _cmd_label("value", right) if isinstance(right, ValueOf) else _fmt("number", right.value))
+    left_hosts = ctx.command_hosts(node.left.selector)
+    right_hosts = ctx.command_hosts(right.selector) if isinstance(right, ValueOf) else []
+    pairs: list[tuple[str, str | None]]  # (left host, right host or None for a constant)
+    if not isinstance(right, ValueOf):
+        pairs = [(h, None) for h in left_hosts]
+    elif left_hosts == right_hosts:
+        pairs = [(h, h) for h in left_hosts]
+    elif len(right_hosts) == 1:
+        pairs = [(h, right_hosts[0]) for h in left_hosts]
+    elif len(left_hosts) == 1:
+        pairs = [(left_hosts[0], h) for h in right_hosts]
+    else:
+        return Verdict(None, f"{label}: the sides run on different hosts ({_few(left_hosts)} vs "
+                       f"{_few(right_hosts)}); give one side a single host or both the same selector")
+    if not pairs:
+        return _no_hosts(label, "no host to run it on")
+    jobs = {(node.left.command, lh) for lh, _ in pairs}
+    if isinstance(right, ValueOf):
+        jobs |= {(right.command, rh) for _, rh in pairs if rh is not None}
+    order = sorted(jobs)
+    results = dict(zip(order, await asyncio.gather(*(_run(ctx, c, h) for c, h in order))))
+    cmp = _OPS[node.op]
+    rows: list[tuple[str, Outcome, str]] = []
+    for lh, rh in pairs:
+        where = lh if rh in (None, lh) else f"{lh} vs {rh}"
+        lok, lnum, lwhy = _number(*results[(node.left.command, lh)])
+        if isinstance(right, ValueOf):
+            rok, rnum, rwhy = _number(*results[(right.command, rh)])  # type: ignore[index]
+        else:
+            rok, rnum, rwhy = True, right.value, ""
+        bad = [f"{side} {why}" for side, ok, why in (("left", lok, lwhy), ("right", rok, rwhy)) if ok is not True]
+        if bad:
+            note = ", ".join(bad) if isinstance(right, ValueOf) else lwhy
+            rows.append((where, all_of((lok, rok)), "{hosts}: " + note))
+            continue
+        assert lnum is not None and rnum is not None
+        shown = f"{_fmt('number', lnum)} vs {_fmt('number', rnum)}" if isinstance(right, ValueOf) \
+            else _fmt("number", lnum)
+        rows.append((where, cmp(lnum, rnum), f"{shown} on " + "{hosts}"))
+    value = all_of(o for _, o, _ in rows)
+    return Verdict(value, f"{label}: {_group(rows, value)}")

@@ -1,0 +1,128 @@
+"""The conditions of runbook ``gate`` and ``verify`` lists: parsed, never ``eval``'d.
+
+``parse(text)`` gives a frozen AST (or raises :class:`ConditionError` naming the
+column); ``references(node)`` what it names, for the config loader;
+``render(node)`` its canonical text; ``evaluate(node, ctx)`` a three-valued
+:class:`Verdict` (None: inconclusive) against an :class:`EvalContext`, and
+``evaluate_all(list, ctx)`` the AND of a list. The language and its semantics
+are in ``docs/conditions.md``. The AST and parser live in
+:mod:`cockpit.conditions.parser`, the evaluator in :mod:`cockpit.conditions.evaluator`;
+``render`` and ``references`` (what the config loader needs besides ``parse``) are here.
+Import all of it from the face, :mod:`cockpit.conditions`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from cockpit.conditions.parser import (
+    And,
+    Command,
+    Health,
+    LoadStat,
+    Node,
+    NoRegressions,
+    Not,
+    Or,
+    Quantity,
+    Rss,
+    StatusIn,
+    ValueCmp,
+    ValueOf,
+    WindowStat,
+)
+
+__all__ = ["Refs", "references", "render"]
+
+
+def _num(x: float) -> str:
+    if x.is_integer():
+        return str(int(x))
+    return format(Decimal(repr(x)), "f")  # positional: the parser reads no exponents
+
+
+def _quote(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _at(selector: str | None) -> str:
+    return f"@{selector}" if selector else ""
+
+
+def _value(v: ValueOf) -> str:
+    return f"value({_quote(v.command)}){_at(v.selector)}"
+
+
+def _qty(q: Quantity) -> str:
+    return _num(q.number) + q.unit
+
+
+def render(node: Node) -> str:
+    """Canonical text: ``parse(render(n)) == n`` for every node ``parse`` can produce."""
+    if isinstance(node, (And, Or)):
+        word = " and " if isinstance(node, And) else " or "
+        inner = (And, Or) if isinstance(node, And) else (Or,)
+        return word.join(f"({render(c)})" if isinstance(c, inner) else render(c) for c in node.operands)
+    if isinstance(node, Not):
+        inner_text = render(node.operand)
+        return f"not ({inner_text})" if isinstance(node.operand, (And, Or)) else f"not {inner_text}"
+    if isinstance(node, NoRegressions):
+        return "no_regressions"
+    if isinstance(node, Health):
+        return f"{node.func}({node.target.text})"
+    if isinstance(node, StatusIn):
+        return f"status({node.target.text}) in [{', '.join(str(c) for c in node.codes)}]"
+    if isinstance(node, (WindowStat, Rss)):
+        func = node.func if isinstance(node, WindowStat) else "rss"
+        return f"{func}({node.target.text}) {node.op} {_qty(node.limit)}"
+    if isinstance(node, LoadStat):
+        return f"{node.func}({node.selector}) {node.op} {_qty(node.limit)}"
+    if isinstance(node, Command):
+        return f"command({_quote(node.command)}){_at(node.selector)}"
+    if isinstance(node, ValueCmp):
+        right = _value(node.right) if isinstance(node.right, ValueOf) else _qty(node.right)
+        return f"{_value(node.left)} {node.op} {right}"
+    raise TypeError(f"not a condition node: {node!r}")
+
+
+@dataclass(frozen=True)
+class Refs:
+    """What a condition names, so the config loader can report unknown services and selectors."""
+
+    services: frozenset[str]
+    selectors: frozenset[str]
+    process_services: frozenset[str]  # services rss() reads: they must be process checks
+    uses_regressions: bool
+
+
+def references(node: Node) -> Refs:
+    services: set[str] = set()
+    selectors: set[str] = set()
+    process: set[str] = set()
+    regressions = False
+    stack: list[Node] = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (And, Or)):
+            stack.extend(n.operands)
+        elif isinstance(n, Not):
+            stack.append(n.operand)
+        elif isinstance(n, NoRegressions):
+            regressions = True
+        elif isinstance(n, (Health, StatusIn, WindowStat, Rss)):
+            services.add(n.target.service)
+            if n.target.selector:
+                selectors.add(n.target.selector)
+            if isinstance(n, Rss):
+                process.add(n.target.service)
+        elif isinstance(n, LoadStat):
+            selectors.add(n.selector)
+        elif isinstance(n, Command):
+            if n.selector:
+                selectors.add(n.selector)
+        elif isinstance(n, ValueCmp):
+            for v in (n.left, n.right):
+                if isinstance(v, ValueOf) and v.selector:
+                    selectors.add(v.selector)
+    return Refs(frozenset(services), frozenset(selectors), frozenset(process), regressions)

@@ -1,0 +1,23 @@
+"""The config: a TOML file (and the inventories it names) into validated, frozen :mod:`cockpit.spec` objects.
+
+Every problem is a :class:`~cockpit.errors.ConfigIssue` naming the file, line, key path and a fix.
+Parts: ``loader`` (the top level, ``load_config``), ``source`` (reading TOML with lines, ``${ENV}``),
+``hosts`` and ``ansible`` (hosts and inventories), ``services``, ``actions``, ``runbook``.
+"""
+
+from __future__ import annotations
+
+from cockpit.config.ansible import expand_host_range, load_ansible
+from cockpit.config.loader import ENV_VAR, describe, find_config, load_config
+from cockpit.config.source import DEFAULT_FILE, key_path
+
+__all__ = [
+    "DEFAULT_FILE",
+    "ENV_VAR",
+    "describe",
+    "expand_host_range",
+    "find_config",
+    "key_path",
+    "load_ansible",
+    "load_config",
+]

@@ -1,0 +1,229 @@
+"""Load ``cockpit.toml`` into the frozen dataclasses of :mod:`cockpit.spec`.
+
+Every problem is collected before anything is raised, so one ``cockpit validate``
+run shows them all; each names the file, the key path, the line (found by
+scanning the source: tomllib gives no positions) and a fix. A user's mistake
+only ever surfaces as :class:`~cockpit.errors.ConfigError`.
+
+The parts live by area (:mod:`cockpit.config.source` reads and types values,
+:mod:`cockpit.config.hosts` and :mod:`cockpit.config.services` build tables);
+this module runs them in order. Callers import the face, :mod:`cockpit.config`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from cockpit.config.actions import read_actions
+from cockpit.config.hosts import read_hosts, read_inventory
+from cockpit.config.runbook import read_runbook
+from cockpit.config.services import read_services
+from cockpit.config.source import DEFAULT_FILE, KeyPath, Reader, read_text, resolve_path, short_list, syntax_issue
+from cockpit.durations import format_duration
+from cockpit.errors import ConfigError, ConfigIssue
+from cockpit.inventory import select
+from cockpit.secrets import Redactor
+from cockpit.spec import Check, CockpitSettings, Config, SshSettings
+
+__all__ = ["ENV_VAR", "describe", "find_config", "load_config"]
+
+ENV_VAR = "COCKPIT_CONFIG"
+
+TOP_KEYS = ("cockpit", "ssh", "inventory", "hosts", "services", "actions", "runbook", "phases", "rollback")
+COCKPIT_KEYS = ("title", "interval", "journal", "history", "phases")
+SSH_KEYS = ("config", "known_hosts", "host_keys", "connect_timeout", "command_timeout",
+            "max_sessions", "max_startups", "keepalive", "identity_files")
+HOST_KEY_POLICIES = ("strict", "accept-new")
+
+
+# --------------------------------------------------------------------------- [cockpit] and [ssh]
+
+def _cockpit(r: Reader, raw: Any, config_path: Path) -> CockpitSettings:
+    p: KeyPath = ("cockpit",)
+    t = r.table(p, raw)
+    r.known(p, t, COCKPIT_KEYS)
+    d = CockpitSettings()
+    journal_text = r.string((*p, "journal"), t["journal"], example='"cutover.sqlite"') if "journal" in t else ""
+    journal = resolve_path(config_path.parent, journal_text or f"{config_path.stem}.journal.sqlite")
+    return CockpitSettings(
+        title=r.string((*p, "title"), t["title"], d.title) if "title" in t else d.title,
+        interval=r.duration((*p, "interval"), t["interval"], d.interval) if "interval" in t else d.interval,
+        journal=journal,
+        history=r.integer((*p, "history"), t["history"], 1, 100_000, d.history) if "history" in t else d.history,
+        phases=tuple(r.strings((*p, "phases"), t["phases"], example='["Decommission v1", "Canary 10%"]'))
+        if "phases" in t else (),
+    )
+
+
+def _ssh(r: Reader, raw: Any, base: Path) -> SshSettings:
+    p: KeyPath = ("ssh",)
+    t = r.table(p, raw)
+    r.known(p, t, SSH_KEYS)
+    d = SshSettings()
+    config = None
+    if "config" in t and (text := r.string((*p, "config"), t["config"], example='"~/.ssh/config"')):
+        config = resolve_path(base, text)
+        if not config.is_file():
+            r.issue((*p, "config"), f"ssh config file {str(config)!r} does not exist",
+                    "create it, fix the path, or remove ssh.config (asyncssh then reads ~/.ssh/config if present)")
+    known_hosts = d.known_hosts
+    if "known_hosts" in t and (text := r.string((*p, "known_hosts"), t["known_hosts"])):
+        known_hosts = resolve_path(base, text)
+    policy = d.host_keys
+    if "host_keys" in t:
+        value = t["host_keys"]
+        if value in HOST_KEY_POLICIES:
+            policy = value
+        else:
+            r.issue((*p, "host_keys"), f"host_keys must be 'strict' or 'accept-new', got {value!r}",
+                    "use 'strict' (key must be in known_hosts) or 'accept-new' (trust a host's first key); "
+                    "no setting accepts a changed key")
+
+    def dur(key: str, default: float, zero_ok: bool = False) -> float:
+        return r.duration((*p, key), t[key], default, zero_ok=zero_ok) if key in t else default
+
+    def num(key: str, lo: int, hi: int, default: int) -> int:
+        return r.integer((*p, key), t[key], lo, hi, default) if key in t else default
+
+    identity = r.strings((*p, "identity_files"), t["identity_files"], bare_ok=True,
+                         example='["~/.ssh/id_ed25519"]') if "identity_files" in t else []
+    return SshSettings(
+        config=config, known_hosts=known_hosts, host_keys=policy,
+        connect_timeout=dur("connect_timeout", d.connect_timeout),
+        command_timeout=dur("command_timeout", d.command_timeout),
+        max_sessions=num("max_sessions", 1, 64, d.max_sessions),
+        max_startups=num("max_startups", 1, 100, d.max_startups),
+        keepalive=dur("keepalive", d.keepalive, zero_ok=True),
+        identity_files=tuple(str(resolve_path(base, f)) for f in identity),
+    )
+
+
+# --------------------------------------------------------------------------- public API
+
+def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a config file.
+
+    Args:
+        path: the TOML file; relative paths inside it are relative to its directory.
+        env: where ``${NAME}`` is looked up (default: ``os.environ``).
+
+    Raises:
+        ConfigError: every issue found, each with file, key path, line and fix.
+    """
+    path = Path(path).expanduser()
+    file = str(path)
+    text = read_text(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(syntax_issue(file, text, exc)) from None
+    r = Reader(file, text, os.environ if env is None else env)
+    base = path.absolute().parent
+    r.known((), data, TOP_KEYS)
+    cockpit = _cockpit(r, data.get("cockpit", {}), path.absolute())
+    ssh = _ssh(r, data.get("ssh", {}), base)
+    inventory = read_inventory(r, data.get("inventory", {}), base)
+    hosts = read_hosts(r, data.get("hosts", {}), inventory, base)
+    services = read_services(r, data.get("services", {}), hosts)
+    actions = read_actions(r, data.get("actions", {}), hosts)
+    runbook = read_runbook(r, text, data, hosts, services)
+    if r.issues:  # this file's issues by line; an inventory's own issues after them
+        raise ConfigError(sorted(r.issues, key=lambda i: (i.file != file, i.line or 1 << 30)))
+    assignments = []
+    for host in hosts:
+        names = tuple(s.name for s in services if any(host in select([host], sel) for sel in s.on))
+        assignments.append((host.name, names))
+    return Config(path=path.absolute(), cockpit=cockpit, ssh=ssh, hosts=tuple(hosts), services=tuple(services),
+                  actions=tuple(actions), runbook=runbook, assignments=tuple(assignments), secrets=frozenset(r.secrets))
+
+
+def find_config(cli_value: str | None, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Path:
+    """The config to use: the command line's, else ``$COCKPIT_CONFIG``, else ``./cockpit.toml``.
+
+    Raises:
+        ConfigError: the chosen file does not exist, or none was given and no default exists.
+    """
+    env = os.environ if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    if cli_value:
+        candidate, origin = Path(cli_value).expanduser(), "given on the command line"
+    elif env.get(ENV_VAR):
+        candidate, origin = Path(env[ENV_VAR]).expanduser(), f"named by ${ENV_VAR}"
+    else:
+        default = cwd / DEFAULT_FILE
+        if default.is_file():
+            return default
+        raise ConfigError(ConfigIssue(DEFAULT_FILE, "", f"no config file: none given, ${ENV_VAR} is not set "
+                                      f"and {default} does not exist",
+                                      f"pass the config path, set {ENV_VAR}, or create ./{DEFAULT_FILE} "
+                                      "(see docs/config.md)"))
+    if not candidate.is_absolute():
+        candidate = cwd / candidate
+    if candidate.is_dir():
+        raise ConfigError(ConfigIssue(str(candidate), "", f"config path {origin} is a directory",
+                                      f"point at the TOML file, e.g. {candidate / DEFAULT_FILE}"))
+    if not candidate.is_file():
+        raise ConfigError(ConfigIssue(str(candidate), "", f"config file {origin} does not exist",
+                                      "check the path (relative paths are relative to the current directory)"))
+    return candidate
+
+
+def _table(rows: list[list[str]], redactor: Redactor, indent: str = "  ") -> list[str]:
+    """Left-aligned columns; cells are redacted first so that masking keeps the alignment."""
+    cells = [[redactor.redact(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))] if cells else []
+    return [indent + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+
+
+def _clip(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _check_summary(check: Check) -> str:
+    target: dict[str, Callable[[Any], str]] = {
+        "systemd": lambda c: c.unit, "launchd": lambda c: c.label, "docker": lambda c: c.container,
+        "process": lambda c: c.pattern, "command": lambda c: c.command, "http": lambda c: c.url,
+        "port": lambda c: f"{c.port}" + (" free" if c.free else f" owner {c.owner}" if c.owner else ""),
+        "tcp": lambda c: f"{c.host or '(host address)'}:{c.port}",
+    }
+    text = target[check.kind](check)
+    via = getattr(check, "via", None)
+    return f"{check.kind} {text}" + (f" via {via}" if via else "")
+
+
+def describe(config: Config) -> str:
+    """A human summary for ``cockpit validate``; values from ``${ENV}`` are shown as ``***``."""
+    c, s = config.cockpit, config.ssh
+    lines = [c.title]
+    if config.path is not None:
+        lines.append(f"  config    {config.path}")
+    lines += [f"  interval  {format_duration(c.interval)}   history {c.history} samples   journal {c.journal}",
+             f"  ssh       host keys {s.host_keys}, connect {format_duration(s.connect_timeout)}, "
+             f"command {format_duration(s.command_timeout)}, {s.max_sessions} sessions/host, "
+             f"{s.max_startups} concurrent handshakes"]
+    if c.phases:
+        lines.append("  phases    " + "  ".join(f"{i}. {t}" for i, t in enumerate(c.phases, 1)))
+    lines += ["", f"{len(config.hosts)} host{'s' if len(config.hosts) != 1 else ''}"]
+    redactor = Redactor(config.secrets)
+    lines += _table([[h.name, "(this machine)" if h.transport == "local" and h.address == "localhost"
+                      else f"{h.address}:{h.port or 22}", h.transport, ", ".join(h.tags)] for h in config.hosts],
+                    redactor)
+    lines += ["", f"{len(config.services)} service{'s' if len(config.services) != 1 else ''}"]
+    rows = []
+    for svc in config.services:
+        targets = [h for h, names in config.assignments if svc.name in names]
+        rows.append([svc.name, _clip(redactor.redact(_check_summary(svc.check))),
+                     "critical" if svc.critical else "non-critical",
+                     f"on {', '.join(svc.on)} -> {short_list(targets, 8)}"])
+    lines += _table(rows, redactor)
+    if config.actions:
+        lines += ["", f"{len(config.actions)} action{'s' if len(config.actions) != 1 else ''}"]
+        lines += _table([[f"key {a.key}", a.name, _clip(a.title, 30), f"on {', '.join(a.on)}",
+                          "confirm" if a.confirm else ""] for a in config.actions], redactor)
+    lines += ["", "Checks per host"]
+    lines += _table([[h, str(len(n)), ", ".join(n) or "(none)"] for h, n in config.assignments], redactor)
+    return redactor.redact("\n".join(lines))

@@ -1,0 +1,204 @@
+"""The ``[services]`` tables: one check kind per service, its options, and its host selectors."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from cockpit.config.hosts import name_problem
+from cockpit.config.source import KeyPath, Reader, short_list, suggest
+from cockpit.inventory import is_valid_selector, select, selector_kind
+from cockpit.spec import (
+    Check,
+    CommandCheck,
+    DockerCheck,
+    HostSpec,
+    HttpCheck,
+    LaunchdCheck,
+    PortCheck,
+    ProcessCheck,
+    ServiceSpec,
+    SystemdCheck,
+    TcpCheck,
+)
+
+__all__ = ["COMMON_SERVICE_KEYS", "KIND_EXAMPLES", "KIND_OPTIONS", "SERVICE_KEYS", "read_selectors", "read_services"]
+
+COMMON_SERVICE_KEYS = ("on", "critical", "timeout")
+KIND_OPTIONS: dict[str, tuple[str, ...]] = {
+    "systemd": (), "launchd": (), "docker": (), "process": (),
+    "port": ("port_owner", "port_free"),
+    "http": ("expect_status", "expect_body", "expect_body_regex", "max_latency", "headers",
+             "follow_redirects", "verify_tls", "connect_to", "via"),
+    "tcp": ("tcp_host", "via"),
+    "command": ("expect_stdout", "expect_stdout_regex"),
+}
+KIND_EXAMPLES = {
+    "systemd": 'systemd = "nginx.service"', "launchd": 'launchd = "com.example.agent"',
+    "docker": 'docker = "traefik"', "process": 'process = "fleet-agent --serve"',
+    "port": "port = 8080", "http": 'http = "https://example.net/health"', "tcp": "tcp = 5432",
+    "command": 'command = "test -f /etc/fleet/v2.toml"',
+}
+SERVICE_KEYS = COMMON_SERVICE_KEYS + tuple(KIND_OPTIONS) + tuple(
+    dict.fromkeys(o for opts in KIND_OPTIONS.values() for o in opts)
+)
+
+
+def _a(word: str) -> str:
+    return "an" if word[:1] in "aeioh" else "a"
+
+
+def read_selectors(r: Reader, p: KeyPath, raw: Any, hosts: list[HostSpec]) -> tuple[str, ...]:
+    selectors = r.strings(p, raw, bare_ok=True, example='["web1", "web*", "tag:nixos", "all"]')
+    if not selectors and isinstance(raw, (list, str)):
+        r.issue(p, "on must name at least one host selector",
+                'e.g. on = ["tag:web"]; selectors: a host name, a glob like web*, tag:NAME, or all')
+    names = [h.name for h in hosts]
+    for sel in selectors:
+        if not is_valid_selector(sel):
+            r.issue(p, f"{sel!r} is not a selector", "selectors: a host name, a glob like web*, tag:NAME, or all")
+            continue
+        if not hosts or select(hosts, sel):
+            continue
+        kind = selector_kind(sel)
+        if kind == "name":
+            guess = suggest(sel, names)
+            r.issue(p, f"no host named {sel!r}; known hosts: {short_list(names)}",
+                    (f"did you mean {guess!r}? " if guess else "")
+                    + "use a host name, a glob like web*, tag:NAME, or all")
+        elif kind == "tag":
+            tags = list(dict.fromkeys(t for h in hosts for t in h.tags))
+            guess = suggest(sel[4:], tags)
+            r.issue(p, f"selector {sel!r} matches no host: no host has a tag matching {sel[4:]!r}; "
+                    f"known tags: {short_list(tags)}",
+                    f"did you mean 'tag:{guess}'?" if guess else f'add tags = ["{sel[4:]}"] to the hosts it means')
+        else:
+            r.issue(p, f"glob {sel!r} matches no host; known hosts: {short_list(names)}",
+                    "fix the pattern (fnmatch: * any text, ? one character, [ab] a set) or use tag:NAME")
+    return tuple(selectors)
+
+
+def _via(r: Reader, p: KeyPath, raw: Any, hosts: list[HostSpec]) -> str | None:
+    name = r.string(p, raw, example='"bastion"')
+    if name and all(h.name != name for h in hosts):
+        guess = suggest(name, [h.name for h in hosts])
+        r.issue(p, f"via names no host: no host named {name!r}; known hosts: {short_list(h.name for h in hosts)}",
+                f"did you mean {guess!r}?" if guess else "via takes one host name from [hosts] or the inventory")
+        return None
+    return name or None
+
+
+def _connect_to(r: Reader, p: KeyPath, raw: Any) -> str | None:
+    value = r.env_string(p, raw, example='"10.0.0.5:443"')
+    if not value:
+        return None
+    m = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[^:\[\]\s]+)(?::(\d+))?", value)
+    if m is None or (m.group(2) is not None and not 1 <= int(m.group(2)) <= 65535):
+        r.issue(p, f"connect_to must be IP or IP:PORT, got {raw!r}",
+                'e.g. connect_to = "10.0.0.5:443" ([::1]:443 for IPv6)')
+        return None
+    return value
+
+
+def _check(r: Reader, p: KeyPath, t: dict[str, Any], kind: str, hosts: list[HostSpec]) -> Check:
+    def key(k: str) -> KeyPath:
+        return (*p, k)
+
+    def opt(k: str, conv: Callable[[KeyPath, Any], Any], default: Any = None) -> Any:
+        """Convert ``t[k]`` when present; an empty string (a rejected value) counts as absent."""
+        value = conv(key(k), t[k]) if k in t else default
+        return default if value == "" else value
+
+    if kind in ("systemd", "launchd", "docker", "process", "command"):
+        value = r.string(key(kind), t[kind], example=KIND_EXAMPLES[kind].split(" = ", 1)[1])
+        if kind != "command" and any(c in value for c in "\r\n\0"):
+            r.issue(key(kind), f"{kind} value must be one line", "remove the line break")
+        simple = {"systemd": SystemdCheck, "launchd": LaunchdCheck, "docker": DockerCheck, "process": ProcessCheck}
+        if kind in simple:
+            return simple[kind](value)  # type: ignore[no-any-return]
+        return CommandCheck(value, expect_stdout=opt("expect_stdout", r.string),
+                            expect_stdout_regex=opt("expect_stdout_regex", r.regex))
+    if kind == "port":
+        owner = opt("port_owner", r.string)
+        free = opt("port_free", r.boolean, False)
+        if owner and free:
+            r.issue(key("port_free"), "port_free = true contradicts port_owner: a free port has no owner",
+                    "keep port_owner (someone must listen) or port_free = true (nobody may listen), not both")
+        return PortCheck(r.port(key("port"), t["port"]), owner=owner, free=free)
+    via = opt("via", lambda q, v: _via(r, q, v, hosts))
+    if kind == "tcp":
+        return TcpCheck(r.port(key("tcp"), t["tcp"]), host=opt("tcp_host", r.env_string), via=via)
+    url = r.env_string(key("http"), t["http"], example='"https://example.net/health"')
+    parts = urlsplit(url) if url else None
+    if parts is not None and (parts.scheme not in ("http", "https") or not parts.netloc):
+        r.issue(key("http"), f"{t['http']!r} is not an http:// or https:// URL",
+                'e.g. http = "https://example.net/health"')
+    elif parts is not None:
+        try:
+            parts.port  # raises on a port outside 0..65535 or not a number
+        except ValueError:
+            r.issue(key("http"), f"{t['http']!r} has a bad port", "ports are 1..65535, e.g. https://example.net:8443/")
+    status: tuple[int, ...] = (200,)
+    if "expect_status" in t:
+        raw = t["expect_status"]
+        codes = [r.integer(key("expect_status"), c, 100, 599, 200, "an HTTP status")
+                 for c in (raw if isinstance(raw, list) else [raw])]
+        if not codes:
+            r.issue(key("expect_status"), "expect_status is an empty list", "e.g. expect_status = [200, 302]")
+        status = tuple(codes) or (200,)
+    headers: list[tuple[str, str]] = []
+    for name, value in (r.table(key("headers"), t["headers"]) if "headers" in t else {}).items():
+        if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+            r.issue((*key("headers"), name), f"{name!r} is not a valid HTTP header name",
+                    "header names are letters, digits and - (e.g. Authorization)")
+        headers.append((name, r.env_string((*key("headers"), name), value, example='"Bearer ${TOKEN}"')))
+    return HttpCheck(
+        url=url, expect_status=status, headers=tuple(headers), via=via,
+        expect_body=opt("expect_body", r.string),
+        expect_body_regex=opt("expect_body_regex", r.regex),
+        max_latency=opt("max_latency", r.duration),
+        follow_redirects=opt("follow_redirects", r.boolean, False),
+        verify_tls=opt("verify_tls", r.boolean, True),
+        connect_to=opt("connect_to", lambda q, v: _connect_to(r, q, v)),
+    )
+
+
+def read_services(r: Reader, raw: Any, hosts: list[HostSpec]) -> list[ServiceSpec]:
+    """Every valid service; an invalid one is left out and its issues recorded."""
+    services: list[ServiceSpec] = []
+    for name, body in r.table(("services",), raw).items():
+        p: KeyPath = ("services", name)
+        if (problem := name_problem(name, "service")) is not None:
+            r.issue(p, problem, "rename the service")
+        t = r.table(p, body)
+        r.known(p, t, SERVICE_KEYS)
+        kinds = [k for k in KIND_OPTIONS if k in t]
+        if "on" not in t:
+            r.issue(p, f"service {name!r} has no 'on' (the hosts it is checked on)",
+                    'add on = ["tag:NAME"] (or a host name, a glob like web*, or "all")')
+        on = read_selectors(r, (*p, "on"), t["on"], hosts) if "on" in t else ()
+        check: Check | None = None
+        if len(kinds) == 1:
+            kind = kinds[0]
+            for opt in (k for k in t if k in SERVICE_KEYS and k not in COMMON_SERVICE_KEYS + tuple(KIND_OPTIONS)):
+                if opt not in KIND_OPTIONS[kind]:
+                    owners = [k for k, opts in KIND_OPTIONS.items() if opt in opts]
+                    r.issue((*p, opt), f"{opt!r} does not apply to a {kind} check; it belongs to {' or '.join(owners)}",
+                            f"remove {opt}, or make this {_a(owners[0])} {' or '.join(owners)} check "
+                            f"(e.g. {KIND_EXAMPLES[owners[0]]})")
+            check = _check(r, p, t, kind, hosts)
+        elif not kinds:
+            implied = [k for k, opts in KIND_OPTIONS.items() if any(o in t for o in opts)]
+            r.issue(p, f"service {name!r} has no check kind; set exactly one of {', '.join(KIND_OPTIONS)}",
+                    f"its options belong to a {' or '.join(implied)} check: add e.g. {KIND_EXAMPLES[implied[0]]}"
+                    if implied else f"e.g. {KIND_EXAMPLES['systemd']} or {KIND_EXAMPLES['http']}")
+        else:
+            r.issue((*p, kinds[1]), f"service {name!r} has {len(kinds)} check kinds ({', '.join(kinds)}); "
+                    "a service has exactly one", "split it into one service per check kind")
+        critical = r.boolean((*p, "critical"), t["critical"], True) if "critical" in t else True
+        timeout = r.duration((*p, "timeout"), t["timeout"], 10.0) if "timeout" in t else None
+        if check is not None:
+            services.append(ServiceSpec(name=name, on=on, check=check, critical=critical, timeout=timeout))
+    return services

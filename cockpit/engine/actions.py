@@ -1,0 +1,335 @@
+"""Operator actions: a command fired on several hosts at once, output streamed, kept for review.
+
+The runner publishes immutable :class:`ActionRun` snapshots; listeners (the UI)
+get every change and every chunk of output as it arrives. Output is kept
+sanitised, redacted and tail-bounded per host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import shlex
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Literal, Protocol
+
+from cockpit.detach import KEEP_RUNNING
+from cockpit.errors import CockpitError, TransportError
+from cockpit.sanitize import strip_control
+from cockpit.secrets import Redactor
+from cockpit.spec import HostSpec
+from cockpit.sudo import SudoPassword, add_to_redactor
+from cockpit.sudo import prepare as prepare_sudo
+from cockpit.sudo import run as run_sudo
+from cockpit.transports import CommandResult, OutputCallback, TailBuffer
+
+RunState = Literal["pending", "running", "ok", "failed", "timeout", "cancelled", "error"]
+FINAL_STATES = frozenset({"ok", "failed", "timeout", "cancelled", "error"})
+
+#: keys the cockpit binds itself; a configured action may not take them
+RESERVED_KEYS = frozenset({
+    "q", "p", "space", "slash", "/", "question_mark", "?", "exclamation_mark", "!", "enter", "escape",
+    "tab", "shift+tab", "up", "down", "left", "right", "pageup", "pagedown", "home", "end",
+    "x", "X", "r", "b", "R", "S", "O", "K", "F", "U", "T", "C", "y", "n", "1", "2", "3", "4",
+    "ctrl+c", "ctrl+p", "ctrl+q",
+})
+
+OUTPUT_LIMIT = 256 * 1024  # characters of output kept per host per action (the tail)
+DEFAULT_ACTION_TIMEOUT = 1800.0
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+PLACEHOLDERS = ("host", "address", "user", "port")
+
+
+def render_command(template: str, host: HostSpec) -> str:
+    """Substitute ``{host}``, ``{address}``, ``{user}``, ``{port}``, shell-quoted; ``{{`` is a brace."""
+    values = {"host": host.name, "address": host.address, "user": host.user or "", "port": str(host.port or 22)}
+
+    def sub(m: re.Match[str]) -> str:
+        return shlex.quote(values[m.group(1)]) if m.group(1) in values else m.group(0)
+
+    parts = template.split("{{")
+    parts = [p.replace("}}", "\x00") for p in parts]
+    out = "{".join(_PLACEHOLDER.sub(sub, p) for p in parts)
+    return out.replace("\x00", "}")
+
+
+def unknown_placeholders(template: str) -> list[str]:
+    """Names in ``{...}`` that are not placeholders (a config error: probably a typo)."""
+    stripped = template.replace("{{", "").replace("}}", "")
+    return [m.group(1) for m in _PLACEHOLDER.finditer(stripped) if m.group(1) not in PLACEHOLDERS]
+
+
+@dataclass(frozen=True)
+class HostRun:
+    """One host's part of an action."""
+
+    host: str
+    command: str  # as run on this host, redacted
+    state: RunState = "pending"
+    exit_status: int | None = None
+    started: float | None = None
+    ended: float | None = None
+    output: str = ""  # stdout and stderr interleaved as they came, sanitised, redacted, tail-bounded
+    truncated: bool = False
+    error: str = ""
+
+    @property
+    def duration(self) -> float | None:
+        if self.started is None:
+            return None
+        return (self.ended or time.time()) - self.started
+
+
+@dataclass(frozen=True)
+class ActionRun:
+    """An action across its hosts; a new object on every change."""
+
+    id: int
+    title: str
+    command: str  # the template, redacted
+    runs: tuple[HostRun, ...]
+    started: float
+    operator: str = ""
+    ended: float | None = None
+    kind: str = "action"  # action | adhoc | probe | step | rollback
+    phase: str | None = None
+    step: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return all(r.state in FINAL_STATES for r in self.runs)
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        return tuple(r.host for r in self.runs)
+
+    def run_for(self, host: str) -> HostRun:
+        for r in self.runs:
+            if r.host == host:
+                return r
+        raise KeyError(host)
+
+    def summary(self) -> str:
+        counts: dict[str, int] = {}
+        for r in self.runs:
+            counts[r.state] = counts.get(r.state, 0) + 1
+        return ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+
+
+class Executor(Protocol):
+    """What the runner needs from the engine: run a command on a host."""
+
+    async def run_command(self, host: str, command: str, *, timeout: float | None,
+                          on_output: OutputCallback | None = None, max_output: int = ...,
+                          stdin: str | None = None) -> CommandResult: ...
+
+
+class ActionJournal(Protocol):
+    """Where actions are recorded (cockpit.journal.Journal): the intent before anything fires."""
+
+    def action_intent(self, title: str, kind: str, command: str, hosts: list[tuple[str, str]],
+                      phase: str | None = None, step: str | None = None) -> int: ...
+    def action_host_started(self, action_id: int, host: str, at: float) -> None: ...
+    def action_host_done(self, action_id: int, host: str, state: str, exit_status: int | None, started: float | None,
+                         ended: float | None, output: str, truncated: bool, error: str) -> None: ...
+    def action_ended(self, action_id: int, at: float) -> None: ...
+
+
+class ActionListener(Protocol):
+    def action_changed(self, run: ActionRun) -> None: ...
+    def action_output(self, action_id: int, host: str, text: str) -> None: ...
+
+
+@dataclass
+class _Live:
+    run: ActionRun
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    buffers: dict[str, TailBuffer] = field(default_factory=dict)
+    detached: set[str] = field(default_factory=set)
+
+
+class ActionRunner:
+    """Fires actions concurrently across hosts (within the transports' own limits)."""
+
+    def __init__(self, executor: Executor, hosts: Callable[[str], HostSpec], redactor: Redactor,
+                 history: int = 200) -> None:
+        self._exec = executor
+        self._hosts = hosts
+        self._redactor = redactor
+        self._ids = itertools.count(1)
+        self._live: dict[int, _Live] = {}
+        self.history: deque[ActionRun] = deque(maxlen=history)
+        self.listeners: list[ActionListener] = []
+        self.journal: ActionJournal | None = None
+        self.journal_error = ""
+        self.sudo_password: SudoPassword | None = None
+        #: runs a detached command and follows it (set by the engine; see cockpit.detach)
+        self.detached: Callable[..., Awaitable[CommandResult]] | None = None
+
+    def set_sudo_password(self, password: SudoPassword) -> None:
+        """The --ask-sudo password: kept in memory only, masked in everything shown or written."""
+        self.sudo_password = password
+        add_to_redactor(self._redactor, password)
+
+    def _clean(self, text: str) -> str:
+        return self._redactor.redact(strip_control(text))
+
+    def _emit(self, live: _Live) -> None:
+        for listener in self.listeners:
+            listener.action_changed(live.run)
+
+    def _record(self, method: str, *args: object) -> None:
+        """Journal what happened; the command already ran, so a failed write is reported, not raised."""
+        if self.journal is None:
+            return
+        try:
+            getattr(self.journal, method)(*args)
+        except CockpitError as exc:
+            self.journal_error = exc.message
+
+    def _update(self, live: _Live, host: str, **changes: object) -> None:
+        runs = tuple(replace(r, **changes) if r.host == host else r for r in live.run.runs)  # type: ignore[arg-type]
+        live.run = replace(live.run, runs=runs)
+        hr = live.run.run_for(host)
+        if hr.state == "running":
+            self._record("action_host_started", live.run.id, host, hr.started)
+        elif hr.state in FINAL_STATES:
+            self._record("action_host_done", live.run.id, host, hr.state, hr.exit_status, hr.started, hr.ended,
+                         hr.output, hr.truncated, hr.error)
+        if live.run.done and live.run.ended is None:
+            live.run = replace(live.run, ended=time.time())
+            self._record("action_ended", live.run.id, live.run.ended)
+            self._live.pop(live.run.id, None)
+        self._replace_history(live.run)
+        self._emit(live)
+
+    def _replace_history(self, run: ActionRun) -> None:
+        for i, old in enumerate(self.history):
+            if old.id == run.id:
+                self.history[i] = run
+                return
+        self.history.append(run)
+
+    def start(self, title: str, template: str, hosts: Iterable[str], *, timeout: float | None = DEFAULT_ACTION_TIMEOUT,
+              operator: str = "", kind: str = "action", phase: str | None = None, step: str | None = None,
+              sudo: bool = False, detach: bool = False) -> ActionRun:
+        """Start the action on every host now; returns its first snapshot. Must run in the engine's loop.
+
+        With a journal, the intent is written (and synced) before anything fires; if that
+        write fails the action is refused with the journal's error.
+        """
+        names = list(dict.fromkeys(hosts))
+        commands = {h: render_command(template, self._hosts(h)) for h in names}
+        for h in names:
+            prepare_sudo(commands[h], sudo=sudo, password=None)  # refuses forms like sudo -i before anything fires
+        redacted = {h: self._redactor.redact(commands[h]) for h in names}
+        if self.journal is not None:
+            action_id = self.journal.action_intent(title, kind, self._redactor.redact(template),
+                                                   [(h, redacted[h]) for h in names], phase=phase, step=step)
+        else:
+            action_id = next(self._ids)
+        run = ActionRun(
+            id=action_id, title=title, command=self._redactor.redact(template), operator=operator, kind=kind,
+            runs=tuple(HostRun(host=h, command=redacted[h]) for h in names), started=time.time(),
+            phase=phase, step=step,
+        )
+        live = _Live(run)
+        self._live[run.id] = live
+        self.history.append(run)
+        self._emit(live)
+        for h in names:
+            live.buffers[h] = TailBuffer(OUTPUT_LIMIT)
+            live.tasks[h] = asyncio.create_task(self._one(live, h, commands[h], timeout, sudo, detach),
+                                                name=f"action:{run.id}:{h}")
+        return run
+
+    async def wait(self, action_id: int) -> ActionRun:
+        live = self._live.get(action_id)
+        if live is not None:
+            await asyncio.gather(*live.tasks.values(), return_exceptions=True)
+        for run in self.history:
+            if run.id == action_id:
+                return run
+        raise KeyError(action_id)
+
+    async def run(self, title: str, template: str, hosts: Iterable[str], **kw: object) -> ActionRun:
+        """Start and wait for the end (headless use and tests)."""
+        first = self.start(title, template, hosts, **kw)  # type: ignore[arg-type]
+        return await self.wait(first.id)
+
+    def cancel(self, action_id: int, host: str | None = None, *, shutdown: bool = False) -> None:
+        """Cancel an action (or one host of it); the transport signals the remote process group.
+
+        ``shutdown``: the cockpit is quitting; detached jobs are left running (they are journaled and a
+        restarted cockpit reattaches), everything else is stopped.
+        """
+        live = self._live.get(action_id)
+        if live is None:
+            return
+        for h, task in live.tasks.items():
+            if (host is None or h == host) and not task.done():
+                if shutdown and h in live.detached:
+                    task.cancel(KEEP_RUNNING)
+                else:
+                    task.cancel()
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Wait (bounded) for cancelled tasks to finish their bookkeeping."""
+        tasks = [t for lv in self._live.values() for t in lv.tasks.values() if not t.done()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+
+    def running(self) -> list[ActionRun]:
+        return [lv.run for lv in self._live.values() if not lv.run.done]
+
+    def for_host(self, host: str, limit: int = 10) -> list[tuple[ActionRun, HostRun]]:
+        """The last actions that touched a host, newest first."""
+        out = []
+        for run in reversed(self.history):
+            for r in run.runs:
+                if r.host == host:
+                    out.append((run, r))
+            if len(out) >= limit:
+                break
+        return out
+
+    async def _one(self, live: _Live, host: str, command: str, timeout: float | None, sudo: bool = False,
+                   detach: bool = False) -> None:
+        buf = live.buffers[host]
+
+        def on_output(_stream: str, text: str) -> None:
+            clean = self._clean(text)
+            buf.write(clean)
+            for listener in self.listeners:
+                listener.action_output(live.run.id, host, clean)
+
+        self._update(live, host, state="running", started=time.time())
+        message = ""
+        try:
+            if detach and self.detached is not None:
+                live.detached.add(host)
+                res = await self.detached(live.run.id, host, command, timeout, on_output, sudo)
+            else:
+                done = await run_sudo(self._exec, host, command, sudo=sudo, password=self.sudo_password,
+                                      timeout=timeout, on_output=on_output, max_output=OUTPUT_LIMIT,
+                                      user=self._hosts(host).user)
+                res, message = done.result, done.message or ""
+        except asyncio.CancelledError as exc:
+            if KEEP_RUNNING in exc.args:
+                return  # quitting: the detached job runs on; the journal still says running, with its job
+            self._update(live, host, state="cancelled", ended=time.time(), output=buf.getvalue(),
+                         truncated=buf.truncated)
+            return
+        except TransportError as exc:
+            self._update(live, host, state="error", ended=time.time(), error=self._clean(exc.message),
+                         output=buf.getvalue())
+            return
+        state: RunState = "timeout" if res.timed_out else ("ok" if res.exit_status == 0 else "failed")
+        self._update(live, host, state=state, exit_status=res.exit_status, ended=time.time(),
+                     output=buf.getvalue(), truncated=buf.truncated or res.truncated,
+                     error=self._clean(message) if message else "")

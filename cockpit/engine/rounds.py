@@ -1,0 +1,184 @@
+"""One host's round: connect, run the batched script, probe HTTP/TCP, sample load.
+
+A round has its own deadline so a slow host slows nobody else. Host-side checks
+and the load sample share one SSH round trip; HTTP and TCP checks run from the
+cockpit at the same time (and still answer when SSH to the host does not).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable
+
+from cockpit.checks import (
+    SECTION_LIMIT,
+    HttpProber,
+    Section,
+    Verdict,
+    build_script,
+    check_snippet,
+    end_marker,
+    judge,
+    needs_cut,
+    new_delimiter,
+    parse_round,
+    probe_tcp,
+)
+from cockpit.engine.load import LoadTracker
+from cockpit.errors import HostKeyError, TransportError
+from cockpit.model import CheckResult, HostState, Load
+from cockpit.sanitize import one_line
+from cockpit.secrets import Redactor
+from cockpit.spec import REMOTE_KINDS, Config, HostSpec, HttpCheck, ServiceSpec, TcpCheck
+from cockpit.transports import LocalTransport, SshTransport, Transport
+
+#: default total deadline of an HTTP or TCP probe when the service sets no timeout
+NETWORK_CHECK_DEADLINE = 10.0
+
+TransportLookup = Callable[[str], Transport]
+
+
+class HostPoller:
+    """Everything the engine keeps about one host between rounds."""
+
+    def __init__(self, spec: HostSpec, config: Config, transport: Transport, prober: HttpProber,
+                 transports: TransportLookup, redactor: Redactor) -> None:
+        self.spec = spec
+        self.config = config
+        self.transport = transport
+        self.prober = prober
+        self.transports = transports
+        self.redactor = redactor
+        self.services = config.services_on(spec.name)
+        self.tracker = LoadTracker(config.cockpit.history)
+        self.state = HostState(name=spec.name, reach="unknown", tags=spec.tags)
+
+    @property
+    def deadline(self) -> float:
+        """The longest a round of this host may take."""
+        s = self.config.ssh
+        return s.connect_timeout + s.command_timeout + 1.0
+
+    def _text(self, text: str) -> str:
+        return self.redactor.redact(one_line(text))
+
+    async def round(self) -> HostState:
+        started = time.time()
+        remote_services = [s for s in self.services if s.check.kind in REMOTE_KINDS]
+        net_services = [s for s in self.services if s.check.kind not in REMOTE_KINDS]
+        host_task = asyncio.create_task(self._host_side(remote_services))
+        net_tasks = [asyncio.create_task(self._network(s)) for s in net_services]
+        try:
+            async with asyncio.timeout(self.deadline):
+                reach, error, fingerprint, load, host_results = await host_task
+        except TimeoutError:
+            reach, error, fingerprint, load = "unreachable", f"round exceeded {self.deadline:g}s", "", None
+            host_results = [self._result(s, Verdict("unknown", "host round timed out"), None) for s in remote_services]
+        net_results = await asyncio.gather(*net_tasks)
+        by_name = {r.service: r for r in [*host_results, *net_results]}
+        before = {r.service: r for r in self.state.results}
+        results = tuple(_carry_since(by_name[s.name], before.get(s.name)) for s in self.services if s.name in by_name)
+        history = tuple(self.tracker.history)
+        self.state = HostState(
+            name=self.spec.name, reach=reach, error=self._text(error), fingerprint=fingerprint,
+            load=load if load is not None else (self.state.load if reach != "ok" else None),
+            history=history, results=results, round_started=started, round_ended=time.time(),
+            tags=self.spec.tags,
+        )
+        return self.state
+
+    def _result(self, svc: ServiceSpec, v: Verdict, latency: float | None) -> CheckResult:
+        return CheckResult(service=svc.name, host=self.spec.name, kind=svc.check.kind, status=v.status,
+                           detail=self._text(v.detail), latency=latency, at=time.time(),
+                           critical=svc.critical, extra=v.extra)
+
+    async def _host_side(self, services: list[ServiceSpec]) -> tuple[str, str, str, Load | None, list[CheckResult]]:
+        """Connect, then one batched script for the host-side checks and the load sample."""
+        t = self.transport
+        try:
+            await t.connect()
+        except TransportError as exc:
+            fp = exc.fingerprint if isinstance(exc, HostKeyError) else ""
+            reach = exc.reason if exc.reason.startswith(("host-key", "auth")) else "unreachable"
+            why = f"{exc.reason}: {exc.message}"
+            return reach, why, fp, None, [
+                self._result(s, Verdict("unknown", f"host {reach}"), None) for s in services
+            ]
+        local = isinstance(t, LocalTransport)
+        sections = [Section(f"s{i}", check_snippet(s.check, s.timeout or self.config.ssh.command_timeout,
+                                                          self.spec.login_shell), cut=needs_cut(s.check))
+                    for i, s in enumerate(services)]
+        if not local:
+            sections.append(Section("load", self.tracker.snippet(self.spec.mounts), cut=False))
+        load: Load | None = None
+        if local:
+            if not self.tracker.primed:  # first round: a short gap so even a one-shot snapshot has CPU
+                self.tracker.prime_local()
+                await asyncio.sleep(0.1)
+            load = self.tracker.add(self.tracker.sample_local(self.spec.mounts))
+        if not sections:
+            return "ok", "", "", load, []
+        delim = new_delimiter()
+        script = build_script(sections, delim)
+        limit = SECTION_LIMIT * (len(sections) + 1) + 65536
+        try:
+            if isinstance(t, SshTransport):  # the host's kept shell: no new session per round
+                res = await t.run_script(script, end_marker(delim), timeout=self.config.ssh.command_timeout,
+                                         max_output=limit)
+            else:
+                res = await t.run(None, stdin=script, timeout=self.config.ssh.command_timeout, max_output=limit)
+        except TransportError as exc:
+            return "unreachable", f"{exc.reason}: {exc.message}", "", None, [
+                self._result(s, Verdict("unknown", f"host {exc.reason}"), None) for s in services
+            ]
+        parsed = parse_round(res.stdout, res.stderr, delim)
+        if not local and "load" in parsed:
+            load = self.tracker.add(self.tracker.parse(parsed["load"].output))
+        results = []
+        for i, s in enumerate(services):
+            out = parsed.get(f"s{i}")
+            if out is None:
+                why = "check did not finish before the round deadline" if res.timed_out else "no answer from the check"
+                v = Verdict("unknown", why)
+            else:
+                v = judge(s.check, out.output, out.rc)
+            results.append(self._result(s, v, None))
+        return "ok", "", "", load, results
+
+    async def _network(self, svc: ServiceSpec) -> CheckResult:
+        """HTTP/TCP from the cockpit, or through the ``via`` host's SSH connection."""
+        check = svc.check
+        deadline = svc.timeout or min(NETWORK_CHECK_DEADLINE, self.config.ssh.command_timeout)
+        via = getattr(check, "via", None)
+        try:
+            if isinstance(check, HttpCheck):
+                forward = None
+                if via:
+                    vt = self.transports(via)
+                    if not isinstance(vt, SshTransport):
+                        forward = None
+                    else:
+                        forward = vt.local_forward
+                v, latency = await self.prober.probe(check, deadline, forward)
+            elif isinstance(check, TcpCheck):
+                opener = None
+                if via:
+                    vt = self.transports(via)
+                    if isinstance(vt, SshTransport):
+                        opener = lambda h, p, vt=vt: vt.open_tcp(h, p, deadline)  # noqa: E731
+                address = self.transport.hostname if isinstance(self.transport, SshTransport) else self.spec.address
+                v, latency = await probe_tcp(check, address, deadline, opener)
+            else:
+                raise TypeError(check.kind)
+        except TransportError as exc:
+            v, latency = Verdict("unknown", f"via {via}: {exc.reason}"), None
+        return self._result(svc, v, latency)
+
+
+def _carry_since(new: CheckResult, old: CheckResult | None) -> CheckResult:
+    """Keep the time of the last status change across rounds."""
+    if old is not None and old.status == new.status and old.since:
+        return dataclasses.replace(new, since=old.since)
+    return dataclasses.replace(new, since=new.at)

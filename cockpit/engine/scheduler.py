@@ -1,0 +1,239 @@
+"""The engine: one poller per host, rounds that never overlap, snapshots to subscribers.
+
+A host's next round starts only after its previous one ended (and ``interval``
+has passed since it started). A round never waits for the slowest host: each
+host publishes as soon as its own round ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+
+from cockpit import detach
+from cockpit.checks import HttpProber
+from cockpit.engine.actions import ActionRunner
+from cockpit.engine.rounds import HostPoller
+from cockpit.history import History
+from cockpit.model import FleetSnapshot, HostState, StatusChange
+from cockpit.secrets import Redactor
+from cockpit.spec import Config
+from cockpit.transports import CommandResult, LocalTransport, OutputCallback, SshTransport, Transport
+
+
+class Subscription:
+    """The latest snapshot plus every change (status events, changed hosts) since the consumer last looked;
+    never blocks the engine."""
+
+    def __init__(self) -> None:
+        self._latest: FleetSnapshot | None = None
+        self._events: list[StatusChange] = []
+        #: hosts changed in every snapshot merged since the consumer last looked; None: all of them
+        self._changed: dict[str, None] | None = {}
+        self._ready = asyncio.Event()
+        self.closed = False
+
+    def _push(self, snap: FleetSnapshot) -> None:
+        self._latest = snap
+        self._events.extend(snap.events)
+        if self._changed is not None:
+            if snap.changed:
+                self._changed.update(dict.fromkeys(snap.changed))
+            else:
+                self._changed = None  # an empty ``changed`` means every host
+        self._ready.set()
+
+    async def next(self) -> FleetSnapshot:
+        await self._ready.wait()
+        self._ready.clear()
+        assert self._latest is not None
+        snap, events, self._events = self._latest, tuple(self._events), []
+        # the union of the merged snapshots' changes: the UI updates only the rows named here
+        changed, self._changed = (tuple(self._changed) if self._changed is not None else ()), {}
+        return FleetSnapshot(title=snap.title, at=snap.at, hosts=snap.hosts, round=snap.round,
+                             phases=snap.phases, changed=changed, events=events)
+
+    def __aiter__(self) -> AsyncIterator[FleetSnapshot]:
+        return self._iter()
+
+    async def _iter(self) -> AsyncIterator[FleetSnapshot]:
+        while not self.closed:
+            yield await self.next()
+
+
+def diff_states(old: HostState, new: HostState) -> list[StatusChange]:
+    """Status changes between two states of one host (reachability and each service)."""
+    changes: list[StatusChange] = []
+    at = new.round_ended or time.time()
+    if old.reach != new.reach and not (old.reach == "unknown" and new.reach == "ok"):
+        changes.append(StatusChange(at, new.name, None, old.reach, new.reach, new.error))
+    before = {r.service: r for r in old.results}
+    for r in new.results:
+        prev = before.get(r.service)
+        if prev is not None and prev.status != r.status:  # a first result is no change
+            changes.append(StatusChange(at, new.name, r.service, prev.status, r.status, r.detail))
+    return [c for c in changes if c.old != c.new]
+
+
+class Engine:
+    """Owns transports and pollers; the UI and the CLI only see snapshots."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.redactor = Redactor(config.secrets)
+        self._handshakes = asyncio.Semaphore(config.ssh.max_startups)
+        self._transports: dict[str, Transport] = {}
+        for h in config.hosts:
+            self._transports[h.name] = (
+                LocalTransport(h) if h.transport == "local" else SshTransport(h, config.ssh, self._handshakes)
+            )
+        self.prober = HttpProber()
+        self.pollers = {
+            h.name: HostPoller(h, config, self._transports[h.name], self.prober, self.transport, self.redactor)
+            for h in config.hosts
+        }
+        self.actions = ActionRunner(self, config.host, self.redactor)
+        self.actions.detached = detach.action_runner(self)
+        # windows reach back the runbook's window; a minute more covers a late round
+        self.history = History(max_age=config.runbook.window + 60.0)
+        #: called with (new host state, its status changes) after every host round, before publishing
+        self.round_hooks: list[Callable[[HostState, list[StatusChange]], None]] = []
+        self._subs: list[Subscription] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._closing = False
+        self._wake: dict[str, asyncio.Event] = {}
+        self._round = 0
+        self._locks = {name: asyncio.Lock() for name in self.pollers}
+
+    # -- access ---------------------------------------------------------------------------
+
+    def transport(self, host: str) -> Transport:
+        return self._transports[host]
+
+    def snapshot(self, changed: Iterable[str] = (), events: Iterable[StatusChange] = ()) -> FleetSnapshot:
+        return FleetSnapshot(
+            title=self.config.cockpit.title, at=time.time(),
+            hosts=tuple(p.state for p in self.pollers.values()), round=self._round,
+            phases=tuple(getattr(self.config.cockpit, "phases", ()) or ()),
+            changed=tuple(changed), events=tuple(events),
+        )
+
+    def subscribe(self) -> Subscription:
+        sub = Subscription()
+        self._subs.append(sub)
+        return sub
+
+    def _publish(self, changed: Iterable[str], events: Iterable[StatusChange]) -> None:
+        snap = self.snapshot(changed, events)
+        for sub in self._subs:
+            if not sub.closed:
+                sub._push(snap)
+
+    # -- rounds ---------------------------------------------------------------------------
+
+    async def round_host(self, name: str) -> HostState:
+        """One round of one host; rounds of the same host never overlap."""
+        poller = self.pollers[name]
+        async with self._locks[name]:
+            old = poller.state
+            t = poller.transport
+            if isinstance(t, SshTransport) and not t.connected and old.reach not in ("connecting",):
+                poller.state = HostState(name=name, reach="connecting", load=old.load, history=old.history,
+                                         results=old.results, tags=old.tags)
+                self._publish([name], [])
+            new = await poller.round()
+            self.history.add(new)
+            events = diff_states(old, new)
+            for hook in self.round_hooks:
+                hook(new, events)
+            self._publish([name], events)
+            return new
+
+    async def run_round(self, hosts: Iterable[str] | None = None) -> FleetSnapshot:
+        """A round over the given hosts (default all), for headless commands."""
+        names = list(hosts) if hosts is not None else list(self.pollers)
+        await asyncio.gather(*(self.round_host(n) for n in names))
+        self._round += 1
+        snap = self.snapshot(names)
+        if hosts is None:
+            return snap
+        wanted = set(names)
+        return dataclasses.replace(snap, hosts=tuple(h for h in snap.hosts if h.name in wanted))
+
+    async def start(self) -> None:
+        """Start one poller per host."""
+        self._closing = False
+        for name in self.pollers:
+            if name not in self._tasks:
+                self._wake[name] = asyncio.Event()
+                self._tasks[name] = asyncio.create_task(self._poll(name), name=f"poll:{name}")
+
+    async def _poll(self, name: str) -> None:
+        interval = self.config.cockpit.interval
+        wake = self._wake[name]
+        while not self._closing:  # a cancel absorbed somewhere below must not keep a poller alive
+            began = time.monotonic()
+            wake.clear()
+            try:
+                await self.round_host(name)
+            except Exception as exc:  # a bug in one host's round must not stop its poller
+                self.pollers[name].state = HostState(name=name, reach="unknown", error=f"internal error: {exc!r}")
+                self._publish([name], [])
+            if name == next(iter(self.pollers)):
+                self._round += 1
+            try:
+                # asyncio.timeout, not wait_for: on 3.11, wait_for returns normally when the task is
+                # cancelled just as the event is set, and aclose() would then wait for this loop forever
+                async with asyncio.timeout(max(0.0, interval - (time.monotonic() - began))):
+                    await wake.wait()
+            except TimeoutError:
+                pass
+
+    def probe_now(self, hosts: Iterable[str] | None = None) -> None:
+        """Ask the pollers of these hosts for a round now (after any round in progress)."""
+        for name in hosts if hosts is not None else self.pollers:
+            ev = self._wake.get(name)
+            if ev is not None:
+                ev.set()
+
+    def retry(self, host: str) -> None:
+        """The operator asks to try a host again after an auth or host-key failure."""
+        t = self._transports[host]
+        if isinstance(t, SshTransport):
+            t.reset()
+        self.probe_now([host])
+
+    # -- commands (actions) ----------------------------------------------------------------
+
+    async def run_command(self, host: str, command: str, *, timeout: float | None,
+                          on_output: OutputCallback | None = None, max_output: int = 1 << 20,
+                          stdin: str | None = None) -> CommandResult:
+        """Run an operator's command on a host (no PTY, own process group, bounded output).
+
+        ``stdin`` is fed to the command (sudo -S); without it stdin is /dev/null.
+        """
+        spec = self.config.host(host)
+        return await self._transports[host].run(command, stdin=stdin, timeout=timeout, on_output=on_output,
+                                                max_output=max_output, login_shell=spec.login_shell)
+
+    async def aclose(self) -> None:
+        self._closing = True
+        for run in self.actions.running():
+            self.actions.cancel(run.id, shutdown=True)  # detached jobs run on, journaled, reattachable
+        await self.actions.settle()
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks.clear()
+        for sub in self._subs:
+            sub.closed = True
+        await asyncio.gather(*(t.close() for t in self._transports.values()), return_exceptions=True)
+        await self.prober.aclose()
+
+    async def __aenter__(self) -> Engine:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

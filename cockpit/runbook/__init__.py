@@ -1,0 +1,37 @@
+"""The runbook: phases, steps and gates, run and judged against fresh checks, with rollback.
+
+Parts: ``phases`` (:class:`Runbook`), ``state`` (what the journal says happened), ``steps`` (running and
+verifying a step), ``rollback``, ``views`` (immutable plan views for the screens), ``context`` (the
+conditions' view of the engine), ``rolling`` (batches of hosts).
+"""
+
+from __future__ import annotations
+
+from cockpit.errors import RunbookError
+from cockpit.runbook.phases import Runbook
+from cockpit.runbook.rolling import batches, ordered
+from cockpit.runbook.views import (
+    DONE_PHASE,
+    DONE_STEP,
+    VERIFY_POLL,
+    HostCheck,
+    PhaseView,
+    PlanView,
+    RollbackRecord,
+    StepView,
+)
+
+__all__ = [
+    "DONE_PHASE",
+    "DONE_STEP",
+    "HostCheck",
+    "PhaseView",
+    "PlanView",
+    "RollbackRecord",
+    "Runbook",
+    "RunbookError",
+    "StepView",
+    "VERIFY_POLL",
+    "batches",
+    "ordered",
+]

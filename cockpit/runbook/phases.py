@@ -1,0 +1,132 @@
+"""Running the plan: steps with per-host verification, phases with gates and hold, rollbacks.
+
+State lives in the journal (when there is one), so a restarted cockpit resumes
+where it was. The runbook publishes immutable :class:`PlanView` snapshots.
+
+:class:`Runbook` is put together from :mod:`cockpit.runbook.state` (state,
+journal, views, guards), :mod:`cockpit.runbook.steps` (running steps) and
+:mod:`cockpit.runbook.rollback` (rollbacks); phases, gates and the baseline are
+here. The views live in :mod:`cockpit.runbook.views`; import all of it from the face, :mod:`cockpit.runbook`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from cockpit.baseline import capture
+from cockpit.conditions import Verdict, evaluate_all
+from cockpit.errors import RunbookError
+from cockpit.runbook.context import EngineContext
+from cockpit.runbook.rollback import RollbackMixin
+from cockpit.runbook.steps import StepsMixin
+from cockpit.runbook.views import DONE_PHASE, DONE_STEP
+
+__all__ = ["Runbook"]
+
+
+class Runbook(StepsMixin, RollbackMixin):
+    """The plan's state machine, driven by the operator (UI or CLI) and by rounds (gates, regressions)."""
+
+    # -- phases ----------------------------------------------------------------------------
+
+    def override_phase(self, phase_id: str, reason: str) -> None:
+        """Count a phase as done without its gate: journaled with the operator's reason."""
+        self.spec.phase(phase_id)
+        self._may_drive()
+        if not reason.strip():
+            raise RunbookError("an override needs a reason", "say why; it goes into the journal and the report")
+        self._j("transition", "phase", phase_id, "overridden", reason=reason)
+        self._phase_state[phase_id] = "overridden"
+        self._publish()
+
+    # -- gates -----------------------------------------------------------------------------
+
+    async def evaluate_gates(self) -> None:
+        """Evaluate the current phase's gate; track hold; mark the phase done when it has held."""
+        for phase in self.spec.phases:
+            state = self.phase_state(phase)
+            if state in DONE_PHASE or state == "rolled-back":
+                continue
+            if state == "locked":
+                break
+            steps_done = all(self._steps[f"{phase.id}.{s.id}"].state in DONE_STEP for s in phase.steps)
+            if phase.gate:
+                ctx = EngineContext(self.engine, regressions=lambda: [r.line() for r in self.regressions()])
+                verdict = await evaluate_all(list(phase.gate), ctx)
+            else:
+                verdict = Verdict(True, "no gate")
+            old = self._gates.get(phase.id)
+            self._gates[phase.id] = verdict
+            if old is None or old.value != verdict.value:
+                try:
+                    self._j("gate_result", phase.id, verdict.value, verdict.detail)
+                except RunbookError:
+                    pass
+            now = time.time()
+            if verdict.value is True:
+                if self._holds.get(phase.id) is None:
+                    self._holds[phase.id] = now
+                    self._try_j("set_hold", phase.id, now)
+                since = self._holds[phase.id] or now
+                if steps_done and now - since >= phase.hold and not self.observer:
+                    self._try_j("transition", "phase", phase.id, "done")
+                    self._phase_state[phase.id] = "done"
+                    self._try_j("set_hold", phase.id, None)
+                    continue
+            elif self._holds.get(phase.id) is not None:
+                self._holds[phase.id] = None  # a round broke the gate: hold restarts
+                self._try_j("set_hold", phase.id, None)
+            break  # only the current phase is gated
+        self._publish()
+
+    def _try_j(self, method: str, *args: object) -> None:
+        try:
+            self._j(method, *args)
+        except RunbookError:
+            pass
+
+    async def gate_loop(self, interval: float) -> None:
+        while True:
+            try:
+                await self.evaluate_gates()
+            except Exception as exc:  # a gate bug must not stop monitoring
+                self.banner = f"gate evaluation failed: {exc!r}"
+                self._publish()
+            await asyncio.sleep(interval)
+
+    def start(self) -> None:
+        if self._gate_task is None and self.spec.phases:
+            self._gate_task = asyncio.create_task(self.gate_loop(max(1.0, self.engine.config.cockpit.interval)))
+
+    async def stop(self) -> None:
+        if self._gate_task is not None:
+            self._gate_task.cancel()
+            await asyncio.gather(self._gate_task, return_exceptions=True)
+            self._gate_task = None
+
+    # -- baseline --------------------------------------------------------------------------
+
+    def capture_baseline(self) -> dict[str, object]:
+        base = capture(self.engine.snapshot(), self.engine.history, self.spec.window)
+        self._j("save_baseline", base, base["at"])
+        self.tracker.set_baseline(base)
+        self._publish()
+        return base
+
+    def set_observer(self, observer: bool, driver: str) -> None:
+        self.observer, self.driver = observer, driver
+        self._publish()
+
+    def reload_states(self) -> None:
+        """Observer: pick up what the driver wrote to the journal."""
+        if self.journal is None:
+            return
+        for (kind, target), state in self.journal.states().items():  # type: ignore[attr-defined]
+            if kind == "step" and target in self._steps:
+                self._steps[target].state = state
+            elif kind == "phase":
+                self._phase_state[target] = state
+        for p in self.spec.phases:
+            self._holds[p.id] = self.journal.hold(p.id)  # type: ignore[attr-defined]
+        self._publish()

@@ -1,0 +1,223 @@
+"""The runbook's state: restored from and written to the journal, published as views, guarded.
+
+:class:`RunbookState` is the base of :class:`cockpit.runbook.Runbook`; the mixins
+that run steps (:mod:`cockpit.runbook.steps`) and rollbacks
+(:mod:`cockpit.runbook.rollback`) build on it, so they share one state and one
+journal (when there is one: a restarted cockpit resumes where it was).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from cockpit.baseline import Regression, RegressionTracker
+from cockpit.conditions import Verdict
+from cockpit.engine import ActionRun, Engine
+from cockpit.errors import CockpitError, RunbookError
+from cockpit.inventory import select
+from cockpit.runbook.views import (
+    DONE_PHASE,
+    DONE_STEP,
+    HostCheck,
+    PhaseView,
+    PlanView,
+    RollbackRecord,
+    StepView,
+    _StepState,
+)
+from cockpit.spec import PhaseSpec, StepSpec
+
+
+class RunbookState:
+    """The plan's state, its journal records and its views; the operations are in the subclasses."""
+
+    def __init__(self, engine: Engine, journal: object | None = None, operator: str = "") -> None:
+        self.engine = engine
+        self.spec = engine.config.runbook
+        self.journal = journal
+        self.operator = operator
+        self.listeners: list[Callable[[PlanView], None]] = []
+        self.tracker = RegressionTracker(engine.config, engine.history)
+        self._steps: dict[str, _StepState] = {f"{p.id}.{s.id}": _StepState() for p in self.spec.phases for s in p.steps}
+        self._phase_state: dict[str, str] = {}
+        self._gates: dict[str, Verdict] = {}
+        self._holds: dict[str, float | None] = {}
+        self._rollbacks: list[RollbackRecord] = []
+        self._interrupted: list[str] = []
+        self.observer = False
+        self.driver = ""
+        self.banner = ""
+        self._gate_task: asyncio.Task[None] | None = None
+        engine.round_hooks.append(lambda state, _events: self.tracker.observe(state))
+        self._restore()
+
+    # -- persistence ---------------------------------------------------------------------
+
+    def _j(self, method: str, *args: object, **kw: object) -> object:
+        """Write to the journal; a failure refuses the operation (actions need their record first)."""
+        if self.journal is None:
+            return None
+        try:
+            return getattr(self.journal, method)(*args, **kw)
+        except CockpitError as exc:
+            self.banner = f"JOURNAL NOT WRITABLE: {exc.message} Actions are refused; monitoring goes on."
+            self._publish()
+            raise RunbookError(exc.message, "fix the journal file (permissions, disk space) and retry") from None
+
+    def _restore(self) -> None:
+        if self.journal is None:
+            return
+        states = self.journal.states()  # type: ignore[attr-defined]
+        for (kind, target), state in states.items():
+            if kind == "step" and target in self._steps:
+                self._steps[target].state = "interrupted" if state in ("running", "verifying") else state
+            elif kind == "phase":
+                self._phase_state[target] = state
+        for p in self.spec.phases:
+            self._holds[p.id] = self.journal.hold(p.id)  # type: ignore[attr-defined]
+        base = self.journal.latest_baseline()  # type: ignore[attr-defined]
+        if base is not None:
+            self.tracker.set_baseline(base[2])
+        for rb in self.journal.rollbacks():  # type: ignore[attr-defined]
+            self._rollbacks.append(RollbackRecord(rb.get("target") or rb.get("kind", "rollback"),
+                                                  rb["started"], rb.get("ended"), rb.get("ok")))
+
+    def reattaching(self, ref: str | None, host: str, title: str) -> None:
+        """A detached job of a step survived the restart: show it running again, not interrupted."""
+        self._interrupted.append(f"{title} on {host}: detached job still running, reattached")
+        if ref in self._steps:
+            st = self._steps[ref]  # type: ignore[index]
+            st.state = "running"
+            st.checks[host] = HostCheck(host, None, "reattached to the detached job after a restart")
+        self._publish()
+
+    def reattached(self, ref: str | None, host: str, state: str, rc: int | None) -> None:
+        """The reattached job ended: record the host's outcome and, when every host is decided, the step's."""
+        if ref not in self._steps:
+            self._publish()
+            return
+        phase, step = self.spec.step(ref)  # type: ignore[arg-type]
+        st = self._steps[ref]  # type: ignore[index]
+        st.checks[host] = HostCheck(host, state == "ok",
+                                    f"detached job {state}" + (f", exit {rc}" if rc is not None else "") + " (reattached)")
+        hosts = self.step_hosts(step)
+        if all(st.checks.get(h, HostCheck(h, None)).ok is not None for h in hosts):
+            good = [h for h in hosts if st.checks[h].ok]
+            final = "done" if len(good) == len(hosts) else "failed" if not good else "partial"
+            try:
+                self._set_step(ref, final, detail="" if final == "done" else "after reattaching")  # type: ignore[arg-type]
+            except RunbookError:
+                pass
+        self._publish()
+
+    def note_interrupted(self, records: list[dict[str, object]]) -> None:
+        """Actions a dead cockpit left running: shown until the operator has seen them."""
+        for rec in records:
+            hosts = ", ".join(str(h) for h in rec.get("hosts", []))  # type: ignore[union-attr]
+            where = f" ({rec['step']})" if rec.get("step") else ""
+            self._interrupted.append(f"{rec.get('title')}{where} on {hosts}: outcome unknown")
+        self._publish()
+
+    # -- views ---------------------------------------------------------------------------
+
+    def regressions(self) -> list[Regression]:
+        return self.tracker.current()
+
+    def _step_view(self, phase: PhaseSpec, step: StepSpec) -> StepView:
+        ref = f"{phase.id}.{step.id}"
+        st = self._steps[ref]
+        return StepView(ref=ref, title=step.title, state=st.state, hosts=tuple(self.step_hosts(step)),
+                        manual=step.run is None, checks=tuple(st.checks.values()), detail=st.detail,
+                        action_id=st.action_id, batch=st.batch, waiting=st.waiting, progress=st.progress,
+                        irreversible=step.irreversible,
+                        rollback_ready=None if st.ready is None else st.ready.value is True,
+                        rollback_detail="" if st.ready is None else st.ready.detail)
+
+    def phase_state(self, phase: PhaseSpec) -> str:
+        explicit = self._phase_state.get(phase.id)
+        if explicit in ("done", "overridden", "rolled-back"):
+            return explicit
+        idx = self.spec.phases.index(phase)
+        if any(self.phase_state(p) not in DONE_PHASE for p in self.spec.phases[:idx]):
+            return "locked"
+        states = [self._steps[f"{phase.id}.{s.id}"].state for s in phase.steps]
+        if all(s in DONE_STEP for s in states):
+            return "holding" if phase.gate or phase.hold else "open"
+        if any(s in ("running", "verifying") for s in states):
+            return "running"
+        return "open"
+
+    def view(self) -> PlanView:
+        phases = tuple(
+            PhaseView(id=p.id, title=p.title, state=self.phase_state(p),
+                      steps=tuple(self._step_view(p, s) for s in p.steps), gate=self._gates.get(p.id),
+                      hold=p.hold, hold_since=self._holds.get(p.id))
+            for p in self.spec.phases
+        )
+        current = next((p.id for p in phases if p.state not in DONE_PHASE), None)
+        banner = self.banner
+        j = self.journal
+        if j is not None and not getattr(j, "writable", True) and not banner:
+            banner = f"JOURNAL NOT WRITABLE: {getattr(j, 'last_error', '')} Actions are refused; monitoring goes on."
+        return PlanView(phases=phases, current=current, regressions=tuple(r.line() for r in self.regressions()),
+                        rollbacks=tuple(self._rollbacks), budget=self.spec.rollback_budget, driver=self.driver,
+                        observer=self.observer, interrupted=tuple(self._interrupted), banner=banner,
+                        baseline_at=(self.tracker.baseline or {}).get("at"))
+
+    def _publish(self) -> None:
+        v = self.view()
+        for listener in self.listeners:
+            listener(v)
+
+    def step_hosts(self, step: StepSpec) -> list[str]:
+        out: list[str] = []
+        for sel in step.on:
+            out += [h.name for h in select(self.engine.config.hosts, sel) if h.name not in out]
+        return out
+
+    # -- guards --------------------------------------------------------------------------
+
+    def _journal_broken(self) -> str:
+        """Why the journal cannot take records now ("" when it can); re-probed after a failure."""
+        j = self.journal
+        if j is None:
+            return "the journal could not be opened" if self.banner.startswith("JOURNAL") else ""
+        if getattr(j, "writable", True) or j.probe_writable():  # type: ignore[attr-defined]
+            if self.banner.startswith("JOURNAL"):
+                self.banner = ""
+            return ""
+        return str(getattr(j, "last_error", "") or "the journal is not writable")
+
+    def _may_drive(self) -> None:
+        if self.observer:
+            raise RunbookError(f"this cockpit is an observer: {self.driver or 'another cockpit'} drives the runbook",
+                               "run steps from the driving cockpit, or take over a stale lease")
+        if why := self._journal_broken():
+            self.banner = f"JOURNAL NOT WRITABLE: {why} Actions are refused; monitoring goes on."
+            self._publish()
+            raise RunbookError(f"actions are refused: {why}", "fix the journal file (permissions, disk space) and retry")
+
+    def _set_step(self, ref: str, state: str, reason: str = "", detail: str = "") -> None:
+        self._j("transition", "step", ref, state, reason=reason, detail=detail)
+        self._steps[ref].state = state
+        self._steps[ref].detail = detail or self._steps[ref].detail
+        self._publish()
+
+    async def _fire(self, title: str, command: str, hosts: list[str], kind: str, timeout: float | None,
+                    phase: str | None, step: str | None, *, sudo: bool = False, detach: bool = False) -> ActionRun:
+        """Fire an action and wait for it; a journal that refuses its record refuses the operation."""
+        runner = self.engine.actions
+        extra: dict[str, bool] = {}
+        if sudo:
+            extra["sudo"] = True
+        if detach:
+            extra["detach"] = True
+        try:
+            first = runner.start(title, command, hosts, timeout=timeout, operator=self.operator, kind=kind,
+                                 phase=phase, step=step, **extra)
+        except CockpitError as exc:
+            self.banner = f"JOURNAL NOT WRITABLE: {exc.message} Actions are refused; monitoring goes on."
+            self._publish()
+            raise RunbookError(exc.message, "fix the journal file (permissions, disk space) and retry") from None
+        return await runner.wait(first.id)

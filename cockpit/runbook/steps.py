@@ -1,0 +1,266 @@
+"""Running a runbook step: rollback readiness, batches, disconnect waits, per-host verification, ticks.
+
+A mixin over :class:`cockpit.runbook.state.RunbookState`, part of
+:class:`cockpit.runbook.Runbook`. A step's outcome is decided per host on checks
+made after its command ended, so a stale green never passes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from cockpit.conditions import Verdict, evaluate_all
+from cockpit.errors import RunbookError
+from cockpit.runbook.context import EngineContext
+from cockpit.runbook.rolling import batches, ordered
+from cockpit.runbook.state import RunbookState
+from cockpit.runbook.views import VERIFY_POLL, HostCheck, StepView
+from cockpit.spec import PhaseSpec, StepSpec
+
+
+class StepsMixin(RunbookState):
+    """Run, continue, skip and tick steps; the operator (UI or CLI) drives these."""
+
+    # -- readiness -------------------------------------------------------------------------
+
+    def rollback_conditions(self, ref: str) -> list[str]:
+        """What must hold for this step to be undoable: the step's, its phase's and the runbook's."""
+        phase, step = self.spec.step(ref)
+        rb = self.spec.rollback
+        return [*step.rollback_requires, *phase.rollback_requires, *(rb.rollback_requires if rb else ())]
+
+    async def rollback_readiness(self, ref: str) -> Verdict:
+        """Evaluate rollback_requires now (commands run on the step's hosts unless they name others)."""
+        _phase, step = self.spec.step(ref)
+        conds = self.rollback_conditions(ref)
+        if not conds:
+            verdict = Verdict(True, "no rollback requirements")
+        else:
+            ctx = EngineContext(self.engine, default_hosts=self.step_hosts(step) or None,
+                                regressions=lambda: [r.line() for r in self.regressions()])
+            verdict = await evaluate_all(conds, ctx)
+        self._steps[ref].ready = verdict
+        self._publish()
+        return verdict
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def continue_step(self, ref: str) -> None:
+        """The operator continues a rolling step paused with ``pause = "manual"``."""
+        ev = self._steps[ref].resume
+        if ev is None:
+            raise RunbookError(f"step {ref} is not waiting for you")
+        ev.set()
+
+    async def run_step(self, ref: str, *, typed_id: str | None = None, accept_not_ready: bool = False) -> StepView:
+        """Fire the step on its hosts (rolling in batches when asked), then verify each host on fresh checks.
+
+        An irreversible step needs ``typed_id == ref``; a step whose rollback is not ready needs
+        ``accept_not_ready`` (the UI asks for a typed confirmation, the CLI a flag).
+        """
+        phase, step = self.spec.step(ref)
+        self._may_drive()
+        if self.phase_state(phase) == "locked":
+            raise RunbookError(f"phase {phase.id!r} is locked: an earlier phase is not done",
+                               "finish the earlier phase, or override it with a reason")
+        st = self._steps[ref]
+        if st.state in ("running", "verifying"):
+            raise RunbookError(f"step {ref} is already running")
+        if step.run is None:
+            raise RunbookError(f"step {ref} is manual: tick it when done", "cockpit step tick (or the UI) records it")
+        if step.irreversible and typed_id != ref:
+            raise RunbookError(f"{ref} is irreversible (a point of no return): type its id to run it",
+                               f"in the cockpit type {ref}; headless pass --irreversible {ref}")
+        ready = await self.rollback_readiness(ref)
+        if ready.value is not True and not accept_not_ready:
+            raise RunbookError(f"rollback is NOT READY for {ref}: {ready.detail}",
+                               "fix what the rollback needs, or confirm that you run it anyway")
+        hosts = ordered(step, self.step_hosts(step), self.engine.config.hosts)
+        plan = batches(step, hosts)
+        st.checks = {h: HostCheck(h, None, "waiting") for h in hosts}
+        st.batch = st.waiting = ""
+        st.progress = None
+        self._set_step(ref, "running")
+        failures = 0
+        try:
+            for i, group in enumerate(plan):
+                if i > 0 and step.pause is not None:
+                    await self._pause(ref, step, i, len(plan))
+                if len(plan) > 1:
+                    st.batch = f"batch {i + 1}/{len(plan)}"
+                    self._j("transition", "step", ref, "batch", detail=f"{st.batch}: {', '.join(group)}")
+                await self._run_group(phase, step, ref, group)
+                failures += sum(1 for h in group if not st.checks[h].ok)
+                if step.max_failures is not None and failures >= step.max_failures and i + 1 < len(plan):
+                    rest = [h for g in plan[i + 1:] for h in g]
+                    for h in rest:
+                        st.checks[h] = HostCheck(h, None, f"untouched: rolling stopped after {failures} failed host(s)")
+                    self._j("transition", "step", ref, "batch", detail=f"stopped after {st.batch}: {failures} failed; "
+                            f"untouched: {', '.join(rest)}")
+                    break
+        except BaseException:
+            self._steps[ref].state = "failed"
+            self._publish()
+            raise
+        finally:
+            st.waiting = ""
+            st.progress = None
+        good = [c for c in st.checks.values() if c.ok]
+        final = "done" if len(good) == len(hosts) else "failed" if not good else "partial"
+        bad = [c.host for c in st.checks.values() if not c.ok]
+        self._set_step(ref, final, detail="" if final == "done" else f"not done on {', '.join(bad)}")
+        return self._step_view(phase, step)
+
+    async def _pause(self, ref: str, step: StepSpec, i: int, n: int) -> None:
+        st = self._steps[ref]
+        if step.pause == "manual":
+            st.resume = asyncio.Event()
+            st.waiting = f"paused before batch {i + 1}/{n}: continue with C (or cockpit step continue)"
+            self._publish()
+            try:
+                await st.resume.wait()
+            finally:
+                st.resume = None
+                st.waiting = ""
+        else:
+            st.waiting = f"pause {float(step.pause):g}s before batch {i + 1}/{n}"  # type: ignore[arg-type]
+            self._publish()
+            await asyncio.sleep(float(step.pause))  # type: ignore[arg-type]
+
+    async def _run_group(self, phase: PhaseSpec, step: StepSpec, ref: str, hosts: list[str]) -> None:
+        """One batch: fire, then (expect_disconnect) wait for the hosts to come back, or verify them."""
+        st = self._steps[ref]
+        assert step.run is not None
+        run = await self._fire(step.title, step.run, hosts, "step", step.timeout, phase.id, ref, sudo=step.sudo,
+                               detach=step.detach)
+        st.action_id = run.id
+        ended = max((r.ended or time.time()) for r in run.runs) if run.runs else time.time()
+        if step.expect_disconnect:
+            # a lost connection (no exit status) is what a reboot looks like; an exit status != 0 is a real failure
+            failed = {r.host: f"command failed before the disconnect: exit {r.exit_status}"
+                      for r in run.runs if r.exit_status not in (0, None)}
+            for h, why in failed.items():
+                st.checks[h] = HostCheck(h, False, why)
+            back = [h for h in hosts if h not in failed]
+            await self._wait_back(ref, step, back, after=ended)
+            return
+        failed_cmd = {r.host: self._why(r) for r in run.runs if r.state != "ok"}
+        for h, why in failed_cmd.items():
+            st.checks[h] = HostCheck(h, False, why)
+        ok_hosts = [h for h in hosts if h not in failed_cmd]
+        if step.verify and ok_hosts:
+            self._set_step(ref, "verifying")
+            await self._verify(ref, step, ok_hosts, after=ended)
+            self._steps[ref].state = "running"
+        else:
+            for h in ok_hosts:
+                st.checks[h] = HostCheck(h, True, "command ok")
+
+    @staticmethod
+    def _why(r: object) -> str:
+        state = getattr(r, "state", "")
+        code = getattr(r, "exit_status", None)
+        error = getattr(r, "error", "")
+        return f"command {state}" + (f" exit {code}" if code is not None else "") + (f": {error}" if error else "")
+
+    async def _wait_back(self, ref: str, step: StepSpec, hosts: list[str], after: float) -> None:
+        """expect_disconnect: each host must be reachable again and pass verify within wait_for."""
+        st = self._steps[ref]
+        deadline = after + step.wait_for
+        pending = list(hosts)
+        while pending:
+            left = deadline - time.time()
+            st.progress = min(1.0, max(0.0, 1 - left / step.wait_for))
+            st.waiting = f"waiting for {', '.join(pending)} to come back: {max(0, int(left))}s of {step.wait_for:g}s left"
+            self._publish()
+            for h in pending:
+                self.engine.retry(h)  # forget the backoff of the expected disconnect
+            await asyncio.gather(*(self.engine.round_host(h) for h in pending))
+            for h in list(pending):
+                state = self.engine.pollers[h].state
+                if state.reach != "ok" or state.round_ended < after:
+                    st.checks[h] = HostCheck(h, None, f"not back yet: {state.reach}")
+                    continue
+                if step.verify:
+                    ctx = EngineContext(self.engine, only={h}, after=after, default_hosts=[h],
+                                        regressions=lambda: [r.line() for r in self.regressions()])
+                    verdict = await evaluate_all(list(step.verify), ctx)
+                    if verdict.value is not True:
+                        st.checks[h] = HostCheck(h, None, f"back, but {verdict.detail}")
+                        continue
+                st.checks[h] = HostCheck(h, True, f"back after {time.time() - after:.0f}s")
+                self._j("verify_result", ref, h, True, st.checks[h].detail)
+                pending.remove(h)
+            if not pending or time.time() >= deadline:
+                break
+            await asyncio.sleep(min(VERIFY_POLL, max(0.0, deadline - time.time())))
+        for h in pending:
+            st.checks[h] = HostCheck(h, False, f"did not come back within {step.wait_for:g}s ({st.checks[h].detail})")
+            self._j("verify_result", ref, h, False, st.checks[h].detail)
+
+    async def _verify(self, ref: str, step: StepSpec, hosts: list[str], after: float) -> None:
+        """Per host: the verify list on checks made after `after`, retried until `within`."""
+        st = self._steps[ref]
+        deadline = after + step.within
+        pending = list(hosts)
+        while pending:
+            await asyncio.gather(*(self.engine.round_host(h) for h in pending))
+            for h in list(pending):
+                ctx = EngineContext(self.engine, only={h}, after=after, default_hosts=[h],
+                                    regressions=lambda: [r.line() for r in self.regressions()])
+                verdict = await evaluate_all(list(step.verify), ctx)
+                st.checks[h] = HostCheck(h, verdict.value, verdict.detail)
+                if verdict.value is True:
+                    pending.remove(h)
+                    self._j("verify_result", ref, h, True, verdict.detail)
+            self._publish()
+            if not pending or time.time() >= deadline:
+                break
+            await asyncio.sleep(min(VERIFY_POLL, max(0.0, deadline - time.time())))
+        for h in pending:
+            c = st.checks[h]
+            st.checks[h] = HostCheck(h, False, f"not within {step.within:g}s: {c.detail}")
+            self._j("verify_result", ref, h, False, c.detail)
+
+    def skip_step(self, ref: str, reason: str) -> None:
+        self.spec.step(ref)
+        self._may_drive()
+        if not reason.strip():
+            raise RunbookError("skipping a step needs a reason", "say why, it goes into the journal and the report")
+        self._set_step(ref, "skipped", reason=reason)
+
+    async def tick_step(self, ref: str, host: str | None, ok: bool, note: str) -> StepView:
+        """A manual step (or one host of it) done or failed by the operator; ``verify`` still applies."""
+        phase, step = self.spec.step(ref)
+        self._may_drive()
+        if self.phase_state(phase) == "locked":
+            raise RunbookError(f"phase {phase.id!r} is locked: an earlier phase is not done")
+        if not note.strip():
+            raise RunbookError("a tick needs a note", "say what was checked; it goes into the journal")
+        st = self._steps[ref]
+        hosts = self.step_hosts(step) or ["*"]
+        if host is not None and host not in hosts:
+            raise RunbookError(f"{host} is not a host of {ref}", f"its hosts: {', '.join(hosts)}")
+        targets = [host] if host else hosts
+        now = time.time()
+        for h in targets:
+            st.checks[h] = HostCheck(h, ok if not (ok and step.verify) else None, note)
+            self._j("verify_result", ref, h, ok if not step.verify else None, f"ticked by {self.operator}: {note}")
+        if ok and step.verify:
+            checkable = [h for h in targets if h != "*"]
+            if checkable:
+                self._set_step(ref, "verifying", reason=note)
+                await self._verify(ref, step, checkable, after=now)
+            else:  # a step done once (no hosts): its verify runs over the whole fleet
+                ctx = EngineContext(self.engine, after=None, regressions=lambda: [r.line() for r in self.regressions()])
+                verdict = await evaluate_all(list(step.verify), ctx)
+                st.checks["*"] = HostCheck("*", verdict.value is True, f"{note}; {verdict.detail}")
+        done = [h for h in hosts if st.checks.get(h, HostCheck(h, None)).ok]
+        failed = any(c.ok is False for c in st.checks.values())
+        final = "done" if len(done) == len(hosts) else "failed" if failed and not done else (
+            "partial" if failed else "pending")
+        self._set_step(ref, final, reason=note,
+                       detail="" if final in ("done", "pending") else
+                       f"not done on {', '.join(h for h in hosts if not st.checks.get(h, HostCheck(h, None)).ok)}")
+        return self._step_view(phase, step)
