@@ -7,9 +7,11 @@ STAMP  := $(VENV)/.installed
 .PHONY: test demo setup system-deps
 
 # lint-imports: the import contracts in pyproject.toml (docs/architecture.md), before the suite.
+# The suite runs on two workers (pytest-xdist): each starts its own loopback fleet on its own
+# addresses; tests that must not share the machine are pinned with @pytest.mark.xdist_group.
 test: setup
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 demo: setup
 	$(VENV)/bin/cockpit demo
