@@ -49,7 +49,7 @@ class Session:
     # -- journal and lease -------------------------------------------------------------------
 
     def _open_journal(self) -> None:
-        path = self.config.cockpit.journal
+        path = self.config.journal.path
         if path is None or (self.read_only and not path.exists()):
             return  # read-only never creates a journal
         try:

@@ -233,7 +233,7 @@ def test_manual_steps_rollback_readiness_and_no_return_headless(fleet, tmp_path)
     assert res.returncode == 0, res.stderr
     assert "cannot undo: prep.migrate (Migrate the data (no way back))" in res.stdout
     assert "within the 60s budget" in res.stdout
-    j = Journal(load_config(path).cockpit.journal, "r", readonly=True).open()
+    j = Journal(load_config(path).journal.path, "r", readonly=True).open()
     ticks = [v for v in j.verify_results("prep.restart-mac")]
     j.close()
     assert ticks and "restarted, came back at 10:02" in ticks[0]["detail"] and "alice" in ticks[0]["detail"]

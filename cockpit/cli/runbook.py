@@ -173,7 +173,7 @@ def cmd_journal(args: argparse.Namespace) -> int:
     from cockpit.journal import Journal
 
     config = _load(args)
-    path = config.cockpit.journal
+    path = config.journal.path
     if path is None or not path.exists():
         raise UsageError(f"no journal at {path}", "it is created when the cockpit or a step first runs")
     j = Journal(path, "reader", readonly=True).open()
@@ -213,7 +213,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         s = Session(config, _operator(args), drive=False, read_only=True)
         try:
             if s.journal is None:
-                raise UsageError(f"no journal at {config.cockpit.journal}", "run the cutover first")
+                raise UsageError(f"no journal at {config.journal.path}", "run the cutover first")
             final = await s.engine.run_round()
             return build_report(config, s.journal, final=final, history=s.engine.history, redactor=s.engine.redactor)
         finally:
