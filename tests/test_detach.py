@@ -181,7 +181,7 @@ async def test_job_survives_sshd_restart_and_follow_reconnects(fleet, config_pat
 
 COCKPIT_SCRIPT = """
 import asyncio, sys
-from cockpit import detach, journal_schema
+from cockpit import detach
 from cockpit.config import load_config
 from cockpit.journal import Journal
 from cockpit.engine.scheduler import Engine
