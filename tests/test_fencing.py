@@ -1,0 +1,155 @@
+"""Fencing with real processes (issue 13, finding 1): a driver frozen past the lease TTL, taken over
+with a reason, then resumed, fires nothing and decides nothing; it says it was demoted."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from cockpitcfg import write_config
+
+from cockpit.config import load_config
+from cockpit.errors import JournalError
+from cockpit.journal import Journal
+from cockpit.session import Session
+
+ROOT = Path(__file__).resolve().parents[1]
+TTL = 3.0
+
+RUNBOOK = """
+[journal]
+lease_ttl = "3s"
+
+[[phases]]
+id = "p"
+title = "One phase"
+
+  [[phases.steps]]
+  id = "mark"
+  title = "Leave a mark on every host"
+  on = ["all"]
+  run = 'echo fired >> "$COCKPIT_SHIM_STATE/systemd/marker-step"'
+"""
+
+
+class Driver:
+    """tests/lease_driver.py as a child process; lines read by a thread so every wait is bounded."""
+
+    def __init__(self, config: Path, operator: str) -> None:
+        env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}"}
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "lease_driver.py"), str(config), operator],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=env, cwd=ROOT)
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def send(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def expect(self, prefix: str, timeout: float = 20.0) -> list[str]:
+        """Lines up to and including the first starting with ``prefix``."""
+        seen: list[str] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            seen.append(line)
+            if line.startswith(prefix):
+                return seen
+        raise AssertionError(f"no {prefix!r} within {timeout:g}s; got {seen}; stderr: {self.stderr()}")
+
+    def stderr(self) -> str:
+        if self.proc.poll() is None or self.proc.stderr is None:
+            return "(running)"
+        return self.proc.stderr.read()[-2000:]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def marks(fleet, name: str) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    out = {}
+    for h in fleet.hosts:
+        f = h.state_dir / "systemd" / name
+        out[h.name] = len(f.read_text().splitlines()) if f.exists() else 0
+    return out
+
+
+def test_a_frozen_driver_taken_over_fires_and_decides_nothing_when_resumed(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    config = write_config(tmp_path, fleet, RUNBOOK)
+    assert load_config(config).journal.lease_ttl == TTL
+    a = Driver(config, "alice")
+    try:
+        a.expect("DRIVER")
+        a.send("action")
+        assert a.expect("ACTION")[-1] == "ACTION h1=ok h2=ok h3=ok"
+        assert marks(fleet, "marker-action") == {"h1": 1, "h2": 1, "h3": 1}
+
+        os.kill(a.proc.pid, signal.SIGSTOP)  # frozen past the TTL: its heartbeat stops
+
+        async def take_over() -> int:
+            b = Session(load_config(config), "bob")
+            try:
+                assert b.observer
+                deadline = time.monotonic() + 4 * TTL
+                while True:  # bounded: the lease turns stale once the TTL passed without a heartbeat
+                    try:
+                        b.take_over("alice's cockpit is frozen")
+                        break
+                    except JournalError:
+                        assert time.monotonic() < deadline, "the frozen driver's lease never went stale"
+                        await asyncio.sleep(0.2)
+                assert b.lease is not None and b.lease.ours and not b.observer
+                return b.lease.generation
+            finally:
+                await b.close()  # releases bob's lease: alice must still not get to decide
+
+        generation = asyncio.run(take_over())
+        assert generation == 2
+
+        os.kill(a.proc.pid, signal.SIGCONT)
+        a.send("action")
+        got = a.expect("REFUSED", timeout=15)
+        a.send("step p.mark")
+        got += a.expect("REFUSED", timeout=15)
+        assert any(line.startswith("DEMOTED this cockpit lost the driver lease") for line in got), got
+        assert all("lost the driver lease" in line or "observer" in line for line in got if line.startswith("REFUSED"))
+        a.send("quit")
+        a.expect("CLOSED")
+        assert a.proc.wait(timeout=10) == 0
+
+        # nothing fired after the take-over, on any host
+        assert marks(fleet, "marker-action") == {"h1": 1, "h2": 1, "h3": 1}
+        assert marks(fleet, "marker-step") == {"h1": 0, "h2": 0, "h3": 0}
+        # and nothing journaled as alice after bob's taken-over
+        with Journal(load_config(config).journal.path, "check", readonly=True) as j:
+            log = j.timeline()
+        taken = next(e["id"] for e in log if e["kind"] == "transition" and e["state"] == "taken-over")
+        assert [e["kind"] for e in log if e["id"] > taken and e["operator"] == "alice"] == []
+        assert [e["kind"] for e in log if e["kind"] == "action"] == ["action"]
+        assert j.path.exists()
+    finally:
+        a.stop()
