@@ -92,6 +92,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     async def run() -> PlanView:
         s = Session(config, _operator(args), drive=False, read_only=True)
         try:
+            if s.journal_error is not None:  # a plan without its journal would show done steps as pending
+                raise s.journal_error
             return s.runbook.view()
         finally:
             await s.close()
@@ -212,6 +214,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     async def run() -> str:
         s = Session(config, _operator(args), drive=False, read_only=True)
         try:
+            if s.journal_error is not None:
+                raise s.journal_error
             if s.journal is None:
                 raise UsageError(f"no journal at {config.journal.path}", "run the cutover first")
             final = await s.engine.run_round()
