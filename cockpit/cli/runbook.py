@@ -43,6 +43,8 @@ def add_parsers(sub: argparse._SubParsersAction, config_arg: Any) -> None:  # ty
                    help="run an irreversible step: repeat its id here (the typed confirmation)")
     r.add_argument("--rollback-not-ready", action="store_true",
                    help="run even though the step's rollback_requires do not hold")
+    r.add_argument("--rerun", metavar="PHASE.STEP",
+                   help="run a step again whose last run was interrupted or that is done: repeat its id here")
     t = ssub.add_parser("tick", help="mark a manual step (or one host of it) done or failed")
     t.add_argument("ref", metavar="PHASE.STEP")
     t.add_argument("--host")

@@ -216,6 +216,13 @@ class Journal(LeaseStore):
                                 (-1 if limit is None else limit,)).fetchall()
             return _with_jobs(conn, rd.action_dicts(conn, rows))
 
+    def last_step_action(self, step: str) -> dict[str, Any] | None:
+        """The newest action fired for a runbook step (as :meth:`actions`, without output), or None."""
+        with self.read() as conn:
+            rows = conn.execute("SELECT * FROM actions WHERE step = ? ORDER BY id DESC LIMIT 1", (step,)).fetchall()
+            found = rd.action_dicts(conn, rows, output=False)
+        return found[0] if found else None
+
     # -- detached jobs (schema v2) ---------------------------------------------------------------
 
     def action_host_job(self, action_id: int, host: str, job_json: str | dict[str, Any]) -> None:
