@@ -153,3 +153,65 @@ def test_a_frozen_driver_taken_over_fires_and_decides_nothing_when_resumed(fleet
         assert j.path.exists()
     finally:
         a.stop()
+
+
+SLOW = RUNBOOK.replace('''  id = "mark"
+  title = "Leave a mark on every host"
+  on = ["all"]
+  run = 'echo fired >> "$COCKPIT_SHIM_STATE/systemd/marker-step"'
+''', '''  id = "slow"
+  title = "A slow command on two hosts"
+  on = ["h1", "h2"]
+  run = 'echo started; sleep 5'
+''')
+
+
+def test_a_headless_step_run_that_lost_the_lease_records_its_outcome_flagged_and_exits_with_why(  # type: ignore[no-untyped-def]
+        fleet, tmp_path) -> None:
+    config = write_config(tmp_path, fleet, SLOW)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COCKPIT_OPERATOR": "alice"}
+    proc = subprocess.Popen([sys.executable, "-m", "cockpit", "step", "run", "p.slow", "-c", str(config)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 30
+        started: set[str] = set()
+        while time.monotonic() < deadline and started != {"h1", "h2"}:
+            line = proc.stdout.readline()  # type: ignore[union-attr]
+            if line.endswith("] started\n"):
+                started.add(line[1:3])
+        assert started == {"h1", "h2"}
+        os.kill(proc.pid, signal.SIGSTOP)
+
+        async def take_over_and_resume() -> None:
+            b = Session(load_config(config), "bob")
+            try:
+                deadline = time.monotonic() + 4 * TTL
+                while True:
+                    try:
+                        b.take_over("alice's step run is frozen")
+                        break
+                    except JournalError:
+                        assert time.monotonic() < deadline, "the frozen driver's lease never went stale"
+                        await asyncio.sleep(0.2)
+                os.kill(proc.pid, signal.SIGCONT)
+                await asyncio.to_thread(proc.wait, 30)
+            finally:
+                await b.close()
+
+        asyncio.run(take_over_and_resume())
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGCONT)
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 2, out + err
+    assert "lost the driver lease" in err and "bob on" in err and "Traceback" not in err
+    assert "p.slow: done" not in out
+    with Journal(load_config(config).journal.path, "check", readonly=True) as j:
+        [action] = j.actions()
+        steps = [t for t in j.transitions("p.slow")]
+    assert [(r["host"], r["state"], r["after_lease_lost"]) for r in action["runs"]] == [
+        ("h1", "ok", True), ("h2", "ok", True)]  # what really happened, flagged
+    assert [(t["state"], t["operator"]) for t in steps] == [("running", "alice")]  # alice decided nothing more

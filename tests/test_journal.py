@@ -18,7 +18,7 @@ import pytest
 from cockpit.journal import schema as journal_schema
 from cockpit.journal import store as journal_store
 from cockpit.errors import CockpitError, LeaseLost
-from cockpit.journal import OUTPUT_LIMIT, SCHEMA_VERSION, Journal, JournalError
+from cockpit.journal import OUTPUT_LIMIT, SCHEMA_VERSION, Journal, JournalBackend, JournalError
 from cockpit.model import StatusChange
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -462,6 +462,17 @@ def test_fencing_refuses_every_decision_of_a_superseded_driver_and_flags_its_lat
     finally:
         a.close()
         b.close()
+
+
+def test_the_sqlite_journal_is_a_journal_backend(journal: Journal) -> None:
+    """What a later PostgreSQL journal implements too (cockpit.journal.backend)."""
+    import inspect
+
+    assert isinstance(journal, JournalBackend)
+    for name, member in inspect.getmembers(JournalBackend, inspect.isfunction):
+        if not name.startswith("_"):
+            ours = inspect.signature(getattr(Journal, name))
+            assert list(ours.parameters) == list(inspect.signature(member).parameters), name
 
 
 def test_a_store_that_never_held_the_lease_may_not_decide_while_someone_holds_it(path: Path) -> None:
