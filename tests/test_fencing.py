@@ -90,6 +90,18 @@ class Driver:
                 self.proc.wait(timeout=10)
 
 
+async def take_over_when_stale(b: Session, reason: str) -> None:
+    """Take the lease over with a reason as soon as it is stale (what T does), within 4 TTLs."""
+    deadline = time.monotonic() + 4 * TTL
+    while True:  # bounded: the lease turns stale once the TTL passed without a heartbeat
+        try:
+            b.take_over(reason)
+            return
+        except JournalError:
+            assert time.monotonic() < deadline, "the frozen driver's lease never went stale"
+            await asyncio.sleep(0.2)
+
+
 def marks(fleet, name: str) -> dict[str, int]:  # type: ignore[no-untyped-def]
     out = {}
     for h in fleet.hosts:
@@ -114,14 +126,7 @@ def test_a_frozen_driver_taken_over_fires_and_decides_nothing_when_resumed(fleet
             b = Session(load_config(config), "bob")
             try:
                 assert b.observer
-                deadline = time.monotonic() + 4 * TTL
-                while True:  # bounded: the lease turns stale once the TTL passed without a heartbeat
-                    try:
-                        b.take_over("alice's cockpit is frozen")
-                        break
-                    except JournalError:
-                        assert time.monotonic() < deadline, "the frozen driver's lease never went stale"
-                        await asyncio.sleep(0.2)
+                await take_over_when_stale(b, "alice's cockpit is frozen")
                 assert b.lease is not None and b.lease.ours and not b.observer
                 return b.lease.generation
             finally:
@@ -186,14 +191,7 @@ def test_a_headless_step_run_that_lost_the_lease_records_its_outcome_flagged_and
         async def take_over_and_resume() -> None:
             b = Session(load_config(config), "bob")
             try:
-                deadline = time.monotonic() + 4 * TTL
-                while True:
-                    try:
-                        b.take_over("alice's step run is frozen")
-                        break
-                    except JournalError:
-                        assert time.monotonic() < deadline, "the frozen driver's lease never went stale"
-                        await asyncio.sleep(0.2)
+                await take_over_when_stale(b, "alice's step run is frozen")
                 os.kill(proc.pid, signal.SIGCONT)
                 await asyncio.to_thread(proc.wait, 30)
             finally:
