@@ -213,3 +213,57 @@ def test_a_headless_step_run_that_lost_the_lease_records_its_outcome_flagged_and
     assert [(r["host"], r["state"], r["after_lease_lost"]) for r in action["runs"]] == [
         ("h1", "ok", True), ("h2", "ok", True)]  # what really happened, flagged
     assert [(t["state"], t["operator"]) for t in steps] == [("running", "alice")]  # alice decided nothing more
+
+
+LOCAL = """
+[cockpit]
+title = "Demoted"
+interval = "0.5s"
+
+[journal]
+lease_ttl = "3s"
+
+[hosts.me]
+transport = "local"
+
+[[phases]]
+id = "p"
+title = "One phase"
+
+  [[phases.steps]]
+  id = "s"
+  title = "One step"
+  on = ["me"]
+  run = "true"
+"""
+
+
+async def test_the_cockpit_that_loses_the_lease_says_so_and_greys_its_firing_keys(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The TUI half of item 1: a failed heartbeat demotes it at once (banner, footer), T stays."""
+    from test_ui_pilot import until
+
+    from screens.app import CockpitApp
+
+    path = tmp_path / "cockpit.toml"
+    path.write_text(LOCAL)
+    config = load_config(path)
+    session = Session(config, "alice")
+    app = CockpitApp(session.engine, quiet=True, operator="alice", session=session)
+    async with app.run_test(size=(160, 48)) as pilot:
+        dash = app.dashboard
+        await until(pilot, lambda: dash.active_bindings["p"][2] is True)
+        # bob takes the lease over, as if alice's cockpit had been silent past the TTL
+        with Journal(config.journal.path, "bob") as bob:
+            bob.take_over("bob", "jump2", 4242, time.time() + 60, reason="alice's laptop slept")
+            await until(pilot, lambda: "LEASE LOST" in str(dash.query_one("#banner").render()),
+                        timeout=3 * session.heartbeat_every + 2)
+        banner = str(dash.query_one("#banner").render())
+        assert "lost the driver lease" in banner and "bob on jump2" in banner and "observer" in banner
+        await pilot.pause(0.1)
+        for key in ("p", "exclamation_mark"):  # greyed in the footer
+            assert dash.active_bindings[key][2] is False, key
+        await pilot.press("!")
+        await pilot.pause(0.2)
+        assert app.screen is dash  # no command prompt: the key does nothing
+        assert dash.check_action("take_over", ()) is True  # taking it back stays possible
+        assert not session.engine.actions.history

@@ -137,3 +137,26 @@ def test_an_empty_file_is_called_empty_not_schema_version_0(tmp_path: Path) -> N
     result = cockpit("journal", "-c", str(config_for(tmp_path, journal)))
     assert_named(result, journal, "is empty (0 bytes)")
     assert "schema version 0" not in result.stderr
+
+
+async def test_the_cockpit_names_a_truncated_journal_in_its_banner(tmp_path: Path) -> None:
+    """The TUI keeps monitoring, and says which journal is wrong and why; actions are refused."""
+    from test_ui_pilot import until
+
+    from cockpit.config import load_config
+    from cockpit.session import Session
+    from screens.app import CockpitApp
+
+    journal = tmp_path / "journal.sqlite"
+    make_journal(journal)
+    with open(journal, "r+b") as f:
+        f.truncate(journal.stat().st_size // 2)
+    config = config_for(tmp_path, journal)
+    before = files(tmp_path)
+    session = Session(load_config(config), "alice")
+    app = CockpitApp(session.engine, quiet=True, operator="alice", session=session)
+    async with app.run_test(size=(160, 48)) as pilot:
+        banner = app.dashboard.query_one("#banner")
+        await until(pilot, lambda: "is truncated" in str(banner.render()))
+        assert str(journal) in str(banner.render())
+    assert files(tmp_path) == before
