@@ -215,38 +215,15 @@ def test_a_headless_step_run_that_lost_the_lease_records_its_outcome_flagged_and
     assert [(t["state"], t["operator"]) for t in steps] == [("running", "alice")]  # alice decided nothing more
 
 
-LOCAL = """
-[cockpit]
-title = "Demoted"
-interval = "0.5s"
-
-[journal]
-lease_ttl = "3s"
-
-[hosts.me]
-transport = "local"
-
-[[phases]]
-id = "p"
-title = "One phase"
-
-  [[phases.steps]]
-  id = "s"
-  title = "One step"
-  on = ["me"]
-  run = "true"
-"""
-
-
 async def test_the_cockpit_that_loses_the_lease_says_so_and_greys_its_firing_keys(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The TUI half of item 1: a failed heartbeat demotes it at once (banner, footer), T stays."""
     from test_ui_pilot import until
 
     from screens.app import CockpitApp
 
-    path = tmp_path / "cockpit.toml"
-    path.write_text(LOCAL)
-    config = load_config(path)
+    from test_journal_problems import config_for
+
+    config = load_config(config_for(tmp_path, tmp_path / "journal.sqlite", ttl="3s"))
     session = Session(config, "alice")
     app = CockpitApp(session.engine, quiet=True, operator="alice", session=session)
     async with app.run_test(size=(160, 48)) as pilot:

@@ -28,6 +28,7 @@ title = "Journal problems"
 
 [journal]
 path = "{path}"
+lease_ttl = "{ttl}"
 
 [hosts.me]
 transport = "local"
@@ -44,9 +45,10 @@ title = "Only phase"
 """
 
 
-def config_for(tmp_path: Path, journal: Path) -> Path:
+def config_for(tmp_path: Path, journal: Path, ttl: str = "15s") -> Path:
+    """A config with one local host and a one-step runbook, its journal at ``journal``."""
     path = tmp_path / "cockpit.toml"
-    path.write_text(CONFIG.format(path=journal))
+    path.write_text(CONFIG.format(path=journal, ttl=ttl))
     return path
 
 
