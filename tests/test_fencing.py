@@ -244,3 +244,34 @@ async def test_the_cockpit_that_loses_the_lease_says_so_and_greys_its_firing_key
         assert app.screen is dash  # no command prompt: the key does nothing
         assert dash.check_action("take_over", ()) is True  # taking it back stays possible
         assert not session.engine.actions.history
+
+
+def test_a_host_command_is_refused_when_the_heartbeat_is_old_and_the_lease_gone(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The runner's last gate: the intent is journaled, then (frozen past TTL/2, lease taken meanwhile) the
+    host's command never starts; the host says why, flagged in the journal."""
+    from test_journal_problems import config_for
+
+    marker = tmp_path / "ran"
+    config = load_config(config_for(tmp_path, tmp_path / "journal.sqlite", ttl="3s"))
+
+    async def run() -> None:
+        s = Session(config, "alice")
+        try:
+            first = s.engine.actions.start("mark", f"touch {marker}", ["me"], timeout=10)
+            # before the host's task runs: as if this process froze past TTL/2 and bob took the lease
+            s._beat_ok -= TTL
+            with Journal(config.journal.path, "bob") as bob:
+                bob.take_over("bob", "jump2", 4242, time.time() + 60, reason="alice froze")
+            done = await s.engine.actions.wait(first.id)
+            [r] = done.runs
+            assert r.state == "error" and r.error.startswith("refused: no good heartbeat for ")
+            assert "bob on jump2" in r.error
+            assert s.observer and s.lost
+        finally:
+            await s.close()
+
+    asyncio.run(run())
+    assert not marker.exists()
+    with Journal(config.journal.path, "check", readonly=True) as j:
+        [action] = j.actions()
+    assert [(r["state"], r["after_lease_lost"]) for r in action["runs"]] == [("error", True)]
