@@ -217,11 +217,10 @@ def test_a_headless_step_run_that_lost_the_lease_records_its_outcome_flagged_and
 
 async def test_the_cockpit_that_loses_the_lease_says_so_and_greys_its_firing_keys(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The TUI half of item 1: a failed heartbeat demotes it at once (banner, footer), T stays."""
+    from test_journal_problems import config_for
     from test_ui_pilot import until
 
     from screens.app import CockpitApp
-
-    from test_journal_problems import config_for
 
     config = load_config(config_for(tmp_path, tmp_path / "journal.sqlite", ttl="3s"))
     session = Session(config, "alice")

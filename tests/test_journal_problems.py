@@ -71,15 +71,17 @@ def make_journal(path: Path) -> None:
     assert not path.with_name(path.name + "-wal").exists() or path.with_name(path.name + "-wal").stat().st_size == 0
 
 
+def truncate_half(path: Path) -> None:
+    os.truncate(path, path.stat().st_size // 2)
+
+
 @pytest.mark.parametrize("damage", ["truncated", "future-schema", "unopenable"])
 def test_plan_report_and_journal_name_a_damaged_journal_and_exit_non_zero(tmp_path: Path, damage: str) -> None:
     journal = tmp_path / "run" / "journal.sqlite"
     journal.parent.mkdir()
     if damage == "truncated":
         make_journal(journal)
-        size = journal.stat().st_size
-        with open(journal, "r+b") as f:
-            f.truncate(size // 2)
+        truncate_half(journal)
         cause = "is truncated"
     elif damage == "future-schema":
         make_journal(journal)
@@ -105,13 +107,13 @@ def full_fs() -> Iterator[Path]:
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a tmpfs needs root")
     mnt = Path(tempfile.mkdtemp(prefix="cockpit-full-"))
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)]).returncode != 0:
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], check=False).returncode != 0:
         mnt.rmdir()
         pytest.skip("cannot mount a tmpfs here")
     try:
         with open(mnt / "filler", "wb", buffering=0) as f:
             try:
-                for _ in range(1000):  # bounded: 256 KiB is 64 writes
+                for _ in range(1000):  # bounded: 256 KiB is 64 writes  # noqa: FURB122 (each write may be the full one)
                     f.write(b"\0" * 4096)
             except OSError:
                 pass
@@ -151,8 +153,7 @@ async def test_the_cockpit_names_a_truncated_journal_in_its_banner(tmp_path: Pat
 
     journal = tmp_path / "journal.sqlite"
     make_journal(journal)
-    with open(journal, "r+b") as f:
-        f.truncate(journal.stat().st_size // 2)
+    truncate_half(journal)
     config = config_for(tmp_path, journal)
     before = files(tmp_path)
     session = Session(load_config(config), "alice")

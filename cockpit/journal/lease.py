@@ -21,9 +21,8 @@ nobody holds one (tools, tests); never while someone else does.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, replace
-
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from cockpit.errors import JournalError, LeaseLost
 from cockpit.journal.store import Store
