@@ -8,6 +8,7 @@ boundary, with a message an operator can act on::
     ├── UsageError               bad command line; exit 2
     ├── ConditionError           a gate/verify condition does not parse (column, expected)
     ├── JournalError             the journal cannot be opened or written; actions refused
+    │   └── LeaseLost            a decision refused: this cockpit's lease generation is not the current one
     ├── RunbookError             a runbook operation is not allowed now (locked, observer…)
     ├── SudoError                sudo used in a way the cockpit refuses (``sudo -i``), a bad password value
     ├── DetachError              a detached job could not be started or controlled
@@ -84,6 +85,10 @@ class ConditionError(CockpitError):
 
 class JournalError(CockpitError):
     """The journal could not be opened, read or written; the message names the file and what went wrong."""
+
+
+class LeaseLost(JournalError):
+    """A driver decision was refused because another cockpit took the lease (fencing); demote to observer."""
 
 
 class RunbookError(CockpitError):

@@ -3,6 +3,13 @@
 Both the TUI and the headless commands open a session. The driver (the lease
 holder) runs steps and actions; any other cockpit on the same journal is an
 observer that sees everything and runs nothing.
+
+A driver that loses the lease (the journal's fence refuses a decision, or a
+heartbeat finds it taken over) is demoted to observer at once: the banner says
+so, the actions' journal refuses every new intent, outcomes of commands already
+running are still written (flagged), and before each host's command the runner
+asks :meth:`Session.may_exec`, which refuses once more than half the lease TTL
+has passed since the last good heartbeat and a renewal now fails.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import asyncio
 import os
 import socket
 import time
+from collections.abc import Callable
 
 import psutil
 
@@ -21,8 +29,7 @@ from cockpit.model import HostState, StatusChange
 from cockpit.runbook import Runbook
 from cockpit.spec import Config
 
-HEARTBEAT = 5.0
-LEASE_TTL = 15.0
+HEARTBEAT = 5.0  # at most; with a short lease_ttl the heartbeat runs every lease_ttl / 3
 
 
 class Session:
@@ -33,10 +40,16 @@ class Session:
         self.engine = Engine(config)
         self.journal: Journal | None = None
         self.journal_problem = ""
+        self.journal_error: JournalError | None = None  # why the journal could not be opened (headless: fatal)
         self.lease: Lease | None = None
         self.drive = drive and not read_only
         self.host = socket.gethostname()
         self.pid = os.getpid()
+        self.ttl = config.journal.lease_ttl
+        self.heartbeat_every = min(HEARTBEAT, self.ttl / 3)
+        self.lost = ""  # why this session lost the lease (it is an observer since)
+        self.on_demoted: list[Callable[[str], None]] = []
+        self._beat_ok = time.monotonic()  # the last good heartbeat (or acquire), monotonic
         self._tasks: list[asyncio.Task[None]] = []
         self._detached: list[dict[str, object]] = []
         self._started = False
@@ -49,21 +62,22 @@ class Session:
     # -- journal and lease -------------------------------------------------------------------
 
     def _open_journal(self) -> None:
-        path = self.config.cockpit.journal
+        path = self.config.journal.path
         if path is None or (self.read_only and not path.exists()):
             return  # read-only never creates a journal
         try:
             self.journal = Journal(path, self.operator, readonly=self.read_only and path.exists()).open()
         except JournalError as exc:
             self.journal_problem = exc.message
+            self.journal_error = exc
             self.journal = None
             self.engine.actions.journal = _Refusing(exc.message)
             return
         if not self.read_only:
             self.engine.actions.journal = self.journal
+            self.engine.actions.may_exec = self.may_exec
             self.engine.round_hooks.append(self._record_changes)
-        if self.read_only and not self.journal.writable:
-            pass
+            self.journal.lease_lost.append(self._demote)
 
     def _record_changes(self, _state: HostState, events: list[StatusChange]) -> None:
         if events and self.journal is not None and self.lease is not None and self.lease.ours:
@@ -82,7 +96,7 @@ class Session:
             return
         now = time.time()
         try:
-            lease = j.acquire_lease(self.operator, self.host, self.pid, now, ttl=LEASE_TTL)
+            lease = j.acquire_lease(self.operator, self.host, self.pid, now, ttl=self.ttl)
             if not lease.ours and lease.host == self.host and not psutil.pid_exists(lease.pid):
                 lease = j.take_over(self.operator, self.host, self.pid, now,
                                     f"previous driver pid {lease.pid} on {lease.host} is gone", ttl=0.0)
@@ -91,6 +105,7 @@ class Session:
             self.engine.actions.journal = _Refusing(exc.message)
             return
         self.lease = lease
+        self._beat_ok = time.monotonic()
         if lease.ours:
             self.runbook.set_observer(False, f"{self.operator} on {self.host}")
             self._take_stock(now)
@@ -103,8 +118,12 @@ class Session:
         if self.journal is None:
             raise CockpitError("there is no journal to take a lease in")
         now = time.time()
-        self.lease = self.journal.take_over(self.operator, self.host, self.pid, now, reason, ttl=LEASE_TTL)
+        self.lease = self.journal.take_over(self.operator, self.host, self.pid, now, reason, ttl=self.ttl)
+        self._beat_ok = time.monotonic()
+        self.lost = ""
         self.engine.actions.journal = self.journal
+        if self.runbook.banner.startswith("LEASE LOST"):
+            self.runbook.banner = ""
         self.runbook.set_observer(False, f"{self.operator} on {self.host}")
         self._take_stock(now)
         if self._started:
@@ -142,6 +161,44 @@ class Session:
     def observer(self) -> bool:
         return self.runbook.observer
 
+    # -- fencing -------------------------------------------------------------------------------
+
+    def _demote(self, why: str) -> None:
+        """The lease is gone: observer at once; nothing more is fired or decided here."""
+        if self.lost:
+            return
+        self.lost = why
+        self.lease = None
+        self.engine.actions.journal = _Refusing(why, outcomes=self.journal)
+        self.runbook.banner = f"LEASE LOST: {why}. This cockpit is an observer now: it fires and decides nothing."
+        holder = self.journal.lease() if self.journal is not None else None
+        self.runbook.set_observer(True, holder.describe(time.time()) if holder is not None else "nobody")
+        for listener in list(self.on_demoted):
+            listener(why)
+
+    def may_exec(self) -> str:
+        """Asked by the runner before each host's command: "" to go, else why it is refused.
+
+        More than half the TTL since the last good heartbeat means this process may have been frozen and
+        the lease taken meanwhile: renew it now, and refuse (demoted) if that fails.
+        """
+        if self.lost:
+            return f"refused: {self.lost}"
+        j = self.journal
+        if j is None or self.lease is None or not self.lease.ours:
+            return ""
+        age = time.monotonic() - self._beat_ok
+        if age <= self.ttl / 2:
+            return ""
+        try:
+            self.lease = j.heartbeat(time.time())
+        except JournalError as exc:
+            self._demote(exc.message)
+            return (f"refused: no good heartbeat for {age:.1f} s (more than half the {self.ttl:g} s lease) "
+                    f"and renewing failed: {exc.message}")
+        self._beat_ok = time.monotonic()
+        return ""
+
     # -- running -----------------------------------------------------------------------------
 
     async def start(self, poll: bool = True) -> None:
@@ -156,22 +213,27 @@ class Session:
     async def _heartbeat(self) -> None:
         """Driver: renew the lease. Observer: follow the driver's state and see a lease go stale."""
         while True:
-            await asyncio.sleep(HEARTBEAT)
+            await asyncio.sleep(self.heartbeat_every)
             j = self.journal
             if j is None:
                 return
             now = time.time()
+            driving = self.lease is not None and self.lease.ours
             try:
-                if self.lease is not None and self.lease.ours:
+                if driving:
                     self.lease = j.heartbeat(now)
+                    self._beat_ok = time.monotonic()
                 else:
                     self.runbook.reload_states()
                     current = j.lease()
                     if current is not None:
-                        stale = " (STALE: take over with T)" if current.stale(now, LEASE_TTL) else ""
+                        stale = " (STALE: take over with T)" if current.stale(now, self.ttl) else ""
                         self.runbook.set_observer(True, current.describe(now) + stale)
             except JournalError as exc:
-                self.runbook.banner = f"JOURNAL: {exc.message}"
+                if driving:  # a failed heartbeat demotes at once: the lease may be someone else's next
+                    self._demote(exc.message)
+                else:
+                    self.runbook.banner = f"JOURNAL: {exc.message}"
 
     async def close(self) -> None:
         for t in self._tasks:
@@ -189,14 +251,26 @@ class Session:
 
 
 class _Refusing:
-    """Stands in for the journal when actions must be refused (unwritable journal, observer)."""
+    """Stands in for the journal when actions must be refused (unwritable journal, observer, lease lost).
 
-    def __init__(self, why: str) -> None:
+    ``outcomes``: the real journal, which still records what commands fired before the refusal did.
+    """
+
+    def __init__(self, why: str, outcomes: Journal | None = None) -> None:
         self.why = why
+        self.outcomes = outcomes
 
     def action_intent(self, *args: object, **kw: object) -> int:
         raise JournalError(f"actions are refused: {self.why}", "fix the journal, or drive from the lease holder")
 
-    def action_host_started(self, *args: object) -> None: ...
-    def action_host_done(self, *args: object) -> None: ...
-    def action_ended(self, *args: object) -> None: ...
+    def action_host_started(self, *args: object) -> None:
+        if self.outcomes is not None:
+            self.outcomes.action_host_started(*args)  # type: ignore[arg-type]
+
+    def action_host_done(self, *args: object) -> None:
+        if self.outcomes is not None:
+            self.outcomes.action_host_done(*args)  # type: ignore[arg-type]
+
+    def action_ended(self, *args: object) -> None:
+        if self.outcomes is not None:
+            self.outcomes.action_ended(*args)  # type: ignore[arg-type]

@@ -236,9 +236,19 @@ class SshSettings:
 class CockpitSettings:
     title: str = "Cutover Cockpit"
     interval: float = 5.0
-    journal: Path | None = None
     history: int = 120  # load samples kept per host for sparklines
     phases: tuple[str, ...] = ()  # phase titles shown in the UI until the runbook lands
+
+
+@dataclass(frozen=True)
+class JournalSettings:
+    """``[journal]``: where the journal lives and how long a silent driver keeps the lease.
+
+    A table of its own because a later journal is a ``postgresql://`` URL: nothing local lives "beside" it.
+    """
+
+    path: Path | None = None
+    lease_ttl: float = 15.0  # seconds without a heartbeat after which the driver's lease is stale
 
 
 @dataclass(frozen=True)
@@ -256,6 +266,9 @@ class Config:
     assignments: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: values that came from ${ENV}: redacted everywhere text is shown or written
     secrets: frozenset[str] = frozenset()
+    journal: JournalSettings = field(default_factory=JournalSettings)
+    #: deprecations and other things ``cockpit validate`` says without failing
+    notes: tuple[str, ...] = ()
 
     def host(self, name: str) -> HostSpec:
         for h in self.hosts:

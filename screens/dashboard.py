@@ -176,6 +176,7 @@ class DashboardScreen(Screen[None]):
         for line in view.interrupted[:3]:
             lines.append(f"INTERRUPTED when the last cockpit died: {line}")
         self.set_banner("\n".join(lines))
+        self.refresh_bindings()  # observer or driver: the firing keys grey out or come back
 
     def set_banner(self, text: str) -> None:
         banner = self.query_one("#banner", Static)
@@ -201,6 +202,8 @@ class DashboardScreen(Screen[None]):
             return False
         if self.read_only and action in FIRING:
             return None  # greyed out in the footer; on_key explains
+        if self.plan is not None and self.plan.observer and action in FIRING - {"take_over"}:
+            return None  # an observer (or a driver demoted on losing the lease) fires nothing; T takes over
         return True
 
     def on_key(self, event: Key) -> None:

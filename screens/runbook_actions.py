@@ -110,6 +110,12 @@ class RunbookActions(_AppBase):
                     "NOT READY", must_equal="NOT READY"))
                 if typed is None:
                     return
+            rerun = None
+            if why := self.runbook.rerun_needed(ref):
+                rerun = await self.push_screen_wait(ReasonPrompt(
+                    f"{why}. Type its id ({ref}) to run it again:", ref, must_equal=ref))
+                if rerun is None:
+                    return
             typed_id = None
             if step.irreversible:
                 typed_id = await self.push_screen_wait(ReasonPrompt(
@@ -117,7 +123,7 @@ class RunbookActions(_AppBase):
                 if typed_id is None:
                     return
             try:
-                view = await self.runbook.run_step(ref, typed_id=typed_id, accept_not_ready=True)
+                view = await self.runbook.run_step(ref, typed_id=typed_id, accept_not_ready=True, rerun=rerun)
             except RunbookError as exc:
                 self.notify(str(exc), severity="error", timeout=8)
                 return

@@ -133,7 +133,7 @@ def test_full_config_settings(full) -> None:
     c = full.cockpit
     assert c.title == "Fleet agent v1 -> v2"
     assert c.interval == 2.0
-    assert c.journal == CONFIGS.absolute() / "cutover.sqlite"
+    assert full.journal.path == CONFIGS.absolute() / "cutover.sqlite"
     assert c.history == 60
     assert c.phases == ("Decommission v1", "Canary 10%")
     s = full.ssh
@@ -214,7 +214,7 @@ def test_describe_summarises_and_redacts(full) -> None:
 def test_minimal_config_defaults(tmp_path: Path) -> None:
     config = load_text(tmp_path, "[hosts.web1]\n")
     assert config.cockpit.title == "Cutover Cockpit" and config.cockpit.interval == 5.0
-    assert config.cockpit.journal == tmp_path / "cockpit.journal.sqlite"
+    assert config.journal.path == tmp_path / "cockpit.journal.sqlite"
     assert config.ssh.host_keys == "strict" and config.ssh.config is None
     host = config.host("web1")
     assert (host.address, host.port, host.user, host.transport, host.mounts) == ("web1", None, None, "ssh", ("/",))
@@ -520,3 +520,31 @@ def test_every_key_with_every_wrong_type_only_raises_config_error(tmp_path: Path
                 assert all(issue.file for issue in exc.issues)
             tried += 1
     assert tried > 400
+
+
+# --------------------------------------------------------------------------- [journal] (issue 13, item 9)
+
+def test_journal_table_path_and_lease_ttl(tmp_path: Path) -> None:
+    config = load_text(tmp_path, '[journal]\npath = "j/run.sqlite"\nlease_ttl = "3s"\n\n[hosts.web1]\n')
+    assert config.journal.path == tmp_path / "j" / "run.sqlite"
+    assert config.journal.lease_ttl == 3.0
+    assert config.notes == ()
+
+
+def test_old_cockpit_journal_is_read_with_a_deprecation_note(tmp_path: Path) -> None:
+    config = load_text(tmp_path, '[cockpit]\njournal = "old.sqlite"\n\n[hosts.web1]\n')
+    assert config.journal.path == tmp_path / "old.sqlite"
+    assert config.journal.lease_ttl == 15.0
+    assert len(config.notes) == 1
+    note = config.notes[0]
+    assert ":2:" in note and "[cockpit] journal is deprecated" in note and "[journal] path = 'old.sqlite'" in note
+    assert "note: " + note in describe(config)
+
+
+def test_journal_path_set_twice_and_a_tiny_lease_ttl_are_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_text(tmp_path, '[cockpit]\njournal = "a.sqlite"\n\n[journal]\npath = "b.sqlite"\nlease_ttl = "200ms"\n'
+                            '\n[hosts.web1]\n')
+    text = str(err.value)
+    assert "cockpit.journal" in text and "set twice" in text
+    assert "journal.lease_ttl" in text and "at least 1s" in text

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import signal
 import subprocess
 import sys
 import threading
@@ -233,7 +235,7 @@ def test_manual_steps_rollback_readiness_and_no_return_headless(fleet, tmp_path)
     assert res.returncode == 0, res.stderr
     assert "cannot undo: prep.migrate (Migrate the data (no way back))" in res.stdout
     assert "within the 60s budget" in res.stdout
-    j = Journal(load_config(path).cockpit.journal, "r", readonly=True).open()
+    j = Journal(load_config(path).journal.path, "r", readonly=True).open()
     ticks = [v for v in j.verify_results("prep.restart-mac")]
     j.close()
     assert ticks and "restarted, came back at 10:02" in ticks[0]["detail"] and "alice" in ticks[0]["detail"]
@@ -368,3 +370,102 @@ def test_detached_step_is_reattached_after_the_cockpit_dies(fleet, tmp_path) -> 
             await s.close()
 
     asyncio.run(run())
+
+
+RERUN = """
+[[phases]]
+id = "p"
+title = "One phase"
+
+  [[phases.steps]]
+  id = "mark"
+  title = "Mark every host (slowly the first time)"
+  on = ["all"]
+  run = 'f="$COCKPIT_SHIM_STATE/systemd/marker-rerun"; echo fired >> "$f"; echo started; [ "$(wc -l < "$f")" -gt 1 ] || sleep 30'
+"""
+
+
+def _fired(fleet) -> list[int]:  # type: ignore[no-untyped-def]
+    out = []
+    for h in fleet.hosts:
+        f = h.state_dir / "systemd" / "marker-rerun"
+        out.append(len(f.read_text().splitlines()) if f.exists() else 0)
+    return out
+
+
+def test_a_step_killed_mid_run_or_done_needs_rerun_typed(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13, finding 4: after a kill -9'd `step run`, running it again says what is unknown and fires
+    nothing until `--rerun STEP`; a done step says when and by whom, and needs the same."""
+    path = write_config(tmp_path, fleet, RERUN)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COCKPIT_OPERATOR": "alice"}
+    proc = subprocess.Popen([sys.executable, "-m", "cockpit", "step", "run", "p.mark", "-c", str(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _fired(fleet) != [1, 1, 1]:
+            time.sleep(0.1)
+        assert _fired(fleet) == [1, 1, 1]
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(10) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    again = cockpit("step", "run", "p.mark", "-c", str(path))
+    assert again.returncode == 2, again.stdout + again.stderr
+    assert "step p.mark was interrupted" in again.stderr and "outcome unknown on h1, h2, h3" in again.stderr
+    assert re.search(r"its last run started at \d\d:\d\d \S+ by alice", again.stderr), again.stderr
+    assert "--rerun p.mark" in again.stderr and "Traceback" not in again.stderr
+    assert _fired(fleet) == [1, 1, 1]  # nothing fired again
+    wrong = cockpit("step", "run", "p.mark", "-c", str(path), "--rerun", "p.other")
+    assert wrong.returncode == 2 and _fired(fleet) == [1, 1, 1]
+    rerun = cockpit("step", "run", "p.mark", "-c", str(path), "--rerun", "p.mark")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "p.mark: done" in rerun.stdout and _fired(fleet) == [2, 2, 2]
+    done = cockpit("step", "run", "p.mark", "-c", str(path))
+    assert done.returncode == 2 and "step p.mark is already done at " in done.stderr and " by alice" in done.stderr
+    assert _fired(fleet) == [2, 2, 2]
+    for p in fleet.remote_processes():  # the first run's `sleep 30`, orphaned by the kill -9
+        p.kill()
+
+
+async def test_running_a_done_step_again_in_the_cockpit_needs_its_id_typed(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13, item 4 in the TUI: the same check as --rerun, as a typed prompt after the confirmation."""
+    from test_ui_pilot import until
+
+    from screens.app import CockpitApp
+    from screens.confirm import ConfirmScreen
+    from screens.widgets.phase_panel import PhasePanel
+
+    path = write_config(tmp_path, fleet, RERUN.replace(' || sleep 30', ' || true'), hosts=["h1", "h2"],
+                        cockpit={"interval": "0.5s"})
+    session = Session(load_config(path), "alice")
+    app = CockpitApp(session.engine, quiet=True, operator="alice", session=session)
+
+    def state() -> str:
+        return next(s for p in app.runbook.view().phases for s in p.steps if s.ref == "p.mark").state
+
+    async with app.run_test(size=(160, 48)) as pilot:
+        panel = app.dashboard.query_one("#phases-main", PhasePanel)
+        await until(pilot, lambda: panel.row_count == 2)
+        panel.focus()
+        panel.move_cursor(row=1)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")  # the first run needs no typing
+        await until(pilot, lambda: state() == "done", timeout=15)
+        assert _fired(fleet)[:2] == [1, 1]
+        panel.focus()
+        panel.move_cursor(row=1)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "ReasonPrompt")
+        question = app.screen.question  # type: ignore[attr-defined]
+        assert "step p.mark is already done at " in question and " by alice" in question
+        await pilot.press(*"y", "enter")  # not its id: nothing runs
+        await pilot.pause(0.3)
+        assert app.screen.__class__.__name__ == "ReasonPrompt" and _fired(fleet)[:2] == [1, 1]
+        await pilot.press("backspace", *"p.mark", "enter")
+        await until(pilot, lambda: _fired(fleet)[:2] == [2, 2], timeout=15)
+        await until(pilot, lambda: state() == "done", timeout=15)

@@ -17,8 +17,8 @@ import pytest
 
 from cockpit.journal import schema as journal_schema
 from cockpit.journal import store as journal_store
-from cockpit.errors import CockpitError
-from cockpit.journal import OUTPUT_LIMIT, SCHEMA_VERSION, Journal, JournalError
+from cockpit.errors import CockpitError, LeaseLost
+from cockpit.journal import OUTPUT_LIMIT, SCHEMA_VERSION, Journal, JournalBackend, JournalError
 from cockpit.model import StatusChange
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,10 +144,12 @@ def test_synchronous_is_full_for_intents_and_normal_for_status(journal: Journal)
     aid = intent(journal)
     journal.transition("step", "decommission.stop-agents", "done")
     journal._conn.set_trace_callback(None)  # type: ignore[union-attr]
-    assert seen[:3] == ["PRAGMA synchronous = NORMAL", "BEGIN IMMEDIATE", seen[2]]
-    assert seen[2].startswith("INSERT INTO status_changes")
+    assert seen[:2] == ["PRAGMA synchronous = NORMAL", "BEGIN IMMEDIATE"]
+    assert seen[2].startswith("SELECT operator, host, pid, heartbeat, acquired, generation FROM lease")  # the fence
+    assert seen[3].startswith("INSERT INTO status_changes")
     first_insert = next(i for i, s in enumerate(seen) if s.startswith("INSERT INTO actions"))
-    assert seen[first_insert - 3:first_insert] == ["COMMIT", "PRAGMA synchronous = FULL", "BEGIN IMMEDIATE"]
+    assert seen[first_insert - 4:first_insert - 1] == ["COMMIT", "PRAGMA synchronous = FULL", "BEGIN IMMEDIATE"]
+    assert seen[first_insert - 1].startswith("SELECT operator, host, pid, heartbeat, acquired, generation FROM lease")
     assert seen.count("PRAGMA synchronous = FULL") == 1  # the transition after it stays FULL
     assert aid == 1
 
@@ -410,6 +412,76 @@ def test_the_same_operator_restarting_on_the_same_host_gets_a_stale_lease_back(p
         assert back.ours and back.pid == 101
         assert [e["replaced"] for e in restarted.timeline() if e["kind"] == "lease-acquired"][-1].startswith(
             "alice on jump1 (pid 100)")
+
+
+def test_fencing_refuses_every_decision_of_a_superseded_driver_and_flags_its_late_outcomes(path: Path) -> None:
+    """Issue 13, item 1: a driver that lost the lease (taken over while it was frozen) decides nothing more;
+    what its already-fired commands did is still written, flagged, and it is told once."""
+    a, b = Journal(path, "alice").open(), Journal(path, "bob").open()
+    try:
+        first = a.acquire_lease("alice", "jump1", 100, T0)
+        aid = intent(a, ("h1", "h2"))  # fired before the freeze
+        told: list[str] = []
+        a.lease_lost.append(told.append)
+        taken = b.take_over("bob", "jump2", 200, T0 + 30, reason="alice froze", ttl=15)
+        assert taken.generation == first.generation + 1
+        before = raw(path, "SELECT COUNT(*) FROM log")
+        decisions = [
+            lambda: intent(a, ("h1",)),
+            lambda: a.transition("step", "p.s", "running"),
+            lambda: a.transition("step", "p.s", "overridden", reason="x"),
+            lambda: a.verify_result("p.s", "h1", True),
+            lambda: a.gate_result("p", True),
+            lambda: a.set_hold("p", T0 + 31),
+            lambda: a.save_baseline({"at": T0}, T0 + 31),
+            lambda: a.rollback_started("step", "p.s", T0 + 31),
+            lambda: a.status_changes([StatusChange(T0 + 31, "h1", "web", "up", "down")]),
+            lambda: a.mark_interrupted(T0 + 31),
+        ]
+        for decide in decisions:
+            with pytest.raises(LeaseLost, match=r"lost the driver lease.*bob on jump2 .*generation 2, ours was 1"):
+                decide()
+        assert raw(path, "SELECT COUNT(*) FROM log") == before  # not one decision written
+        assert len(told) == 1 and "bob on jump2" in told[0]
+        # the outcome of the command fired before still lands, flagged
+        a.action_host_done(aid, "h1", "ok", 0, T0 + 1, T0 + 31, "done\n", False)
+        a.action_host_done(aid, "h2", "ok", 0, T0 + 1, T0 + 32, "done\n", False)
+        a.action_ended(aid, T0 + 32)
+        runs = b.actions()[0]["runs"]
+        assert [r["after_lease_lost"] for r in runs] == [True, True]
+        done = [e for e in b.timeline() if e["kind"] in ("action-host-done", "action-ended")]
+        assert [e.get("after_lease_lost") for e in done] == [True, True, True]
+        with pytest.raises(LeaseLost):
+            a.heartbeat(T0 + 33)
+        assert a.writable and len(told) == 1  # a lost lease is not a broken journal; told once
+        # the new driver decides freely; a re-acquire raises the generation again
+        b.transition("step", "p.s", "running")
+        b.release()
+        assert a.acquire_lease("alice", "jump1", 100, T0 + 40).generation == 3
+        a.transition("step", "p.s", "done")
+    finally:
+        a.close()
+        b.close()
+
+
+def test_the_sqlite_journal_is_a_journal_backend(journal: Journal) -> None:
+    """What a later PostgreSQL journal implements too (cockpit.journal.backend)."""
+    import inspect
+
+    assert isinstance(journal, JournalBackend)
+    for name, member in inspect.getmembers(JournalBackend, inspect.isfunction):
+        if not name.startswith("_"):
+            ours = inspect.signature(getattr(Journal, name))
+            assert list(ours.parameters) == list(inspect.signature(member).parameters), name
+
+
+def test_a_store_that_never_held_the_lease_may_not_decide_while_someone_holds_it(path: Path) -> None:
+    with Journal(path, "alice") as driver, Journal(path, "tool") as tool:
+        tool.transition("step", "p.s", "pending")  # nobody holds the lease: tools and tests may write
+        driver.acquire_lease("alice", "jump1", 100, T0)
+        with pytest.raises(LeaseLost, match="held by alice on jump1"):
+            tool.transition("step", "p.s", "done")
+        assert driver.states()[("step", "p.s")] == "pending"
 
 
 # -- runbook state, holds, baselines, rollbacks ------------------------------------------------

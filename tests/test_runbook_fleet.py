@@ -74,7 +74,7 @@ def test_full_runbook_headless(rb, fleet) -> None:  # type: ignore[no-untyped-de
     for title in ("Phase 1: Decommission v1", "Phase 2: Start v2", "Disable v1 agents on every host",
                   "Back up the v1 database", "Start v2 agents (they take a while)"):
         assert title in text, title
-    j = Journal(load_config(rb).cockpit.journal, "check", readonly=True).open()
+    j = Journal(load_config(rb).journal.path, "check", readonly=True).open()
     actions = j.actions()
     j.close()
     assert len(actions) == 3
@@ -223,7 +223,7 @@ def test_crash_mid_action_is_marked_interrupted(fleet, httpd, tmp_path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
-    journal_path = load_config(path).cockpit.journal
+    journal_path = load_config(path).journal.path
     j = Journal(journal_path, "check", readonly=True).open()
     assert j._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"  # type: ignore[attr-defined]
     j.close()

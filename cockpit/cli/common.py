@@ -136,6 +136,9 @@ async def driving_session(config: Config, args: argparse.Namespace, fix: str, pa
     from cockpit.session import Session
 
     s = Session(config, _operator(args))
+    if s.journal_error is not None:  # path and cause, not a later "the journal could not be opened"
+        await s.close()
+        raise s.journal_error
     if password is not None:
         s.engine.actions.set_sudo_password(password)
     if s.observer:

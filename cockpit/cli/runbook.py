@@ -43,6 +43,8 @@ def add_parsers(sub: argparse._SubParsersAction, config_arg: Any) -> None:  # ty
                    help="run an irreversible step: repeat its id here (the typed confirmation)")
     r.add_argument("--rollback-not-ready", action="store_true",
                    help="run even though the step's rollback_requires do not hold")
+    r.add_argument("--rerun", metavar="PHASE.STEP",
+                   help="run a step again whose last run was interrupted or that is done: repeat its id here")
     t = ssub.add_parser("tick", help="mark a manual step (or one host of it) done or failed")
     t.add_argument("ref", metavar="PHASE.STEP")
     t.add_argument("--host")
@@ -92,6 +94,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     async def run() -> PlanView:
         s = Session(config, _operator(args), drive=False, read_only=True)
         try:
+            if s.journal_error is not None:  # a plan without its journal would show done steps as pending
+                raise s.journal_error
             return s.runbook.view()
         finally:
             await s.close()
@@ -173,7 +177,7 @@ def cmd_journal(args: argparse.Namespace) -> int:
     from cockpit.journal import Journal
 
     config = _load(args)
-    path = config.cockpit.journal
+    path = config.journal.path
     if path is None or not path.exists():
         raise UsageError(f"no journal at {path}", "it is created when the cockpit or a step first runs")
     j = Journal(path, "reader", readonly=True).open()
@@ -212,8 +216,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     async def run() -> str:
         s = Session(config, _operator(args), drive=False, read_only=True)
         try:
+            if s.journal_error is not None:
+                raise s.journal_error
             if s.journal is None:
-                raise UsageError(f"no journal at {config.cockpit.journal}", "run the cutover first")
+                raise UsageError(f"no journal at {config.journal.path}", "run the cutover first")
             final = await s.engine.run_round()
             return build_report(config, s.journal, final=final, history=s.engine.history, redactor=s.engine.redactor)
         finally:

@@ -67,6 +67,10 @@ def cmd_step(args: argparse.Namespace) -> int:
                 typed = args.ref if _confirm(f"type {args.ref} to run it:", args.ref) else None
                 if typed is None:
                     raise UsageError(f"{args.ref} is irreversible", f"type its id, or pass --irreversible {args.ref}")
+            rerun = args.rerun
+            if rerun is None and (why := s.runbook.rerun_needed(args.ref)):
+                print(f"{why}.")
+                rerun = args.ref if _confirm(f"type {args.ref} to run it again:", args.ref) else None
             accept = args.rollback_not_ready
             if not accept and s.runbook.rollback_conditions(args.ref):
                 ready = await s.runbook.rollback_readiness(args.ref)
@@ -81,7 +85,7 @@ def cmd_step(args: argparse.Namespace) -> int:
                     raise UsageError(f"{args.ref} pauses for the operator between batches",
                                      "run it from the cockpit or a terminal, or set pause to a duration")
                 asyncio.get_running_loop().add_reader(sys.stdin, lambda: _continue(s, args.ref))
-            view = await s.runbook.run_step(args.ref, typed_id=typed, accept_not_ready=accept)
+            view = await s.runbook.run_step(args.ref, typed_id=typed, accept_not_ready=accept, rerun=rerun)
             for c in view.checks:
                 print(f"{'✔' if c.ok else '✖'} {c.host}: {c.detail}")
             print(f"{args.ref}: {view.state}" + (f" ({view.detail})" if view.detail else ""))

@@ -27,14 +27,16 @@ from cockpit.durations import format_duration
 from cockpit.errors import ConfigError, ConfigIssue
 from cockpit.inventory import select
 from cockpit.secrets import Redactor
-from cockpit.spec import Check, CockpitSettings, Config, SshSettings
+from cockpit.spec import Check, CockpitSettings, Config, JournalSettings, SshSettings
 
 __all__ = ["ENV_VAR", "describe", "find_config", "load_config"]
 
 ENV_VAR = "COCKPIT_CONFIG"
 
-TOP_KEYS = ("cockpit", "ssh", "inventory", "hosts", "services", "actions", "runbook", "phases", "rollback")
-COCKPIT_KEYS = ("title", "interval", "journal", "history", "phases")
+TOP_KEYS = ("cockpit", "journal", "ssh", "inventory", "hosts", "services", "actions", "runbook", "phases", "rollback")
+COCKPIT_KEYS = ("title", "interval", "journal", "history", "phases")  # journal: deprecated, see [journal]
+JOURNAL_KEYS = ("path", "lease_ttl")
+MIN_LEASE_TTL = 1.0  # the heartbeat runs every lease_ttl / 3: below a second it would be all heartbeats
 SSH_KEYS = ("config", "known_hosts", "host_keys", "connect_timeout", "command_timeout",
             "max_sessions", "max_startups", "keepalive", "identity_files")
 HOST_KEY_POLICIES = ("strict", "accept-new")
@@ -47,16 +49,41 @@ def _cockpit(r: Reader, raw: Any, config_path: Path) -> CockpitSettings:
     t = r.table(p, raw)
     r.known(p, t, COCKPIT_KEYS)
     d = CockpitSettings()
-    journal_text = r.string((*p, "journal"), t["journal"], example='"cutover.sqlite"') if "journal" in t else ""
-    journal = resolve_path(config_path.parent, journal_text or f"{config_path.stem}.journal.sqlite")
     return CockpitSettings(
         title=r.string((*p, "title"), t["title"], d.title) if "title" in t else d.title,
         interval=r.duration((*p, "interval"), t["interval"], d.interval) if "interval" in t else d.interval,
-        journal=journal,
         history=r.integer((*p, "history"), t["history"], 1, 100_000, d.history) if "history" in t else d.history,
         phases=tuple(r.strings((*p, "phases"), t["phases"], example='["Decommission v1", "Canary 10%"]'))
         if "phases" in t else (),
     )
+
+
+def _journal(r: Reader, raw: Any, cockpit_raw: Any, config_path: Path) -> tuple[JournalSettings, list[str]]:
+    """``[journal]``, and the old ``[cockpit] journal`` (still read, with a note for ``validate``)."""
+    p: KeyPath = ("journal",)
+    t = r.table(p, raw)
+    r.known(p, t, JOURNAL_KEYS)
+    old = cockpit_raw.get("journal") if isinstance(cockpit_raw, dict) else None
+    notes: list[str] = []
+    text = ""
+    if "path" in t:
+        text = r.string((*p, "path"), t["path"], example='"cutover.sqlite"')
+        if old is not None:
+            r.issue(("cockpit", "journal"), "the journal's path is set twice, here and in [journal] path",
+                    "remove [cockpit] journal; [journal] path is the one to keep")
+    elif old is not None:
+        text = r.string(("cockpit", "journal"), old, example='"cutover.sqlite"')
+        line = r.locator.line(("cockpit", "journal"))
+        notes.append(f"{r.file}{f':{line}' if line else ''}: [cockpit] journal is deprecated; "
+                     f"write it as [journal] path = {text!r}")
+    d = JournalSettings()
+    ttl = r.duration((*p, "lease_ttl"), t["lease_ttl"], d.lease_ttl) if "lease_ttl" in t else d.lease_ttl
+    if ttl < MIN_LEASE_TTL:
+        r.issue((*p, "lease_ttl"), f"lease_ttl must be at least {MIN_LEASE_TTL:g}s, got {format_duration(ttl)}",
+                f'e.g. lease_ttl = "{format_duration(d.lease_ttl)}"')
+        ttl = d.lease_ttl
+    path = resolve_path(config_path.parent, text or f"{config_path.stem}.journal.sqlite")
+    return JournalSettings(path=path, lease_ttl=ttl), notes
 
 
 def _ssh(r: Reader, raw: Any, base: Path) -> SshSettings:
@@ -125,6 +152,7 @@ def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> Confi
     base = path.absolute().parent
     r.known((), data, TOP_KEYS)
     cockpit = _cockpit(r, data.get("cockpit", {}), path.absolute())
+    journal, notes = _journal(r, data.get("journal", {}), data.get("cockpit", {}), path.absolute())
     ssh = _ssh(r, data.get("ssh", {}), base)
     inventory = read_inventory(r, data.get("inventory", {}), base)
     hosts = read_hosts(r, data.get("hosts", {}), inventory, base)
@@ -138,7 +166,8 @@ def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> Confi
         names = tuple(s.name for s in services if any(host in select([host], sel) for sel in s.on))
         assignments.append((host.name, names))
     return Config(path=path.absolute(), cockpit=cockpit, ssh=ssh, hosts=tuple(hosts), services=tuple(services),
-                  actions=tuple(actions), runbook=runbook, assignments=tuple(assignments), secrets=frozenset(r.secrets))
+                  actions=tuple(actions), runbook=runbook, assignments=tuple(assignments), secrets=frozenset(r.secrets),
+                  journal=journal, notes=tuple(notes))
 
 
 def find_config(cli_value: str | None, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Path:
@@ -201,7 +230,9 @@ def describe(config: Config) -> str:
     lines = [c.title]
     if config.path is not None:
         lines.append(f"  config    {config.path}")
-    lines += [f"  interval  {format_duration(c.interval)}   history {c.history} samples   journal {c.journal}",
+    j = config.journal
+    lines += [f"  interval  {format_duration(c.interval)}   history {c.history} samples",
+              f"  journal   {j.path}   lease ttl {format_duration(j.lease_ttl)}",
              f"  ssh       host keys {s.host_keys}, connect {format_duration(s.connect_timeout)}, "
              f"command {format_duration(s.command_timeout)}, {s.max_sessions} sessions/host, "
              f"{s.max_startups} concurrent handshakes"]
@@ -226,4 +257,6 @@ def describe(config: Config) -> str:
                           "confirm" if a.confirm else ""] for a in config.actions], redactor)
     lines += ["", "Checks per host"]
     lines += _table([[h, str(len(n)), ", ".join(n) or "(none)"] for h, n in config.assignments], redactor)
+    if config.notes:
+        lines += ["", "Notes"] + [f"  note: {n}" for n in config.notes]
     return redactor.redact("\n".join(lines))

@@ -50,7 +50,9 @@ command_timeout = "10s"
 [cockpit]
 title = "Demo cutover: api v1 -> v2"
 interval = "1s"
-journal = "demo.journal.sqlite"
+
+[journal]
+path = "demo.journal.sqlite"
 {ssh}
 [hosts.cockpit]                    # this machine, no SSH
 transport = "local"

@@ -168,6 +168,8 @@ class ActionRunner:
         self.journal: ActionJournal | None = None
         self.journal_error = ""
         self.sudo_password: SudoPassword | None = None
+        #: asked before each host's command: "" to go, else why not (the session's lease check)
+        self.may_exec: Callable[[], str] | None = None
         #: runs a detached command and follows it (set by the engine; see cockpit.detach)
         self.detached: Callable[..., Awaitable[CommandResult]] | None = None
 
@@ -308,6 +310,10 @@ class ActionRunner:
             for listener in self.listeners:
                 listener.action_output(live.run.id, host, clean)
 
+        refused = self.may_exec() if self.may_exec is not None else ""
+        if refused:  # the intent is journaled; the host never ran it, and says why
+            self._update(live, host, state="error", ended=time.time(), error=self._clean(refused))
+            return
         self._update(live, host, state="running", started=time.time())
         message = ""
         try:

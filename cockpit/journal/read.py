@@ -38,6 +38,7 @@ def host_dict(row: sqlite3.Row, output: bool = True) -> dict[str, Any]:
         "host": row["host"], "command": row["command"], "state": row["state"], "exit_status": row["exit_status"],
         "started": row["started"], "ended": row["ended"], "duration": duration(row["started"], row["ended"]),
         "truncated": bool(row["truncated"]), "error": row["error"],
+        "after_lease_lost": bool(row["after_lease_lost"]),
     }
     if output:
         d["output"] = row["output"]

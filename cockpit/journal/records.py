@@ -1,5 +1,11 @@
 """The durable journal: everything that happened during a cutover, in one SQLite file.
 
+Fenced: every driver decision (action intent, transition, verify and gate
+result, hold, baseline, rollback start, status changes, marking interrupted)
+calls :meth:`LeaseStore.fence` inside its own write transaction, so it is
+written only while this store holds the lease's current generation. Outcomes
+of commands already fired are written anyway, flagged ``after_lease_lost``.
+
 Written before acting: an action's intent (its hosts and their commands) is
 committed with ``synchronous=FULL`` before the command fires, so if the
 cockpit dies mid-action the next start finds it (:meth:`Journal.interrupted`)
@@ -41,6 +47,11 @@ def _tail(output: str, truncated: bool) -> tuple[str, bool]:
     return output, truncated
 
 
+def _late(late: bool) -> dict[str, bool]:
+    """The log field of an outcome written by a cockpit that had lost the lease meanwhile."""
+    return {"after_lease_lost": True} if late else {}
+
+
 def _ok(value: bool | None) -> int | None:
     return None if value is None else int(bool(value))
 
@@ -79,6 +90,7 @@ class Journal(LeaseStore):
         now = self._clock() if at is None else at
         runs = list(dict(hosts).items())
         with self.write("FULL") as conn:
+            self.fence(conn)
             cur = conn.execute(
                 "INSERT INTO actions (title, kind, command, operator, phase, step, started) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -95,37 +107,48 @@ class Journal(LeaseStore):
     def action_host_started(self, action_id: int, host: str, at: float) -> None:
         """Mark a host 'running'. NORMAL: the intent is already on disk and resume treats pending like running."""
         with self.write("NORMAL") as conn:
-            done = conn.execute("UPDATE action_hosts SET state = 'running', started = ? "
+            late = bool(self.superseded(conn))
+            done = conn.execute("UPDATE action_hosts SET state = 'running', started = ?, after_lease_lost = ? "
                                 "WHERE action_id = ? AND host = ? AND state = 'pending'",
-                                (at, action_id, host)).rowcount
+                                (at, int(late), action_id, host)).rowcount
             if done:
-                self._log(conn, "action-host-started", at, {"action_id": action_id, "host": host}, action_id)
+                self._log(conn, "action-host-started", at, {"action_id": action_id, "host": host,
+                                                            **_late(late)}, action_id)
 
     def action_host_done(self, action_id: int, host: str, state: str, exit_status: int | None,
                          started: float | None, ended: float | None, output: str, truncated: bool,
                          error: str = "") -> None:
-        """Record a host's outcome (FULL); keeps the last :data:`OUTPUT_LIMIT` characters of output."""
+        """Record a host's outcome (FULL); keeps the last :data:`OUTPUT_LIMIT` characters of output.
+
+        Not fenced: the command already ran, so its outcome is written even after the lease was lost, flagged
+        ``after_lease_lost``.
+        """
         output, truncated = _tail(output, truncated)
         with self.write("FULL") as conn:
+            late = bool(self.superseded(conn))
             done = conn.execute(
                 "UPDATE action_hosts SET state = ?, exit_status = ?, started = COALESCE(?, started), ended = ?, "
-                "output = ?, truncated = ?, error = ? WHERE action_id = ? AND host = ?",
-                (state, exit_status, started, ended, output, int(truncated), error, action_id, host)).rowcount
+                "output = ?, truncated = ?, error = ?, after_lease_lost = MAX(after_lease_lost, ?) "
+                "WHERE action_id = ? AND host = ?",
+                (state, exit_status, started, ended, output, int(truncated), error, int(late), action_id,
+                 host)).rowcount
             if done:
                 started = conn.execute("SELECT started FROM action_hosts WHERE action_id = ? AND host = ?",
                                        (action_id, host)).fetchone()["started"]
                 self._log(conn, "action-host-done", self._clock() if ended is None else ended, {
                     "action_id": action_id, "host": host, "state": state, "exit_status": exit_status,
                     "started": started, "ended": ended, "duration": rd.duration(started, ended),
-                    "truncated": truncated, "error": error, "output_chars": len(output)}, action_id)
+                    "truncated": truncated, "error": error, "output_chars": len(output), **_late(late)}, action_id)
 
     def action_ended(self, action_id: int, at: float) -> None:
         with self.write("FULL") as conn:
+            late = bool(self.superseded(conn))
             done = conn.execute("UPDATE actions SET ended = ? WHERE id = ? AND ended IS NULL", (at, action_id)).rowcount
             if done:
                 counts = dict(conn.execute("SELECT state, COUNT(*) FROM action_hosts WHERE action_id = ? "
                                            "GROUP BY state ORDER BY state", (action_id,)).fetchall())
-                self._log(conn, "action-ended", at, {"action_id": action_id, "states": counts}, action_id)
+                self._log(conn, "action-ended", at, {"action_id": action_id, "states": counts, **_late(late)},
+                          action_id)
 
     def interrupted(self) -> list[dict[str, Any]]:
         """Actions the cockpit died during: no end, hosts still pending/running. Only the lease holder's truth.
@@ -151,9 +174,10 @@ class Journal(LeaseStore):
         """
         with self.write("FULL") as conn:
             holder = self._current(conn)
-            if holder is not None and not holder.ours:
+            if holder is not None and not holder.ours and self._generation is None:
                 raise JournalError(f"the journal {self.path} is driven by {holder.describe(now)}; its open actions "
                                    "may still be running", "take over the lease before marking actions interrupted")
+            self.fence(conn)
             rows = rd.open_actions(conn)
             # host rows left alone: with keep_detached, those running a detached job
             skip = " AND job IS NULL" if keep_detached else ""
@@ -191,6 +215,13 @@ class Journal(LeaseStore):
             rows = conn.execute("SELECT * FROM (SELECT * FROM actions ORDER BY id DESC LIMIT ?) ORDER BY id",
                                 (-1 if limit is None else limit,)).fetchall()
             return _with_jobs(conn, rd.action_dicts(conn, rows))
+
+    def last_step_action(self, step: str) -> dict[str, Any] | None:
+        """The newest action fired for a runbook step (as :meth:`actions`, without output), or None."""
+        with self.read() as conn:
+            rows = conn.execute("SELECT * FROM actions WHERE step = ? ORDER BY id DESC LIMIT 1", (step,)).fetchall()
+            found = rd.action_dicts(conn, rows, output=False)
+        return found[0] if found else None
 
     # -- detached jobs (schema v2) ---------------------------------------------------------------
 
@@ -256,6 +287,7 @@ class Journal(LeaseStore):
         if not batch:
             return 0
         with self.write("NORMAL") as conn:
+            self.fence(conn)
             for e in batch:
                 cur = conn.execute("INSERT INTO status_changes (at, host, service, old, new, detail) "
                                    "VALUES (?, ?, ?, ?, ?, ?)", (e.at, e.host, e.service, e.old, e.new, e.detail))
@@ -268,6 +300,7 @@ class Journal(LeaseStore):
         """A step's verification on one host changed (the caller records only changes)."""
         now = self._clock() if at is None else at
         with self.write("NORMAL") as conn:
+            self.fence(conn)
             rid = int(conn.execute("INSERT INTO verify_results (at, step, host, ok, detail, operator) "
                                    "VALUES (?, ?, ?, ?, ?, ?)",
                                    (now, step, host, _ok(ok), detail, self.operator)).lastrowid or 0)
@@ -278,6 +311,7 @@ class Journal(LeaseStore):
         """A phase gate's evaluation changed (the caller records only changes)."""
         now = self._clock() if at is None else at
         with self.write("NORMAL") as conn:
+            self.fence(conn)
             rid = int(conn.execute("INSERT INTO gate_results (at, phase, ok, detail, operator) VALUES (?, ?, ?, ?, ?)",
                                    (now, phase, _ok(ok), detail, self.operator)).lastrowid or 0)
             self._log(conn, "gate", now, {"phase": phase, "ok": ok, "detail": detail}, rid)
@@ -307,6 +341,7 @@ class Journal(LeaseStore):
         """A phase, step or the runbook changed state (overrides and skips carry a reason)."""
         now = self._clock() if at is None else at
         with self.write("FULL") as conn:
+            self.fence(conn)
             return self._insert_transition(conn, now, kind, target, state, reason, detail)
 
     def states(self) -> dict[tuple[str, str], str]:
@@ -328,6 +363,7 @@ class Journal(LeaseStore):
         """Hold a phase's gate since a time, or release it (None). Survives a restart."""
         now = self._clock()
         with self.write("FULL") as conn:
+            self.fence(conn)
             if since is None:
                 conn.execute("DELETE FROM holds WHERE phase = ?", (phase_id,))
             else:
@@ -349,6 +385,7 @@ class Journal(LeaseStore):
     def save_baseline(self, data: dict[str, Any], at: float) -> int:
         text = json.dumps(data, ensure_ascii=False, sort_keys=True)  # a TypeError here is the caller's bug
         with self.write("FULL") as conn:
+            self.fence(conn)
             bid = int(conn.execute("INSERT INTO baselines (at, data, operator) VALUES (?, ?, ?)",
                                    (at, text, self.operator)).lastrowid or 0)
             self._log(conn, "baseline", at, {"baseline_id": bid}, bid)
@@ -367,6 +404,7 @@ class Journal(LeaseStore):
 
     def rollback_started(self, kind: str, target: str, at: float) -> int:
         with self.write("FULL") as conn:
+            self.fence(conn)
             rid = int(conn.execute("INSERT INTO rollbacks (kind, target, started, operator) VALUES (?, ?, ?, ?)",
                                    (kind, target, at, self.operator)).lastrowid or 0)
             self._log(conn, "rollback-started", at, {"rollback_id": rid, "rollback_kind": kind, "target": target}, rid)

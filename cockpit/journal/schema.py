@@ -135,10 +135,18 @@ def _v2(conn: sqlite3.Connection) -> None:
                  "WHERE job IS NOT NULL AND ended IS NULL")
 
 
+def _v3(conn: sqlite3.Connection) -> None:
+    """Fencing: the lease carries a generation (raised by every acquire and take-over; the last one given
+    out is kept in meta so a release never resets it), and a host's outcome may be flagged as written by a
+    cockpit that had lost the lease meanwhile."""
+    conn.execute("ALTER TABLE lease ADD COLUMN generation INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE action_hosts ADD COLUMN after_lease_lost INTEGER NOT NULL DEFAULT 0")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 #: ``MIGRATIONS[i]`` migrates version ``i`` to ``i + 1``; append, never edit
-MIGRATIONS: tuple[Migration, ...] = (_v1, _v2)
+MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -29,6 +29,7 @@ from cockpit.journal.schema import APPLICATION_ID, SCHEMA_VERSION, migrate, user
 
 Sync = Literal["FULL", "NORMAL"]
 
+TRUNCATED_LOOKS = 4  # looks at a file shorter than its header before calling it truncated
 BUSY_TIMEOUT = 5.0  # seconds a writer waits for another process's transaction
 REFUSED = "actions are refused until it is fixed; monitoring goes on"
 
@@ -56,6 +57,19 @@ def describe(exc: BaseException, path: Path) -> tuple[str, str] | None:
     return None
 
 
+def _remove(made: list[Path]) -> None:
+    """Remove what a failed open created: the file (and SQLite's side files), then new directories."""
+    for p in made:
+        for side in (p, p.with_name(p.name + "-wal"), p.with_name(p.name + "-shm"), p.with_name(p.name + "-journal")):
+            try:
+                if side.is_dir():
+                    side.rmdir()
+                else:
+                    side.unlink(missing_ok=True)
+            except OSError:
+                pass  # not empty (someone else's), or gone already
+
+
 class Store:
     """A journal file and its one connection; :class:`cockpit.journal.Journal` adds the records."""
 
@@ -74,10 +88,23 @@ class Store:
     # -- life cycle ---------------------------------------------------------------------------
 
     def open(self) -> Self:
-        """Create or migrate the file, switch it to WAL, then probe that it takes writes."""
+        """Create or migrate the file, switch it to WAL, then probe that it takes writes.
+
+        A file or directory this call created is removed again when opening fails (a full disk, say), so a
+        failed start leaves nothing behind that a later reader would take for a journal.
+        """
+        made = [] if self.readonly else [p for p in (self.path, *self.path.parents) if not p.exists()]
+        try:
+            return self._open()
+        except JournalError:
+            _remove(made)
+            raise
+
+    def _open(self) -> Self:
         with self._lock:
             if self._conn is not None:
                 return self
+            self._check_size()
             try:
                 if self.readonly:
                     conn = sqlite3.connect(f"file:{quote(str(self.path.absolute()))}?mode=ro", uri=True,
@@ -109,6 +136,51 @@ class Store:
         else:
             self.probe_writable()
         return self
+
+    def _check_size(self) -> None:
+        """Refuse a file that is empty or shorter than its own header says (truncated): SQLite would read it
+        as a smaller, valid-looking journal, and a done step would show as open.
+
+        A live driver's checkpoint writes page 1 (the header) before the pages that extend the file, so a
+        short file is looked at again a few times (about half a second) before it is called truncated.
+        """
+        for _ in range(TRUNCATED_LOOKS - 1):
+            if not self._short():
+                return
+            time.sleep(0.15)
+        if short := self._short():
+            raise JournalError(
+                f"the journal {self.path} is truncated: {short}; records are missing",
+                "restore the file from a backup or a copy (keep this one for the record); the file is left untouched")
+
+    def _short(self) -> str:
+        """How the file is shorter than its header says ("" when it is not)."""
+        try:
+            size = self.path.stat().st_size
+            with open(self.path, "rb") as f:
+                header = f.read(100)
+        except FileNotFoundError:
+            return ""
+        except OSError as exc:
+            raise self._error("could not be opened", exc) from exc
+        if size == 0:
+            if self.readonly:
+                raise JournalError(f"the journal {self.path} is empty (0 bytes): no cockpit ever wrote a journal "
+                                   "to it (a start that failed may have left it)",
+                                   "remove the empty file; the next driving cockpit creates the journal")
+            return ""
+        if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+            return ""  # sqlite3 names it: not a database
+        version = int.from_bytes(header[60:64], "big")
+        if version > SCHEMA_VERSION:  # refused before SQLite opens it: not even its side files appear
+            raise self._future(version)
+        page = int.from_bytes(header[16:18], "big")
+        page = 65536 if page == 1 else page
+        pages = int.from_bytes(header[28:32], "big")
+        valid = header[24:28] == header[92:96]  # the in-header size is only trusted when these agree
+        if valid and pages and size < pages * page:
+            return f"{size} bytes on disk, its header says {pages * page} ({pages} pages of {page})"
+        return ""
 
     def close(self) -> None:
         with self._lock:
@@ -150,11 +222,14 @@ class Store:
             raise JournalError(f"{self.path} is an SQLite database but not a cockpit journal",
                                "give the journal a path of its own")
         if version > SCHEMA_VERSION:
-            raise JournalError(
-                f"the journal {self.path} has schema version {version}; this cockpit only knows up to "
-                f"version {SCHEMA_VERSION}",
-                "upgrade the cockpit to the version that wrote this journal (or newer); the file is left untouched")
+            raise self._future(version)
         return version
+
+    def _future(self, version: int) -> JournalError:
+        return JournalError(
+            f"the journal {self.path} has schema version {version}; this cockpit only knows up to "
+            f"version {SCHEMA_VERSION}",
+            "upgrade the cockpit to the version that wrote this journal (or newer); the file is left untouched")
 
     # -- transactions -------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from cockpit.baseline import Regression, RegressionTracker
 from cockpit.conditions import Verdict
 from cockpit.engine import ActionRun, Engine
-from cockpit.errors import CockpitError, RunbookError
+from cockpit.errors import CockpitError, LeaseLost, RunbookError
 from cockpit.inventory import select
 from cockpit.runbook.views import (
     DONE_PHASE,
@@ -60,6 +60,8 @@ class RunbookState:
             return None
         try:
             return getattr(self.journal, method)(*args, **kw)
+        except LeaseLost as exc:  # the session has demoted itself already (banner, observer)
+            raise RunbookError(exc.message, exc.hint) from None
         except CockpitError as exc:
             self.banner = f"JOURNAL NOT WRITABLE: {exc.message} Actions are refused; monitoring goes on."
             self._publish()
@@ -216,7 +218,11 @@ class RunbookState:
         try:
             first = runner.start(title, command, hosts, timeout=timeout, operator=self.operator, kind=kind,
                                  phase=phase, step=step, **extra)
+        except LeaseLost as exc:
+            raise RunbookError(exc.message, exc.hint) from None
         except CockpitError as exc:
+            if self.observer:  # demoted meanwhile: the journal is fine, the lease is gone
+                raise RunbookError(exc.message, exc.hint) from None
             self.banner = f"JOURNAL NOT WRITABLE: {exc.message} Actions are refused; monitoring goes on."
             self._publish()
             raise RunbookError(exc.message, "fix the journal file (permissions, disk space) and retry") from None

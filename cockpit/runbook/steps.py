@@ -19,6 +19,11 @@ from cockpit.runbook.views import VERIFY_POLL, HostCheck, StepView
 from cockpit.spec import PhaseSpec, StepSpec
 
 
+def _hhmm(at: float) -> str:
+    """A journal time as the operator reads it in the message: local HH:MM, with the zone."""
+    return time.strftime("%H:%M %Z", time.localtime(at))
+
+
 class StepsMixin(RunbookState):
     """Run, continue, skip and tick steps; the operator (UI or CLI) drives these."""
 
@@ -53,20 +58,49 @@ class StepsMixin(RunbookState):
             raise RunbookError(f"step {ref} is not waiting for you")
         ev.set()
 
-    async def run_step(self, ref: str, *, typed_id: str | None = None, accept_not_ready: bool = False) -> StepView:
+    def rerun_needed(self, ref: str) -> str:
+        """Why running ``ref`` again needs its id typed ("" when it does not): its last run was interrupted
+        (when, by whom, on which hosts the outcome is unknown) or it is already done (when, by whom).
+
+        One check for the cockpit and ``cockpit step run`` alike; :meth:`run_step` enforces it.
+        """
+        state = self._steps[ref].state
+        if state not in ("interrupted", "done"):
+            return ""
+        j = self.journal
+        last = j.transitions(ref)[-1:] if j is not None else []  # type: ignore[attr-defined]
+        who = f" by {last[0]['operator']}" if last else ""
+        when = f" at {_hhmm(last[0]['at'])}" if last else ""
+        if state == "done":
+            return f"step {ref} is already done{when}{who}"
+        action = j.last_step_action(ref) if j is not None else None  # type: ignore[attr-defined]
+        if action is None:
+            return f"step {ref} was interrupted{when}{who}: its outcome is unknown"
+        unknown = [r["host"] for r in action["runs"] if r["state"] in ("interrupted", "pending", "running")]
+        hosts = ", ".join(unknown) or "none of its hosts"
+        return (f"step {ref} was interrupted: its last run started at {_hhmm(action['started'])} by "
+                f"{action['operator']} and the cockpit stopped while it ran; outcome unknown on {hosts}")
+
+    async def run_step(self, ref: str, *, typed_id: str | None = None, accept_not_ready: bool = False,
+                       rerun: str | None = None) -> StepView:
         """Fire the step on its hosts (rolling in batches when asked), then verify each host on fresh checks.
 
         An irreversible step needs ``typed_id == ref``; a step whose rollback is not ready needs
-        ``accept_not_ready`` (the UI asks for a typed confirmation, the CLI a flag).
+        ``accept_not_ready`` (the UI asks for a typed confirmation, the CLI a flag); a step whose last run
+        was interrupted, or that is done, needs ``rerun == ref`` (:meth:`rerun_needed`).
         """
         phase, step = self.spec.step(ref)
         self._may_drive()
+        if (why := self.rerun_needed(ref)) and rerun != ref:
+            raise RunbookError(f"{why}; running it again needs its id typed",
+                               f"check those hosts first; headless pass --rerun {ref}, in the cockpit type {ref}")
         if self.phase_state(phase) == "locked":
             raise RunbookError(f"phase {phase.id!r} is locked: an earlier phase is not done",
                                "finish the earlier phase, or override it with a reason")
         st = self._steps[ref]
         if st.state in ("running", "verifying"):
-            raise RunbookError(f"step {ref} is already running")
+            raise RunbookError(f"step {ref} is already running here, on {', '.join(st.checks) or 'its hosts'}",
+                               "wait for it to end (the plan shows its progress)")
         if step.run is None:
             raise RunbookError(f"step {ref} is manual: tick it when done", "cockpit step tick (or the UI) records it")
         if step.irreversible and typed_id != ref:
