@@ -99,6 +99,8 @@ Check = Union[
 
 #: Kinds whose probe runs on the host itself (batched into one script per round).
 REMOTE_KINDS = frozenset({"systemd", "launchd", "docker", "process", "port", "command"})
+#: Kinds with a latency series (p95, error_rate): probes the cockpit times itself.
+LATENCY_KINDS = ("http", "tcp")
 
 
 @dataclass(frozen=True)
@@ -256,6 +258,8 @@ class Config:
     assignments: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: values that came from ${ENV}: redacted everywhere text is shown or written
     secrets: frozenset[str] = frozenset()
+    #: what validate accepts but warns about, each with its fix (rendered ConfigIssue lines)
+    warnings: tuple[str, ...] = ()
 
     def host(self, name: str) -> HostSpec:
         for h in self.hosts:

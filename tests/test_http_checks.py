@@ -420,3 +420,54 @@ async def test_busy_probe_slots_do_not_make_a_healthy_service_down(fleet, tmp_pa
     assert healthy.status == "unknown", healthy.detail
     assert healthy.detail == "not probed: all 20 probe slots stayed busy for 1s (slow servers hold them)"
     assert all(r[f"drip{i}"].detail == "no complete answer within 2s" for i in range(20))
+
+
+# -- honest latency --------------------------------------------------------------------------
+
+def test_first_probe_of_a_process_is_not_slower_than_the_next(tmp_path, httpd, servers) -> None:  # type: ignore[no-untyped-def]
+    """`cockpit watch` in a fresh process: round 1's latency is the server's, not the client's start-up.
+
+    Before, the timer ran while the httpx client and its TLS context were built: a 30 ms endpoint
+    read ~190 ms in the first round and ~33 ms after.
+    """
+    import json
+    import os
+    import statistics
+    import subprocess
+    import sys
+
+    cert = make_cert(tmp_path, "srv", 30)
+    https = start(servers, tls=server_context(cert))
+    for server in (httpd, https):
+        server.route("/slow", body="ok", delay=0.03)
+    cfg = tmp_path / "latency.toml"
+    cfg.write_text(f"""
+[cockpit]
+interval = "1s"
+journal = "{tmp_path / 'j.sqlite'}"
+[hosts.local]
+transport = "local"
+[services.plain]
+on = ["local"]
+http = "{httpd.url('/slow')}"
+[services.tls]
+on = ["local"]
+http = "{https.url('/slow')}"
+verify_tls = false
+""")
+    res = subprocess.run([sys.executable, "-m", "cockpit", "watch", "--jsonl", "--rounds", "5", "-c", str(cfg)],
+                         capture_output=True, text=True, timeout=90,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    assert res.returncode == 0, res.stderr
+    rounds = [json.loads(line) for line in res.stdout.splitlines()]
+    assert len(rounds) == 5
+    for name in ("plain", "tls"):
+        results = [next(s for s in r["hosts"][0]["services"] if s["service"] == name) for r in rounds]
+        lat = [s["latency_ms"] for s in results]
+        assert all(s["status"] == "up" for s in results), results
+        assert min(lat) >= 30.0, lat  # the server's own delay is in it
+        later = statistics.median(lat[1:])
+        assert lat[0] - later < 15.0, f"{name}: first probe {lat[0]} ms, later {lat[1:]}"
+        first = dict(results[0]["extra"])
+        assert first["connect_ms"] >= 0 and (name == "plain" or first["tls_ms"] > 0), first
+        assert "connect" in results[0]["detail"], results[0]["detail"]
