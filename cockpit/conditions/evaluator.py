@@ -104,9 +104,12 @@ async def evaluate(node: Node, ctx: EvalContext) -> Verdict:
         return Verdict(None if inner.value is None else not inner.value, f"not [{inner.detail}]")
     if isinstance(node, NoRegressions):
         regs = ctx.regressions()
-        if not regs:
-            return Verdict(True, "no regressions")
-        return Verdict(False, f"{len(regs)} regression(s): {_few(regs)}")
+        if regs:
+            return Verdict(False, f"{len(regs)} regression(s): {_few(regs)}")
+        unsure = getattr(ctx, "undecided", lambda: [])()
+        if unsure:
+            return Verdict(None, f"no_regressions: {len(unsure)} latency series not judged yet: {_few(unsure)}")
+        return Verdict(True, "no regressions")
     if isinstance(node, Health):
         return _health(node, ctx)
     if isinstance(node, StatusIn):
