@@ -1,8 +1,8 @@
 """Recent check results per host and service, for windowed conditions (p95, error rate) and regressions.
 
-Only what the windows read is kept: when, the status and the latency, 17 bytes a
-sample in a ring of three flat arrays per host and service (a CheckResult costs
-about 365). Bounded by age (the engine passes the runbook's window plus a margin)
+Only what the windows read is kept: when, the status, the latency and, for HTTP and TCP,
+the connect and TLS times (:data:`PHASES`), 25 bytes a sample in a ring of flat arrays per
+host and service (a CheckResult costs about 365). Bounded by age (the engine passes the runbook's window plus a margin)
 and by count; once a window's worth is held the ring is reused in place, so a
 cockpit pinned for days keeps constant memory (docs/performance.md, B5).
 """
@@ -25,12 +25,26 @@ _CODE = {s: i for i, s in enumerate(_STATUSES)}
 _NONE = float("nan")
 
 
+#: The latency series a check can have besides its main one (``latency``: an HTTP request's
+#: time from sending to the last byte read, a TCP connect's time): ``connect`` (TCP connect,
+#: HTTP's only when the probe opened a connection) and ``tls`` (the TLS handshake).
+PHASES = ("connect", "tls")
+
+
 class Sample(NamedTuple):
     """One past check result, as windows see it."""
 
     at: float
     status: Status
     latency: float | None
+    connect: float | None = None
+    tls: float | None = None
+
+
+def phase_seconds(extra: dict[str, float | int | str], name: str) -> float | None:
+    """A phase's seconds from a result's ``extra`` (``connect_ms``, ``tls_ms``), None when not measured."""
+    v = extra.get(f"{name}_ms")
+    return None if not isinstance(v, (int, float)) else v / 1000.0
 
 
 class _Series:
@@ -40,11 +54,13 @@ class _Series:
     reallocated again, so a cockpit pinned for days neither grows nor fragments.
     """
 
-    __slots__ = ("at", "lat", "code", "head", "size")
+    __slots__ = ("at", "lat", "conn", "tls", "code", "head", "size")
 
     def __init__(self, capacity: int = 16) -> None:
         self.at = array("d", bytes(8 * capacity))
         self.lat = array("d", bytes(8 * capacity))
+        self.conn = array("f", bytes(4 * capacity))  # float32: a phase to the microsecond is plenty
+        self.tls = array("f", bytes(4 * capacity))
         self.code = bytearray(capacity)
         self.head = 0  # index of the oldest sample
         self.size = 0
@@ -56,7 +72,8 @@ class _Series:
         """Array index of the k-th oldest sample."""
         return (self.head + k) % len(self.at)
 
-    def append(self, at: float, status: Status, latency: float | None, cutoff: float, limit: int) -> None:
+    def append(self, at: float, status: Status, latency: float | None, cutoff: float, limit: int,
+               connect: float | None = None, tls: float | None = None) -> None:
         while self.size and (self.at[self.head] < cutoff or self.size >= limit):
             self.head = (self.head + 1) % len(self.at)  # drop the oldest: too old, or over the count bound
             self.size -= 1
@@ -67,27 +84,33 @@ class _Series:
         i = (self.head + self.size) % cap
         self.at[i] = at
         self.lat[i] = _NONE if latency is None else latency
+        self.conn[i] = _NONE if connect is None else connect
+        self.tls[i] = _NONE if tls is None else tls
         self.code[i] = _CODE.get(status, _CODE["unknown"])
         self.size += 1
 
     def _grow(self, capacity: int) -> None:
         order = [self._idx(k) for k in range(self.size)]
         at, lat, code = array("d", bytes(8 * capacity)), array("d", bytes(8 * capacity)), bytearray(capacity)
+        conn, tls = array("f", bytes(4 * capacity)), array("f", bytes(4 * capacity))
         for k, i in enumerate(order):
             at[k], lat[k], code[k] = self.at[i], self.lat[i], self.code[i]
-        self.at, self.lat, self.code, self.head = at, lat, code, 0
+            conn[k], tls[k] = self.conn[i], self.tls[i]
+        self.at, self.lat, self.conn, self.tls, self.code, self.head = at, lat, conn, tls, code, 0
 
     def last_at(self) -> float | None:
         return self.at[self._idx(self.size - 1)] if self.size else None
 
     def since(self, start: float) -> list[Sample]:
-        at, lat, code = self.at, self.lat, self.code
+        at, lat, code, conn, tls = self.at, self.lat, self.code, self.conn, self.tls
         out: list[Sample] = []
         for k in range(self.size - 1, -1, -1):  # newest first: windows are short against the ring
             i = self._idx(k)
             if at[i] < start:
                 break
-            out.append(Sample(at[i], _STATUSES[code[i]], None if lat[i] != lat[i] else lat[i]))
+            c, t = conn[i], tls[i]
+            out.append(Sample(at[i], _STATUSES[code[i]], None if lat[i] != lat[i] else lat[i],
+                              None if c != c else c, None if t != t else t))
         out.reverse()
         return out
 
@@ -114,7 +137,9 @@ class History:
                 s = self._series[key] = _Series()
             elif s.last_at() == r.at:
                 continue  # the same result seen again (a merged snapshot)
-            s.append(r.at, r.status, r.latency, cutoff, self._max)
+            extra = dict(r.extra)
+            s.append(r.at, r.status, r.latency, cutoff, self._max,
+                     phase_seconds(extra, "connect"), phase_seconds(extra, "tls"))
 
     def window(self, service: str, hosts: Iterable[str], seconds: float, now: float | None = None) -> list[Sample]:
         start = (now if now is not None else time.time()) - seconds
@@ -137,4 +162,5 @@ class History:
 
     def nbytes(self) -> int:
         """Memory the samples' arrays take (allocated, dead head included), for the soak benchmark."""
-        return sum(sys.getsizeof(s.at) + sys.getsizeof(s.lat) + sys.getsizeof(s.code) for s in self._series.values())
+        return sum(sys.getsizeof(s.at) + sys.getsizeof(s.lat) + sys.getsizeof(s.conn) + sys.getsizeof(s.tls)
+                   + sys.getsizeof(s.code) for s in self._series.values())

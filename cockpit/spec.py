@@ -99,6 +99,8 @@ Check = Union[
 
 #: Kinds whose probe runs on the host itself (batched into one script per round).
 REMOTE_KINDS = frozenset({"systemd", "launchd", "docker", "process", "port", "command"})
+#: Kinds with a latency series (p95, error_rate): probes the cockpit times itself.
+LATENCY_KINDS = ("http", "tcp")
 
 
 @dataclass(frozen=True)

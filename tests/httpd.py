@@ -133,12 +133,12 @@ class _Server6(_Server):
 class HttpServer:
     """The test HTTP server: ``route()`` to configure, ``url()`` to address it."""
 
-    def __init__(self, address: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, address: str = "127.0.0.1", tls: ssl.SSLContext | None = None, port: int = 0) -> None:
         self.routes: dict[str, Route] = {}
         self.default_route = _NOT_FOUND
         self.requests: list[RecordedRequest] = []
         self.stopping = threading.Event()
-        self._server = (_Server6 if ":" in address else _Server)((address, 0), _Handler)
+        self._server = (_Server6 if ":" in address else _Server)((address, port), _Handler)
         self._server.owner = self
         self._server.tls = tls
         self.tls = tls

@@ -20,6 +20,7 @@ from cockpit.conditions import (
     references, render,
 )
 from cockpit.errors import CockpitError
+from cockpit.history import Sample
 from cockpit.model import CheckResult, HostState, Load
 
 # --------------------------------------------------------------------------- parsing: valid forms
@@ -110,8 +111,39 @@ def test_references_collect_services_selectors_and_regressions() -> None:
         selectors=frozenset({"tag:csb", "csb*", "db*", "h1", "h2", "h3", "all"}),
         process_services=frozenset({"agent"}),
         uses_regressions=True,
+        windowed=frozenset({parse("p95(api) < 1s"), parse("error_rate(api@all) < 1%")}),
     )
     assert references(parse("up(a)")) == Refs(frozenset({"a"}), frozenset(), frozenset(), False)
+
+
+@pytest.mark.parametrize(("text", "phase"), [("p95(api) < 200ms", None), ("p95(api, connect) < 50ms", "connect"),
+                                             ("p95(api@web*, tls) < 80ms", "tls"), ("p95( api ,connect ) < 1s", "connect")])
+def test_p95_names_a_latency_phase(text: str, phase: str | None) -> None:
+    node = parse(text)
+    assert isinstance(node, WindowStat) and node.phase == phase
+    assert parse(render(node)) == node
+    if phase:
+        assert f", {phase})" in render(node)
+
+
+def test_an_unknown_phase_names_the_ones_there_are() -> None:
+    with pytest.raises(ConditionError) as err:
+        parse("p95(api, dns) < 1s")
+    assert "connect, tls" in err.value.reason and err.value.column == 10
+    with pytest.raises(ConditionError):
+        parse("error_rate(api, connect) < 1%")  # a rate has no phases
+
+
+async def test_p95_of_a_phase_reads_that_series_and_says_what_it_measured() -> None:
+    ctx = fleet("a")
+    samples = [Sample(float(i), "up", 0.010, 0.002 + i / 1000, None) for i in range(30)]
+    ctx.window = lambda service, hosts: samples  # type: ignore[method-assign]
+    v = await judge("p95(web, connect) < 40ms", ctx)
+    assert v.value is True and "over 30 connects by the cockpit" in v.detail, v.detail
+    v = await judge("p95(web, tls) < 40ms", ctx)
+    assert v.value is None and "0 of 20 TLS handshakes" in v.detail, v.detail
+    v = await judge("p95(web) < 5ms", ctx)
+    assert v.value is False and "over 30 probes by the cockpit" in v.detail, v.detail
 
 
 # --------------------------------------------------------------------------- parsing: errors
@@ -509,7 +541,7 @@ def with_samples(latencies: list[float | None], statuses: list[str] | None = Non
 
 async def test_p95_inconclusive_below_min_samples() -> None:
     ctx = with_samples([0.01] * 7)
-    assert await judge("p95(api) < 200ms", ctx) == Verdict(None, "p95(api): inconclusive, 7 of 20 samples")
+    assert await judge("p95(api) < 200ms", ctx) == Verdict(None, "p95(api): inconclusive, 7 of 20 probes by the cockpit")
     # samples without a latency do not count
     ctx = with_samples([0.01] * 19 + [None] * 5)
     assert (await judge("p95(api) < 200ms", ctx)).value is None
@@ -520,9 +552,9 @@ async def test_p95_nearest_rank_above_min_samples() -> None:
     assert (await judge("p95(api) < 20ms", ctx)).value is True
     assert (await judge("p95(api) <= 19ms", ctx)).value is True
     v = await judge("p95(api) < 19ms", ctx)
-    assert v == Verdict(False, "p95(api) = 19 ms over 20 samples, limit < 19 ms")
+    assert v == Verdict(False, "p95(api) = 19 ms over 20 probes by the cockpit, limit < 19 ms")
     ctx = with_samples([0.1] * 30 + [0.23] * 4)  # 34 samples, nearest rank 33 -> 230 ms
-    assert await judge("p95(api) < 200ms", ctx) == Verdict(False, "p95(api) = 230 ms over 34 samples, limit < 200 ms")
+    assert await judge("p95(api) < 200ms", ctx) == Verdict(False, "p95(api) = 230 ms over 34 probes by the cockpit, limit < 200 ms")
     assert (await judge("p95(api) < 1s", ctx)).value is True
 
 
@@ -538,13 +570,13 @@ async def test_p95_uses_the_targeted_hosts_only() -> None:
 async def test_error_rate() -> None:
     ctx = with_samples([0.01] * 20, ["up"] * 19 + ["down"])
     v = await judge("error_rate(api) < 1%", ctx)
-    assert v == Verdict(False, "error_rate(api) = 5% over 20 samples, limit < 1%")
+    assert v == Verdict(False, "error_rate(api) = 5% over 20 probes by the cockpit, limit < 1%")
     assert (await judge("error_rate(api) <= 5%", ctx)).value is True
     ctx = with_samples([0.01] * 1000, ["up"] * 999 + ["down"])
     assert (await judge("error_rate(api) <= 0.1%", ctx)).value is True
     assert (await judge("error_rate(api) < 0.1%", ctx)).value is False
     ctx = with_samples([None] * 19, ["down"] * 19)
-    assert await judge("error_rate(api) < 1%", ctx) == Verdict(None, "error_rate(api): inconclusive, 19 of 20 samples")
+    assert await judge("error_rate(api) < 1%", ctx) == Verdict(None, "error_rate(api): inconclusive, 19 of 20 probes by the cockpit")
     # degraded is not an error; unknown samples are no evidence either way
     ctx = with_samples([None] * 40, ["degraded"] * 20 + ["unknown"] * 20)
     assert (await judge("error_rate(api) == 0%", ctx)).value is True

@@ -548,3 +548,60 @@ def test_journal_path_set_twice_and_a_tiny_lease_ttl_are_errors(tmp_path: Path) 
     text = str(err.value)
     assert "cockpit.journal" in text and "set twice" in text
     assert "journal.lease_ttl" in text and "at least 1s" in text
+
+
+# --------------------------------------------------------------------------- latency conditions
+
+_LATENCY_FLEET = """
+[cockpit]
+interval = "5s"
+[runbook]
+window = "5m"
+[hosts.a]
+address = "10.0.0.1"
+[hosts.b]
+address = "10.0.0.2"
+[services.api]
+on = ["all"]
+http = "http://10.0.0.1/health"
+[services.db]
+on = ["a"]
+tcp = 5432
+[services.migrate]
+on = ["a"]
+command = "true"
+[services.agent]
+on = ["all"]
+systemd = "agent.service"
+"""
+
+
+@pytest.mark.parametrize(("cond", "service", "kind"), [
+    ("p95(migrate) < 1s", "migrate", "command"), ("error_rate(agent) < 5%", "agent", "systemd"),
+    ("p95(db, tls) < 50ms", "db", "tcp"),
+])
+def test_latency_function_on_a_kind_without_latency_is_refused(tmp_path: Path, cond: str, service: str,
+                                                                kind: str) -> None:
+    text = _LATENCY_FLEET + f'[[phases]]\nid = "p"\ngate = ["{cond}"]\n'
+    err = issues_of(tmp_path, text)
+    assert f"{service!r} is a {kind} check, which has none" in err, err
+    assert "cockpit.toml:" in err and "fix:" in err and ("http and tcp" in err or "(http checks)" in err), err
+
+
+def test_latency_functions_on_http_and_tcp_are_accepted(tmp_path: Path) -> None:
+    text = _LATENCY_FLEET + ('[[phases]]\nid = "p"\n'
+                             'gate = ["p95(api) < 200ms", "p95(api, tls) < 50ms", "p95(db, connect) < 20ms",'
+                             ' "error_rate(api) < 2%"]\n')
+    cfg = load_text(tmp_path, text)
+    assert cfg.notes == ()
+
+
+def test_a_rate_finer_than_the_window_can_tell_is_a_warning_with_the_fix(tmp_path: Path) -> None:
+    # api on 2 hosts, 5 m / 5 s = 60 rounds: 120 probes; 0.1 % needs 1,000
+    cfg = load_text(tmp_path, _LATENCY_FLEET + '[[phases]]\nid = "p"\ngate = ["error_rate(api) < 0.1%"]\n')
+    assert len(cfg.notes) == 1
+    w = cfg.notes[0]
+    assert "needs 1000 probes" in w and "about 120" in w and "0.83%" in w, w
+    assert "window of at least 2500s" in w and ":" in w.split()[0], w  # file:line
+    from cockpit.config import describe
+    assert "note: " + w in describe(cfg)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import tracemalloc
 
+import pytest
+
 from cockpit.history import History, Sample
 from cockpit.model import CheckResult, HostState
 
@@ -104,3 +106,20 @@ def test_a_p95_regression_needs_the_factor_and_20_ms_more(tmp_path) -> None:  # 
     assert tracker.current(now=t) == []
     rounds(40, 0.006, 0.257)
     assert [(r.service, r.kind) for r in tracker.current(now=t)] == [("api", "slow")]
+
+
+def test_connect_and_tls_phases_are_kept_per_sample() -> None:
+    """p95(S, connect) reads these: a probe that reused a connection has no connect sample."""
+    h = History()
+    for i, extra in enumerate([(("connect_ms", 1.5), ("tls_ms", 6.25)), (), (("connect_ms", 2.0),)]):
+        r = CheckResult("api", "h1", "http", "up", "ok", 0.030, float(1000 + i), extra=extra)
+        h.add(HostState("h1", "ok", results=(r,), round_ended=1000.0 + i))
+    got = h.window("api", ["h1"], 10, now=1003.0)
+    want = [(0.030, 0.0015, 0.00625), (0.030, None, None), (0.030, 0.002, None)]
+    assert [(s.latency, s.connect, s.tls) for s in got] == [
+        tuple(None if v is None else pytest.approx(v, rel=1e-6) for v in row) for row in want]
+    for _ in range(200):  # grown rings keep the phases in order
+        h.add(HostState("h1", "ok", results=(CheckResult("api", "h1", "http", "up", "ok", 0.01, 2000.0 + _,
+                                                         extra=(("connect_ms", float(_)),)),), round_ended=2000.0 + _))
+    tail = h.window("api", ["h1"], 5, now=2199.5)
+    assert [round(s.connect * 1000) for s in tail] == [195, 196, 197, 198, 199]  # type: ignore[operator]

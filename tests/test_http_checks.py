@@ -420,3 +420,105 @@ async def test_busy_probe_slots_do_not_make_a_healthy_service_down(fleet, tmp_pa
     assert healthy.status == "unknown", healthy.detail
     assert healthy.detail == "not probed: all 20 probe slots stayed busy for 1s (slow servers hold them)"
     assert all(r[f"drip{i}"].detail == "no complete answer within 2s" for i in range(20))
+
+
+# -- honest latency --------------------------------------------------------------------------
+
+def test_first_probe_of_a_process_is_not_slower_than_the_next(tmp_path, httpd, servers) -> None:  # type: ignore[no-untyped-def]
+    """`cockpit watch` in a fresh process: round 1's latency is the server's, not the client's start-up.
+
+    Before, the timer ran while the httpx client and its TLS context were built: a 30 ms endpoint
+    read ~190 ms in the first round and ~33 ms after.
+    """
+    import json
+    import os
+    import statistics
+    import subprocess
+    import sys
+
+    cert = make_cert(tmp_path, "srv", 30)
+    https = start(servers, tls=server_context(cert))
+    for server in (httpd, https):
+        server.route("/slow", body="ok", delay=0.03)
+    cfg = tmp_path / "latency.toml"
+    cfg.write_text(f"""
+[cockpit]
+interval = "1s"
+[journal]
+path = "{tmp_path / 'j.sqlite'}"
+[hosts.local]
+transport = "local"
+[services.plain]
+on = ["local"]
+http = "{httpd.url('/slow')}"
+[services.tls]
+on = ["local"]
+http = "{https.url('/slow')}"
+verify_tls = false
+""")
+    res = subprocess.run([sys.executable, "-m", "cockpit", "watch", "--jsonl", "--rounds", "5", "-c", str(cfg)],
+                         capture_output=True, text=True, timeout=90,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    assert res.returncode == 0, res.stderr
+    rounds = [json.loads(line) for line in res.stdout.splitlines()]
+    assert len(rounds) == 5
+    for name in ("plain", "tls"):
+        results = [next(s for s in r["hosts"][0]["services"] if s["service"] == name) for r in rounds]
+        lat = [s["latency_ms"] for s in results]
+        assert all(s["status"] == "up" for s in results), results
+        assert min(lat) >= 30.0, lat  # the server's own delay is in it
+        later = statistics.median(lat[1:])
+        assert lat[0] - later < 15.0, f"{name}: first probe {lat[0]} ms, later {lat[1:]}"
+        first = dict(results[0]["extra"])
+        assert first["connect_ms"] >= 0 and (name == "plain" or first["tls_ms"] > 0), first
+        assert "connect" in results[0]["detail"], results[0]["detail"]
+
+
+# -- per-host targets ------------------------------------------------------------------------
+
+async def test_address_in_a_target_probes_each_host_at_its_own_address(fleet, tmp_path, servers) -> None:  # type: ignore[no-untyped-def]
+    """One check across hosts: http://{address}:PORT/ and tcp_host = "{address}" resolve per host."""
+    h1, h2 = fleet.hosts[0], fleet.hosts[1]
+    first = start(servers, address=h1.address)
+    second = HttpServer(h2.address, port=first.port).start()  # the same port on the other host's address
+    servers.append(second)
+    first.route("/health", body="h1 fine")
+    second.route("/health", status=503, body="h2 sick")
+    services = (
+        f'[services.api]\non = ["h1", "h2"]\nhttp = "http://{{address}}:{first.port}/health"\n'
+        f'[services.api-port]\non = ["h1", "h2"]\ntcp = {first.port}\ntcp_host = "{{address}}"\n'
+        f'[services.named]\non = ["h1"]\nhttp = "http://{h1.address}:{first.port}/health?from={{host}}"\n'
+    )
+    async with Engine(load_config(write_config(tmp_path, fleet, services, hosts=["h1", "h2"]))) as engine:
+        snap = await engine.run_round(["h1", "h2"])
+    got = {(r.host, r.service): r for h in snap.hosts for r in h.results}
+    assert got[("h1", "api")].status == "up", got[("h1", "api")].detail
+    assert got[("h2", "api")].status == "down" and "HTTP 503" in got[("h2", "api")].detail
+    assert got[("h1", "api-port")].status == "up" and got[("h2", "api-port")].status == "up"
+    assert h1.address in got[("h1", "api-port")].detail and h2.address in got[("h2", "api-port")].detail
+    assert [q.path for q in first.requests if q.path.startswith("/health?")] == ["/health?from=h1"]
+    assert first.requests and second.requests  # each host's own address was asked
+
+
+def test_validate_accepts_host_and_address_in_targets_and_refuses_others(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    base = '[hosts.a]\naddress = "10.0.0.1"\n[services.api]\non = ["a"]\n'
+    root = str(Path(__file__).resolve().parent.parent)
+    good = tmp_path / "good.toml"
+    good.write_text(base + 'http = "http://{address}:3001/health?h={host}"\n'
+                    '[services.db]\non = ["a"]\ntcp = 5432\ntcp_host = "{address}"\n')
+    res = subprocess.run([sys.executable, "-m", "cockpit", "validate", str(good)], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": root}, timeout=60)
+    assert res.returncode == 0, res.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text(base + 'http = "http://{user}@{address}:3001/"\n'
+                   '[services.db]\non = ["a"]\ntcp = 5432\ntcp_host = "{adress}"\n')
+    res = subprocess.run([sys.executable, "-m", "cockpit", "validate", str(bad)], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": root}, timeout=60)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "{user} is not a placeholder of a target" in res.stderr
+    assert "{adress} is not a placeholder of a target" in res.stderr
+    assert "bad.toml:" in res.stderr and "use {host}" in res.stderr

@@ -145,10 +145,12 @@ def journal(tmp_path: Path) -> Iterator[Journal]:
     j.save_baseline({"at": T0 + 5, "hosts": {
         "web1": {"reach": "ok", "services": {
             "agent": {"status": "up", "detail": "active", "p95": None, "latency": None},
-            "api": {"status": "up", "detail": "200", "p95": 0.008, "latency": 0.007}}},
+            "api": {"status": "up", "detail": "200", "p95": 0.008, "latency": 0.007,
+                    "samples": [0.007, 0.008] * 10}}},
         "web2": {"reach": "ok", "services": {
             "agent": {"status": "up", "detail": "active", "p95": None, "latency": None},
-            "api": {"status": "up", "detail": "200", "p95": 0.020, "latency": 0.019}}},
+            "api": {"status": "up", "detail": "200", "p95": 0.020, "latency": 0.019,
+                    "samples": [0.019, 0.020] * 10}}},
     }}, T0 + 5)
     # phase 1: stop agents (fails on web2), skip the backup, gate fails, override
     j.transition("step", "decommission.stop-agents", "running", at=T0 + 20)
@@ -201,8 +203,8 @@ def journal(tmp_path: Path) -> Iterator[Journal]:
 def final_state() -> tuple[FleetSnapshot, History]:
     now = time.time()  # diff_rows looks at the history's window before the real now
     history = History()
-    for k in range(5):
-        at = now - 10 + k
+    for k in range(25):  # the regression rule's 20 samples and more
+        at = now - 30 + k
         history.add(HostState("web1", "ok", results=(CheckResult("api", "web1", "http", "up", "200", 0.030, at),),
                               round_ended=at))
     snap = FleetSnapshot("Fleet v2 cutover", T0 + 950, (
@@ -360,7 +362,7 @@ def test_baseline_vs_final(config: Config, journal: Journal) -> None:
     rows = table_rows(base)
     assert rows[0] == "| Host | Service | Baseline status | Final status | Baseline p95 | Final p95 | Change |"
     assert "| web1 | agent | up | down | – | – | ✖ was up |" in rows
-    assert "| web1 | api | up | up | 8.0 ms | 30.0 ms | ✖ p95 ×3.8 |" in rows
+    assert "| web1 | api | up | up | 8.0 ms | 30.0 ms | ✖ slower: median ×4.0 |" in rows
     assert "| web2 | agent | up | unreachable | – | – | ✖ was up |" in rows
     assert "| web2 | api | up | unreachable | 20.0 ms | – | ✖ was up |" in rows
 

@@ -105,16 +105,18 @@ def test_stop_is_judged_on_checks_made_after_it_ran(rb, fleet) -> None:  # type:
 
 
 def test_regression_banner_diff_and_check(rb, fleet) -> None:  # type: ignore[no-untyped-def]
-    res = cockpit("baseline", "-c", str(rb))
+    # down-state regressions need regression_rounds (2): the latency rule's 20 rounds are not needed here
+    res = cockpit("baseline", "-c", str(rb), "--rounds", "1")
     assert res.returncode == 0 and "baseline recorded" in res.stdout, res.stderr
-    res = cockpit("check", "-c", str(rb), "--against-baseline")
+    assert "baseline: round 1/1" in res.stderr
+    res = cockpit("check", "-c", str(rb), "--against-baseline", "--rounds", "2")
     assert res.returncode == 1  # agent (v2) is down, but that is not a regression…
     assert "REGRESSION" not in res.stdout
     fleet.set_systemd("h2", "fleet-agent-v1", "failed failed")
-    res = cockpit("check", "-c", str(rb), "--against-baseline")
+    res = cockpit("check", "-c", str(rb), "--against-baseline", "--rounds", "2")
     assert res.returncode == 1
     assert "REGRESSION h2 agent-v1: up in the baseline, down for 2 rounds" in res.stdout
-    res = cockpit("diff", "-c", str(rb))
+    res = cockpit("diff", "-c", str(rb), "--rounds", "2")
     assert res.returncode == 0
     line = next(l for l in res.stdout.splitlines() if l.startswith("h2") and "agent-v1" in l)
     assert "up" in line and "down" in line and "up in the baseline" in line

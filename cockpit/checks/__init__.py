@@ -19,8 +19,12 @@ from cockpit.checks.batch import (
 )
 from cockpit.checks.http import HttpProber, probe_tcp
 from cockpit.checks.remote import Verdict, check_snippet, judge, needs_cut
+from cockpit.checks.targets import TARGET_PLACEHOLDERS, render_target, target_placeholders
 
 __all__ = [
+    "TARGET_PLACEHOLDERS",
+    "render_target",
+    "target_placeholders",
     "HttpProber",
     "SECTION_LIMIT",
     "Section",

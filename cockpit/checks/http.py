@@ -72,6 +72,54 @@ def trust_context() -> ssl.SSLContext:
     return ctx
 
 
+class _Timing:
+    """A probe's phases from httpcore's ``trace`` events: what the server and the network took.
+
+    Started by the first event, so building the client (its TLS context takes ~100 ms once per
+    process), waiting for a probe slot and waiting for a pooled connection are never counted.
+    ``request`` runs from sending the request to reading the last byte (summed over redirects);
+    ``connect`` and ``tls`` are measured only when this probe opened a connection.
+    """
+
+    def __init__(self) -> None:
+        self.connect: float | None = None
+        self.tls: float | None = None
+        self.request = 0.0
+        self._open: dict[str, float] = {}
+        self._sent: float | None = None
+
+    async def __call__(self, name: str, info: dict[str, object]) -> None:
+        now = time.monotonic()
+        event, _, edge = name.rpartition(".")
+        phase = event.rpartition(".")[2]
+        if edge == "started":
+            self._open[phase] = now
+            if phase in ("send_request_headers", "send_request_body") and self._sent is None:
+                self._sent = now
+            return
+        began = self._open.pop(phase, None)
+        if began is None or edge != "complete":
+            return
+        if phase == "connect_tcp":
+            self.connect = (self.connect or 0.0) + now - began
+        elif phase == "start_tls":
+            self.tls = (self.tls or 0.0) + now - began
+
+    def answered(self) -> None:
+        """One hop's response read to its end (or closed for a redirect): its request time counts."""
+        if self._sent is not None:
+            self.request += time.monotonic() - self._sent
+            self._sent = None
+
+    def extra(self) -> tuple[tuple[str, float | int | str], ...]:
+        return tuple((f"{k}_ms", round(v * 1000, 2)) for k, v in (("connect", self.connect), ("tls", self.tls))
+                     if v is not None)
+
+    def words(self) -> str:
+        parts = [f"{k} {v * 1000:.0f} ms" for k, v in (("connect", self.connect), ("TLS", self.tls)) if v is not None]
+        return f" ({', '.join(parts)})" if parts else ""
+
+
 class HttpProber:
     """Shared clients (keep-alive across rounds) and a bound on requests in flight."""
 
@@ -113,7 +161,7 @@ class HttpProber:
         try:
             async with asyncio.timeout(deadline):
                 try:
-                    return await self._exchange(check, hops, forward, time.monotonic())
+                    return await self._exchange(check, hops, forward, _Timing())
                 except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.ConnectError) as exc:
                     if forward is None or _tls_reason(exc) is not None:
                         raise
@@ -126,18 +174,22 @@ class HttpProber:
             self._sem.release()
 
     async def _exchange(self, check: HttpCheck, hops: list[_Hop], forward: Forwarder | None,
-                        started: float) -> tuple[Verdict, float | None]:
-        """The request (and its redirects, each appended to ``hops``), then the verdict."""
+                        timing: _Timing) -> tuple[Verdict, float | None]:
+        """The request (and its redirects, each appended to ``hops``), then the verdict.
+
+        The latency is the request time of :class:`_Timing`; connect and TLS go into ``extra``.
+        """
         client = self._client(check.verify_tls)
         hop = hops[-1]
         redirects = 0
         while True:
-            req = client.build_request("GET", hop.url, headers=hop.headers, extensions=hop.ext)
+            req = client.build_request("GET", hop.url, headers=hop.headers, extensions={**hop.ext, "trace": timing})
             client.cookies.clear()  # no check passes on a cookie an earlier round left behind
             resp = await client.send(req, stream=True, follow_redirects=False)
             if not (check.follow_redirects and resp.is_redirect):
                 break
             await resp.aclose()
+            timing.answered()
             if redirects == MAX_REDIRECTS:
                 return Verdict("down", f"more than {MAX_REDIRECTS} redirects (HTTP {resp.status_code})",
                                (("http_status", resp.status_code),)), None
@@ -160,9 +212,10 @@ class HttpProber:
                 if len(body) >= BODY_LIMIT:
                     break
         finally:
+            timing.answered()
             await resp.aclose()
-        latency = time.monotonic() - started
-        extra: tuple[tuple[str, float | int | str], ...] = (("http_status", resp.status_code),)
+        latency = timing.request
+        extra: tuple[tuple[str, float | int | str], ...] = (("http_status", resp.status_code), *timing.extra())
         if cert_days is not None:
             extra += (("cert_days", cert_days),)
         ms = f"{latency * 1000:.0f} ms"
@@ -179,7 +232,7 @@ class HttpProber:
         if check.max_latency is not None and latency > check.max_latency:
             return Verdict("degraded", f"HTTP {resp.status_code}, slow: {ms} > {check.max_latency * 1000:.0f} ms", extra), latency
         cert = f", cert {cert_days}d" if cert_days is not None else ""
-        return Verdict("up", f"HTTP {resp.status_code} in {ms}{cert}", extra), latency
+        return Verdict("up", f"HTTP {resp.status_code} in {ms}{timing.words()}{cert}", extra), latency
 
 
 class _Hop:
@@ -369,7 +422,8 @@ async def probe_tcp(check: TcpCheck, address: str, deadline: float, opener: Open
                 _, writer = await asyncio.open_connection(host, check.port)
         latency = time.monotonic() - started
         writer.close()  # type: ignore[attr-defined]
-        return Verdict("up", f"{host}:{check.port} accepts connections ({latency * 1000:.0f} ms)"), latency
+        return Verdict("up", f"{host}:{check.port} accepts connections ({latency * 1000:.0f} ms)",
+                       (("connect_ms", round(latency * 1000, 2)),)), latency
     except TransportError:
         raise
     except TimeoutError:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from cockpit.cli import demo, fleet
 from cockpit.cli import runbook as cli_runbook
 from cockpit.cli.common import EXIT_OK, EXIT_USAGE
+from cockpit.cli.runbook import ROUNDS_HELP
 from cockpit.errors import CockpitError, ConfigError, UsageError
 
 
@@ -55,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_runbook.add_parsers(sub, lambda q: q.add_argument("-c", "--config", dest="config_sub"))
     k.add_argument("--against-baseline", action="store_true",
                    help="also fail (exit 1) on any regression against the journal's baseline")
+    k.add_argument("--rounds", type=int, help="with --against-baseline: " + ROUNDS_HELP)
 
     d = sub.add_parser("demo", help="an embedded demo cutover on this machine (nothing to set up)")
     d.add_argument("--headless", action="store_true", help="play the scenario without a terminal and exit")

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from cockpit.cli.common import EXIT_FAIL, EXIT_OK, config_path, write_atomic
-from cockpit.cli.runbook import regressions_now
+from cockpit.cli.runbook import regressions_now, rounds_wanted
 from cockpit.config import describe, load_config
 from cockpit.engine import Engine
 from cockpit.errors import UsageError
@@ -54,17 +54,20 @@ def cmd_check(args: argparse.Namespace) -> int:
     config = load_config(config_path(args))
     hosts = hosts_for(config, args.on)
     regressions: list[str] = []
+    unjudged: list[str] = []
     if args.against_baseline:
         async def judged():  # type: ignore[no-untyped-def]
-            s, regs, _rows = await regressions_now(config)
+            s, regs, _rows = await regressions_now(config, rounds_wanted(args, config))
             snap = s.engine.snapshot()
+            unsure = s.runbook.tracker.undecided()
             await s.close()
-            return s.engine, snap, regs
+            return s.engine, snap, regs, unsure
 
-        engine, snap, regs = asyncio.run(judged())
+        engine, snap, regs, unsure = asyncio.run(judged())
         if hosts is not None:
             snap = dataclasses.replace(snap, hosts=tuple(h for h in snap.hosts if h.name in hosts))
         regressions = [r.line() for r in regs if hosts is None or r.host in hosts]
+        unjudged = [u for u in unsure if hosts is None or u.split(" ", 1)[0] in hosts]
     else:
         engine, snap = asyncio.run(one_round(config, hosts))
     red = engine.redactor.redact
@@ -72,13 +75,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     bad += [f"REGRESSION {r}" for r in regressions]
     for line in warn:
         print(f"WARN {red(line)}")
+    for line in unjudged:
+        print(f"INCONCLUSIVE {red(line)}")
     for line in bad:
         print(f"FAIL {red(line)}")
     n_hosts = len(snap.hosts if hosts is None else hosts)
     if bad:
         print(f"{len(bad)} problem(s) on {n_hosts} host(s)")
         return EXIT_FAIL
-    print(f"OK: {n_hosts} host(s), every critical service up")
+    unsure = f"; {len(unjudged)} latency series not judged (see INCONCLUSIVE)" if unjudged else ""
+    print(f"OK: {n_hosts} host(s), every critical service up{unsure}")
     return EXIT_OK
 
 

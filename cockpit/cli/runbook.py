@@ -20,6 +20,7 @@ from typing import Any
 
 from cockpit.cli.common import EXIT_OK, _load, _need_runbook, _operator, driving_session, render_plan, write_atomic
 from cockpit.cli.steps import cmd_gate, cmd_rollback, cmd_step
+from cockpit.baseline import RULE_MIN_SAMPLES
 from cockpit.errors import UsageError
 from cockpit.exports import utc
 from cockpit.runbook import PlanView, RunbookError
@@ -71,12 +72,14 @@ def add_parsers(sub: argparse._SubParsersAction, config_arg: Any) -> None:  # ty
     g.add_argument("--wait", default="0", help="keep judging up to this long (e.g. 2m) until the phase is done")
     g.add_argument("--operator")
 
-    b = sub.add_parser("baseline", help="one round, recorded as the baseline to compare against")
+    b = sub.add_parser("baseline", help="enough rounds for the regression rule, recorded as the baseline")
     config_arg(b)
     b.add_argument("--operator")
+    b.add_argument("--rounds", type=int, help=ROUNDS_HELP)
     d = sub.add_parser("diff", help="baseline vs now, per host and service")
     config_arg(d)
     d.add_argument("--json", action="store_true")
+    d.add_argument("--rounds", type=int, help=ROUNDS_HELP)
     j = sub.add_parser("journal", help="what the journal holds, oldest first")
     config_arg(j)
     j.add_argument("--tail", action="store_true", help="keep printing new records until interrupted")
@@ -112,11 +115,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_baseline(args: argparse.Namespace) -> int:
     config = _load(args)
+    rounds = rounds_wanted(args, config)
 
     async def run() -> dict[str, Any]:
         s = await driving_session(config, args, "capture it from the driver")
         try:
-            await s.engine.run_round()
+            await sample_rounds(s, rounds, "baseline")
             return s.runbook.capture_baseline()
         except RunbookError as exc:
             raise UsageError(exc.message, exc.hint) from None
@@ -130,8 +134,36 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def regressions_now(config: Config) -> tuple[Session, list[Any], list[dict[str, Any]]]:
-    """Enough rounds to judge regressions (regression_rounds of them), then the diff rows."""
+ROUNDS_HELP = ("rounds to sample first (default: [runbook] min_samples, 20 unless set: the latency samples "
+               "the regression rule needs per host and service; fewer leave series inconclusive)")
+
+
+def rounds_wanted(args: argparse.Namespace, config: Config) -> int:
+    rounds = getattr(args, "rounds", None)
+    if rounds is None:
+        return config.runbook.min_samples
+    if rounds < 1:
+        raise UsageError(f"--rounds {rounds}: at least one round is needed", f"e.g. --rounds {RULE_MIN_SAMPLES}")
+    return int(rounds)
+
+
+async def sample_rounds(s: Session, rounds: int, what: str) -> Any:
+    """``rounds`` rounds a second apart (or the interval, if shorter), with progress on stderr; the last snapshot."""
+    snap = None
+    interval = min(1.0, s.engine.config.cockpit.interval)
+    for i in range(rounds):
+        snap = await s.engine.run_round()
+        print(f"{what}: round {i + 1}/{rounds}", file=sys.stderr, flush=True)
+        if i + 1 < rounds:
+            await asyncio.sleep(interval)
+    return snap
+
+
+async def regressions_now(config: Config, rounds: int | None = None) -> tuple[Session, list[Any], list[dict[str, Any]]]:
+    """Enough rounds to judge regressions, then the diff rows (an unjudged series says so in its row).
+
+    Down-state regressions need ``regression_rounds``; latency ones ``[runbook] min_samples`` samples a side.
+    """
     from cockpit.baseline import diff_rows
 
     s = Session(config, "check", drive=False, read_only=True)
@@ -139,15 +171,10 @@ async def regressions_now(config: Config) -> tuple[Session, list[Any], list[dict
     if base is None:
         await s.close()
         raise UsageError("no baseline in the journal", "record one first: cockpit baseline -c FILE (or b in the cockpit)")
-    rounds = config.runbook.regression_rounds
-    snap = None
-    for i in range(rounds):
-        snap = await s.engine.run_round()
-        if i + 1 < rounds:
-            await asyncio.sleep(min(1.0, config.cockpit.interval))
-    assert snap is not None
+    rounds = max(config.runbook.regression_rounds, config.runbook.min_samples if rounds is None else rounds)
+    snap = await sample_rounds(s, rounds, "sampling")
     regs = s.runbook.regressions()
-    rows = diff_rows(base[2], snap, s.engine.history, config.runbook.window, regs)
+    rows = diff_rows(base[2], snap, s.engine.history, config.runbook.window, regs, s.runbook.tracker.undecided())
     return s, regs, rows
 
 
@@ -155,7 +182,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     config = _load(args)
 
     async def run() -> list[dict[str, Any]]:
-        s, _regs, rows = await regressions_now(config)
+        s, _regs, rows = await regressions_now(config, rounds_wanted(args, config))
         await s.close()
         return rows
 

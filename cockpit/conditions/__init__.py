@@ -9,6 +9,7 @@ from __future__ import annotations
 from cockpit.conditions.evaluator import EvalContext, Outcome, Verdict, all_of, any_of, evaluate, evaluate_all
 from cockpit.conditions.parser import (
     FUNCTIONS,
+    LATENCY_PHASES,
     And,
     Command,
     Health,
@@ -35,6 +36,7 @@ __all__ = [
     "ConditionError",
     "EvalContext",
     "FUNCTIONS",
+    "LATENCY_PHASES",
     "Health",
     "LoadStat",
     "NoRegressions",

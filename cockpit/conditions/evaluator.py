@@ -104,9 +104,12 @@ async def evaluate(node: Node, ctx: EvalContext) -> Verdict:
         return Verdict(None if inner.value is None else not inner.value, f"not [{inner.detail}]")
     if isinstance(node, NoRegressions):
         regs = ctx.regressions()
-        if not regs:
-            return Verdict(True, "no regressions")
-        return Verdict(False, f"{len(regs)} regression(s): {_few(regs)}")
+        if regs:
+            return Verdict(False, f"{len(regs)} regression(s): {_few(regs)}")
+        unsure = getattr(ctx, "undecided", lambda: [])()
+        if unsure:
+            return Verdict(None, f"no_regressions: {len(unsure)} latency series not judged yet: {_few(unsure)}")
+        return Verdict(True, "no regressions")
     if isinstance(node, Health):
         return _health(node, ctx)
     if isinstance(node, StatusIn):
@@ -261,24 +264,39 @@ def _status_in(node: StatusIn, ctx: EvalContext) -> Verdict:
 
 # --------------------------------------------------------------------------- windows and figures
 
+_MEASURED = {None: "probes", "connect": "connects", "tls": "TLS handshakes"}
+
+
 def _window_stat(node: WindowStat, ctx: EvalContext) -> Verdict:
-    label = f"{node.func}({node.target.text})"
+    """Over the cockpit's own probes in the window; the detail says so (how many, of what, over how long)."""
+    phase = f", {node.phase}" if node.phase else ""
+    label = f"{node.func}({node.target.text}{phase})"
     hosts = ctx.hosts_for(node.target.service, node.target.selector)
     if not hosts:
         return _no_hosts(label, "no host is checked for it")
     samples = ctx.window(node.target.service, hosts)
     if node.func == "p95":
-        data = sorted(s.latency for s in samples if s.latency is not None)
-        kind = "duration"
+        data = sorted(v for v in (getattr(s, node.phase or "latency", None) for s in samples) if v is not None)
+        kind, what = "duration", _MEASURED[node.phase]
     else:
         data = [100.0 if s.status == "down" else 0.0 for s in samples if s.status != "unknown"]
-        kind = "percent"
+        kind, what = "percent", "probes"
     n, need = len(data), max(ctx.min_samples, 1)
+    span = _span(getattr(ctx, "window_seconds", None))
     if n < need:
-        return Verdict(None, f"{label}: inconclusive, {n} of {need} samples")
+        return Verdict(None, f"{label}: inconclusive, {n} of {need} {what} by the cockpit{span}")
     figure = data[math.ceil(0.95 * n) - 1] if node.func == "p95" else sum(data) / n
     ok = _OPS[node.op](figure, node.limit.value)
-    return Verdict(ok, f"{label} = {_fmt(kind, figure)} over {n} samples, {_limit(node.op, node.limit, kind)}")
+    return Verdict(ok, f"{label} = {_fmt(kind, figure)} over {n} {what} by the cockpit{span}, "
+                       f"{_limit(node.op, node.limit, kind)}")
+
+
+def _span(seconds: float | None) -> str:
+    if not seconds:
+        return ""
+    if seconds % 60 == 0:
+        return f" in {seconds / 60:g} m"
+    return f" in {seconds:g} s"
 
 
 def _host_figures(node: LoadStat | Rss, ctx: EvalContext) -> Verdict:

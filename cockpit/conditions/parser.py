@@ -16,7 +16,7 @@ from typing import Literal, NoReturn, Union
 
 from cockpit.errors import ConditionError
 
-__all__ = ["FUNCTIONS", "And", "Command", "Health", "LoadStat", "Node", "NoRegressions", "Not", "Or", "Quantity", "Rss", "StatusIn", "Target", "ValueCmp", "ValueOf", "WindowStat", "parse"]
+__all__ = ["FUNCTIONS", "LATENCY_PHASES", "And", "Command", "Health", "LoadStat", "Node", "NoRegressions", "Not", "Or", "Quantity", "Rss", "StatusIn", "Target", "ValueCmp", "ValueOf", "WindowStat", "parse"]
 
 Cmp = Literal["<", "<=", ">", ">=", "==", "!="]
 Unit = Literal["", "ms", "s", "m", "h", "%", "KB", "MB", "GB"]
@@ -36,7 +36,8 @@ _SELECTOR = re.compile(r"[A-Za-z0-9_.*?\[\]:-]+")
 _NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)")
 _UNIT_WORD = re.compile(r"[A-Za-z]+|%")
 _SEL_CHARS = "letters, digits, _ . * ? [ ] : -"
-_FORMS = ("forms: up(S), any_up(S), down(S), status(S) in [200], p95(S) < 200ms, error_rate(S) < 1%, "
+_FORMS = ("forms: up(S), any_up(S), down(S), status(S) in [200], p95(S) < 200ms, p95(S, connect) < 50ms, "
+          "error_rate(S) < 1%, "
           'cpu(SEL) < 80%, mem(SEL) < 90%, rss(S) < 200MB, command("..."), value("...") > 0, no_regressions')
 
 
@@ -82,14 +83,19 @@ class StatusIn:
     codes: tuple[int, ...]
 
 
+#: Latency phases ``p95`` may name besides the main latency (:data:`cockpit.history.PHASES`).
+LATENCY_PHASES = ("connect", "tls")
+
+
 @dataclass(frozen=True)
 class WindowStat:
-    """``p95(S) < 200ms`` or ``error_rate(S) < 1%``: over every sample in the context's window."""
+    """``p95(S) < 200ms``, ``p95(S, connect) < 50ms`` or ``error_rate(S) < 1%``: over the context's window."""
 
     func: Literal["p95", "error_rate"]
     target: Target
     op: Cmp
     limit: Quantity
+    phase: str | None = None  # p95 only: one of LATENCY_PHASES; None is the request (or TCP connect) time
 
 
 @dataclass(frozen=True)
@@ -261,16 +267,16 @@ class _Parser:
         if name == "no_regressions":
             return NoRegressions()
         if name in ("up", "any_up", "down"):
-            return Health(name, self.call_target(name))  # type: ignore[arg-type]
+            return Health(name, self.call_target(name)[0])  # type: ignore[arg-type]
         if name == "status":
             return self.status_in()
         if name in ("p95", "error_rate", "rss"):
-            target = self.call_target(name)
-            op = self.cmp(f"{name}({target.text})")
+            target, phase = self.call_target(name, LATENCY_PHASES if name == "p95" else ())
+            op = self.cmp(f"{name}({target.text}{', ' + phase if phase else ''})")
             limit = self.quantity("duration" if name == "p95" else "percent" if name == "error_rate" else "size", name)
             if name == "rss":
                 return Rss(target, op, limit)
-            return WindowStat(name, target, op, limit)  # type: ignore[arg-type]
+            return WindowStat(name, target, op, limit, phase)  # type: ignore[arg-type]
         if name in ("cpu", "mem"):
             self.punct("(", f'"(" after "{name}"')
             selector = self.selector(f' in "{name}("')
@@ -289,20 +295,32 @@ class _Parser:
 
     # ---- pieces
 
-    def call_target(self, func: str) -> Target:
+    def call_target(self, func: str, phases: tuple[str, ...] = ()) -> tuple[Target, str | None]:
+        """``(SERVICE[@SELECTOR])``, and ``, PHASE`` before the ``)`` where ``phases`` allows one."""
         self.punct("(", f'"(" after "{func}"')
         service = self.match(_NAME)
         if service is None:
             self.fail(f'a service name after "{func}("')
         selector = None
         self.ws()
+        after = "the service name"
         if self.text.startswith("@", self.pos):
             self.pos += 1
             selector = self.selector(' after "@"')
-            self.punct(")", '")" after the selector')
-        else:
-            self.punct(")", '")" after the service name')
-        return Target(service, selector)
+            after = "the selector"
+        phase = None
+        self.ws()
+        if phases and self.text.startswith(",", self.pos):
+            self.pos += 1
+            self.ws()
+            start = self.pos
+            phase = self.match(_IDENT)
+            if phase not in phases:
+                raise ConditionError(self.text, start, f'expected a latency phase ({", ".join(phases)}) after ","',
+                                     f"{func}(S) is the request time; {func}(S, connect) the connect time")
+            after = "the phase"
+        self.punct(")", f'")" after {after}')
+        return Target(service, selector), phase
 
     def call_string(self, func: str) -> tuple[str, str | None]:
         self.punct("(", f'"(" after "{func}"')
@@ -323,7 +341,7 @@ class _Parser:
         if sel is None:
             self.fail(f"a host selector (a host name, a glob like web*, tag:NAME or all){where}")
         nxt = self.text[self.pos:self.pos + 1]
-        if nxt and not nxt.isspace() and nxt not in ")<>=!":
+        if nxt and not nxt.isspace() and nxt not in ")<>=!,":
             self.fail(f"a selector character ({_SEL_CHARS}) or the end of the selector",
                       hint="selectors: a host name, a glob like web*, tag:NAME, or all")
         if ":" in sel:
@@ -339,7 +357,7 @@ class _Parser:
         return sel
 
     def status_in(self) -> StatusIn:
-        target = self.call_target("status")
+        target = self.call_target("status")[0]
         if not self.keyword("in"):
             self.fail(f'"in" after status({target.text})', hint="e.g. status(web) in [200, 301]")
         self.punct("[", '"[" to start the list of HTTP status codes')

@@ -73,9 +73,11 @@ def render(node: Node) -> str:
         return f"{node.func}({node.target.text})"
     if isinstance(node, StatusIn):
         return f"status({node.target.text}) in [{', '.join(str(c) for c in node.codes)}]"
-    if isinstance(node, (WindowStat, Rss)):
-        func = node.func if isinstance(node, WindowStat) else "rss"
-        return f"{func}({node.target.text}) {node.op} {_qty(node.limit)}"
+    if isinstance(node, WindowStat):
+        phase = f", {node.phase}" if node.phase else ""
+        return f"{node.func}({node.target.text}{phase}) {node.op} {_qty(node.limit)}"
+    if isinstance(node, Rss):
+        return f"rss({node.target.text}) {node.op} {_qty(node.limit)}"
     if isinstance(node, LoadStat):
         return f"{node.func}({node.selector}) {node.op} {_qty(node.limit)}"
     if isinstance(node, Command):
@@ -94,12 +96,15 @@ class Refs:
     selectors: frozenset[str]
     process_services: frozenset[str]  # services rss() reads: they must be process checks
     uses_regressions: bool
+    #: every p95()/error_rate(): only kinds with a latency have them; validate weighs their thresholds
+    windowed: frozenset[WindowStat] = frozenset()
 
 
 def references(node: Node) -> Refs:
     services: set[str] = set()
     selectors: set[str] = set()
     process: set[str] = set()
+    windowed: set[WindowStat] = set()
     regressions = False
     stack: list[Node] = [node]
     while stack:
@@ -116,6 +121,8 @@ def references(node: Node) -> Refs:
                 selectors.add(n.target.selector)
             if isinstance(n, Rss):
                 process.add(n.target.service)
+            if isinstance(n, WindowStat):
+                windowed.add(n)
         elif isinstance(n, LoadStat):
             selectors.add(n.selector)
         elif isinstance(n, Command):
@@ -125,4 +132,4 @@ def references(node: Node) -> Refs:
             for v in (n.left, n.right):
                 if isinstance(v, ValueOf) and v.selector:
                     selectors.add(v.selector)
-    return Refs(frozenset(services), frozenset(selectors), frozenset(process), regressions)
+    return Refs(frozenset(services), frozenset(selectors), frozenset(process), regressions, frozenset(windowed))

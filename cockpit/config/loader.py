@@ -20,7 +20,7 @@ from typing import Any
 
 from cockpit.config.actions import read_actions
 from cockpit.config.hosts import read_hosts, read_inventory
-from cockpit.config.runbook import read_runbook
+from cockpit.config.runbook import read_runbook, thin_thresholds
 from cockpit.config.services import read_services
 from cockpit.config.source import DEFAULT_FILE, KeyPath, Reader, read_text, resolve_path, short_list, syntax_issue
 from cockpit.durations import format_duration
@@ -159,6 +159,8 @@ def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> Confi
     services = read_services(r, data.get("services", {}), hosts)
     actions = read_actions(r, data.get("actions", {}), hosts)
     runbook = read_runbook(r, text, data, hosts, services)
+    if not r.issues:
+        thin_thresholds(r, text, cockpit.interval, runbook, hosts, services)
     if r.issues:  # this file's issues by line; an inventory's own issues after them
         raise ConfigError(sorted(r.issues, key=lambda i: (i.file != file, i.line or 1 << 30)))
     assignments = []
@@ -167,7 +169,7 @@ def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> Confi
         assignments.append((host.name, names))
     return Config(path=path.absolute(), cockpit=cockpit, ssh=ssh, hosts=tuple(hosts), services=tuple(services),
                   actions=tuple(actions), runbook=runbook, assignments=tuple(assignments), secrets=frozenset(r.secrets),
-                  journal=journal, notes=tuple(notes))
+                  journal=journal, notes=(*notes, *(w.render() for w in r.warnings)))
 
 
 def find_config(cli_value: str | None, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Path:

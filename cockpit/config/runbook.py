@@ -7,14 +7,15 @@ before the cutover starts.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
-from cockpit.conditions import ConditionError, parse, references
+from cockpit.conditions import ConditionError, WindowStat, parse, references
 from cockpit.config.services import read_selectors
 from cockpit.config.source import KeyPath, Reader, short_list, suggest
 from cockpit.inventory import is_valid_selector, select
-from cockpit.spec import HostSpec, PhaseSpec, RollbackSpec, RunbookSpec, ServiceSpec, StepSpec
+from cockpit.spec import LATENCY_KINDS, HostSpec, PhaseSpec, RollbackSpec, RunbookSpec, ServiceSpec, StepSpec
 
 __all__ = ["read_runbook"]
 
@@ -42,6 +43,21 @@ class _Ctx:
     def issue(self, p: KeyPath, message: str, fix: str, anchor: str | None) -> None:
         self.r.issue(p, message, fix, line=_line_of(self.text, anchor) if anchor else None)
 
+    def latency_kind(self, p: KeyPath, text: str, stat: WindowStat, line: int | None) -> None:
+        """p95()/error_rate() judge the cockpit's probes of a service: only http and tcp checks have a latency."""
+        s = self.services.get(stat.target.service)
+        if s is None:
+            return
+        kinds = ("http",) if stat.phase == "tls" else LATENCY_KINDS
+        if s.check.kind in kinds:
+            return
+        what = f"{stat.func}(S, {stat.phase})" if stat.phase else f"{stat.func}()"
+        have = " and ".join(kinds)
+        self.r.issue(p, f"condition {text!r}: {what} needs a service with a latency ({have} checks); "
+                        f"{stat.target.service!r} is a {s.check.kind} check, which has none",
+                     f"judge {stat.target.service!r} with up()/down(), or point {stat.func}() at a {have} service",
+                     line=line)
+
     def conditions(self, p: KeyPath, raw: Any, anchor: str | None) -> tuple[str, ...]:
         if raw is None:
             return ()
@@ -65,6 +81,8 @@ class _Ctx:
                 if s is not None and s.check.kind != "process":
                     self.r.issue(p, f"condition {text!r}: rss() needs a process service, {svc!r} is {s.check.kind}",
                                  "point rss() at a service with process = \"...\"", line=line)
+            for stat in sorted(refs.windowed, key=lambda w: (w.target.service, w.func, w.phase or "")):
+                self.latency_kind(p, text, stat, line)
             for sel in sorted(refs.selectors):
                 if not is_valid_selector(sel) or not select(self.hosts, sel):
                     self.r.issue(p, f"condition {text!r}: selector {sel!r} matches no host",
@@ -209,3 +227,37 @@ def _factor(r: Reader, raw: Any) -> float:
     r.issue(("runbook", "latency_factor"), f"latency_factor must be a number above 1, got {raw!r}",
             "e.g. latency_factor = 1.5 (p95 50% slower than the baseline is a regression)")
     return 1.5
+
+
+def thin_thresholds(r: Reader, text: str, interval: float, rb: RunbookSpec, hosts: list[HostSpec],
+                    services: list[ServiceSpec]) -> None:
+    """Warn where a rate threshold is finer than the window's probes can tell.
+
+    ``error_rate`` is over the cockpit's own probes: one per host per interval. With 60 of them in the
+    window one failed probe is 1.7 %, so ``error_rate(api) < 0.1%`` can only mean "no failed probe".
+    """
+    by_name = {s.name: s for s in services}
+    places: list[tuple[KeyPath, str]] = []
+    for ph in rb.phases:
+        places += [(("phases", ph.id, "gate"), c) for c in ph.gate]
+        for st in ph.steps:
+            places += [(("phases", ph.id, st.id, "verify"), c) for c in st.verify]
+    rounds = max(1, int(rb.window // interval))
+    for path, cond in places:
+        for stat in references(parse(cond)).windowed:
+            svc = by_name.get(stat.target.service)
+            if stat.func != "error_rate" or svc is None or stat.limit.value <= 0:
+                continue
+            on = [h for h in hosts if any(h in select([h], sel) for sel in svc.on)]
+            if stat.target.selector:
+                on = [h for h in on if h in select(on, stat.target.selector)]
+            n = rounds * max(1, len(on))
+            if 100.0 / n <= stat.limit.value:
+                continue
+            need = math.ceil(100.0 / stat.limit.value)
+            longer = math.ceil(need / max(1, len(on)) * interval)
+            r.warn(path, f"condition {cond!r} needs {need} probes to tell {stat.limit.value:g}% apart, but the "
+                         f"{rb.window:g}s window holds about {n} (one failed probe is {100.0 / n:.2g}%): "
+                         "it holds only while no probe fails",
+                   f"a [runbook] window of at least {longer}s, or a real traffic metric for this rate",
+                   line=_line_of(text, cond))

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from cockpit.checks import TARGET_PLACEHOLDERS, render_target, target_placeholders
 from cockpit.config.hosts import name_problem
 from cockpit.config.source import KeyPath, Reader, short_list, suggest
 from cockpit.inventory import is_valid_selector, select, selector_kind
@@ -129,9 +130,15 @@ def _check(r: Reader, p: KeyPath, t: dict[str, Any], kind: str, hosts: list[Host
         return PortCheck(r.port(key("port"), t["port"]), owner=owner, free=free)
     via = opt("via", lambda q, v: _via(r, q, v, hosts))
     if kind == "tcp":
-        return TcpCheck(r.port(key("tcp"), t["tcp"]), host=opt("tcp_host", r.env_string), via=via)
+        tcp_host = opt("tcp_host", r.env_string)
+        if tcp_host:
+            _placeholders(r, key("tcp_host"), tcp_host)
+        return TcpCheck(r.port(key("tcp"), t["tcp"]), host=tcp_host, via=via)
     url = r.env_string(key("http"), t["http"], example='"https://example.net/health"')
-    parts = urlsplit(url) if url else None
+    if url:
+        _placeholders(r, key("http"), url)
+    # {host} and {address} are filled in per host at run time: check the URL's shape with stand-ins
+    parts = urlsplit(render_target(url, "host.invalid", "192.0.2.1", url=True)) if url else None
     if parts is not None and (parts.scheme not in ("http", "https") or not parts.netloc):
         r.issue(key("http"), f"{t['http']!r} is not an http:// or https:// URL",
                 'e.g. http = "https://example.net/health"')
@@ -202,3 +209,12 @@ def read_services(r: Reader, raw: Any, hosts: list[HostSpec]) -> list[ServiceSpe
         if check is not None:
             services.append(ServiceSpec(name=name, on=on, check=check, critical=critical, timeout=timeout))
     return services
+
+
+def _placeholders(r: Reader, p: KeyPath, target: str) -> None:
+    """Only ``{host}`` and ``{address}`` resolve in a target (per host, at run time)."""
+    for name in target_placeholders(target):
+        if name not in TARGET_PLACEHOLDERS:
+            r.issue(p, f"{target!r}: {{{name}}} is not a placeholder of a target",
+                    "use {host} (the host's name) or {address} (its address); {{ and }} are literal braces")
+

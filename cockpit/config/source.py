@@ -199,11 +199,17 @@ class Reader:
         self.locator = Locator(text)
         self.env = env
         self.issues: list[ConfigIssue] = []
+        self.warnings: list[ConfigIssue] = []
         self.secrets: set[str] = set()
 
     def issue(self, path: KeyPath, message: str, fix: str = "", line: int | None = None) -> None:
         self.issues.append(ConfigIssue(self.file, key_path(path), message, fix,
                                        line if line is not None else self.locator.line(path)))
+
+    def warn(self, path: KeyPath, message: str, fix: str = "", line: int | None = None) -> None:
+        """Valid, but likely not what the operator means: ``cockpit validate`` shows it with the fix."""
+        self.warnings.append(ConfigIssue(self.file, key_path(path), message, fix,
+                                         line if line is not None else self.locator.line(path)))
 
     def known(self, path: KeyPath, table: Mapping[str, Any], keys: Iterable[str]) -> None:
         keys = tuple(keys)

@@ -76,7 +76,7 @@ async def _scenario(env: DemoEnvironment, duration: float, out: Path, operator: 
     try:
         await s.start()
         await _until(lambda: all(h.reachable for h in s.engine.snapshot().hosts), deadline, 0.2)
-        for _ in range(3):
+        for _ in range(s.config.runbook.min_samples):  # the regression rule's samples for the baseline
             await s.engine.run_round()
         rb.capture_baseline()
         await rb.tick_step("baseline.capture", None, True, "baseline captured by the demo")

@@ -25,6 +25,7 @@ from cockpit.checks import (
     new_delimiter,
     parse_round,
     probe_tcp,
+    render_target,
 )
 from cockpit.engine.load import LoadTracker
 from cockpit.errors import HostKeyError, TransportError
@@ -152,6 +153,11 @@ class HostPoller:
         check = svc.check
         deadline = svc.timeout or min(NETWORK_CHECK_DEADLINE, self.config.ssh.command_timeout)
         via = getattr(check, "via", None)
+        address = self.transport.hostname if isinstance(self.transport, SshTransport) else self.spec.address
+        if isinstance(check, HttpCheck) and "{" in check.url:
+            check = dataclasses.replace(check, url=render_target(check.url, self.spec.name, address, url=True))
+        elif isinstance(check, TcpCheck) and check.host and "{" in check.host:
+            check = dataclasses.replace(check, host=render_target(check.host, self.spec.name, address, url=False))
         try:
             if isinstance(check, HttpCheck):
                 forward = None
@@ -168,7 +174,6 @@ class HostPoller:
                     vt = self.transports(via)
                     if isinstance(vt, SshTransport):
                         opener = lambda h, p, vt=vt: vt.open_tcp(h, p, deadline)  # noqa: E731
-                address = self.transport.hostname if isinstance(self.transport, SshTransport) else self.spec.address
                 v, latency = await probe_tcp(check, address, deadline, opener)
             else:
                 raise TypeError(check.kind)

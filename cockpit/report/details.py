@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cockpit.baseline import MIN_SLOWDOWN, diff_rows
+from cockpit.baseline import ALPHA, MIN_SLOWDOWN, diff_rows, latency_shift, median
 from cockpit.report.base import (
     BAD,
     DETAIL_LIMIT,
@@ -217,19 +217,30 @@ class DetailSections(ReportBase):
             if row["baseline"] != row["now"]:
                 note = f"{BAD} was {self.t(row['baseline'])}" if row["baseline"] == "up" else "changed"
             bp, np_ = row["baseline_p95_ms"], row["now_p95_ms"]
-            if (not note and bp and np_ is not None and np_ > self.spec.latency_factor * bp
-                    and np_ - bp >= MIN_SLOWDOWN * 1000):
-                note = f"{BAD} p95 ×{np_ / bp:.1f}"
+            if not note and bp is not None:
+                note = self._latency_note(data, row["host"], row["service"])
             changed += bool(note)
             table.append(f"| {self.t(row['host'])} | {self.t(row['service'])} | {self.t(row['baseline'])} | "
                          f"{self.t(row['now'])} | {'–' if bp is None else f'{bp} ms'} | "
                          f"{'–' if np_ is None else f'{np_} ms'} | {note} |")
         out += [f"Baseline #{bid} captured at {_iso(at)}; final state at {_iso(self.final.at)}. "
-                f"{changed} of {len(rows)} host/service pairs differ (status changed, or p95 over "
-                f"{self.spec.latency_factor:g}× the baseline's and {MIN_SLOWDOWN * 1000:.0f} ms more).", "",
+                f"{changed} of {len(rows)} host/service pairs differ (status changed, or slower by the regression "
+                f"rule: median over {self.spec.latency_factor:g}× the baseline's and {MIN_SLOWDOWN * 1000:.0f} ms "
+                f"more, significant at p < {ALPHA:g}).", "",
                 "| Host | Service | Baseline status | Final status | Baseline p95 | Final p95 | Change |",
                 "|---|---|---|---|---:|---:|---|", *table]
         return out
+
+    def _latency_note(self, data: dict[str, Any], host: str, service: str) -> str:
+        """The regression rule on the baseline's samples and the final window; inconclusive says so."""
+        b = data["hosts"].get(host, {}).get("services", {}).get(service, {})
+        if "samples" not in b:
+            return "latency not judged (baseline without samples)"
+        lat = [s.latency for s in self.history.window(service, [host], self.spec.window) if s.latency is not None]
+        shift = latency_shift(b["samples"], lat, factor=self.spec.latency_factor, min_samples=self.spec.min_samples)
+        if shift.verdict == "regression":
+            return f"{BAD} slower: median ×{median(lat) / max(median(b['samples']), 1e-9):.1f}"
+        return "latency " + shift.detail if shift.verdict == "inconclusive" else ""
 
     # -- rollbacks -------------------------------------------------------------------------
 

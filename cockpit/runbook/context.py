@@ -22,12 +22,14 @@ class EngineContext:
     """Implements :class:`cockpit.conditions.EvalContext` over a live engine."""
 
     def __init__(self, engine: Engine, *, only: set[str] | None = None, after: float | None = None,
-                 default_hosts: list[str] | None = None, regressions: Callable[[], list[str]] | None = None) -> None:
+                 default_hosts: list[str] | None = None, regressions: Callable[[], list[str]] | None = None,
+                 undecided: Callable[[], list[str]] | None = None) -> None:
         self.engine = engine
         self.only = only
         self.after = after
         self.default_hosts = default_hosts
         self._regressions = regressions or (lambda: [])
+        self._undecided = undecided or (lambda: [])
         rb = engine.config.runbook
         self.min_samples = rb.min_samples
         self.window_seconds = rb.window
@@ -91,6 +93,10 @@ class EngineContext:
 
     def regressions(self) -> list[str]:
         return self._regressions()
+
+    def undecided(self) -> list[str]:
+        """Latency series the regression rule could not judge yet (read after :meth:`regressions`)."""
+        return self._undecided()
 
     def now(self) -> float:
         return time.time()

@@ -52,7 +52,8 @@ class Runbook(StepsMixin, RollbackMixin):
                 break
             steps_done = all(self._steps[f"{phase.id}.{s.id}"].state in DONE_STEP for s in phase.steps)
             if phase.gate:
-                ctx = EngineContext(self.engine, regressions=lambda: [r.line() for r in self.regressions()])
+                ctx = EngineContext(self.engine, regressions=lambda: [r.line() for r in self.regressions()],
+                                undecided=self.tracker.undecided)
                 verdict = await evaluate_all(list(phase.gate), ctx)
             else:
                 verdict = Verdict(True, "no gate")

@@ -43,7 +43,8 @@ class StepsMixin(RunbookState):
             verdict = Verdict(True, "no rollback requirements")
         else:
             ctx = EngineContext(self.engine, default_hosts=self.step_hosts(step) or None,
-                                regressions=lambda: [r.line() for r in self.regressions()])
+                                regressions=lambda: [r.line() for r in self.regressions()],
+                                undecided=self.tracker.undecided)
             verdict = await evaluate_all(conds, ctx)
         self._steps[ref].ready = verdict
         self._publish()
@@ -218,7 +219,8 @@ class StepsMixin(RunbookState):
                     continue
                 if step.verify:
                     ctx = EngineContext(self.engine, only={h}, after=after, default_hosts=[h],
-                                        regressions=lambda: [r.line() for r in self.regressions()])
+                                        regressions=lambda: [r.line() for r in self.regressions()],
+                                undecided=self.tracker.undecided)
                     verdict = await evaluate_all(list(step.verify), ctx)
                     if verdict.value is not True:
                         st.checks[h] = HostCheck(h, None, f"back, but {verdict.detail}")
@@ -242,7 +244,8 @@ class StepsMixin(RunbookState):
             await asyncio.gather(*(self.engine.round_host(h) for h in pending))
             for h in list(pending):
                 ctx = EngineContext(self.engine, only={h}, after=after, default_hosts=[h],
-                                    regressions=lambda: [r.line() for r in self.regressions()])
+                                    regressions=lambda: [r.line() for r in self.regressions()],
+                                undecided=self.tracker.undecided)
                 verdict = await evaluate_all(list(step.verify), ctx)
                 st.checks[h] = HostCheck(h, verdict.value, verdict.detail)
                 if verdict.value is True:
@@ -287,7 +290,8 @@ class StepsMixin(RunbookState):
                 self._set_step(ref, "verifying", reason=note)
                 await self._verify(ref, step, checkable, after=now)
             else:  # a step done once (no hosts): its verify runs over the whole fleet
-                ctx = EngineContext(self.engine, after=None, regressions=lambda: [r.line() for r in self.regressions()])
+                ctx = EngineContext(self.engine, after=None, regressions=lambda: [r.line() for r in self.regressions()],
+                                undecided=self.tracker.undecided)
                 verdict = await evaluate_all(list(step.verify), ctx)
                 st.checks["*"] = HostCheck("*", verdict.value is True, f"{note}; {verdict.detail}")
         done = [h for h in hosts if st.checks.get(h, HostCheck(h, None)).ok]
