@@ -28,7 +28,7 @@ def test_diff_flags_a_slowed_endpoint_and_says_inconclusive_when_it_cannot_judge
     cfg = tmp_path / "cockpit.toml"
     cfg.write_text(f"""
 [cockpit]
-interval = "1s"
+interval = "200ms"
 [journal]
 path = "{tmp_path / 'journal.sqlite'}"
 [runbook]
