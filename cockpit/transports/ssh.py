@@ -282,6 +282,11 @@ class SshTransport:
             listener.close()
         self._forwards.clear()
 
+    @property
+    def kills_pending(self) -> bool:
+        """A cancelled command's kill has not reached the host yet (hung host): its fate is unknown."""
+        return any(not k.done() for k in self._killers)
+
     async def close(self) -> None:
         self._drop_shell(kill=False)  # the shell reads EOF and exits
         if self._killers:  # let pending kills reach the host before the connection goes

@@ -1,0 +1,164 @@
+"""TERM, HUP and INT mid-action, headless: remote work cancelled (detached jobs left running), every outcome
+journaled, the lease released, exit 128+signal within 10 s; a second signal exits at once, "abandoned"."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from cockpitcfg import write_config
+
+from cockpit.config import load_config
+from cockpit.journal import Journal
+
+ROOT = Path(__file__).resolve().parents[1]
+
+RUNBOOK = """
+[[phases]]
+id = "move"
+title = "Move"
+
+  [[phases.steps]]
+  id = "long"
+  title = "A long step on two hosts"
+  on = ["h1", "h2"]
+  run = "echo started-long; sleep 47"
+
+  [[phases.steps]]
+  id = "bg"
+  title = "A detached job"
+  on = ["h1"]
+  run = "echo started-bg; sleep 48"
+  detach = true
+"""
+
+
+def _env() -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COCKPIT_OPERATOR": "alice", "PYTHONUNBUFFERED": "1"}
+    env.pop("COCKPIT_CONFIG", None)
+    return env
+
+
+def _start_step(path: Path, ref: str, marker: str) -> subprocess.Popen[str]:
+    """``cockpit step run REF``, returned once the remote command printed ``marker`` (it runs on the host)."""
+    proc = subprocess.Popen([sys.executable, "-m", "cockpit", "step", "run", ref, "-c", str(path), "--yes"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=ROOT)
+    deadline = time.monotonic() + 30
+    seen = ""
+    while time.monotonic() < deadline and marker not in seen:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        if not line:
+            break
+        seen += line
+    if marker not in seen:
+        proc.kill()
+        proc.wait(10)
+        pytest.fail(f"{ref} never printed {marker}: {seen}{proc.stderr.read()}")  # type: ignore[union-attr]
+    return proc
+
+
+def _sleeps(fleet, host: str, seconds: str) -> list:  # type: ignore[no-untyped-def, type-arg]
+    found = []
+    for p in fleet.remote_processes(host):
+        try:
+            if p.cmdline()[-2:] == ["sleep", seconds] or p.cmdline() == ["sleep", seconds]:
+                found.append(p)
+        except Exception:  # noqa: BLE001 (gone meanwhile)
+            pass
+    return found
+
+
+def _wait_gone(fleet, hosts: list[str], seconds: str, timeout: float = 5.0) -> list:  # type: ignore[no-untyped-def, type-arg]
+    deadline = time.monotonic() + timeout
+    left = [p for h in hosts for p in _sleeps(fleet, h, seconds)]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = [p for h in hosts for p in _sleeps(fleet, h, seconds)]
+    return left
+
+
+def _journal(path: Path) -> tuple[list[dict], object]:  # type: ignore[type-arg]
+    j = Journal(load_config(path).cockpit.journal, "check", readonly=True).open()
+    try:
+        return j.actions(), j.lease()
+    finally:
+        j.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_signal_mid_step_cancels_remote_work_journals_and_releases(fleet, tmp_path, sig) -> None:  # type: ignore[no-untyped-def]
+    path = write_config(tmp_path, fleet, RUNBOOK, cockpit={"interval": "0.5s"})
+    proc = _start_step(path, "move.long", "started-long")
+    try:
+        assert _wait_gone(fleet, ["h1", "h2"], "47", timeout=0) != [], "the step's sleep is not running"
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        proc.wait(15)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    err = proc.stderr.read()  # type: ignore[union-attr]
+    assert proc.returncode == 128 + int(sig), err
+    assert took < 10, took
+    assert "Traceback" not in err, err
+    assert signal.Signals(sig).name in err, err  # the operator is told why it stopped
+    assert _wait_gone(fleet, ["h1", "h2"], "47") == []  # nothing orphaned on the hosts
+    actions, lease = _journal(path)
+    step = next(a for a in actions if a["step"] == "move.long")
+    assert {r["host"]: r["state"] for r in step["runs"]} == {"h1": "cancelled", "h2": "cancelled"}
+    assert all(signal.Signals(sig).name in r["error"] for r in step["runs"]), step["runs"]
+    assert step["ended"] is not None
+    assert lease is None, err  # released: the next cockpit drives without a take-over
+
+
+def test_signal_leaves_a_detached_job_running_and_journaled(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = write_config(tmp_path, fleet, RUNBOOK, cockpit={"interval": "0.5s"})
+    proc = _start_step(path, "move.bg", "started-bg")
+    try:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    try:
+        assert proc.returncode == 128 + signal.SIGTERM, proc.stderr.read()  # type: ignore[union-attr]
+        assert _sleeps(fleet, "h1", "48") != []  # the job runs on
+        actions, lease = _journal(path)
+        bg = next(a for a in actions if a["step"] == "move.bg")
+        assert [r["state"] for r in bg["runs"]] == ["running"] and bg["runs"][0]["job"], bg
+        assert lease is None
+    finally:
+        for p in _sleeps(fleet, "h1", "48"):
+            p.kill()
+
+
+def test_second_signal_exits_at_once_journaling_abandoned(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = write_config(tmp_path, fleet, RUNBOOK, cockpit={"interval": "0.5s"})
+    proc = _start_step(path, "move.long", "started-long")
+    try:
+        fleet["h2"].pause()  # h2 hangs: cancelling there cannot finish, so the first TERM's clean-up waits
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+        took = time.monotonic() - sent
+        assert proc.returncode == 128 + signal.SIGTERM, proc.stderr.read()  # type: ignore[union-attr]
+        assert took < 2, took
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        fleet["h2"].resume()
+    actions, _lease = _journal(path)
+    step = next(a for a in actions if a["step"] == "move.long")
+    states = {r["host"]: (r["state"], r["error"]) for r in step["runs"]}
+    assert states["h2"][0] == "interrupted" and "abandoned: outcome unknown" in states["h2"][1], states
