@@ -57,6 +57,7 @@ class SignalStop:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._previous: dict[int, Any] = {}
         self._settling: asyncio.Task[None] | None = None
+        self._timers: list[Any] = []  # the grace timer and the backstop thread, cancelled on uninstall
 
     @property
     def exit_status(self) -> int | None:
@@ -69,7 +70,10 @@ class SignalStop:
             self._loop.add_signal_handler(s, self._signalled, s)
 
     def uninstall(self) -> None:
-        """Back to the handlers from before (the loop alone would leave the defaults)."""
+        """Back to the handlers from before (the loop alone would leave the defaults); timers off."""
+        for t in self._timers:
+            t.cancel()
+        self._timers.clear()
         if self._loop is not None and not self._loop.is_closed():
             for s in SIGNALS:
                 self._loop.remove_signal_handler(s)
@@ -86,10 +90,11 @@ class SignalStop:
         self.say(f"cockpit: {name}: cancelling remote commands (detached jobs run on) and exiting; "
                  f"{name} again exits at once")
         assert self._loop is not None
-        self._loop.call_later(GRACE, self.abandon, f"the stop after {name} took over {GRACE:g} s")
+        self._timers.append(self._loop.call_later(GRACE, self.abandon, f"the stop after {name} took over {GRACE:g} s"))
         backstop = threading.Timer(BACKSTOP, self._backstop)
         backstop.daemon = True
         backstop.start()
+        self._timers.append(backstop)
         if self.session is not None:
             self.session.interrupt(f"cancelled: the cockpit got {name}")
             self._settling = self._loop.create_task(self._settle_then_stop(signum))

@@ -4,14 +4,18 @@ journaled, the lease released, exit 128+signal within 10 s; a second signal exit
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
+import psutil
 import pytest
-from cockpitcfg import write_config
+from cockpitcfg import fleet_toml, write_config
 
 from cockpit.config import load_config
 from cockpit.journal import Journal
@@ -162,3 +166,58 @@ def test_second_signal_exits_at_once_journaling_abandoned(fleet, tmp_path) -> No
     step = next(a for a in actions if a["step"] == "move.long")
     states = {r["host"]: (r["state"], r["error"]) for r in step["runs"]}
     assert states["h2"][0] == "interrupted" and "abandoned: outcome unknown" in states["h2"][1], states
+
+
+TUI_SERVICES = """
+[services.agent]
+on = ["all"]
+systemd = "fleet-agent"
+
+[actions.slow]
+key = "w"
+title = "Slow job"
+on = ["h1", "h2"]
+run = "echo started-slow; sleep 46"
+"""
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed: apt-get install -y tmux")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_tui_signal_mid_action_restores_the_terminal(fleet, tmp_path, sig) -> None:  # type: ignore[no-untyped-def]
+    from test_tmux import Tmux
+
+    for h in fleet.hosts:
+        fleet.set_systemd(h, "fleet-agent", "active running")
+    config = tmp_path / "cockpit.toml"
+    config.write_text(fleet_toml(fleet, TUI_SERVICES))
+    rc_file = tmp_path / "rc"
+    cockpit = f"{shlex.quote(sys.executable)} -m cockpit -c {shlex.quote(str(config))}"
+    env = f"PYTHONPATH={shlex.quote(str(ROOT))} TERM=tmux-256color COCKPIT_OPERATOR=tmux-test"
+    tmux = Tmux(f"cockpit-sig-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:  # the pane outlives the cockpit, so its terminal state can be read after the exit
+        tmux.start(f"cd {shlex.quote(str(tmp_path))} && {env} {cockpit}; echo $? > {rc_file}; exec sleep 60")
+        tmux.wait(lambda: "Slow job" in tmux.screen() or "h3" in tmux.screen(), 15, "the cockpit")
+        tmux.wait(lambda: tmux("display-message", "-p", "-t", tmux.name, "#{alternate_on}").stdout.strip() == "1",
+                  5, "the alternate screen")
+        tmux.keys("w")
+        tmux.wait(lambda: len(_sleeps(fleet, "h1", "46") + _sleeps(fleet, "h2", "46")) == 2, 15, "the slow action")
+        pane = int(tmux("display-message", "-p", "-t", tmux.name, "#{pane_pid}").stdout)
+        cockpit_proc = next(p for p in psutil.Process(pane).children(recursive=True) if "cockpit" in " ".join(p.cmdline()))
+        sent = time.monotonic()
+        cockpit_proc.send_signal(sig)
+        tmux.wait(lambda: rc_file.exists() and rc_file.read_text().strip() != "", 12, "the cockpit to exit")
+        assert time.monotonic() - sent < 10
+        assert rc_file.read_text().strip() == str(128 + int(sig))
+        fmt = "#{alternate_on} #{cursor_flag} #{mouse_any_flag}"
+        assert tmux("display-message", "-p", "-t", tmux.name, fmt).stdout.split() == ["0", "1", "0"]
+        assert _wait_gone(fleet, ["h1", "h2"], "46") == []
+        j = Journal(load_config(config).cockpit.journal, "check", readonly=True).open()
+        try:
+            slow = next(a for a in j.actions() if a["title"] == "Slow job")
+            assert {r["state"] for r in slow["runs"]} == {"cancelled"}
+            assert all(signal.Signals(sig).name in r["error"] for r in slow["runs"])
+            assert j.lease() is None
+        finally:
+            j.close()
+    finally:
+        tmux.close()

@@ -21,4 +21,4 @@ def cmd_run(args: argparse.Namespace) -> int:
     app = CockpitApp(session.engine, read_only=args.read_only, quiet=args.quiet, operator=operator,
                      session=session, ask_sudo=getattr(args, "ask_sudo", False) and not args.read_only)
     result = app.run(mouse=not args.no_mouse)
-    return int(result or 0)
+    return app.return_code or int(result or 0)  # 70 after a fatal fault, 128+N after a signal; never 0 then

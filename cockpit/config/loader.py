@@ -34,7 +34,7 @@ __all__ = ["ENV_VAR", "describe", "find_config", "load_config"]
 ENV_VAR = "COCKPIT_CONFIG"
 
 TOP_KEYS = ("cockpit", "ssh", "inventory", "hosts", "services", "actions", "runbook", "phases", "rollback")
-COCKPIT_KEYS = ("title", "interval", "journal", "history", "phases")
+COCKPIT_KEYS = ("title", "interval", "journal", "state_dir", "history", "phases")
 SSH_KEYS = ("config", "known_hosts", "host_keys", "connect_timeout", "command_timeout",
             "max_sessions", "max_startups", "keepalive", "identity_files")
 HOST_KEY_POLICIES = ("strict", "accept-new")
@@ -49,10 +49,13 @@ def _cockpit(r: Reader, raw: Any, config_path: Path) -> CockpitSettings:
     d = CockpitSettings()
     journal_text = r.string((*p, "journal"), t["journal"], example='"cutover.sqlite"') if "journal" in t else ""
     journal = resolve_path(config_path.parent, journal_text or f"{config_path.stem}.journal.sqlite")
+    state_text = r.string((*p, "state_dir"), t["state_dir"], example='"cutover.state"') if "state_dir" in t else ""
+    state_dir = resolve_path(config_path.parent, state_text or f"{config_path.stem}.state")
     return CockpitSettings(
         title=r.string((*p, "title"), t["title"], d.title) if "title" in t else d.title,
         interval=r.duration((*p, "interval"), t["interval"], d.interval) if "interval" in t else d.interval,
         journal=journal,
+        state_dir=state_dir,
         history=r.integer((*p, "history"), t["history"], 1, 100_000, d.history) if "history" in t else d.history,
         phases=tuple(r.strings((*p, "phases"), t["phases"], example='["Decommission v1", "Canary 10%"]'))
         if "phases" in t else (),

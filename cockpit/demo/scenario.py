@@ -70,7 +70,8 @@ def _tui(env: DemoEnvironment, operator: str) -> int:
     app = CockpitApp(session.engine, operator=operator, session=session)
     app.notify("Demo: b records the baseline, K ticks the step, 3 shows the plan, Enter runs a step; "
                "f injects a fault into v2, R rolls back, h heals v2.", timeout=20)
-    return int(app.run() or 0)
+    result = app.run()
+    return app.return_code or int(result or 0)
 
 
 async def _scenario(env: DemoEnvironment, duration: float, out: Path, operator: str, stop: SignalStop) -> int:
