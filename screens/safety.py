@@ -76,11 +76,19 @@ class Safety:
         path = self.log_fault(exc)
         where = f"traceback in {path}" if path is not None else "the traceback could not be written to the state dir"
         what = self.engine.redactor.redact(f"{type(exc).__name__}: {exc}")  # type: ignore[attr-defined]
-        self.notify(f"UI fault #{self.faults} (the cockpit keeps running; actions were not touched): {what}; {where}",
-                    title="UI FAULT", severity="error", timeout=10**9, markup=False)  # type: ignore[attr-defined]
+        try:
+            self.notify(f"UI fault #{self.faults} (the cockpit keeps running; actions were not touched): {what}; "
+                        f"{where}", title="UI FAULT", severity="error", timeout=10**9, markup=False)  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 (no screen yet: the log has it, and stderr)
+            print(f"cockpit: UI fault: {what}; {where}", file=sys.stderr)
 
     def _handle_exception(self, error: Exception) -> None:
-        """Textual's last resort (it would exit and leave the actions to be cancelled): contained."""
+        """Textual's last resort (it would exit and leave the actions to be cancelled): contained.
+
+        The return code says 70 should the App end because of it (a fault while starting); a later
+        quit sets its own.
+        """
+        self._return_code = EXIT_SOFTWARE
         self.contain_fault(error.error if isinstance(error, WorkerFailed) else error)
 
     def monitor_died(self, exc: BaseException) -> None:

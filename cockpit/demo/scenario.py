@@ -71,7 +71,10 @@ def _tui(env: DemoEnvironment, operator: str) -> int:
     app.notify("Demo: b records the baseline, K ticks the step, 3 shows the plan, Enter runs a step; "
                "f injects a fault into v2, R rolls back, h heals v2.", timeout=20)
     result = app.run()
-    return app.return_code or int(result or 0)
+    rc = app.return_code or int(result or 0)
+    if rc > 128:
+        print(f"demo: stopped by {signal.Signals(rc - 128).name}; everything it started is gone", file=sys.stderr)
+    return rc
 
 
 async def _scenario(env: DemoEnvironment, duration: float, out: Path, operator: str, stop: SignalStop) -> int:
