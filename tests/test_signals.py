@@ -66,6 +66,19 @@ def _start_step(path: Path, ref: str, marker: str) -> subprocess.Popen[str]:
     return proc
 
 
+def _signal(proc: subprocess.Popen[str], sig: int, timeout: float = 15) -> tuple[float, str]:
+    """Send ``sig`` and wait for the exit: (seconds it took, stderr). Killed by pid if it does not exit."""
+    sent = time.monotonic()
+    try:
+        proc.send_signal(sig)
+        proc.wait(timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    return time.monotonic() - sent, proc.stderr.read()  # type: ignore[union-attr]
+
+
 def _sleeps(fleet, host: str, seconds: str) -> list:  # type: ignore[no-untyped-def, type-arg]
     found = []
     for p in fleet.remote_processes(host):
@@ -98,17 +111,8 @@ def _journal(path: Path) -> tuple[list[dict], object]:  # type: ignore[type-arg]
 def test_signal_mid_step_cancels_remote_work_journals_and_releases(fleet, tmp_path, sig) -> None:  # type: ignore[no-untyped-def]
     path = write_config(tmp_path, fleet, RUNBOOK, cockpit={"interval": "0.5s"})
     proc = _start_step(path, "move.long", "started-long")
-    try:
-        assert _wait_gone(fleet, ["h1", "h2"], "47", timeout=0) != [], "the step's sleep is not running"
-        sent = time.monotonic()
-        proc.send_signal(sig)
-        proc.wait(15)
-        took = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    err = proc.stderr.read()  # type: ignore[union-attr]
+    assert _wait_gone(fleet, ["h1", "h2"], "47", timeout=0) != [], "the step's sleep is not running"
+    took, err = _signal(proc, sig)
     assert proc.returncode == 128 + int(sig), err
     assert took < 10, took
     assert "Traceback" not in err, err
@@ -125,15 +129,9 @@ def test_signal_mid_step_cancels_remote_work_journals_and_releases(fleet, tmp_pa
 def test_signal_leaves_a_detached_job_running_and_journaled(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = write_config(tmp_path, fleet, RUNBOOK, cockpit={"interval": "0.5s"})
     proc = _start_step(path, "move.bg", "started-bg")
+    _took, err = _signal(proc, signal.SIGTERM)
     try:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    try:
-        assert proc.returncode == 128 + signal.SIGTERM, proc.stderr.read()  # type: ignore[union-attr]
+        assert proc.returncode == 128 + signal.SIGTERM, err
         assert _sleeps(fleet, "h1", "48") != []  # the job runs on
         actions, lease = _journal(path)
         bg = next(a for a in actions if a["step"] == "move.bg")
@@ -147,21 +145,16 @@ def test_signal_leaves_a_detached_job_running_and_journaled(fleet, tmp_path) -> 
 def test_second_signal_exits_at_once_journaling_abandoned(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = write_config(tmp_path, fleet, RUNBOOK, cockpit={"interval": "0.5s"})
     proc = _start_step(path, "move.long", "started-long")
+    fleet["h2"].pause()  # h2 hangs: its kill is never confirmed, so the first TERM's stop waits
     try:
-        fleet["h2"].pause()  # h2 hangs: cancelling there cannot finish, so the first TERM's clean-up waits
         proc.send_signal(signal.SIGTERM)
         time.sleep(0.3)
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(15)
-        took = time.monotonic() - sent
-        assert proc.returncode == 128 + signal.SIGTERM, proc.stderr.read()  # type: ignore[union-attr]
-        assert took < 2, took
+        took, err = _signal(proc, signal.SIGTERM)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
         fleet["h2"].resume()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert took < 2, took
+    assert "second SIGTERM: exiting at once" in err, err
     actions, _lease = _journal(path)
     step = next(a for a in actions if a["step"] == "move.long")
     states = {r["host"]: (r["state"], r["error"]) for r in step["runs"]}
@@ -181,9 +174,34 @@ run = "echo started-slow; sleep 46"
 """
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed: apt-get install -y tmux")
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
-def test_tui_signal_mid_action_restores_the_terminal(fleet, tmp_path, sig) -> None:  # type: ignore[no-untyped-def]
+def test_a_hung_host_cannot_hold_the_stop_past_10_s(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """One TERM, and h2 hangs so its kill is never confirmed: the stop gives up at 8 s, journaling it abandoned."""
+    path = write_config(tmp_path, fleet, RUNBOOK, cockpit={"interval": "0.5s"}, ssh={"connect_timeout": "5s"})
+    proc = _start_step(path, "move.long", "started-long")
+    fleet["h2"].pause()
+    try:
+        took, err = _signal(proc, signal.SIGTERM)
+    finally:
+        fleet["h2"].resume()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert 7.5 < took < 10, took  # the 8 s grace, not the 10 s the kill of a hung host may wait
+    assert "took over 8 s" in err, err
+    actions, lease = _journal(path)
+    runs = {r["host"]: r for r in next(a for a in actions if a["step"] == "move.long")["runs"]}
+    assert runs["h2"]["state"] == "interrupted" and "abandoned: outcome unknown" in runs["h2"]["error"]
+    assert lease is None
+
+
+NEEDS_TMUX = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed: apt-get install -y tmux")
+TERMINAL = "#{alternate_on} #{cursor_flag} #{mouse_any_flag}"  # restored: "0 1 0"
+
+
+@pytest.fixture
+def tui(fleet, tmp_path):  # type: ignore[no-untyped-def]
+    """The cockpit in a private tmux, the slow action running on h1 and h2: (tmux, config, rc file, process).
+
+    The pane outlives the cockpit (``exec sleep``), so its terminal state can be read after the exit.
+    """
     from test_tmux import Tmux
 
     for h in fleet.hosts:
@@ -194,30 +212,67 @@ def test_tui_signal_mid_action_restores_the_terminal(fleet, tmp_path, sig) -> No
     cockpit = f"{shlex.quote(sys.executable)} -m cockpit -c {shlex.quote(str(config))}"
     env = f"PYTHONPATH={shlex.quote(str(ROOT))} TERM=tmux-256color COCKPIT_OPERATOR=tmux-test"
     tmux = Tmux(f"cockpit-sig-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:  # the pane outlives the cockpit, so its terminal state can be read after the exit
+    try:
         tmux.start(f"cd {shlex.quote(str(tmp_path))} && {env} {cockpit}; echo $? > {rc_file}; exec sleep 60")
-        tmux.wait(lambda: "Slow job" in tmux.screen() or "h3" in tmux.screen(), 15, "the cockpit")
-        tmux.wait(lambda: tmux("display-message", "-p", "-t", tmux.name, "#{alternate_on}").stdout.strip() == "1",
+        tmux.wait(lambda: "h3" in tmux.screen(), 15, "the cockpit")
+        tmux.wait(lambda: tmux("display-message", "-p", "-t", tmux.name, TERMINAL).stdout.split()[0] == "1",
                   5, "the alternate screen")
         tmux.keys("w")
         tmux.wait(lambda: len(_sleeps(fleet, "h1", "46") + _sleeps(fleet, "h2", "46")) == 2, 15, "the slow action")
         pane = int(tmux("display-message", "-p", "-t", tmux.name, "#{pane_pid}").stdout)
-        cockpit_proc = next(p for p in psutil.Process(pane).children(recursive=True) if "cockpit" in " ".join(p.cmdline()))
+        proc = next(p for p in psutil.Process(pane).children(recursive=True) if "cockpit" in " ".join(p.cmdline()))
+        yield tmux, config, rc_file, proc
+    finally:
+        tmux.close()
+
+
+def _exited(tmux, rc_file: Path, timeout: float) -> str:  # type: ignore[no-untyped-def]
+    tmux.wait(lambda: rc_file.exists() and rc_file.read_text().strip() != "", timeout, "the cockpit to exit")
+    return rc_file.read_text().strip()
+
+
+@NEEDS_TMUX
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_tui_signal_mid_action_restores_the_terminal(fleet, tui, sig) -> None:  # type: ignore[no-untyped-def]
+    tmux, config, rc_file, proc = tui
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    assert _exited(tmux, rc_file, 12) == str(128 + int(sig))
+    assert time.monotonic() - sent < 10
+    assert tmux("display-message", "-p", "-t", tmux.name, TERMINAL).stdout.split() == ["0", "1", "0"]
+    assert _wait_gone(fleet, ["h1", "h2"], "46") == []
+    j = Journal(load_config(config).cockpit.journal, "check", readonly=True).open()
+    try:
+        slow = next(a for a in j.actions() if a["title"] == "Slow job")
+        assert {r["state"] for r in slow["runs"]} == {"cancelled"}
+        assert all(signal.Signals(sig).name in r["error"] for r in slow["runs"])
+        assert j.lease() is None
+    finally:
+        j.close()
+
+
+@NEEDS_TMUX
+def test_tui_second_signal_exits_at_once_and_restores_the_terminal(fleet, tui) -> None:  # type: ignore[no-untyped-def]
+    """h2 hangs, so the first TERM's stop waits for its kill; the second TERM exits at once, terminal restored."""
+    tmux, config, rc_file, proc = tui
+    try:
+        fleet["h2"].pause()
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(3.0)  # h1's kill is confirmed in 1-2 s (the kill script waits for the group to go)
+        assert proc.is_running() and not rc_file.exists()  # still stopping: h2's kill cannot be delivered
         sent = time.monotonic()
-        cockpit_proc.send_signal(sig)
-        tmux.wait(lambda: rc_file.exists() and rc_file.read_text().strip() != "", 12, "the cockpit to exit")
-        assert time.monotonic() - sent < 10
-        assert rc_file.read_text().strip() == str(128 + int(sig))
-        fmt = "#{alternate_on} #{cursor_flag} #{mouse_any_flag}"
-        assert tmux("display-message", "-p", "-t", tmux.name, fmt).stdout.split() == ["0", "1", "0"]
-        assert _wait_gone(fleet, ["h1", "h2"], "46") == []
+        proc.send_signal(signal.SIGTERM)
+        assert _exited(tmux, rc_file, 5) == "143"
+        assert time.monotonic() - sent < 2
+        assert tmux("display-message", "-p", "-t", tmux.name, TERMINAL).stdout.split() == ["0", "1", "0"]
         j = Journal(load_config(config).cockpit.journal, "check", readonly=True).open()
         try:
             slow = next(a for a in j.actions() if a["title"] == "Slow job")
-            assert {r["state"] for r in slow["runs"]} == {"cancelled"}
-            assert all(signal.Signals(sig).name in r["error"] for r in slow["runs"])
+            runs = {r["host"]: (r["state"], r["error"]) for r in slow["runs"]}
+            assert runs["h1"][0] == "cancelled", runs
+            assert runs["h2"][0] == "interrupted" and "abandoned: outcome unknown" in runs["h2"][1], runs
             assert j.lease() is None
         finally:
             j.close()
     finally:
-        tmux.close()
+        fleet["h2"].resume()

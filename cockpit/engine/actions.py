@@ -290,7 +290,7 @@ class ActionRunner:
     def abandon(self, note: str, unconfirmed: Iterable[str] = ()) -> int:
         """Exiting at once (a second signal): journal every open, non-detached host as ``interrupted`` with
         ``note``; its remote command may still run. So are hosts in ``unconfirmed`` already journaled
-        cancelled by the signal's stop whose kill never reached them. Detached jobs stay journaled as running.
+        cancelled by the signal's stop whose kill the host has not confirmed. Detached jobs stay journaled as running.
         Returns the count."""
         count = 0
         unsure = set(unconfirmed)
@@ -299,7 +299,7 @@ class ActionRunner:
             if run is not None and host in unsure:
                 hr = run.run_for(host)
                 self._record("action_host_done", action_id, host, "interrupted", None, hr.started, hr.ended,
-                             hr.output, hr.truncated, f"{note}; the kill did not reach the host")
+                             hr.output, hr.truncated, f"{note}; the host never confirmed the kill")
                 count += 1
         for live in list(self._live.values()):
             for r in live.run.runs:
