@@ -19,7 +19,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
@@ -27,6 +28,34 @@ SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 GRACE = 8.0
 #: a backstop in a thread, should the event loop itself be stuck: exit without journaling
 BACKSTOP = 9.5
+
+
+class Interrupted(BaseException):
+    """A signal during a blocking wait (a prompt); a BaseException, so no ``except Exception`` swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Around a call that blocks the event loop's thread (``input()`` at a confirmation prompt).
+
+    The loop cannot run its signal handler then, so the signal would wait for the prompt to end; here it
+    raises :class:`Interrupted` in that call instead. Nothing is running on the hosts at a prompt, so the
+    frame it lands in is known.
+    """
+
+    def raise_it(signum: int, _frame: object) -> None:
+        raise Interrupted(signum)
+
+    old = {s: signal.signal(s, raise_it) for s in SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
 
 
 class Stoppable(Protocol):
@@ -160,6 +189,10 @@ def run_until_signal(main: Callable[[SignalStop], Awaitable[int]]) -> int:
             if stop.exit_status is None:
                 raise
             return stop.exit_status
+        except Interrupted as exc:  # at a prompt: nothing was running
+            if stop.signum is None:
+                stop.say(f"cockpit: {exc}: stopped at the prompt; nothing ran")
+            return 128 + exc.signum
         finally:
             stop.uninstall()
 

@@ -34,6 +34,13 @@ title = "Move"
   run = "echo started-long; sleep 47"
 
   [[phases.steps]]
+  id = "asks"
+  title = "A step that asks first"
+  on = ["h1"]
+  run = "echo asked"
+  confirm = true
+
+  [[phases.steps]]
   id = "bg"
   title = "A detached job"
   on = ["h1"]
@@ -159,6 +166,34 @@ def test_second_signal_exits_at_once_journaling_abandoned(fleet, tmp_path) -> No
     step = next(a for a in actions if a["step"] == "move.long")
     states = {r["host"]: (r["state"], r["error"]) for r in step["runs"]}
     assert states["h2"][0] == "interrupted" and "abandoned: outcome unknown" in states["h2"][1], states
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_at_a_confirmation_prompt_stops_it(fleet, tmp_path, sig) -> None:  # type: ignore[no-untyped-def]
+    """The prompt blocks the event loop in input(): the signal must still end the command, and nothing ran."""
+    import pty
+
+    path = write_config(tmp_path, fleet, RUNBOOK, cockpit={"interval": "0.5s"})
+    leader, follower = pty.openpty()  # stdin a terminal: the prompt is asked
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "cockpit", "step", "run", "move.asks", "-c", str(path)],
+                                stdin=follower, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=_env(), cwd=ROOT)
+        seen, deadline = "", time.monotonic() + 30
+        while "on h1" not in seen and time.monotonic() < deadline:
+            line = proc.stdout.readline()  # type: ignore[union-attr]
+            if not line:
+                break
+            seen += line
+        time.sleep(0.5)  # into input()
+        took, err = _signal(proc, sig)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert proc.returncode == 128 + int(sig), err
+    assert took < 10 and "Traceback" not in err, err
+    actions, lease = _journal(path)
+    assert [a for a in actions if a["step"] == "move.asks"] == [] and lease is None
 
 
 TUI_SERVICES = """

@@ -16,7 +16,7 @@ from typing import Any
 from cockpit.config import find_config, load_config
 from cockpit.errors import UsageError
 from cockpit.runbook import PlanView
-from cockpit.shutdown import SignalStop
+from cockpit.shutdown import SignalStop, interruptible
 from cockpit.spec import Config
 from cockpit.sudo import SudoPassword
 
@@ -98,7 +98,8 @@ def _confirm(prompt: str, expected: str) -> bool:
     if not sys.stdin.isatty():
         return False
     try:
-        return input(f"{prompt} ").strip() == expected
+        with interruptible():  # input() blocks the event loop: a signal must still end the command
+            return input(f"{prompt} ").strip() == expected
     except EOFError:
         return False
 
