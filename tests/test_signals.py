@@ -92,8 +92,8 @@ def _sleeps(fleet, host: str, seconds: str) -> list:  # type: ignore[no-untyped-
         try:
             if p.cmdline()[-2:] == ["sleep", seconds] or p.cmdline() == ["sleep", seconds]:
                 found.append(p)
-        except Exception:  # noqa: BLE001 (gone meanwhile)
-            pass
+        except psutil.Error:  # gone meanwhile
+            continue
     return found
 
 

@@ -36,7 +36,7 @@ def _fault_notices(app: CockpitApp) -> list[str]:
 
 
 async def test_pagedown_on_an_empty_last_actions_table_does_not_fault(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    session, app = _session_app(fleet, tmp_path, "pgdn")
+    _session, app = _session_app(fleet, tmp_path, "pgdn")
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: table_ready(app))
         await pilot.press("enter")  # host detail of h1, which has run nothing
