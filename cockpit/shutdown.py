@@ -67,8 +67,8 @@ class Stoppable(Protocol):
 
 
 def _say(text: str) -> None:
-    try:
-        print(text, file=sys.stderr, flush=True)
+    try:  # the real stderr: Textual captures sys.stderr while it runs
+        print(text, file=sys.__stderr__ or sys.stderr, flush=True)
     except (OSError, ValueError):
         pass  # stderr gone (a closed terminal after HUP): the journal still says it
 
@@ -77,11 +77,13 @@ class SignalStop:
     """``install()`` in the running loop; ``signum`` is set once a signal came, ``exit_status`` is 128+it."""
 
     def __init__(self, stop: Callable[[int], None], *, session: Stoppable | None = None,
-                 restore: Callable[[], None] = lambda: None, say: Callable[[str], None] = _say) -> None:
+                 restore: Callable[[], None] = lambda: None, say: Callable[[str], None] = _say,
+                 announce: bool = True) -> None:
         self.stop = stop
         self.session = session
         self.restore = restore
         self.say = say
+        self.announce = announce  # the TUI says it after the terminal is back, not over its screen
         self.signum: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._previous: dict[int, Any] = {}
@@ -116,8 +118,9 @@ class SignalStop:
             self.abandon(f"second {name}")
             return
         self.signum = signum
-        self.say(f"cockpit: {name}: cancelling remote commands (detached jobs run on) and exiting; "
-                 f"{name} again exits at once")
+        if self.announce:
+            self.say(f"cockpit: {name}: cancelling remote commands (detached jobs run on) and exiting; "
+                     f"{name} again exits at once")
         assert self._loop is not None
         self._timers.append(self._loop.call_later(GRACE, self.abandon, f"the stop after {name} took over {GRACE:g} s"))
         backstop = threading.Timer(BACKSTOP, self._backstop)
@@ -144,9 +147,13 @@ class SignalStop:
         try:
             if self.session is not None:
                 self.session.abandon(f"abandoned: outcome unknown ({why})")
-            self.say(f"cockpit: {why}: exiting at once; open actions are journaled as abandoned (outcome unknown)")
         finally:
-            self._exit(status)
+            try:
+                self.restore()
+            finally:
+                self.say(f"cockpit: {why}: exiting at once; open actions are journaled as abandoned "
+                         "(outcome unknown)")
+                self._exit(status)
 
     def _backstop(self) -> None:
         self._exit(self.exit_status or 128 + signal.SIGTERM)

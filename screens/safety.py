@@ -105,7 +105,7 @@ class Safety:
 
     def install_signal_stop(self) -> None:
         self._signal_stop = SignalStop(self._stop_on_signal, session=getattr(self, "session", None),
-                                       restore=self._restore_terminal, say=lambda _text: None)
+                                       restore=self._restore_terminal, announce=False)
         self._signal_stop.install()
 
     def uninstall_signal_stop(self) -> None:

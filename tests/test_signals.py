@@ -275,6 +275,7 @@ def test_tui_signal_mid_action_restores_the_terminal(fleet, tui, sig) -> None:  
     assert _exited(tmux, rc_file, 12) == str(128 + int(sig))
     assert time.monotonic() - sent < 10
     assert tmux("display-message", "-p", "-t", tmux.name, TERMINAL).stdout.split() == ["0", "1", "0"]
+    assert f"stopped by {signal.Signals(sig).name}" in tmux.screen()
     assert _wait_gone(fleet, ["h1", "h2"], "46") == []
     j = Journal(load_config(config).cockpit.journal, "check", readonly=True).open()
     try:
@@ -300,6 +301,7 @@ def test_tui_second_signal_exits_at_once_and_restores_the_terminal(fleet, tui) -
         assert _exited(tmux, rc_file, 5) == "143"
         assert time.monotonic() - sent < 2
         assert tmux("display-message", "-p", "-t", tmux.name, TERMINAL).stdout.split() == ["0", "1", "0"]
+        assert "second SIGTERM: exiting at once" in tmux.screen()  # said on the restored terminal
         j = Journal(load_config(config).cockpit.journal, "check", readonly=True).open()
         try:
             slow = next(a for a in j.actions() if a["title"] == "Slow job")
