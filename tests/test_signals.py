@@ -97,6 +97,28 @@ def _sleeps(fleet, host: str, seconds: str) -> list:  # type: ignore[no-untyped-
     return found
 
 
+def _kill_scripts(fleet, host: str) -> int:  # type: ignore[no-untyped-def]
+    """How many of the cockpit's kill scripts (kill_group_script) run on ``host``."""
+    count = 0
+    for p in fleet.remote_processes(host):
+        try:
+            count += "pkill -TERM" in " ".join(p.cmdline())
+        except psutil.Error:
+            continue
+    return count
+
+
+def _kill_confirmed(fleet, host: str) -> None:  # type: ignore[no-untyped-def]
+    """Until the kill script on ``host`` has come (within 3 s, else it came and went between looks) and gone."""
+    deadline = time.monotonic() + 3
+    while not _kill_scripts(fleet, host) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    deadline = time.monotonic() + 5  # it waits at most KILL_GRACE (2 s) for the group to go
+    while _kill_scripts(fleet, host) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _kill_scripts(fleet, host), "the kill script did not end"
+
+
 def _wait_gone(fleet, hosts: list[str], seconds: str, timeout: float = 5.0) -> list:  # type: ignore[no-untyped-def, type-arg]
     deadline = time.monotonic() + timeout
     left = [p for h in hosts for p in _sleeps(fleet, h, seconds)]
@@ -294,7 +316,8 @@ def test_tui_second_signal_exits_at_once_and_restores_the_terminal(fleet, tui) -
     try:
         fleet["h2"].pause()
         proc.send_signal(signal.SIGTERM)
-        time.sleep(3.0)  # h1's kill is confirmed in 1-2 s (the kill script waits for the group to go)
+        _kill_confirmed(fleet, "h1")
+        time.sleep(0.3)  # its answer reaches the cockpit
         assert proc.is_running() and not rc_file.exists()  # still stopping: h2's kill cannot be delivered
         sent = time.monotonic()
         proc.send_signal(signal.SIGTERM)
