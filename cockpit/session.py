@@ -53,6 +53,7 @@ class Session:
         self._tasks: list[asyncio.Task[None]] = []
         self._detached: list[dict[str, object]] = []
         self._started = False
+        self.closing = False  # close() has begun: a signal's stop must not cancel it half-way
         self._open_journal()
         self.runbook = Runbook(self.engine, self.journal, operator)
         if self.journal_problem:
@@ -235,7 +236,28 @@ class Session:
                 else:
                     self.runbook.banner = f"JOURNAL: {exc.message}"
 
+    # -- stopping on a signal (cockpit.shutdown) ---------------------------------------------
+
+    def interrupt(self, reason: str) -> None:
+        """First signal: cancel every running action (detached jobs run on); ``reason`` is journaled per host."""
+        for run in self.engine.actions.running():
+            self.engine.actions.cancel(run.id, shutdown=True, reason=reason)
+
+    async def settle(self, timeout: float) -> None:
+        """Until the cancelled actions have journaled their outcome (bounded)."""
+        await self.engine.actions.settle(timeout)
+
+    def abandon(self, note: str) -> None:
+        """Exiting at once: open actions are journaled ``interrupted`` with ``note``; the lease is released."""
+        self.engine.actions.abandon(note, self.engine.kills_pending())
+        if self.journal is not None and self.lease is not None and self.lease.ours:
+            try:
+                self.journal.release()
+            except JournalError:
+                pass  # a stale lease then; the next cockpit on this machine re-acquires it
+
     async def close(self) -> None:
+        self.closing = True
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

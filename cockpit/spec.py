@@ -238,6 +238,9 @@ class SshSettings:
 class CockpitSettings:
     title: str = "Cutover Cockpit"
     interval: float = 5.0
+    #: every local file the cockpit writes besides the journal (crash logs; later output spools): never
+    #: "beside the journal", which may one day be a database URL
+    state_dir: Path | None = None
     history: int = 120  # load samples kept per host for sparklines
     phases: tuple[str, ...] = ()  # phase titles shown in the UI until the runbook lands
 

@@ -21,10 +21,9 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from cockpit.engine import ActionRun
+from cockpit.engine import ActionRun, Engine
 from cockpit.model import FleetSnapshot
 from cockpit.runbook import Runbook
-from cockpit.engine import Engine
 from cockpit.session import Session
 from screens.confirm import ConfirmScreen
 from screens.dashboard import DashboardScreen
@@ -34,6 +33,7 @@ from screens.host_detail import HostDetailScreen
 from screens.messages import ActionChanged, ActionOutput, PlanChanged, SnapshotReady
 from screens.reason import ReasonPrompt
 from screens.runbook_actions import RunbookActions
+from screens.safety import Contained, Safety
 
 ALARMING = frozenset({"down", "unreachable", "auth-failed", "host-key-CHANGED", "host-key-unknown"})
 #: Textual's own bindings that mean nothing to an operator (the palette gets its own row)
@@ -49,7 +49,7 @@ GC_THRESHOLD = (50_000, 20, 100)
 APPLY_EVERY = 1.0
 
 
-class CockpitApp(RunbookActions, FleetActions, App[int]):
+class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
     """``CockpitApp(engine)``; ``live=False`` for tests that feed snapshots themselves."""
 
     TITLE = "Cutover Cockpit"
@@ -98,6 +98,7 @@ class CockpitApp(RunbookActions, FleetActions, App[int]):
                                           "logged or journaled; Escape: none)", "password", password=True),
                              self._got_sudo_password)
         if self.live:
+            self.install_signal_stop()
             self.engine.actions.listeners.append(self)
             self.run_worker(self._consume(), name="engine", group="engine", exclusive=True)
 
@@ -107,18 +108,21 @@ class CockpitApp(RunbookActions, FleetActions, App[int]):
         At most one every ``apply_every`` seconds: a change waits at most that long after the previous
         update, and the subscription merges whatever arrives meanwhile (events are never dropped).
         """
-        sub = self.engine.subscribe()
-        if self.session is not None:
-            await self.session.start()
-        else:
-            await self.engine.start()
-            self.runbook.start()
-        while True:
-            snap = await sub.next()
-            self._applied.clear()
-            self.post_message(SnapshotReady(snap))
-            await self._applied.wait()
-            await asyncio.sleep(self.apply_every)
+        try:
+            sub = self.engine.subscribe()
+            if self.session is not None:
+                await self.session.start()
+            else:
+                await self.engine.start()
+                self.runbook.start()
+            while True:
+                snap = await sub.next()
+                self._applied.clear()
+                self.post_message(SnapshotReady(snap))
+                await self._applied.wait()
+                await asyncio.sleep(self.apply_every)
+        except Exception as exc:  # noqa: BLE001 (no monitoring: the cockpit must not go on showing old state)
+            self.monitor_died(exc)
 
     def _tune_gc(self) -> None:
         """Start-up's objects (modules, widgets, config) leave the collector's scans; collections get rarer."""
@@ -142,6 +146,7 @@ class CockpitApp(RunbookActions, FleetActions, App[int]):
         else:
             await self.runbook.stop()
             await self.engine.aclose()
+        self.uninstall_signal_stop()
 
     def _got_sudo_password(self, password: str | None) -> None:
         from cockpit.sudo import SudoPassword

@@ -11,11 +11,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from screens import render
+from screens.safety import Contained
 
 TYPED_CONFIRM_ABOVE = 5  # more hosts than this: the operator types how many
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(Contained, ModalScreen[bool]):
     """Dismisses with True only on an explicit yes: ``y``, or the typed host count."""
 
     DEFAULT_CSS = """

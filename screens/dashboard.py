@@ -7,6 +7,7 @@ to their own tabs.
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,11 +16,10 @@ from textual.events import Key, Resize
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
-from rich.text import Text
-
 from cockpit.engine import ActionRun
 from cockpit.model import FleetSnapshot
 from cockpit.runbook import PlanView
+from screens.safety import Contained
 from screens.widgets.event_log import EventLog
 from screens.widgets.fleet_table import FleetTable
 from screens.widgets.header import CockpitHeader
@@ -38,7 +38,7 @@ PLAN_ACTIONS = frozenset({"run_step", "skip_step", "override_phase", "tick_step"
                           "quick_rollback", "baseline", "take_over", "continue_step"})
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(Contained, Screen[None]):
     CSS_PATH = "dashboard.tcss"
 
     BINDINGS = [

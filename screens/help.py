@@ -10,8 +10,10 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from screens.safety import Contained
 
-class HelpScreen(ModalScreen[None]):
+
+class HelpScreen(Contained, ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > Vertical { width: 90%; max-width: 90; height: 90%; border: thick $accent; background: $surface;

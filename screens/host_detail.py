@@ -14,10 +14,11 @@ from textual.widgets import DataTable, Footer, Label, RichLog, Sparkline, Static
 from cockpit.engine import ActionRun, HostRun
 from cockpit.model import FleetSnapshot, HostState
 from screens import render
+from screens.safety import Contained
 from screens.widgets.output_pane import run_line
 
 
-class HostDetailScreen(Screen[None]):
+class HostDetailScreen(Contained, Screen[None]):
     CSS_PATH = "host_detail.tcss"
 
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("p", "probe", "Probe host")]
@@ -102,8 +103,9 @@ class HostDetailScreen(Screen[None]):
             self._show_output(*entries[0])
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "hd-actions" and event.row_key.value in getattr(self, "_entries", {}):
-            self._show_output(*self._entries[event.row_key.value])
+        key = event.row_key.value if event.row_key is not None else None  # None: PageDown on an empty table
+        if event.data_table.id == "hd-actions" and key in getattr(self, "_entries", {}):
+            self._show_output(*self._entries[key])
 
     def _show_output(self, run: ActionRun, hr: HostRun) -> None:
         log = self.query_one("#hd-output", RichLog)

@@ -11,6 +11,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from screens.safety import Contained
+
 
 @dataclass(frozen=True)
 class AdHoc:
@@ -18,7 +20,7 @@ class AdHoc:
     command: str
 
 
-class CommandPrompt(ModalScreen[AdHoc | None]):
+class CommandPrompt(Contained, ModalScreen[AdHoc | None]):
     DEFAULT_CSS = """
     CommandPrompt { align: center middle; }
     CommandPrompt > Vertical { width: 90%; max-width: 100; height: auto; border: thick $accent;

@@ -10,9 +10,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
 from screens import render
+from screens.safety import Contained
 
 
-class ReasonPrompt(ModalScreen[str | None]):
+class ReasonPrompt(Contained, ModalScreen[str | None]):
     """Dismisses with the text (non-empty, and equal to ``must_equal`` when given) or None on Escape."""
 
     DEFAULT_CSS = """

@@ -16,6 +16,7 @@ from typing import Any
 from cockpit.config import find_config, load_config
 from cockpit.errors import UsageError
 from cockpit.runbook import PlanView
+from cockpit.shutdown import SignalStop, interruptible
 from cockpit.spec import Config
 from cockpit.sudo import SudoPassword
 
@@ -97,7 +98,8 @@ def _confirm(prompt: str, expected: str) -> bool:
     if not sys.stdin.isatty():
         return False
     try:
-        return input(f"{prompt} ").strip() == expected
+        with interruptible():  # input() blocks the event loop: a signal must still end the command
+            return input(f"{prompt} ").strip() == expected
     except EOFError:
         return False
 
@@ -131,14 +133,20 @@ def sudo_password(args: argparse.Namespace) -> Any:
     return ask_sudo_password()
 
 
-async def driving_session(config: Config, args: argparse.Namespace, fix: str, password: Any = None) -> Any:
-    """A Session holding the runbook's lease; an observer is refused with the driver's name and ``fix``."""
+async def driving_session(config: Config, args: argparse.Namespace, fix: str, password: Any = None,
+                          stop: SignalStop | None = None) -> Any:
+    """A Session holding the runbook's lease; an observer is refused with the driver's name and ``fix``.
+
+    With ``stop``, a signal cancels this session's actions (see :mod:`cockpit.shutdown`).
+    """
     from cockpit.session import Session
 
     s = Session(config, _operator(args))
     if s.journal_error is not None:  # path and cause, not a later "the journal could not be opened"
         await s.close()
         raise s.journal_error
+    if stop is not None:
+        stop.session = s
     if password is not None:
         s.engine.actions.set_sudo_password(password)
     if s.observer:

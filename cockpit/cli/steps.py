@@ -25,6 +25,7 @@ from cockpit.cli.common import (
 from cockpit.errors import UsageError
 from cockpit.runbook import RunbookError
 from cockpit.session import Session
+from cockpit.shutdown import SignalStop, run_until_signal
 
 
 def cmd_step(args: argparse.Namespace) -> int:
@@ -38,9 +39,9 @@ def cmd_step(args: argparse.Namespace) -> int:
 
     password = sudo_password(args)
 
-    async def run() -> int:
+    async def run(stop: SignalStop) -> int:
         s = await driving_session(config, args, "run the step from the driving cockpit, or take over its stale "
-                                  "lease there", password)
+                                  "lease there", password, stop)
         try:
             if args.step_cmd == "skip":
                 s.runbook.skip_step(args.ref, args.reason)
@@ -98,7 +99,7 @@ def cmd_step(args: argparse.Namespace) -> int:
         finally:
             await s.close()
 
-    return asyncio.run(run())
+    return run_until_signal(run)
 
 
 def _continue(s: Session, ref: str) -> None:
@@ -116,8 +117,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
     password = sudo_password(args)
 
-    async def run() -> int:
-        s = await driving_session(config, args, "roll back from the driver", password)
+    async def run(stop: SignalStop) -> int:
+        s = await driving_session(config, args, "roll back from the driver", password, stop)
         try:
             lost = s.runbook.no_return()
             if lost:
@@ -144,7 +145,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         finally:
             await s.close()
 
-    return asyncio.run(run())
+    return run_until_signal(run)
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
@@ -157,8 +158,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(f"--wait {args.wait!r}: {exc}", "e.g. --wait 2m") from None
 
-    async def run() -> int:
-        s = await driving_session(config, args, "judge gates from the driver")
+    async def run(stop: SignalStop) -> int:
+        s = await driving_session(config, args, "judge gates from the driver", stop=stop)
         try:
             deadline = time.monotonic() + wait
             start = s.runbook.view().current
@@ -175,4 +176,4 @@ def cmd_gate(args: argparse.Namespace) -> int:
         finally:
             await s.close()
 
-    return asyncio.run(run())
+    return run_until_signal(run)

@@ -6,6 +6,8 @@ The dispatcher imports this module only for the TUI, so headless commands never 
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 
 from cockpit.cli.common import config_path, operator_name
 from cockpit.config import load_config
@@ -21,4 +23,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     app = CockpitApp(session.engine, read_only=args.read_only, quiet=args.quiet, operator=operator,
                      session=session, ask_sudo=getattr(args, "ask_sudo", False) and not args.read_only)
     result = app.run(mouse=not args.no_mouse)
-    return int(result or 0)
+    rc = app.return_code or int(result or 0)  # 70 after a fatal fault, 128+N after a signal; never 0 then
+    if rc > 128:
+        print(f"cockpit: stopped by {signal.Signals(rc - 128).name}; running commands were cancelled (detached jobs "
+              "run on) and journaled, the lease released", file=sys.stderr)
+    return rc

@@ -34,7 +34,7 @@ __all__ = ["ENV_VAR", "describe", "find_config", "load_config"]
 ENV_VAR = "COCKPIT_CONFIG"
 
 TOP_KEYS = ("cockpit", "journal", "ssh", "inventory", "hosts", "services", "actions", "runbook", "phases", "rollback")
-COCKPIT_KEYS = ("title", "interval", "journal", "history", "phases")  # journal: deprecated, see [journal]
+COCKPIT_KEYS = ("title", "interval", "journal", "state_dir", "history", "phases")  # journal: deprecated, see [journal]
 JOURNAL_KEYS = ("path", "lease_ttl")
 MIN_LEASE_TTL = 1.0  # the heartbeat runs every lease_ttl / 3: below a second it would be all heartbeats
 SSH_KEYS = ("config", "known_hosts", "host_keys", "connect_timeout", "command_timeout",
@@ -49,9 +49,12 @@ def _cockpit(r: Reader, raw: Any, config_path: Path) -> CockpitSettings:
     t = r.table(p, raw)
     r.known(p, t, COCKPIT_KEYS)
     d = CockpitSettings()
+    state_text = r.string((*p, "state_dir"), t["state_dir"], example='"cutover.state"') if "state_dir" in t else ""
+    state_dir = resolve_path(config_path.parent, state_text or f"{config_path.stem}.state")
     return CockpitSettings(
         title=r.string((*p, "title"), t["title"], d.title) if "title" in t else d.title,
         interval=r.duration((*p, "interval"), t["interval"], d.interval) if "interval" in t else d.interval,
+        state_dir=state_dir,
         history=r.integer((*p, "history"), t["history"], 1, 100_000, d.history) if "history" in t else d.history,
         phases=tuple(r.strings((*p, "phases"), t["phases"], example='["Decommission v1", "Canary 10%"]'))
         if "phases" in t else (),

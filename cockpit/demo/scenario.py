@@ -18,6 +18,7 @@ from cockpit.demo.env import DemoEnvironment
 from cockpit.exports import Exporter
 from cockpit.report import build_report
 from cockpit.session import Session
+from cockpit.shutdown import SignalStop, run_until_signal
 
 
 class _Stop(Exception):
@@ -30,17 +31,22 @@ def _raise_stop(signum: int, _frame: object) -> None:
 
 def run_demo(*, headless: bool, duration: float, out: Path, ssh: bool = True, operator: str = "demo") -> int:
     """Start the demo world, run the cockpit (or the headless scenario), and always clean up."""
-    # headless, Ctrl-C too leaves through our handler, not asyncio's task cancellation: a cancel that a
-    # wait inside the scenario absorbs (seen once in the suite: exit 0 after the whole scenario) cannot
-    # keep the demo running; the TUI reads Ctrl-C as a key
+    # _Stop covers starting and removing the demo's world (no event loop runs then). While the scenario
+    # runs, signals go through the loop (cockpit.shutdown): _Stop raised there landed in whatever frame
+    # ran at that instant, and inside a poller's task or an `except Exception` it was swallowed and the
+    # scenario played to its end: exit 0 after SIGTERM (issue 13). The TUI reads Ctrl-C as a key.
     signals = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT) if headless else (signal.SIGTERM, signal.SIGHUP)
     old = {s: signal.signal(s, _raise_stop) for s in signals}
     try:
         with DemoEnvironment(ssh=ssh) as env:
             print(f"demo: local processes v1, v2, load balancer, db, worker under {env.dir}", flush=True)
             print(f"demo: {env.ssh_note or 'local transport only'}", flush=True)
-            if headless:
-                return asyncio.run(_scenario(env, duration, out, operator))
+            if headless:  # in the loop, a signal is a SignalStop, not our _Stop raised in any frame
+                rc = run_until_signal(lambda stop: _scenario(env, duration, out, operator, stop))
+                if rc > 128:
+                    print(f"demo: stopped by {signal.Signals(rc - 128).name}; everything it started is gone",
+                          file=sys.stderr)
+                return rc
             return _tui(env, operator)
     except _Stop as stop:
         print(f"demo: stopped by {stop}; everything it started is gone", file=sys.stderr)
@@ -64,13 +70,18 @@ def _tui(env: DemoEnvironment, operator: str) -> int:
     app = CockpitApp(session.engine, operator=operator, session=session)
     app.notify("Demo: b records the baseline, K ticks the step, 3 shows the plan, Enter runs a step; "
                "f injects a fault into v2, R rolls back, h heals v2.", timeout=20)
-    return int(app.run() or 0)
+    result = app.run()
+    rc = app.return_code or int(result or 0)
+    if rc > 128:
+        print(f"demo: stopped by {signal.Signals(rc - 128).name}; everything it started is gone", file=sys.stderr)
+    return rc
 
 
-async def _scenario(env: DemoEnvironment, duration: float, out: Path, operator: str) -> int:
+async def _scenario(env: DemoEnvironment, duration: float, out: Path, operator: str, stop: SignalStop) -> int:
     """The demo played by itself within ``duration`` seconds."""
     deadline = time.monotonic() + duration
     s = Session(load_config(env.config_path), operator)
+    stop.session = s
     rb = s.runbook
     log = lambda text: print(f"demo: {text}", flush=True)  # noqa: E731
     try:

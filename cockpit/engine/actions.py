@@ -151,6 +151,7 @@ class _Live:
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     buffers: dict[str, TailBuffer] = field(default_factory=dict)
     detached: set[str] = field(default_factory=set)
+    reason: str = ""  # why it was cancelled (a signal), journaled with each cancelled host
 
 
 class ActionRunner:
@@ -164,6 +165,7 @@ class ActionRunner:
         self._ids = itertools.count(1)
         self._live: dict[int, _Live] = {}
         self.history: deque[ActionRun] = deque(maxlen=history)
+        self._stopped: list[tuple[int, str]] = []  # (action, host) cancelled by a signal's stop
         self.listeners: list[ActionListener] = []
         self.journal: ActionJournal | None = None
         self.journal_error = ""
@@ -264,15 +266,16 @@ class ActionRunner:
         first = self.start(title, template, hosts, **kw)  # type: ignore[arg-type]
         return await self.wait(first.id)
 
-    def cancel(self, action_id: int, host: str | None = None, *, shutdown: bool = False) -> None:
+    def cancel(self, action_id: int, host: str | None = None, *, shutdown: bool = False, reason: str = "") -> None:
         """Cancel an action (or one host of it); the transport signals the remote process group.
 
         ``shutdown``: the cockpit is quitting; detached jobs are left running (they are journaled and a
-        restarted cockpit reattaches), everything else is stopped.
+        restarted cockpit reattaches), everything else is stopped. ``reason`` is journaled with each host.
         """
         live = self._live.get(action_id)
         if live is None:
             return
+        live.reason = live.reason or reason
         for h, task in live.tasks.items():
             if (host is None or h == host) and not task.done():
                 if shutdown and h in live.detached:
@@ -285,6 +288,32 @@ class ActionRunner:
         tasks = [t for lv in self._live.values() for t in lv.tasks.values() if not t.done()]
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
+
+    def abandon(self, note: str, unconfirmed: Iterable[str] = ()) -> int:
+        """Exiting at once (a second signal): journal every open, non-detached host as ``interrupted`` with
+        ``note``; its remote command may still run. So are hosts in ``unconfirmed`` already journaled
+        cancelled by the signal's stop whose kill the host has not confirmed. Detached jobs stay journaled as running.
+        Returns the count."""
+        count = 0
+        unsure = set(unconfirmed)
+        for action_id, host in self._stopped:
+            run = next((r for r in self.history if r.id == action_id), None)
+            if run is not None and host in unsure:
+                hr = run.run_for(host)
+                self._record("action_host_done", action_id, host, "interrupted", None, hr.started, hr.ended,
+                             hr.output, hr.truncated, f"{note}; the host never confirmed the kill")
+                count += 1
+        for live in list(self._live.values()):
+            for r in live.run.runs:
+                if r.state in FINAL_STATES or r.host in live.detached:
+                    continue
+                buf = live.buffers.get(r.host)
+                self._record("action_host_done", live.run.id, r.host, "interrupted", None, r.started, time.time(),
+                             buf.getvalue() if buf else "", bool(buf and buf.truncated), note)
+                count += 1
+            if not live.detached:
+                self._record("action_ended", live.run.id, time.time())
+        return count
 
     def running(self) -> list[ActionRun]:
         return [lv.run for lv in self._live.values() if not lv.run.done]
@@ -328,8 +357,10 @@ class ActionRunner:
         except asyncio.CancelledError as exc:
             if KEEP_RUNNING in exc.args:
                 return  # quitting: the detached job runs on; the journal still says running, with its job
+            if live.reason:
+                self._stopped.append((live.run.id, host))
             self._update(live, host, state="cancelled", ended=time.time(), output=buf.getvalue(),
-                         truncated=buf.truncated)
+                         truncated=buf.truncated, error=live.reason)
             return
         except TransportError as exc:
             self._update(live, host, state="error", ended=time.time(), error=self._clean(exc.message),

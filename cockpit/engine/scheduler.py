@@ -218,6 +218,10 @@ class Engine:
         return await self._transports[host].run(command, stdin=stdin, timeout=timeout, on_output=on_output,
                                                 max_output=max_output, login_shell=spec.login_shell)
 
+    def kills_pending(self) -> set[str]:
+        """Hosts where a cancelled command's kill has not been delivered yet."""
+        return {name for name, t in self._transports.items() if getattr(t, "kills_pending", False)}
+
     async def aclose(self) -> None:
         self._closing = True
         for run in self.actions.running():

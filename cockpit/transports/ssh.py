@@ -64,6 +64,17 @@ class _HostKeyJudge(asyncssh.SSHClient):
         return False
 
 
+class _KeyPeek(asyncssh.SSHClient):
+    """Notes the host key offered and refuses it: a look at the key, never a connection."""
+
+    def __init__(self, seen: list[asyncssh.SSHKey]) -> None:
+        self._seen = seen
+
+    def validate_host_public_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
+        self._seen.append(key)
+        return False
+
+
 _known_hosts_cache: dict[Path, tuple[tuple[int, int], asyncssh.SSHKnownHosts]] = {}
 
 
@@ -155,6 +166,7 @@ class SshTransport:
         self._backoff = 0.0
         self._offered = ""
         self._hostkey_verdict = ""
+        self._known_desc = self._offered_type = ""  # a host key of another type than the known one
         self._pending_key: tuple[str, int, asyncssh.SSHKey] | None = None
         self._forwards: dict[tuple[str, int], asyncssh.SSHListener] = {}
         self._killers: set[asyncio.Task[None]] = set()
@@ -226,7 +238,7 @@ class SshTransport:
         return opts
 
     async def _open(self) -> asyncssh.SSHClientConnection:
-        self._hostkey_verdict = ""
+        self._hostkey_verdict = self._known_desc = self._offered_type = ""
         self._pending_key = None
         addr = self.spec.address
         try:
@@ -241,6 +253,8 @@ class SshTransport:
             raise AuthFailed(self.name, "auth-failed", f"{self.name}: authentication refused ({exc.reason})",
                              "load the right key into ssh-agent or set identity_file; the cockpit will not retry on its own") from None
         except asyncssh.DisconnectError as exc:
+            if not self._hostkey_verdict and await self._offers_another_key_type(addr):
+                raise self._hostkey_error() from exc
             if self._hostkey_verdict.startswith("host-key"):
                 raise self._hostkey_error() from exc
             raise ConnectFailed(self.name, "disconnected", f"{self.name}: SSH handshake failed: {exc.reason}",
@@ -252,6 +266,8 @@ class SshTransport:
             raise AuthFailed(self.name, "auth-failed", f"{self.name}: key file {exc.filename} does not exist",
                              "fix identity_file / identity_files, or load the key into ssh-agent") from None
         except OSError as exc:
+            if isinstance(exc, (ConnectionResetError, BrokenPipeError)) and await self._offers_another_key_type(addr):
+                raise self._hostkey_error() from exc  # sshd found no common host key type and hung up
             reason = "dns" if "name" in str(exc).lower() and "resol" in str(exc).lower() else "unreachable"
             raise ConnectFailed(self.name, reason, f"{self.name}: {exc.strerror or exc}",
                                 "check the address, DNS and the network path") from None
@@ -265,8 +281,48 @@ class SshTransport:
             await _record_known_host(self.settings.known_hosts, _known_hosts_line(host, port, key))
         return conn
 
+    async def _offers_another_key_type(self, addr: str) -> bool:
+        """Was this dropped handshake a host key of another type than the known one?
+
+        asyncssh offers only the key types known_hosts holds for the host (as OpenSSH does), so a host left
+        with none of them (RSA known, only ed25519 now) drops the handshake just like an overloaded sshd
+        (MaxStartups). To tell them apart: one handshake accepting any type, only to see the key (it is
+        always refused), then one more with the known types. A key of another type there, and the known
+        types failing again, is a changed host key.
+        """
+        known = _keys_for(self.settings.known_hosts, addr, addr, self.spec.port or 22)
+        if not known:
+            return False
+        seen: list[asyncssh.SSHKey] = []
+        opts = {**self._options(), "known_hosts": asyncssh.import_known_hosts(""), "server_host_key_algs": "default",
+                "client_factory": lambda: _KeyPeek(seen)}
+        for attempt in (opts, self._options()):
+            try:
+                async with asyncio.timeout(self.settings.connect_timeout):
+                    conn = await asyncssh.connect(addr, **attempt)
+                conn.close()  # the known types worked this time: it was a dropped handshake after all
+                return False
+            except (asyncssh.Error, OSError, TimeoutError):
+                pass
+            if not seen or seen[0].get_algorithm() in {k.get_algorithm() for k in known}:
+                return False
+        offered = seen[0]
+        self._offered = offered.get_fingerprint("sha256")
+        self._hostkey_verdict = "host-key-CHANGED"
+        self._known_desc = ", ".join(dict.fromkeys(f"{k.get_algorithm()} {k.get_fingerprint('sha256')}" for k in known))
+        self._offered_type = offered.get_algorithm()
+        return True
+
     def _hostkey_error(self) -> HostKeyError:
         fp = self._offered
+        if self._hostkey_verdict == "host-key-CHANGED" and self._known_desc:
+            return HostKeyError(self.name, "host-key-CHANGED",
+                                f"{self.name}: HOST KEY CHANGED (type): known {self._known_desc}, offered "
+                                f"{self._offered_type} {fp}; refused",
+                                fingerprint=fp,
+                                hint=f"the host offers no key of the known type; if it was really reinstalled, verify "
+                                     f"{self._offered_type} {fp} out of band and replace its line in "
+                                     f"{self.settings.known_hosts}")
         if self._hostkey_verdict == "host-key-CHANGED":
             return HostKeyError(self.name, "host-key-CHANGED",
                                 f"{self.name}: HOST KEY CHANGED, offered {fp}; refusing to connect",
@@ -281,6 +337,11 @@ class SshTransport:
         for listener in self._forwards.values():
             listener.close()
         self._forwards.clear()
+
+    @property
+    def kills_pending(self) -> bool:
+        """A cancelled command's kill has not reached the host yet (hung host): its fate is unknown."""
+        return any(not k.done() for k in self._killers)
 
     async def close(self) -> None:
         self._drop_shell(kill=False)  # the shell reads EOF and exits
