@@ -123,6 +123,7 @@ class ActionSpec:
     run: str  # may hold {host} {address} {user} {port}, substituted shell-quoted per host
     confirm: bool = False
     timeout: float | None = 1800.0  # None: no deadline
+    env: tuple[tuple[str, str], ...] = ()  # secrets for the command: on its stdin, never in an argv
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,7 @@ class StepSpec:
     pause: float | str | None = None  # seconds between batches, or "manual"
     irreversible: bool = False  # a point of no return: running it means typing its id
     rollback_requires: tuple[str, ...] = ()  # conditions: is the rollback possible before this runs?
+    env: tuple[tuple[str, str], ...] = ()  # for run and rollback: on their stdin, never in an argv
 
     @property
     def rolling(self) -> bool:
@@ -176,6 +178,7 @@ class RollbackSpec:
     timeout: float | None = 600.0
     rollback_requires: tuple[str, ...] = ()  # checked before every step: rollback READY / NOT READY
     sudo: bool = False
+    env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -217,6 +220,7 @@ class HostSpec:
     login_shell: bool = False
     mounts: tuple[str, ...] = ("/",)
     identity_file: str | None = None
+    source: tuple[str, int | None] | None = None  # (file, line) that declared it, for error messages
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from cockpit.spec import ActionSpec, HostSpec
 
 __all__ = ["ACTION_KEYS", "read_actions"]
 
-ACTION_KEYS = ("key", "title", "on", "run", "confirm", "timeout")
+ACTION_KEYS = ("key", "title", "on", "run", "confirm", "timeout", "env")
 _KEY = re.compile(r"^(?:(?:ctrl|shift|alt)\+)*(?:[a-zA-Z0-9]|f[1-9][0-9]?)$")
 
 
@@ -56,5 +56,6 @@ def read_actions(r: Reader, raw: Any, hosts: list[HostSpec]) -> list[ActionSpec]
             name=name, key=key, title=r.string((*p, "title"), t.get("title"), default=name) if "title" in t else name,
             on=on, run=run, confirm=r.boolean((*p, "confirm"), t.get("confirm", False)),
             timeout=None if timeout == 0 else timeout,
+            env=r.env_table((*p, "env"), t["env"]) if "env" in t else (),
         ))
     return out

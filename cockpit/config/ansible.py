@@ -193,6 +193,7 @@ class _Inventory:
             tags=tags,
             transport=transport,  # type: ignore[arg-type]
             identity_file=str(Path(str(key_file)).expanduser()) if key_file is not None else None,
+            source=(self.file, host.line),
         )
 
 

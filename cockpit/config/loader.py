@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.config.actions import read_actions
+from cockpit.config.commands import check_placeholders
 from cockpit.config.hosts import read_hosts, read_inventory
 from cockpit.config.runbook import read_runbook
 from cockpit.config.services import read_services
@@ -131,6 +132,7 @@ def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> Confi
     services = read_services(r, data.get("services", {}), hosts)
     actions = read_actions(r, data.get("actions", {}), hosts)
     runbook = read_runbook(r, text, data, hosts, services)
+    check_placeholders(r, hosts, actions, runbook)
     if r.issues:  # this file's issues by line; an inventory's own issues after them
         raise ConfigError(sorted(r.issues, key=lambda i: (i.file != file, i.line or 1 << 30)))
     assignments = []

@@ -22,8 +22,8 @@ RUNBOOK_KEYS = ("rollback_budget", "window", "min_samples", "regression_rounds",
 PHASE_KEYS = ("id", "title", "gate", "hold", "steps", "rollback_requires")
 STEP_KEYS = ("id", "title", "on", "run", "verify", "within", "rollback", "confirm", "timeout", "sudo", "detach",
              "expect_disconnect", "wait_for", "batch", "order", "max_failures", "pause", "irreversible",
-             "rollback_requires")
-ROLLBACK_KEYS = ("title", "on", "run", "verify", "within", "timeout", "rollback_requires", "sudo")
+             "rollback_requires", "env")
+ROLLBACK_KEYS = ("title", "on", "run", "verify", "within", "timeout", "rollback_requires", "sudo", "env")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
@@ -113,6 +113,7 @@ def _step(c: _Ctx, base: KeyPath, index: int, raw: Any, phase_id: str, seen: set
         pause=_pause(c, (*p, "pause"), t["pause"], anchor) if "pause" in t else None,
         irreversible=flag("irreversible"),
         rollback_requires=c.conditions((*p, "rollback_requires"), t.get("rollback_requires"), anchor),
+        env=r.env_table((*p, "env"), t["env"]) if "env" in t else (),
     )
 
 
@@ -191,6 +192,7 @@ def read_runbook(r: Reader, text: str, data: dict[str, Any], hosts: list[HostSpe
             timeout=r.duration((*p, "timeout"), t["timeout"]) if "timeout" in t else 600.0,
             rollback_requires=c.conditions((*p, "rollback_requires"), t.get("rollback_requires"), "[rollback]"),
             sudo=r.boolean((*p, "sudo"), t.get("sudo", False)),
+            env=r.env_table((*p, "env"), t["env"]) if "env" in t else (),
         )
     return RunbookSpec(
         phases=tuple(phases), rollback=rollback,

@@ -28,6 +28,9 @@ DEFAULT_FILE = "cockpit.toml"
 KeyPath = tuple[str, ...]
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: variables the cockpit sets itself (secret placeholder values): an env table may not name them
+RESERVED_ENV = ("COCKPIT_ADDRESS", "COCKPIT_USER")
 
 
 def key_path(path: Iterable[str]) -> str:
@@ -242,6 +245,23 @@ class Reader:
             return default
         self.secrets |= found
         return resolved
+
+    def env_table(self, path: KeyPath, value: Any) -> tuple[tuple[str, str], ...]:
+        """An ``env = { NAME = "${NAME}" }`` table: variables for a command, delivered on its stdin."""
+        out: list[tuple[str, str]] = []
+        for name, raw in self.table(path, value).items():
+            if not _ENV_NAME.fullmatch(name) or name in RESERVED_ENV:
+                self.issue((*path, name), f"{name!r} cannot be an environment variable of a command",
+                           "use letters, digits and _ (not starting with a digit); "
+                           f"{', '.join(RESERVED_ENV)} are the cockpit's own")
+                continue
+            text = self.env_string((*path, name), raw, example='"${NAME}"')
+            if "\x00" in text:
+                self.issue((*path, name), "the value holds a NUL character, which no environment can carry",
+                           "remove it")
+                continue
+            out.append((name, text))
+        return tuple(out)
 
     def boolean(self, path: KeyPath, value: Any, default: bool = False) -> bool:
         if isinstance(value, bool):

@@ -205,14 +205,17 @@ class RunbookState:
         self._publish()
 
     async def _fire(self, title: str, command: str, hosts: list[str], kind: str, timeout: float | None,
-                    phase: str | None, step: str | None, *, sudo: bool = False, detach: bool = False) -> ActionRun:
+                    phase: str | None, step: str | None, *, sudo: bool = False, detach: bool = False,
+                    env: tuple[tuple[str, str], ...] = ()) -> ActionRun:
         """Fire an action and wait for it; a journal that refuses its record refuses the operation."""
         runner = self.engine.actions
-        extra: dict[str, bool] = {}
+        extra: dict[str, object] = {}
         if sudo:
             extra["sudo"] = True
         if detach:
             extra["detach"] = True
+        if env:
+            extra["env"] = dict(env)
         try:
             first = runner.start(title, command, hosts, timeout=timeout, operator=self.operator, kind=kind,
                                  phase=phase, step=step, **extra)
