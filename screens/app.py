@@ -19,11 +19,13 @@ from collections.abc import Callable, Iterable
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from cockpit.engine import ActionRun
 from cockpit.model import FleetSnapshot
 from cockpit.runbook import Runbook
+from cockpit.sanitize import strip_control
 from cockpit.engine import Engine
 from cockpit.session import Session
 from screens.confirm import ConfirmScreen
@@ -59,6 +61,16 @@ class CockpitApp(RunbookActions, FleetActions, App[int]):
         Binding("ctrl+q", "request_quit", "Quit", priority=True, show=False),
         Binding("question_mark", "help", "Keys", key_display="?"),
     ]
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every toast is plain text: messages carry titles, host names, reasons and operator names.
+
+        With markup on, ``[link=...]`` in an operator's name crashed an observer (MarkupError) and an OSC
+        in an action title retitled the terminal; here ``markup`` is ignored and the text is stripped.
+        """
+        super().notify(strip_control(message), title=strip_control(title), severity=severity, timeout=timeout,
+                       markup=False)
 
     def __init__(self, engine: Engine, *, read_only: bool = False, quiet: bool = False, live: bool = True,
                  clock: Callable[[], float] = time.time, operator: str = "", session: Session | None = None,

@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from cockpit.errors import ConfigError, ConfigIssue
+from cockpit.sanitize import strip_control
 from cockpit.spec import HostSpec
 
 __all__ = ["expand_host_range", "load_ansible"]
@@ -105,6 +106,10 @@ class _Inventory:
         return self.groups[name]
 
     def add_host(self, group: str | None, name: str, hvars: dict[str, object], line: int | None) -> None:
+        if strip_control(name) != name or not name.isprintable():  # ESC, bidi overrides: printed raw otherwise
+            self.issue(strip_control(name), f"host name {strip_control(name)!r} holds control or format characters",
+                       "remove them from the inventory (letters, digits, '.', '-', '_')", line)
+            return
         host = self.hosts.setdefault(name, _Host(name, line))
         host.vars.update(hvars)
         if group is not None and group not in ("all", "ungrouped"):
