@@ -66,6 +66,7 @@ class HttpCheck:
     expect_body_regex: str | None = None
     max_latency: float | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    secret_headers: tuple[str, ...] = ()  # names whose value came from ${ENV}: never sent to another origin
     follow_redirects: bool = False
     verify_tls: bool = True
     connect_to: str | None = None  # "IP" or "IP:PORT": test a backend before DNS moves

@@ -412,10 +412,14 @@ def load_ansible(path: Path | str) -> list[HostSpec]:
         raise ConfigError(ConfigIssue(str(path), "", f"cannot read inventory: {exc.strerror or exc}",
                                       "check the file's permissions")) from None
     suffix = path.suffix.lower()
-    if suffix in (".yml", ".yaml") or (suffix != ".ini" and _looks_like_yaml(text)):
-        _parse_yaml(inv, text)
-    else:
-        _parse_ini(inv, text)
+    try:
+        if suffix in (".yml", ".yaml") or (suffix != ".ini" and _looks_like_yaml(text)):
+            _parse_yaml(inv, text)
+        else:
+            _parse_ini(inv, text)
+    except RecursionError:
+        raise ConfigError(ConfigIssue(str(path), "", "the inventory is nested too deep to read",
+                                      "no inventory needs more than a few levels: remove the extra nesting")) from None
     specs = inv.to_specs() if not inv.issues else []
     if inv.issues:
         raise ConfigError(inv.issues)

@@ -122,6 +122,9 @@ def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> Confi
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(syntax_issue(file, text, exc)) from None
+    except RecursionError:
+        raise ConfigError(ConfigIssue(file, "", "arrays or tables are nested too deep to read",
+                                      "no config needs more than a few levels: remove the extra brackets")) from None
     r = Reader(file, text, os.environ if env is None else env)
     base = path.absolute().parent
     r.known((), data, TOP_KEYS)

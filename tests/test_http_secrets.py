@@ -1,0 +1,96 @@
+"""Issue 14, findings 4 and 5: HTTP credentials from ``${ENV}`` never leave their origin or leak in errors.
+
+Real loopback HTTP servers; the config is loaded with the secret in the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cockpitcfg import write_config
+from test_http_checks import one_round, service, servers, start  # noqa: F401  (the servers fixture)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def test_env_headers_do_not_follow_a_redirect_to_another_origin(  # type: ignore[no-untyped-def]
+        fleet, tmp_path: Path, httpd, servers, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIG", "sig-s3cr3t")
+    other = start(servers)
+    other.route("/landing", body="elsewhere")
+    httpd.route("/away", status=302, headers={"Location": other.url("/landing")})
+    headers = {"X-Sig": "${SIG}", "X-Probe": "cockpit"}
+    r = await one_round(write_config(tmp_path, fleet, service("away", http=httpd.url("/away"), follow_redirects=True,
+                                                              headers=headers), hosts=["h1"]))
+    assert r["away"].status == "up", r["away"].detail
+    first = [q for q in httpd.requests if q.path == "/away"]
+    landed = [q for q in other.requests if q.path == "/landing"]
+    assert first and first[0].headers.get("X-Sig") == "sig-s3cr3t"
+    assert landed and "X-Sig" not in landed[0].headers and landed[0].headers.get("X-Probe") == "cockpit"
+
+
+def _cockpit(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    full.pop("COCKPIT_CONFIG", None)
+    return subprocess.run([sys.executable, "-m", "cockpit", *args], capture_output=True, text=True, env=full,
+                          timeout=60, cwd=ROOT, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("secret, what", [("line1-SECRETPART\nline2-MORE", "line break"),
+                                          ("s3cr3t-M\u00fcller-TOKEN", "non-ASCII"),
+                                          ("tab\tSECRETPART\x7f", "control")])
+@pytest.mark.parametrize("command", ["validate", "check"])
+def test_bad_header_values_are_config_errors_that_never_show_the_secret(
+        tmp_path: Path, secret: str, what: str, command: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[hosts.h1]\naddress = "127.0.0.1"\n[services.web]\non = ["h1"]\nhttp = "http://127.0.0.1:1/"\n'
+                    'headers = { Authorization = "Bearer ${TOK}" }\n')
+    out = _cockpit(command, "-c", str(path), env={"TOK": secret})
+    assert out.returncode == 2, out
+    assert "Traceback" not in out.stderr and "services.web.headers.Authorization" in out.stderr, out.stderr
+    assert what in out.stderr, out.stderr
+    for part in ("SECRETPART", "M\u00fcller", "line2", "\\n"):
+        assert part not in out.stdout + out.stderr, out.stderr
+
+
+def test_url_with_a_tab_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[hosts.h1]\naddress = "127.0.0.1"\n[services.web]\non = ["h1"]\nhttp = "http://127.0.0.1:1/a\\tb"\n')
+    out = _cockpit("check", "-c", str(path), env={})
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert "services.web.http" in out.stderr and "c.toml:5" in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("where", ["toml", "yaml"])
+def test_input_nested_1000_deep_is_a_config_error(tmp_path: Path, where: str) -> None:
+    path = tmp_path / "c.toml"
+    if where == "toml":
+        path.write_text('[hosts.h1]\naddress = "127.0.0.1"\n[cockpit]\nphases = ' + "[" * 1000 + "]" * 1000 + "\n")
+    else:
+        (tmp_path / "hosts.yml").write_text("all:\n  vars:\n    x: " + "[" * 1000 + "]" * 1000 + "\n")
+        path.write_text('[inventory]\nansible = "hosts.yml"\n')
+    out = _cockpit("validate", str(path), env={})
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert "nested too deep" in out.stderr, out.stderr
+
+
+def test_redactor_masks_escaped_repr_and_line_forms() -> None:
+    from cockpit.secrets import Redactor
+
+    red = Redactor(["line1-SECRETPART\nline2-MORE", "s3cr3t-M\u00fcller-TOKEN"])
+    texts = [
+        "LocalProtocolError: Illegal header value b'Bearer line1-SECRETPART\\nline2-MORE'",
+        repr("Bearer line1-SECRETPART\nline2-MORE"),
+        "internal error: UnicodeEncodeError('ascii', 'Bearer s3cr3t-M\u00fcller-TOKEN', 14, 15)",
+        repr("s3cr3t-M\u00fcller-TOKEN".encode()),
+        '{"h": "Bearer s3cr3t-M\\u00fcller-TOKEN"}',
+        "first line: line1-SECRETPART",
+    ]
+    for text in texts:
+        masked = red.redact(text)
+        assert "SECRETPART" not in masked and "M\u00fcller" not in masked and "xc3" not in masked \
+            and "u00fc" not in masked, masked
