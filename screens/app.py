@@ -28,6 +28,7 @@ from cockpit.runbook import Runbook
 from cockpit.sanitize import strip_control
 from cockpit.engine import Engine
 from cockpit.session import Session
+from screens import render
 from screens.confirm import ConfirmScreen
 from screens.dashboard import DashboardScreen
 from screens.fleet_actions import FleetActions
@@ -197,7 +198,7 @@ class CockpitApp(RunbookActions, FleetActions, App[int]):
         if run.done and run.kind != "probe":
             bad = [r.host for r in run.runs if r.state != "ok"]
             self.notify(f"{run.title}: {run.summary()}" + (f" ({', '.join(bad[:5])})" if bad else ""),
-                        severity="error" if bad else "information", timeout=6)
+                        severity="error" if bad else "information", timeout=6, markup=False)
         if isinstance(self.screen, HostDetailScreen) and self.screen.host in run.hosts:
             self.screen.show_actions(self.engine.actions.for_host(self.screen.host))
 
@@ -250,6 +251,7 @@ class CockpitApp(RunbookActions, FleetActions, App[int]):
         """(key, what it does, where) for every binding: the help screen and docs are built from this."""
         rows: list[tuple[str, str, str]] = []
         seen: set[tuple[str, str]] = set()
+        titles = {f"run_configured('{a.name}')": render.clean(a.title) for a in self.engine.config.actions}
         for where, node in (("dashboard", self.dashboard), ("everywhere", self)):
             for key, bindings in node._bindings.key_to_bindings.items():
                 for b in bindings:
@@ -261,7 +263,7 @@ class CockpitApp(RunbookActions, FleetActions, App[int]):
                     elif node is self.dashboard and self.dashboard.check_action(name, ()) is False:
                         continue  # e.g. runbook keys without a runbook
                     label = b.key_display or key
-                    desc = b.tooltip or b.description or b.action
+                    desc = titles.get(b.action) or b.tooltip or b.description or b.action  # tooltips are escaped
                     if (label, desc) in seen:
                         continue
                     seen.add((label, desc))
@@ -280,8 +282,8 @@ class CockpitApp(RunbookActions, FleetActions, App[int]):
                             lambda: self.action_adhoc_prompt(""))
         yield SystemCommand("Keys", "Every key binding", self.action_help)
         for a in self.engine.config.actions:
-            yield SystemCommand(f"Action: {a.title}", f"key {a.key}: {a.run[:60]}",
+            yield SystemCommand(render.literal(f"Action: {a.title}"), render.literal(f"key {a.key}: {a.run[:60]}"),
                                 lambda name=a.name: self.action_run_configured(  # type: ignore[misc]
                                     name, self.dashboard._targets()))
         for h in self.engine.config.hosts:
-            yield SystemCommand(f"Host: {h.name}", "Open the host's detail", lambda n=h.name: self.action_host_detail(n))  # type: ignore[misc]
+            yield SystemCommand(render.literal(f"Host: {h.name}"), "Open the host's detail", lambda n=h.name: self.action_host_detail(n))  # type: ignore[misc]

@@ -43,7 +43,7 @@ class FleetActions(_AppBase):
             return
         names = hosts or [h.name for h in self.engine.config.hosts]
         self.engine.probe_now(names)
-        self.notify(f"probing {len(names)} host{'s' if len(names) != 1 else ''}", timeout=2)
+        self.notify(f"probing {len(names)} host{'s' if len(names) != 1 else ''}", timeout=2, markup=False)
 
     def action_adhoc_prompt(self, default: str = "") -> None:
         if self._refuse_read_only():
@@ -64,7 +64,7 @@ class FleetActions(_AppBase):
         for sel in selectors:
             matched = select(hosts, sel)
             if not matched:
-                self.notify(f"{sel!r} matches no host", severity="error")
+                self.notify(f"{sel!r} matches no host", severity="error", markup=False)
                 return []
             out += [h.name for h in matched if h.name not in out]
         return out
@@ -79,7 +79,7 @@ class FleetActions(_AppBase):
         if selected:
             chosen = [h for h in hosts if h in selected]
             if not chosen:
-                self.notify(f"{spec.title} runs on {', '.join(hosts)}: none of them is selected", severity="warning")
+                self.notify(f"{spec.title} runs on {', '.join(hosts)}: none of them is selected", severity="warning", markup=False)
                 return
             hosts = chosen
         if spec.confirm:
@@ -119,10 +119,10 @@ class FleetActions(_AppBase):
         if self._refuse_read_only():
             return
         self.engine.actions.cancel(action_id, host)
-        self.notify(f"cancelling on {host or 'every host'}", timeout=2)
+        self.notify(f"cancelling on {host or 'every host'}", timeout=2, markup=False)
 
     def action_retry_host(self, host: str) -> None:
         if self._refuse_read_only():
             return
         self.engine.retry(host)
-        self.notify(f"retrying {host}", timeout=2)
+        self.notify(f"retrying {host}", timeout=2, markup=False)

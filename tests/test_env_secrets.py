@@ -66,7 +66,7 @@ async def test_env_table_and_secret_address_stay_out_of_every_argv(fleet, tmp_pa
     config = load_config(path, env={"REDIS_PASSWORD": secret, "ADDR": address})
     action = config.actions[0]
     journal = tmp_path / "j.sqlite"
-    finish, _ = _argv_watch([secret, f"target={{address}}"])
+    finish, _ = _argv_watch([secret, f"target={address}"])
     try:
         async with Engine(config) as engine:
             engine.actions.journal = Journal(journal, "alice").open()

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 from cockpitcfg import write_config
-from test_http_checks import one_round, service, servers, start  # noqa: F401  (the servers fixture)
+from test_http_checks import one_round, servers, service, start  # noqa: F401  (the servers fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 async def test_env_headers_do_not_follow_a_redirect_to_another_origin(  # type: ignore[no-untyped-def]
-        fleet, tmp_path: Path, httpd, servers, monkeypatch: pytest.MonkeyPatch) -> None:
+        fleet, tmp_path: Path, httpd, servers, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     monkeypatch.setenv("SIG", "sig-s3cr3t")
     other = start(servers)
     other.route("/landing", body="elsewhere")

@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from cockpit.config.source import KeyPath, Reader, key_path
-from cockpit.engine import SECRET_VARS, single_quoted_placeholders, unsafe_character, used_placeholders, values_of
+from cockpit.engine import (
+    SECRET_VARS,
+    single_quoted_placeholders,
+    unsafe_character,
+    used_placeholders,
+    values_of,
+)
 from cockpit.errors import ConfigIssue
 from cockpit.inventory import select
 from cockpit.spec import ActionSpec, HostSpec, RunbookSpec
