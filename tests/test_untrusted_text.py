@@ -87,3 +87,19 @@ async def test_hostile_action_title_shows_literally_in_toasts(fleet, tmp_path: P
         assert toast.message.startswith("Say [link=file:///etc/passwd]mal[/link] [/b] hi"), toast.message
         assert not toast.markup and "\x1b" not in toast.message and "\u202e" not in toast.message
         assert app.is_running
+
+
+def test_validate_and_cli_errors_print_titles_and_arguments_inert(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[cockpit]\ntitle = "Cut\\u001b]0;PWNED\\u0007over\\u202e"\n[hosts.h1]\naddress = "127.0.0.1"\n'
+                      '[actions.a]\nkey = "t"\ntitle = "Re[b]start\\u001b[2J\\u2067 now"\non = ["h1"]\nrun = "true"\n')
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-m", "cockpit", "validate", str(config)], capture_output=True, text=True,
+                         env=env, timeout=60, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    assert "Re[b]start now" in out.stdout and "Cutover" in out.stdout, out.stdout
+    assert not any(c in out.stdout for c in ("\x1b", "\x07", "\u202e", "\u2067")) and "PWNED" not in out.stdout
+    bad = subprocess.run([sys.executable, "-m", "cockpit", "check", "-c", str(config), "--on", "x\x1b]0;PWNED\x07\u202e"],
+                         capture_output=True, text=True, env=env, timeout=60, stdin=subprocess.DEVNULL)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr
+    assert not any(c in bad.stderr for c in ("\x1b", "\x07", "\u202e")), repr(bad.stderr)

@@ -27,6 +27,7 @@ from cockpit.config.source import DEFAULT_FILE, KeyPath, Reader, read_text, reso
 from cockpit.durations import format_duration
 from cockpit.errors import ConfigError, ConfigIssue
 from cockpit.inventory import select
+from cockpit.sanitize import strip_control
 from cockpit.secrets import Redactor
 from cockpit.spec import Check, CockpitSettings, Config, SshSettings
 
@@ -51,11 +52,12 @@ def _cockpit(r: Reader, raw: Any, config_path: Path) -> CockpitSettings:
     journal_text = r.string((*p, "journal"), t["journal"], example='"cutover.sqlite"') if "journal" in t else ""
     journal = resolve_path(config_path.parent, journal_text or f"{config_path.stem}.journal.sqlite")
     return CockpitSettings(
-        title=r.string((*p, "title"), t["title"], d.title) if "title" in t else d.title,
+        title=r.title((*p, "title"), t["title"], d.title) if "title" in t else d.title,
         interval=r.duration((*p, "interval"), t["interval"], d.interval) if "interval" in t else d.interval,
         journal=journal,
         history=r.integer((*p, "history"), t["history"], 1, 100_000, d.history) if "history" in t else d.history,
-        phases=tuple(r.strings((*p, "phases"), t["phases"], example='["Decommission v1", "Canary 10%"]'))
+        phases=tuple(" ".join(strip_control(x).split())
+                     for x in r.strings((*p, "phases"), t["phases"], example='["Decommission v1", "Canary 10%"]'))
         if "phases" in t else (),
     )
 

@@ -101,7 +101,7 @@ def _step(c: _Ctx, base: KeyPath, index: int, raw: Any, phase_id: str, seen: set
         c.issue((*p, "detach"), "a step cannot be both detach and expect_disconnect",
                 "detach survives a dropped connection; expect_disconnect waits for a reboot: pick one", anchor)
     return StepSpec(
-        id=sid, title=r.string((*p, "title"), t["title"]) if "title" in t else sid, on=on, run=run or None,
+        id=sid, title=r.title((*p, "title"), t["title"], sid) if "title" in t else sid, on=on, run=run or None,
         verify=c.conditions((*p, "verify"), t.get("verify"), anchor), within=within,
         rollback=r.string((*p, "rollback"), t["rollback"]) if "rollback" in t else None,
         confirm=r.boolean((*p, "confirm"), t.get("confirm", False)), timeout=None if timeout == 0 else timeout,
@@ -171,7 +171,7 @@ def read_runbook(r: Reader, text: str, data: dict[str, Any], hosts: list[HostSpe
             if st is not None:
                 steps.append(st)
         phases.append(PhaseSpec(
-            id=pid, title=r.string((*p, "title"), t["title"]) if "title" in t else pid, steps=tuple(steps),
+            id=pid, title=r.title((*p, "title"), t["title"], pid) if "title" in t else pid, steps=tuple(steps),
             gate=c.conditions((*p, "gate"), t.get("gate"), anchor),
             hold=r.duration((*p, "hold"), t["hold"], zero_ok=True) if "hold" in t else 0.0,
             rollback_requires=c.conditions((*p, "rollback_requires"), t.get("rollback_requires"), anchor),
@@ -186,7 +186,7 @@ def read_runbook(r: Reader, text: str, data: dict[str, Any], hosts: list[HostSpe
         if not run:
             r.issue((*p, "run"), "the quick rollback needs a command", 'e.g. run = "./scripts/quick-rollback.sh"')
         rollback = RollbackSpec(
-            title=r.string((*p, "title"), t["title"]) if "title" in t else "Quick rollback", on=on, run=run,
+            title=r.title((*p, "title"), t["title"], "Quick rollback") if "title" in t else "Quick rollback", on=on, run=run,
             verify=c.conditions((*p, "verify"), t.get("verify"), "[rollback]"),
             within=r.duration((*p, "within"), t["within"]) if "within" in t else 60.0,
             timeout=r.duration((*p, "timeout"), t["timeout"]) if "timeout" in t else 600.0,

@@ -16,6 +16,7 @@ from typing import Any
 
 from cockpit.durations import ACCEPTED_FORMS, format_duration, parse_duration
 from cockpit.errors import ConfigError, ConfigIssue
+from cockpit.sanitize import strip_control
 from cockpit.secrets import BadReference, MissingEnvVar, resolve_env
 
 __all__ = [
@@ -229,6 +230,10 @@ class Reader:
         got = "an empty string" if isinstance(value, str) else f"{_type_name(value)} {value!r}"
         self.issue(path, f"expected a non-empty string, got {got}", f"write {path[-1]} = {example}")
         return default
+
+    def title(self, path: KeyPath, value: Any, default: str = "") -> str:
+        """A string shown on screen and journaled (a title): one line, without control or format characters."""
+        return " ".join(strip_control(self.string(path, value, default)).split()) or default
 
     def env_string(self, path: KeyPath, value: Any, default: str = "", *, example: str = '"..."') -> str:
         raw = self.string(path, value, "", example=example)
