@@ -91,6 +91,7 @@ class CommandCheck:
     command: str
     expect_stdout: str | None = None
     expect_stdout_regex: str | None = None
+    env: tuple[tuple[str, str], ...] = ()  # exported in the check's own subshell of the round script (stdin)
     kind: Literal["command"] = "command"
 
 

@@ -141,3 +141,22 @@ def test_env_preamble_round_trips_any_value() -> None:
     assert value not in p.command
     out = subprocess.run(["sh", "-c", p.command], input=p.stdin, capture_output=True, text=True, timeout=10)
     assert out.stdout == value
+
+
+async def test_command_check_env_is_masked_and_in_no_argv(fleet, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    secret = "chk-" + secrets.token_hex(6)
+    services = ('[services.db]\non = ["h1"]\ncommand = \'sleep 0.5; echo "tok=$TOK len=${#TOK}"\'\n'
+                'expect_stdout = "tok="\nenv = { TOK = "${TOK}" }\n'
+                '[services.other]\non = ["h1"]\ncommand = \'echo "other=${TOK:-unset}"\'\nexpect_stdout = "other=unset"\n')
+    path = tmp_path / "c.toml"
+    path.write_text(fleet_toml(fleet, services, hosts=["h1"]))
+    finish, _ = _argv_watch([secret])
+    try:
+        async with Engine(load_config(path, env={"TOK": secret})) as engine:
+            snap = await engine.run_round()
+    finally:
+        hits = finish()
+    results = {r.service: r for h in snap.hosts for r in h.results}
+    assert results["db"].status == "up", results["db"]
+    assert results["other"].status == "up", results["other"]  # another check never sees it
+    assert secret not in str(snap) and hits == [], hits

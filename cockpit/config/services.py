@@ -33,7 +33,7 @@ KIND_OPTIONS: dict[str, tuple[str, ...]] = {
     "http": ("expect_status", "expect_body", "expect_body_regex", "max_latency", "headers",
              "follow_redirects", "verify_tls", "connect_to", "via"),
     "tcp": ("tcp_host", "via"),
-    "command": ("expect_stdout", "expect_stdout_regex"),
+    "command": ("expect_stdout", "expect_stdout_regex", "env"),
 }
 KIND_EXAMPLES = {
     "systemd": 'systemd = "nginx.service"', "launchd": 'launchd = "com.example.agent"',
@@ -119,7 +119,8 @@ def _check(r: Reader, p: KeyPath, t: dict[str, Any], kind: str, hosts: list[Host
         if kind in simple:
             return simple[kind](value)  # type: ignore[no-any-return]
         return CommandCheck(value, expect_stdout=opt("expect_stdout", r.string),
-                            expect_stdout_regex=opt("expect_stdout_regex", r.regex))
+                            expect_stdout_regex=opt("expect_stdout_regex", r.regex),
+                            env=r.env_table(key("env"), t["env"]) if "env" in t else ())
     if kind == "port":
         owner = opt("port_owner", r.string)
         free = opt("port_free", r.boolean, False)
