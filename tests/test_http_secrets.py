@@ -94,3 +94,30 @@ def test_redactor_masks_escaped_repr_and_line_forms() -> None:
         masked = red.redact(text)
         assert "SECRETPART" not in masked and "M\u00fcller" not in masked and "xc3" not in masked \
             and "u00fc" not in masked, masked
+
+
+async def test_internal_error_text_is_redacted(tmp_path: Path) -> None:
+    """A bug in a round shows as "internal error: ..." in the host detail: never with a secret in it."""
+    import asyncio
+    import time
+
+    from cockpit.config import load_config
+    from cockpit.engine import Engine
+
+    secret = "s3cr3t-M\u00fcller-TOKEN"
+    path = tmp_path / "c.toml"
+    path.write_text('[cockpit]\ninterval = "0.2s"\n[hosts.h1]\ntransport = "local"\naddress = "${ADDR}"\n')
+    engine = Engine(load_config(path, env={"ADDR": secret}))
+
+    async def broken(name: str) -> None:
+        raise UnicodeEncodeError("ascii", f"Bearer {secret}", 8, 9, "ordinal not in range(128)")
+
+    engine.round_host = broken  # type: ignore[method-assign]
+    async with engine:
+        await engine.start()
+        deadline = time.monotonic() + 10
+        while not engine.pollers["h1"].state.error and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    error = engine.pollers["h1"].state.error
+    assert error.startswith("internal error: UnicodeEncodeError") and "***" in error, error
+    assert "M\u00fcller" not in error and "xfc" not in error, error
