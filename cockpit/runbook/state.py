@@ -14,7 +14,7 @@ from collections.abc import Callable
 from cockpit.baseline import Regression, RegressionTracker
 from cockpit.conditions import Verdict
 from cockpit.engine import ActionRun, Engine
-from cockpit.errors import CockpitError, RunbookError
+from cockpit.errors import CockpitError, PlaceholderError, RunbookError
 from cockpit.inventory import select
 from cockpit.runbook.views import (
     DONE_PHASE,
@@ -219,6 +219,8 @@ class RunbookState:
         try:
             first = runner.start(title, command, hosts, timeout=timeout, operator=self.operator, kind=kind,
                                  phase=phase, step=step, **extra)
+        except PlaceholderError as exc:  # not the journal's fault: nothing ran, the config needs fixing
+            raise RunbookError(exc.message, exc.hint) from None
         except CockpitError as exc:
             self.banner = f"JOURNAL NOT WRITABLE: {exc.message} Actions are refused; monitoring goes on."
             self._publish()
