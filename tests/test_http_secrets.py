@@ -5,16 +5,13 @@ Real loopback HTTP servers; the config is loaded with the secret in the environm
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from cockpitcfg import write_config
 from test_http_checks import one_round, servers, service, start  # noqa: F401  (the servers fixture)
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 async def test_env_headers_do_not_follow_a_redirect_to_another_origin(  # type: ignore[no-untyped-def]
@@ -33,11 +30,28 @@ async def test_env_headers_do_not_follow_a_redirect_to_another_origin(  # type: 
     assert landed and "X-Sig" not in landed[0].headers and landed[0].headers.get("X-Probe") == "cockpit"
 
 
-def _cockpit(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    full = {**os.environ, "PYTHONPATH": str(ROOT), **env}
-    full.pop("COCKPIT_CONFIG", None)
-    return subprocess.run([sys.executable, "-m", "cockpit", *args], capture_output=True, text=True, env=full,
-                          timeout=60, cwd=ROOT, stdin=subprocess.DEVNULL)
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cockpit(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., Ran]:
+    """The ``cockpit`` command in this process (a traceback would fail the test as an exception)."""
+    from cockpit.cli import main
+
+    def run(*args: str, env: dict[str, str]) -> Ran:
+        monkeypatch.delenv("COCKPIT_CONFIG", raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        capsys.readouterr()
+        code = main(list(args))
+        out = capsys.readouterr()
+        return Ran(code, out.out, out.err)
+
+    return run
 
 
 @pytest.mark.parametrize("secret, what", [("line1-SECRETPART\nline2-MORE", "line break"),
@@ -45,11 +59,11 @@ def _cockpit(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str
                                           ("tab\tSECRETPART\x7f", "control")])
 @pytest.mark.parametrize("command", ["validate", "check"])
 def test_bad_header_values_are_config_errors_that_never_show_the_secret(
-        tmp_path: Path, secret: str, what: str, command: str) -> None:
+        tmp_path: Path, cockpit: Callable[..., Ran], secret: str, what: str, command: str) -> None:
     path = tmp_path / "c.toml"
     path.write_text('[hosts.h1]\naddress = "127.0.0.1"\n[services.web]\non = ["h1"]\nhttp = "http://127.0.0.1:1/"\n'
                     'headers = { Authorization = "Bearer ${TOK}" }\n')
-    out = _cockpit(command, "-c", str(path), env={"TOK": secret})
+    out = cockpit(command, "-c", str(path), env={"TOK": secret})
     assert out.returncode == 2, out
     assert "Traceback" not in out.stderr and "services.web.headers.Authorization" in out.stderr, out.stderr
     assert what in out.stderr, out.stderr
@@ -57,23 +71,23 @@ def test_bad_header_values_are_config_errors_that_never_show_the_secret(
         assert part not in out.stdout + out.stderr, out.stderr
 
 
-def test_url_with_a_tab_is_a_config_error(tmp_path: Path) -> None:
+def test_url_with_a_tab_is_a_config_error(tmp_path: Path, cockpit: Callable[..., Ran]) -> None:
     path = tmp_path / "c.toml"
     path.write_text('[hosts.h1]\naddress = "127.0.0.1"\n[services.web]\non = ["h1"]\nhttp = "http://127.0.0.1:1/a\\tb"\n')
-    out = _cockpit("check", "-c", str(path), env={})
+    out = cockpit("check", "-c", str(path), env={})
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
     assert "services.web.http" in out.stderr and "c.toml:5" in out.stderr, out.stderr
 
 
 @pytest.mark.parametrize("where", ["toml", "yaml"])
-def test_input_nested_1000_deep_is_a_config_error(tmp_path: Path, where: str) -> None:
+def test_input_nested_1000_deep_is_a_config_error(tmp_path: Path, cockpit: Callable[..., Ran], where: str) -> None:
     path = tmp_path / "c.toml"
     if where == "toml":
         path.write_text('[hosts.h1]\naddress = "127.0.0.1"\n[cockpit]\nphases = ' + "[" * 1000 + "]" * 1000 + "\n")
     else:
         (tmp_path / "hosts.yml").write_text("all:\n  vars:\n    x: " + "[" * 1000 + "]" * 1000 + "\n")
         path.write_text('[inventory]\nansible = "hosts.yml"\n')
-    out = _cockpit("validate", str(path), env={})
+    out = cockpit("validate", str(path), env={})
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
     assert "nested too deep" in out.stderr, out.stderr
 

@@ -8,20 +8,18 @@ prints it one entry per line.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from test_http_secrets import Ran, cockpit  # noqa: F401  (the in-process cockpit command)
 
 from cockpit.config import load_config
 from cockpit.errors import ConfigError
 from cockpit.journal import Journal
 from cockpit.sanitize import strip_control
 
-ROOT = Path(__file__).resolve().parents[1]
 FORMAT = ["\u200b", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e",
           "\u2066", "\u2067", "\u2068", "\u2069", "\ufeff", "\u2028", "\u2029"]
 
@@ -31,7 +29,8 @@ def test_format_characters_are_stripped(char: str) -> None:
     assert strip_control(f"adm{char}in.txt") == "admin.txt"
 
 
-def test_cockpit_journal_prints_hostile_text_inert_and_one_entry_per_line(tmp_path: Path) -> None:
+def test_cockpit_journal_prints_hostile_text_inert_and_one_entry_per_line(
+        tmp_path: Path, cockpit: Callable[..., Ran]) -> None:  # noqa: F811
     journal = tmp_path / "j.sqlite"
     config = tmp_path / "c.toml"
     config.write_text(f'[cockpit]\njournal = "{journal}"\n[hosts.h1]\naddress = "127.0.0.1"\n')
@@ -41,9 +40,7 @@ def test_cockpit_journal_prints_hostile_text_inert_and_one_entry_per_line(tmp_pa
         tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         stored = " ".join(str(row) for t in tables for row in conn.execute(f'SELECT * FROM "{t}"'))
     assert "mallory" in stored and "line2" in stored and not any(c in stored for c in ("\x1b", "\x07", "\u202e", "\u2067"))
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-m", "cockpit", "journal", "-c", str(config)], capture_output=True,
-                         text=True, env=env, timeout=60, stdin=subprocess.DEVNULL)
+    out = cockpit("journal", "-c", str(config), env={})
     assert out.returncode == 0, out.stderr
     lines = [ln for ln in out.stdout.splitlines() if "p.s" in ln]
     assert len(lines) == 1, out.stdout
@@ -89,17 +86,15 @@ async def test_hostile_action_title_shows_literally_in_toasts(fleet, tmp_path: P
         assert app.is_running
 
 
-def test_validate_and_cli_errors_print_titles_and_arguments_inert(tmp_path: Path) -> None:
+def test_validate_and_cli_errors_print_titles_and_arguments_inert(
+        tmp_path: Path, cockpit: Callable[..., Ran]) -> None:  # noqa: F811
     config = tmp_path / "c.toml"
     config.write_text('[cockpit]\ntitle = "Cut\\u001b]0;PWNED\\u0007over\\u202e"\n[hosts.h1]\naddress = "127.0.0.1"\n'
                       '[actions.a]\nkey = "t"\ntitle = "Re[b]start\\u001b[2J\\u2067 now"\non = ["h1"]\nrun = "true"\n')
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-m", "cockpit", "validate", str(config)], capture_output=True, text=True,
-                         env=env, timeout=60, stdin=subprocess.DEVNULL)
+    out = cockpit("validate", str(config), env={})
     assert out.returncode == 0, out.stderr
     assert "Re[b]start now" in out.stdout and "Cutover" in out.stdout, out.stdout
     assert not any(c in out.stdout for c in ("\x1b", "\x07", "\u202e", "\u2067")) and "PWNED" not in out.stdout
-    bad = subprocess.run([sys.executable, "-m", "cockpit", "check", "-c", str(config), "--on", "x\x1b]0;PWNED\x07\u202e"],
-                         capture_output=True, text=True, env=env, timeout=60, stdin=subprocess.DEVNULL)
+    bad = cockpit("check", "-c", str(config), "--on", "x\x1b]0;PWNED\x07\u202e", env={})
     assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr
     assert not any(c in bad.stderr for c in ("\x1b", "\x07", "\u202e")), repr(bad.stderr)
