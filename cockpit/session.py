@@ -19,6 +19,7 @@ from cockpit.errors import CockpitError
 from cockpit.journal import Journal, JournalError, Lease
 from cockpit.model import HostState, StatusChange
 from cockpit.runbook import Runbook
+from cockpit.sanitize import strip_control
 from cockpit.spec import Config
 
 HEARTBEAT = 5.0
@@ -28,7 +29,7 @@ LEASE_TTL = 15.0
 class Session:
     def __init__(self, config: Config, operator: str, *, drive: bool = True, read_only: bool = False) -> None:
         self.config = config
-        self.operator = operator
+        self.operator = strip_control(operator)  # typed or from the environment: shown to other cockpits
         self.read_only = read_only
         self.engine = Engine(config)
         self.journal: Journal | None = None
@@ -41,7 +42,7 @@ class Session:
         self._detached: list[dict[str, object]] = []
         self._started = False
         self._open_journal()
-        self.runbook = Runbook(self.engine, self.journal, operator)
+        self.runbook = Runbook(self.engine, self.journal, self.operator)
         if self.journal_problem:
             self.runbook.banner = f"JOURNAL NOT WRITABLE: {self.journal_problem} Actions are refused; monitoring goes on."
         self._claim()

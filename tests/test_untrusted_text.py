@@ -98,3 +98,18 @@ def test_validate_and_cli_errors_print_titles_and_arguments_inert(
     bad = cockpit("check", "-c", str(config), "--on", "x\x1b]0;PWNED\x07\u202e", env={})
     assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr
     assert not any(c in bad.stderr for c in ("\x1b", "\x07", "\u202e")), repr(bad.stderr)
+
+
+async def test_operator_name_is_stripped_before_the_lease_and_the_journal(tmp_path: Path) -> None:
+    from cockpit.session import Session
+
+    config = tmp_path / "c.toml"
+    config.write_text(f'[cockpit]\njournal = "{tmp_path / "j.sqlite"}"\n[hosts.h1]\ntransport = "local"\n'
+                      '[[phases]]\nid = "p"\ntitle = "P"\n  [[phases.steps]]\n  id = "s"\n  title = "S"\n')
+    session = Session(load_config(config, env={}), "op\x1b]0;PWNED\x07[b]x\u202e")
+    try:
+        await session.start()
+        assert session.operator == "op[b]x"
+        assert session.lease is not None and session.lease.operator == "op[b]x", session.lease
+    finally:
+        await session.close()
