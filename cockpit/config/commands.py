@@ -43,6 +43,7 @@ def _templates(actions: list[ActionSpec], runbook: RunbookSpec) -> Iterator[tupl
 def check_placeholders(r: Reader, hosts: list[HostSpec], actions: list[ActionSpec], runbook: RunbookSpec) -> None:
     """One issue per host and placeholder whose value is unsafe in a shell word (see cockpit.engine)."""
     seen: set[tuple[str, str]] = set()
+    seen_quoted: set[tuple[KeyPath, str]] = set()
     for path, template, on in _templates(actions, runbook):
         used = used_placeholders(template)
         if not used:
@@ -54,7 +55,8 @@ def check_placeholders(r: Reader, hosts: list[HostSpec], actions: list[ActionSpe
             for name in sorted(used - {"port"}):
                 value = values[name]
                 if name in SECRET_VARS and value in r.secrets:
-                    if name in quoted:
+                    if name in quoted and (path, name) not in seen_quoted:
+                        seen_quoted.add((path, name))
                         r.issue(path, f"{{{name}}} stands inside '...' but host {host.name!r}'s {name} comes from "
                                       "${ENV}: it is passed as ${" + SECRET_VARS[name] + "}, which single quotes "
                                       "do not expand", f"move {{{name}}} out of the single quotes (\"...\" is fine)")
