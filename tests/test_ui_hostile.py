@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from cockpitcfg import write_config
-from test_ui_pilot import until
+from test_ui_pilot import observer_tries_a_step, until
 
 from cockpit.config import load_config
 from cockpit.session import Session
@@ -126,8 +126,6 @@ async def test_observer_refusal_names_a_hostile_driver_literally(fleet, httpd, t
     """Finding 2: a driver named ``[link=file:///etc/passwd]mal[/link]`` crashed an observer (MarkupError)."""
     from runbookcfg import runbook_services, start_state
 
-    from screens.widgets.phase_panel import PhasePanel
-
     start_state(fleet)
     path = write_config(tmp_path, fleet, runbook_services(httpd.route("/ok")), cockpit={"interval": "0.5s"})
     driver = Session(load_config(path), "[link=file:///etc/passwd]mal[/link]\x1b]0;PWNED\x07")
@@ -135,15 +133,7 @@ async def test_observer_refusal_names_a_hostile_driver_literally(fleet, httpd, t
         observer = Session(load_config(path), "bob")
         app = CockpitApp(observer.engine, quiet=True, operator="bob", session=observer)
         async with app.run_test(size=(160, 48)) as pilot:
-            panel = app.dashboard.query_one("#phases-main", PhasePanel)
-            await until(pilot, lambda: panel.row_count == 5)
-            panel.focus()
-            panel.move_cursor(row=1)
-            await pilot.press("enter")
-            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-            await pilot.press("y")
-            await until(pilot, lambda: any("observer" in n.message for n in app._notifications))
-            [refusal] = [n for n in app._notifications if "observer" in n.message]
+            refusal = await observer_tries_a_step(pilot, app)
             assert "[link=file:///etc/passwd]mal[/link] on " in refusal.message and not refusal.markup, refusal
             inert(refusal.message)
             inert(screen_text(app))
