@@ -12,6 +12,7 @@ boundary, with a message an operator can act on::
     ├── RunbookError             a runbook operation is not allowed now (locked, observer…)
     ├── SudoError                sudo used in a way the cockpit refuses (``sudo -i``), a bad password value
     ├── DetachError              a detached job could not be started or controlled
+    ├── PlaceholderError         a placeholder's value is not safe in a shell command (typed commands)
     └── TransportError           host + short reason code shown in the UI
         ├── ConnectFailed        refused, timeout, dns, unreachable
         ├── AuthFailed           never retried automatically (fail2ban)
@@ -101,6 +102,10 @@ class SudoError(CockpitError):
 
 class DetachError(CockpitError):
     """A detached job could not be started or controlled (the host answered, but not as expected)."""
+
+
+class PlaceholderError(CockpitError):
+    """A ``{host}``-style placeholder would put a value that is not shell-safe into a command; nothing ran."""
 
 
 class TransportError(CockpitError):

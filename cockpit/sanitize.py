@@ -1,4 +1,9 @@
-"""Remote output is untrusted: strip terminal control sequences before anyone shows it."""
+"""Text from outside is untrusted: strip terminal control sequences and invisible format characters.
+
+Remote output, config strings, inventory names and typed notes all pass :func:`strip_control`
+before anyone shows, journals or exports them: no escape may reach a terminal, and no bidi
+override or zero-width character may make text read differently from what it is.
+"""
 
 from __future__ import annotations
 
@@ -16,13 +21,16 @@ _CONTROL = re.compile(
     | \x9b[0-?]*[ -/]*[@-~]          # 8-bit CSI
     | [\x80-\x9f]                     # C1 controls
     | [\x00-\x08\x0b-\x1f\x7f]        # C0 controls except \t \n
+    | [\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]
+                                      # format characters: zero-width, bidi marks, embeddings,
+                                      # overrides and isolates, line/paragraph separators, BOM
     """,
     re.VERBOSE,
 )
 
 
 def strip_control(text: str) -> str:
-    """Remove escape sequences and control characters; keep tabs and newlines."""
+    """Remove escape sequences, control and format (bidi, zero-width) characters; keep tabs and newlines."""
     if text.isprintable():
         return text
     return _CONTROL.sub("", text.replace("\r\n", "\n"))

@@ -7,6 +7,7 @@ cockpit shows or writes text. ``$${`` writes a literal ``${``.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 
@@ -69,16 +70,31 @@ def resolve_env(text: str, env: Mapping[str, str]) -> tuple[str, frozenset[str]]
     return _TOKEN.sub(replace, text), frozenset(found)
 
 
-class Redactor:
-    """Replaces every occurrence of any secret with ``***``.
+def _forms(secret: str) -> set[str]:
+    """The ways a secret shows up in text: as is, escaped by repr/bytes repr/JSON, and line by line.
 
-    Longest secrets are matched first so that a secret containing another is
+    An exception's message is often a ``repr`` (``b'Bearer a\\nb'``, ``'M\\xfcller'``): masking only the
+    exact value would let those through. A multi-line secret's lines (4 characters or more) are masked
+    on their own, since a message may print just one of them.
+    """
+    forms = {secret, repr(secret)[1:-1], secret.encode("unicode_escape").decode("ascii"),
+             str(secret.encode("utf-8"))[2:-1], json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+    lines = secret.splitlines()
+    if len(lines) > 1:
+        forms |= {line for line in lines if len(line) >= 4}
+    return {f for f in forms if f}
+
+
+class Redactor:
+    """Replaces every occurrence of any secret (in any of its escaped forms) with ``***``.
+
+    Longest forms are matched first so that a secret containing another is
     masked whole. With no secrets, both methods return their input unchanged.
     """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        unique = sorted({s for s in secrets if s}, key=lambda s: (-len(s), s))
-        self.secrets: tuple[str, ...] = tuple(unique)
+        self.secrets: tuple[str, ...] = tuple(sorted({s for s in secrets if s}, key=lambda s: (-len(s), s)))
+        unique = sorted({f for s in self.secrets for f in _forms(s)}, key=lambda s: (-len(s), s))
         if unique:
             self._text: re.Pattern[str] | None = re.compile("|".join(re.escape(s) for s in unique))
             encoded = sorted({s.encode() for s in unique}, key=lambda b: (-len(b), b))

@@ -27,6 +27,7 @@ from cockpit.errors import CockpitError
 from cockpit.journal import Journal, JournalError, Lease
 from cockpit.model import HostState, StatusChange
 from cockpit.runbook import Runbook
+from cockpit.sanitize import strip_control
 from cockpit.spec import Config
 
 HEARTBEAT = 5.0  # at most; with a short lease_ttl the heartbeat runs every lease_ttl / 3
@@ -35,7 +36,7 @@ HEARTBEAT = 5.0  # at most; with a short lease_ttl the heartbeat runs every leas
 class Session:
     def __init__(self, config: Config, operator: str, *, drive: bool = True, read_only: bool = False) -> None:
         self.config = config
-        self.operator = operator
+        self.operator = strip_control(operator)  # typed or from the environment: shown to other cockpits
         self.read_only = read_only
         self.engine = Engine(config)
         self.journal: Journal | None = None
@@ -55,7 +56,7 @@ class Session:
         self._started = False
         self.closing = False  # close() has begun: a signal's stop must not cancel it half-way
         self._open_journal()
-        self.runbook = Runbook(self.engine, self.journal, operator)
+        self.runbook = Runbook(self.engine, self.journal, self.operator)
         if self.journal_problem:
             self.runbook.banner = f"JOURNAL NOT WRITABLE: {self.journal_problem} Actions are refused; monitoring goes on."
         self._claim()

@@ -66,6 +66,7 @@ class HttpCheck:
     expect_body_regex: str | None = None
     max_latency: float | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    secret_headers: tuple[str, ...] = ()  # names whose value came from ${ENV}: never sent to another origin
     follow_redirects: bool = False
     verify_tls: bool = True
     connect_to: str | None = None  # "IP" or "IP:PORT": test a backend before DNS moves
@@ -90,6 +91,7 @@ class CommandCheck:
     command: str
     expect_stdout: str | None = None
     expect_stdout_regex: str | None = None
+    env: tuple[tuple[str, str], ...] = ()  # exported in the check's own subshell of the round script (stdin)
     kind: Literal["command"] = "command"
 
 
@@ -125,6 +127,7 @@ class ActionSpec:
     run: str  # may hold {host} {address} {user} {port}, substituted shell-quoted per host
     confirm: bool = False
     timeout: float | None = 1800.0  # None: no deadline
+    env: tuple[tuple[str, str], ...] = ()  # secrets for the command: on its stdin, never in an argv
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,7 @@ class StepSpec:
     pause: float | str | None = None  # seconds between batches, or "manual"
     irreversible: bool = False  # a point of no return: running it means typing its id
     rollback_requires: tuple[str, ...] = ()  # conditions: is the rollback possible before this runs?
+    env: tuple[tuple[str, str], ...] = ()  # for run and rollback: on their stdin, never in an argv
 
     @property
     def rolling(self) -> bool:
@@ -178,6 +182,7 @@ class RollbackSpec:
     timeout: float | None = 600.0
     rollback_requires: tuple[str, ...] = ()  # checked before every step: rollback READY / NOT READY
     sudo: bool = False
+    env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -219,6 +224,7 @@ class HostSpec:
     login_shell: bool = False
     mounts: tuple[str, ...] = ("/",)
     identity_file: str | None = None
+    source: tuple[str, int | None] | None = None  # (file, line) that declared it, for error messages
 
 
 @dataclass(frozen=True)

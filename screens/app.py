@@ -19,12 +19,15 @@ from collections.abc import Callable, Iterable
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from cockpit.engine import ActionRun, Engine
 from cockpit.model import FleetSnapshot
 from cockpit.runbook import Runbook
+from cockpit.sanitize import strip_control
 from cockpit.session import Session
+from screens import render
 from screens.confirm import ConfirmScreen
 from screens.dashboard import DashboardScreen
 from screens.fleet_actions import FleetActions
@@ -59,6 +62,16 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
         Binding("ctrl+q", "request_quit", "Quit", priority=True, show=False),
         Binding("question_mark", "help", "Keys", key_display="?"),
     ]
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every toast is plain text: messages carry titles, host names, reasons and operator names.
+
+        With markup on, ``[link=...]`` in an operator's name crashed an observer (MarkupError) and an OSC
+        in an action title retitled the terminal; here ``markup`` is ignored and the text is stripped.
+        """
+        super().notify(strip_control(message), title=strip_control(title), severity=severity, timeout=timeout,
+                       markup=False)
 
     def __init__(self, engine: Engine, *, read_only: bool = False, quiet: bool = False, live: bool = True,
                  clock: Callable[[], float] = time.time, operator: str = "", session: Session | None = None,
@@ -190,7 +203,7 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
         if run.done and run.kind != "probe":
             bad = [r.host for r in run.runs if r.state != "ok"]
             self.notify(f"{run.title}: {run.summary()}" + (f" ({', '.join(bad[:5])})" if bad else ""),
-                        severity="error" if bad else "information", timeout=6)
+                        severity="error" if bad else "information", timeout=6, markup=False)
         if isinstance(self.screen, HostDetailScreen) and self.screen.host in run.hosts:
             self.screen.show_actions(self.engine.actions.for_host(self.screen.host))
 
@@ -243,6 +256,7 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
         """(key, what it does, where) for every binding: the help screen and docs are built from this."""
         rows: list[tuple[str, str, str]] = []
         seen: set[tuple[str, str]] = set()
+        titles = {f"run_configured('{a.name}')": render.clean(a.title) for a in self.engine.config.actions}
         for where, node in (("dashboard", self.dashboard), ("everywhere", self)):
             for key, bindings in node._bindings.key_to_bindings.items():
                 for b in bindings:
@@ -254,7 +268,7 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
                     elif node is self.dashboard and self.dashboard.check_action(name, ()) is False:
                         continue  # e.g. runbook keys without a runbook
                     label = b.key_display or key
-                    desc = b.tooltip or b.description or b.action
+                    desc = titles.get(b.action) or b.tooltip or b.description or b.action  # tooltips are escaped
                     if (label, desc) in seen:
                         continue
                     seen.add((label, desc))
@@ -273,8 +287,8 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
                             lambda: self.action_adhoc_prompt(""))
         yield SystemCommand("Keys", "Every key binding", self.action_help)
         for a in self.engine.config.actions:
-            yield SystemCommand(f"Action: {a.title}", f"key {a.key}: {a.run[:60]}",
+            yield SystemCommand(render.literal(f"Action: {a.title}"), render.literal(f"key {a.key}: {a.run[:60]}"),
                                 lambda name=a.name: self.action_run_configured(  # type: ignore[misc]
                                     name, self.dashboard._targets()))
         for h in self.engine.config.hosts:
-            yield SystemCommand(f"Host: {h.name}", "Open the host's detail", lambda n=h.name: self.action_host_detail(n))  # type: ignore[misc]
+            yield SystemCommand(render.literal(f"Host: {h.name}"), "Open the host's detail", lambda n=h.name: self.action_host_detail(n))  # type: ignore[misc]

@@ -48,12 +48,12 @@ class ConfirmScreen(Contained, ModalScreen[bool]):
                         + render.plain(self.title_text), id="confirm-title")
             cmd = Text("$ ", style="dim") + render.plain(self.command)
             with VerticalScroll():
-                yield Static(cmd, id="confirm-command")
+                yield Static(cmd, id="confirm-command")  # text-safe: Text
                 yield Static(render.plain(", ".join(self.hosts)), id="confirm-hosts")
                 if self.note:
                     yield Static(render.plain(self.note), id="confirm-note")
             if self.typed:
-                yield Label(f"Type {len(self.hosts)} (the number of hosts) and press Enter to run; Escape cancels.",
+                yield Label(Text(f"Type {len(self.hosts)} (the number of hosts) and press Enter to run; Escape cancels."),
                             id="confirm-keys")
                 yield Input(placeholder=f"{len(self.hosts)}", id="confirm-count")
             else:
@@ -83,4 +83,4 @@ class ConfirmScreen(Contained, ModalScreen[bool]):
             self.dismiss(True)
         else:
             event.input.value = ""
-            self.notify(f"type {len(self.hosts)} to confirm, or Escape to cancel", severity="warning")
+            self.notify(f"type {len(self.hosts)} to confirm, or Escape to cancel", severity="warning", markup=False)

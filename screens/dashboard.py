@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, Tab
 from cockpit.engine import ActionRun
 from cockpit.model import FleetSnapshot
 from cockpit.runbook import PlanView
+from screens import render
 from screens.safety import Contained
 from screens.widgets.event_log import EventLog
 from screens.widgets.fleet_table import FleetTable
@@ -78,9 +79,9 @@ class DashboardScreen(Contained, Screen[None]):
         self._ready = False  # set at the end of on_mount: before that apply() only keeps the snapshot
         for key, name, title in action_keys:
             # a short footer label leaves room for q and ?; help and the palette show the full title
-            short = title if len(title) <= 10 else title[:9] + "…"
+            short = render.clean(title if len(title) <= 10 else title[:9] + "…")
             self._bindings.key_to_bindings.setdefault(key, []).append(
-                Binding(key, f"run_configured('{name}')", short, tooltip=title))
+                Binding(key, f"run_configured('{name}')", short, tooltip=render.literal(title)))
 
     def compose(self) -> ComposeResult:
         yield CockpitHeader(self._clock, id="header")
@@ -238,7 +239,7 @@ class DashboardScreen(Contained, Screen[None]):
         if host is not None:
             table.toggle_selected(host)
             n = len(table.selected)
-            self.notify(f"{n} host{'s' if n != 1 else ''} selected" if n else "selection cleared", timeout=2)
+            self.notify(f"{n} host{'s' if n != 1 else ''} selected" if n else "selection cleared", timeout=2, markup=False)
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -311,7 +312,7 @@ class DashboardScreen(Contained, Screen[None]):
     def _plan_target(self, want: str) -> str | None:
         sel = self.plan_selection()
         if sel is None or not sel.startswith(want + ":"):
-            self.notify(f"select a {want} in the plan first (3, or the plan beside the table)", severity="warning")
+            self.notify(f"select a {want} in the plan first (3, or the plan beside the table)", severity="warning", markup=False)
             return None
         return sel.split(":", 1)[1]
 

@@ -43,7 +43,7 @@ class FleetActions(_AppBase):
             return
         names = hosts or [h.name for h in self.engine.config.hosts]
         self.engine.probe_now(names)
-        self.notify(f"probing {len(names)} host{'s' if len(names) != 1 else ''}", timeout=2)
+        self.notify(f"probing {len(names)} host{'s' if len(names) != 1 else ''}", timeout=2, markup=False)
 
     def action_adhoc_prompt(self, default: str = "") -> None:
         if self._refuse_read_only():
@@ -64,7 +64,7 @@ class FleetActions(_AppBase):
         for sel in selectors:
             matched = select(hosts, sel)
             if not matched:
-                self.notify(f"{sel!r} matches no host", severity="error")
+                self.notify(f"{sel!r} matches no host", severity="error", markup=False)
                 return []
             out += [h.name for h in matched if h.name not in out]
         return out
@@ -79,43 +79,50 @@ class FleetActions(_AppBase):
         if selected:
             chosen = [h for h in hosts if h in selected]
             if not chosen:
-                self.notify(f"{spec.title} runs on {', '.join(hosts)}: none of them is selected", severity="warning")
+                self.notify(f"{spec.title} runs on {', '.join(hosts)}: none of them is selected", severity="warning", markup=False)
                 return
             hosts = chosen
         if spec.confirm:
-            self._confirm_and_fire(spec.title, spec.run, hosts, "action", spec.timeout)
+            self._confirm_and_fire(spec.title, spec.run, hosts, "action", spec.timeout, spec.env)
         else:
-            self._fire(spec.title, spec.run, hosts, "action", spec.timeout)
+            self._fire(spec.title, spec.run, hosts, "action", spec.timeout, spec.env)
 
-    def _confirm_and_fire(self, title: str, template: str, hosts: list[str], kind: str, timeout: float | None) -> None:
+    def _confirm_and_fire(self, title: str, template: str, hosts: list[str], kind: str, timeout: float | None,
+                          env: tuple[tuple[str, str], ...] = ()) -> None:
         from cockpit.engine import render_command
 
         red = self.engine.redactor.redact
-        first = render_command(template, self.engine.config.host(hosts[0]))
+        try:
+            first = render_command(template, self.engine.config.host(hosts[0]), self.engine.redactor.secrets)
+        except CockpitError as exc:  # a typed {host} whose value is not shell-safe: nothing is run
+            self.notify(f"refused: {exc.message}", severity="error", timeout=8, markup=False)
+            return
         note = "" if first == template else f"placeholders are filled per host; on {hosts[0]}: {red(first)}"
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._fire(title, template, hosts, kind, timeout)
+                self._fire(title, template, hosts, kind, timeout, env)
             else:
                 self.notify("cancelled: nothing was run", timeout=3)
 
         self.push_screen(ConfirmScreen(title, red(template), hosts, note), answered)
 
-    def _fire(self, title: str, template: str, hosts: list[str], kind: str, timeout: float | None) -> None:
+    def _fire(self, title: str, template: str, hosts: list[str], kind: str, timeout: float | None,
+              env: tuple[tuple[str, str], ...] = ()) -> None:
         try:
-            self.engine.actions.start(title, template, hosts, timeout=timeout, operator=self.operator, kind=kind)
-        except CockpitError as exc:  # the journal refused the intent: nothing was fired
-            self.notify(f"refused: {exc.message}", severity="error", timeout=8)
+            self.engine.actions.start(title, template, hosts, timeout=timeout, operator=self.operator, kind=kind,
+                                      env=dict(env))
+        except CockpitError as exc:  # the journal refused the intent, or a placeholder is unsafe: nothing fired
+            self.notify(f"refused: {exc.message}", severity="error", timeout=8, markup=False)
 
     def action_cancel_action(self, action_id: int, host: str | None) -> None:
         if self._refuse_read_only():
             return
         self.engine.actions.cancel(action_id, host)
-        self.notify(f"cancelling on {host or 'every host'}", timeout=2)
+        self.notify(f"cancelling on {host or 'every host'}", timeout=2, markup=False)
 
     def action_retry_host(self, host: str) -> None:
         if self._refuse_read_only():
             return
         self.engine.retry(host)
-        self.notify(f"retrying {host}", timeout=2)
+        self.notify(f"retrying {host}", timeout=2, markup=False)

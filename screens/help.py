@@ -39,7 +39,7 @@ class HelpScreen(Contained, ModalScreen[None]):
             yield Label(Text("Keys", style="bold") + Text(
                 "  (READ-ONLY: action keys are disabled)" if self.read_only else "", style="yellow"))
             with VerticalScroll():
-                yield Static(table)
+                yield Static(table)  # text-safe: a rich Table of Text cells
             yield Label(Text("Escape closes · ctrl+p opens the command palette", style="dim"))
 
     def action_close(self) -> None:

@@ -38,7 +38,7 @@ class HostDetailScreen(Contained, Screen[None]):
             yield DataTable(id="hd-services", cursor_type="row")
             with Vertical(id="hd-load"):
                 for key, label in (("cpu", "CPU %"), ("mem", "Memory %"), ("load1", "Load 1m"), ("disk", "Disk %")):
-                    yield Label(label, id=f"hd-label-{key}")
+                    yield Label(Text(label), id=f"hd-label-{key}")
                     yield Sparkline([], id=f"hd-spark-{key}")
         yield Label(Text("Last actions on this host", style="bold"), id="hd-actions-title")
         with Horizontal(id="hd-bottom"):
@@ -72,10 +72,10 @@ class HostDetailScreen(Contained, Screen[None]):
             title.append("  ")
             title.append(render.clean(h.error), style="red")
         if h.tags:
-            title.append("  tags: " + ", ".join(h.tags), style="dim")
+            title.append("  tags: " + render.clean(", ".join(h.tags)), style="dim")
         if h.fingerprint:
             title.append(f"\noffered host key {h.fingerprint}", style="bold red")
-        self.query_one("#hd-title", Static).update(title)
+        self.query_one("#hd-title", Static).update(title)  # text-safe: Text
         table = self.query_one("#hd-services", DataTable)
         table.clear()
         for r in h.results:
@@ -90,7 +90,7 @@ class HostDetailScreen(Contained, Screen[None]):
             self.query_one(f"#hd-spark-{key}", Sparkline).data = values or [0.0]
             last = f"{values[-1]:.1f}" if values else "–"
             label = {"cpu": "CPU %", "mem": "Memory %", "load1": "Load 1m", "disk": "Disk %"}[key]
-            self.query_one(f"#hd-label-{key}", Label).update(f"{label}: {last}")
+            self.query_one(f"#hd-label-{key}", Label).update(Text(f"{label}: {last}"))
 
     def show_actions(self, entries: list[tuple[ActionRun, HostRun]]) -> None:
         self._entries = {str(run.id): (run, hr) for run, hr in entries}

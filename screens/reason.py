@@ -51,6 +51,6 @@ class ReasonPrompt(Contained, ModalScreen[str | None]):
             return
         if self.must_equal is not None and text != self.must_equal:
             event.input.value = ""
-            self.notify(f"type {self.must_equal} exactly, or Escape to cancel", severity="warning")
+            self.notify(f"type {self.must_equal} exactly, or Escape to cancel", severity="warning", markup=False)
             return
         self.dismiss(text)

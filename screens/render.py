@@ -25,6 +25,14 @@ def plain(text: str) -> Text:
     return Text(strip_control(text))
 
 
+def literal(text: str) -> str:
+    """Outside text for an API that only takes markup (palette rows, tooltips): stripped, every ``[`` escaped.
+
+    ``textual.markup.escape`` is not enough: it leaves ``[Bold]`` and ``[$var]`` to the parser.
+    """
+    return strip_control(text).replace("[", "\\[")
+
+
 def clean(text: str) -> str:
     """Remote text as a plain string for ``Text.append(..., style=...)`` (never markup)."""
     return strip_control(text)

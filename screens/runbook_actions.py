@@ -49,10 +49,10 @@ class RunbookActions(_AppBase):
             try:
                 result = await coro
             except RunbookError as exc:
-                self.notify(str(exc), severity="error", timeout=8)
+                self.notify(str(exc), severity="error", timeout=8, markup=False)
                 return
             if done is not None:
-                self.notify(done(result), timeout=6)
+                self.notify(done(result), timeout=6, markup=False)
 
         self.run_worker(wrapper(), group="runbook")
 
@@ -60,9 +60,9 @@ class RunbookActions(_AppBase):
         try:
             fn()
         except RunbookError as exc:
-            self.notify(str(exc), severity="error", timeout=8)
+            self.notify(str(exc), severity="error", timeout=8, markup=False)
             return
-        self.notify(ok, timeout=4)
+        self.notify(ok, timeout=4, markup=False)
 
     def action_run_step(self, ref: str) -> None:
         """Confirm (hosts, command, verify, rollback readiness), typed words where the step needs them, run."""
@@ -70,11 +70,11 @@ class RunbookActions(_AppBase):
             return
         phase, step = self.engine.config.runbook.step(ref)
         if step.run is None:
-            self.notify(f"{ref} is manual: K ticks it done, F marks it failed", timeout=5)
+            self.notify(f"{ref} is manual: K ticks it done, F marks it failed", timeout=5, markup=False)
             return
         if self.runbook.phase_state(phase) == "locked":  # say so before asking anything
             self.notify(f"phase {phase.id} is locked: an earlier phase is not done (finish it, or O overrides it)",
-                        severity="warning", timeout=6)
+                        severity="warning", timeout=6, markup=False)
             return
         hosts = ordered(step, self.runbook.step_hosts(step), self.engine.config.hosts)
 
@@ -125,9 +125,9 @@ class RunbookActions(_AppBase):
             try:
                 view = await self.runbook.run_step(ref, typed_id=typed_id, accept_not_ready=True, rerun=rerun)
             except RunbookError as exc:
-                self.notify(str(exc), severity="error", timeout=8)
+                self.notify(str(exc), severity="error", timeout=8, markup=False)
                 return
-            self.notify(f"{ref}: {view.state}" + (f" ({view.detail})" if view.detail else ""), timeout=6)
+            self.notify(f"{ref}: {view.state}" + (f" ({view.detail})" if view.detail else ""), timeout=6, markup=False)
 
         self.run_worker(flow(), group="runbook")
 
@@ -177,7 +177,7 @@ class RunbookActions(_AppBase):
         if kind == "step":
             _phase, step = self.engine.config.runbook.step(target)
             if step.rollback is None:
-                self.notify(f"{target} has no rollback", severity="warning")
+                self.notify(f"{target} has no rollback", severity="warning", markup=False)
                 return
             coro_factory = lambda: self.runbook.rollback_step(target)  # noqa: E731
             title, command, hosts = f"roll back {target}", step.rollback, self.runbook.step_hosts(step)
@@ -242,7 +242,7 @@ class RunbookActions(_AppBase):
                 try:
                     self.session.take_over(reason)
                 except CockpitError as exc:
-                    self.notify(str(exc), severity="error", timeout=8)
+                    self.notify(str(exc), severity="error", timeout=8, markup=False)
                     return
                 self.notify("you drive the runbook now", timeout=5)
 

@@ -168,7 +168,7 @@ def test_full_config_checks(full) -> None:
     assert web.check == HttpCheck(
         url="https://fleet.example.net/health?token=s3cr3t-token", expect_status=(200, 302),
         expect_body="ok", expect_body_regex=r"v2\.\d+", max_latency=0.5,
-        headers=(("Authorization", "Bearer s3cr3t-token"), ("X-Trace", "cockpit")),
+        headers=(("Authorization", "Bearer s3cr3t-token"), ("X-Trace", "cockpit")), secret_headers=("Authorization",),
         follow_redirects=True, verify_tls=False, connect_to="10.0.0.5:443", via="csb1",
     )
     assert full.service("fleet-agent").on == ("web*",)  # a bare string is accepted

@@ -10,7 +10,7 @@ import pytest
 
 from cockpit.engine import render_command
 from cockpit.config import load_config
-from cockpit.errors import ConfigError
+from cockpit.errors import ConfigError, PlaceholderError
 from cockpit.spec import HostSpec
 
 BASE = """
@@ -70,9 +70,11 @@ def test_duplicate_action_key(tmp_path: Path) -> None:
         load(tmp_path, '[actions.a]\nkey="t"\non=["csb1"]\nrun="true"\n[actions.b]\nkey="t"\non=["csb1"]\nrun="true"\n')
 
 
-def test_placeholders_are_shell_quoted() -> None:
-    host = HostSpec(name="web; rm -rf /", address="10.0.0.5", user="o'ps", port=2222)
+def test_placeholders_are_substituted_and_unsafe_values_refused() -> None:
+    host = HostSpec(name="web1", address="10.0.0.5", user="ops", port=2222)
     out = render_command("echo {host} {address} {user} {port} {{literal}} ${HOME}", host)
-    assert out == "echo 'web; rm -rf /' 10.0.0.5 'o'\"'\"'ps' 2222 {literal} ${HOME}"
+    assert out == "echo web1 10.0.0.5 ops 2222 {literal} ${HOME}"
     res = subprocess.run(["sh", "-c", out.replace("${HOME}", "")], capture_output=True, text=True)
-    assert res.stdout == "web; rm -rf / 10.0.0.5 o'ps 2222 {literal}\n"
+    assert res.stdout == "web1 10.0.0.5 ops 2222 {literal}\n"
+    with pytest.raises(PlaceholderError, match="holds ';'"):
+        render_command("echo {host}", HostSpec(name="web; rm -rf /", address="10.0.0.5"))

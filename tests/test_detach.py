@@ -65,10 +65,22 @@ def group_procs(pgid: int) -> list[psutil.Process]:
     return _live(found)
 
 
+def _job_command(part: str) -> str:
+    """A job's command: its runner (``... ck-detached JOB``) and its shell (``sh JOB.cmd``) hold only the path."""
+    for path in (part, part + ".cmd"):
+        if path.endswith(".cmd") and "/cutover-cockpit/ck-" in path:
+            try:
+                return Path(path).read_text()
+            except OSError:
+                return ""
+    return ""
+
+
 def marker_procs(marker: str) -> list[psutil.Process]:
     found = []
     for p in psutil.process_iter(["cmdline"]):
-        if p.pid != os.getpid() and any(marker in part for part in (p.info["cmdline"] or ())):
+        parts = p.info["cmdline"] or ()
+        if p.pid != os.getpid() and any(marker in part or marker in _job_command(part) for part in parts):
             found.append(p)
     return _live(found)
 

@@ -18,6 +18,7 @@ import select
 import shlex
 import subprocess
 import sys
+import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -506,3 +507,40 @@ async def test_ask_sudo_in_the_cockpit_is_masked_and_used(sudo_fleet: SudoFleet,
         run = app.engine.actions.history[-1]
         assert run.runs[0].state == "ok" and run.runs[0].output.strip().endswith("root")
         assert pw not in run.runs[0].output
+
+
+async def test_env_reaches_the_command_under_sudo_after_the_password_and_never_an_argv(
+        sudo_fleet: SudoFleet) -> None:
+    """Issue 14, finding 6: ``env`` under sudo -n and sudo -S (password line first, then the exports)."""
+    import threading
+
+    import psutil
+
+    secret = "env-" + secrets.token_hex(6)
+    pw = sudo_fleet.password
+    hits: list[str] = []
+    stop = threading.Event()
+
+    def scan() -> None:
+        deadline = time.monotonic() + 30
+        while not stop.is_set() and time.monotonic() < deadline:
+            for proc in psutil.process_iter(["cmdline"]):
+                line = " ".join(proc.info["cmdline"] or [])
+                if secret in line or pw in line:
+                    hits.append(line)
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=scan, daemon=True)
+    watcher.start()
+    try:
+        async with Engine(load_config(sudo_fleet.config)) as engine:
+            nobody = await run(engine, "h1", "sudo -u nobody sh -c 'sleep 0.5; id -un; printenv TOK'", sudo=False,
+                               password=None, timeout=10, env={"TOK": secret})
+            daemon = await run(engine, "h1", "sudo -u daemon sh -c 'sleep 0.5; id -un; printenv TOK'", sudo=False,
+                               password=pw, timeout=10, env={"TOK": secret})
+    finally:
+        stop.set()
+        watcher.join(5)
+    assert nobody.result.stdout == f"nobody\n{secret}\n" and nobody.prepared.mode == "-n", nobody
+    assert daemon.result.stdout == f"daemon\n{secret}\n" and daemon.prepared.mode == "-S", daemon
+    assert hits == []

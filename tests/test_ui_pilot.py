@@ -9,6 +9,7 @@ from collections.abc import Callable
 import psutil
 import pytest
 from cockpitcfg import write_config
+from textual.notifications import Notification
 from textual.widgets import Input
 
 from cockpit.config import load_config
@@ -377,6 +378,21 @@ async def test_runbook_in_the_cockpit(fleet, httpd, tmp_path) -> None:  # type: 
         assert any("within the 60s budget" in n.message for n in app._notifications)
 
 
+async def observer_tries_a_step(pilot, app: CockpitApp) -> Notification:  # type: ignore[no-untyped-def]
+    """An observer cockpit confirms the plan's first step; returns the notice that refused it."""
+    from screens.widgets.phase_panel import PhasePanel
+
+    panel = app.dashboard.query_one("#phases-main", PhasePanel)
+    await until(pilot, lambda: panel.row_count == 5)
+    panel.focus()
+    panel.move_cursor(row=1)
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+    await pilot.press("y")
+    await until(pilot, lambda: any("observer" in n.message for n in app._notifications))
+    return next(n for n in app._notifications if "observer" in n.message)
+
+
 async def test_observer_cockpit_shows_who_drives_and_runs_nothing(fleet, httpd, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from runbookcfg import runbook_services, start_state
 
@@ -394,13 +410,7 @@ async def test_observer_cockpit_shows_who_drives_and_runs_nothing(fleet, httpd, 
             banner = str(app.dashboard.query_one("#banner").render())
             assert "alice" in banner and "drives the runbook" in banner
             panel = app.dashboard.query_one("#phases-main", PhasePanel)
-            await until(pilot, lambda: panel.row_count == 5)
-            panel.focus()
-            panel.move_cursor(row=1)
-            await pilot.press("enter")
-            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-            await pilot.press("y")
-            await until(pilot, lambda: any("observer" in n.message for n in app._notifications))
+            await observer_tries_a_step(pilot, app)
             assert not observer.engine.actions.history
             # the driver runs a step; the observer sees it (journal followed every few seconds)
             view = await driver.runbook.run_step("decommission.backup")

@@ -9,7 +9,8 @@ look dead.
 
 Redirects are followed here, not by httpx, so that ``connect_to`` and ``via``
 apply to every hop that goes to the same server, and credentials configured in
-``headers`` never travel to another origin.
+``headers`` (by name, and every header whose value came from ``${ENV}``) never travel
+to another origin.
 
 Trust: the system's CA store (OpenSSL's defaults, so ``SSL_CERT_FILE`` and
 ``SSL_CERT_DIR`` add an internal CA) plus certifi's bundle. With
@@ -54,7 +55,7 @@ BODY_LIMIT = 1 << 20
 CERT_WARN_DAYS = 7
 MAX_REDIRECTS = 10
 
-#: configured headers that do not follow a redirect to another server
+#: configured headers that do not follow a redirect to another server (besides those from ${ENV})
 _CREDENTIALS = re.compile(r"authorization|cookie|token|secret|api[-_]?key|auth|session|password", re.I)
 #: connect_to as the config accepts it: "IP", "IP:PORT", "[v6]", "[v6]:PORT" (or a name)
 _CONNECT_TO = re.compile(r"(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]\s]+))(?::(\d+))?")
@@ -254,7 +255,8 @@ class _Hop:
         same_origin = same_host and port == (origin.port or _default_port(origin.scheme))
         headers = dict(check.headers)
         if not same_origin and not (same_host and parts.scheme == "https"):
-            headers = {k: v for k, v in headers.items() if not _CREDENTIALS.search(k)}
+            headers = {k: v for k, v in headers.items()
+                       if not _CREDENTIALS.search(k) and k not in check.secret_headers}
         target_host, target_port = host, port
         if check.connect_to:
             m = _CONNECT_TO.fullmatch(check.connect_to)

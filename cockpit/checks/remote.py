@@ -52,8 +52,11 @@ def check_snippet(check: Check, timeout: float, login_shell: bool = False) -> st
     if isinstance(check, CommandCheck):
         shell = '"${SHELL:-/bin/sh}" -l -c' if login_shell else "sh -c"
         t = max(1, int(timeout))
+        # the round script reaches the host on stdin and this runs in its own subshell: ``export`` is a
+        # builtin, so the values are in no argv and no other check sees them
+        exports = "".join(f"export {name}={q(value)}; " for name, value in check.env)
         return (
-            f"if command -v timeout >/dev/null 2>&1; then timeout -k 2 {t} {shell} {q(check.command)}; "
+            f"{exports}if command -v timeout >/dev/null 2>&1; then timeout -k 2 {t} {shell} {q(check.command)}; "
             f"else {shell} {q(check.command)}; fi"
         )
     raise TypeError(f"{check.kind} does not run on the host")

@@ -16,6 +16,7 @@ from typing import Any
 from cockpit.config import find_config, load_config
 from cockpit.errors import UsageError
 from cockpit.runbook import PlanView
+from cockpit.sanitize import strip_control
 from cockpit.shutdown import SignalStop, interruptible
 from cockpit.spec import Config
 from cockpit.sudo import SudoPassword
@@ -27,7 +28,8 @@ GLYPH = {"done": "●", "overridden": "◍", "running": "◔", "verifying": "◔
 
 
 def operator_name(value: str | None) -> str:
-    return value or os.environ.get("COCKPIT_OPERATOR") or getpass.getuser()
+    """Who drives: journaled and shown to every cockpit on the journal, so stripped like any outside text."""
+    return strip_control(value or os.environ.get("COCKPIT_OPERATOR") or getpass.getuser())
 
 
 def ask_sudo_password() -> SudoPassword:

@@ -16,6 +16,7 @@ from cockpit.cli import runbook as cli_runbook
 from cockpit.cli.common import EXIT_OK, EXIT_USAGE
 from cockpit.cli.runbook import ROUNDS_HELP
 from cockpit.errors import CockpitError, ConfigError, UsageError
+from cockpit.sanitize import strip_control
 
 
 class _Parser(argparse.ArgumentParser):
@@ -101,11 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd is None:
             return cmd_run(args)
         return COMMANDS[args.cmd](args)
-    except ConfigError as exc:
-        print(f"cockpit: config error\n{exc}", file=sys.stderr)
+    except ConfigError as exc:  # messages may quote what was typed or read: no escape reaches the terminal
+        print(f"cockpit: config error\n{strip_control(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except CockpitError as exc:
-        print(f"cockpit: {exc}", file=sys.stderr)
+        print(f"cockpit: {strip_control(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 128 + signal.SIGINT

@@ -24,6 +24,7 @@ from cockpit.baseline import RULE_MIN_SAMPLES
 from cockpit.errors import UsageError
 from cockpit.exports import utc
 from cockpit.runbook import PlanView, RunbookError
+from cockpit.sanitize import one_line
 from cockpit.session import Session
 from cockpit.spec import Config
 
@@ -232,7 +233,8 @@ def _journal_line(e: dict[str, Any]) -> str:
             f" ({what['reason']})" if what.get("reason") else "")
     else:
         text = kind + " " + " ".join(f"{k}={v}" for k, v in what.items() if k != "data")[:200]
-    return f"{e['at_iso']}  {e.get('operator', '')}  {text}"
+    # an older journal may hold raw text: no escape reaches the terminal, and one entry stays one line
+    return f"{e['at_iso']}  {one_line(str(e.get('operator', '')), 80)}  {one_line(text, 10_000)}"
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -2,7 +2,8 @@
 
 Every problem is a :class:`~cockpit.errors.ConfigIssue` naming the file, line, key path and a fix.
 Parts: ``loader`` (the top level, ``load_config``), ``source`` (reading TOML with lines, ``${ENV}``),
-``hosts`` and ``ansible`` (hosts and inventories), ``services``, ``actions``, ``runbook``.
+``hosts`` and ``ansible`` (hosts and inventories), ``services``, ``actions``, ``runbook``,
+``commands`` (placeholder values that commands use must be shell-safe).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from cockpit.spec import ActionSpec, HostSpec
 
 __all__ = ["ACTION_KEYS", "read_actions"]
 
-ACTION_KEYS = ("key", "title", "on", "run", "confirm", "timeout")
+ACTION_KEYS = ("key", "title", "on", "run", "confirm", "timeout", "env")
 _KEY = re.compile(r"^(?:(?:ctrl|shift|alt)\+)*(?:[a-zA-Z0-9]|f[1-9][0-9]?)$")
 
 
@@ -53,8 +53,9 @@ def read_actions(r: Reader, raw: Any, hosts: list[HostSpec]) -> list[ActionSpec]
         on = read_selectors(r, (*p, "on"), t.get("on", []), hosts)
         timeout = r.duration((*p, "timeout"), t["timeout"], zero_ok=True) if "timeout" in t else 1800.0
         out.append(ActionSpec(
-            name=name, key=key, title=r.string((*p, "title"), t.get("title"), default=name) if "title" in t else name,
+            name=name, key=key, title=r.title((*p, "title"), t.get("title"), default=name) if "title" in t else name,
             on=on, run=run, confirm=r.boolean((*p, "confirm"), t.get("confirm", False)),
             timeout=None if timeout == 0 else timeout,
+            env=r.env_table((*p, "env"), t["env"]) if "env" in t else (),
         ))
     return out

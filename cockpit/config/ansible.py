@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from cockpit.errors import ConfigError, ConfigIssue
+from cockpit.sanitize import strip_control
 from cockpit.spec import HostSpec
 
 __all__ = ["expand_host_range", "load_ansible"]
@@ -105,6 +106,10 @@ class _Inventory:
         return self.groups[name]
 
     def add_host(self, group: str | None, name: str, hvars: dict[str, object], line: int | None) -> None:
+        if strip_control(name) != name or not name.isprintable():  # ESC, bidi overrides: printed raw otherwise
+            self.issue(strip_control(name), f"host name {strip_control(name)!r} holds control or format characters",
+                       "remove them from the inventory (letters, digits, '.', '-', '_')", line)
+            return
         host = self.hosts.setdefault(name, _Host(name, line))
         host.vars.update(hvars)
         if group is not None and group not in ("all", "ungrouped"):
@@ -193,6 +198,7 @@ class _Inventory:
             tags=tags,
             transport=transport,  # type: ignore[arg-type]
             identity_file=str(Path(str(key_file)).expanduser()) if key_file is not None else None,
+            source=(self.file, host.line),
         )
 
 
@@ -406,10 +412,14 @@ def load_ansible(path: Path | str) -> list[HostSpec]:
         raise ConfigError(ConfigIssue(str(path), "", f"cannot read inventory: {exc.strerror or exc}",
                                       "check the file's permissions")) from None
     suffix = path.suffix.lower()
-    if suffix in (".yml", ".yaml") or (suffix != ".ini" and _looks_like_yaml(text)):
-        _parse_yaml(inv, text)
-    else:
-        _parse_ini(inv, text)
+    try:
+        if suffix in (".yml", ".yaml") or (suffix != ".ini" and _looks_like_yaml(text)):
+            _parse_yaml(inv, text)
+        else:
+            _parse_ini(inv, text)
+    except RecursionError:
+        raise ConfigError(ConfigIssue(str(path), "", "the inventory is nested too deep to read",
+                                      "no inventory needs more than a few levels: remove the extra nesting")) from None
     specs = inv.to_specs() if not inv.issues else []
     if inv.issues:
         raise ConfigError(inv.issues)

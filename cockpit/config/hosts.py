@@ -91,7 +91,7 @@ def read_hosts(r: Reader, raw: Any, inventory: list[HostSpec], base: Path) -> li
             tags=tuple(tags), transport=transport,
             login_shell=r.boolean((*p, "login_shell"), t["login_shell"], False) if "login_shell" in t
             else (old.login_shell if old else False),
-            mounts=mounts, identity_file=identity,
+            mounts=mounts, identity_file=identity, source=(r.file, r.locator.line(p)),
         ))
     declared = {h.name for h in hosts}
     hosts.extend(h for h in inventory if h.name not in declared)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.config.actions import read_actions
+from cockpit.config.commands import check_placeholders
 from cockpit.config.hosts import read_hosts, read_inventory
 from cockpit.config.runbook import read_runbook, thin_thresholds
 from cockpit.config.services import read_services
@@ -26,6 +27,7 @@ from cockpit.config.source import DEFAULT_FILE, KeyPath, Reader, read_text, reso
 from cockpit.durations import format_duration
 from cockpit.errors import ConfigError, ConfigIssue
 from cockpit.inventory import select
+from cockpit.sanitize import strip_control
 from cockpit.secrets import Redactor
 from cockpit.spec import Check, CockpitSettings, Config, JournalSettings, SshSettings
 
@@ -52,11 +54,12 @@ def _cockpit(r: Reader, raw: Any, config_path: Path) -> CockpitSettings:
     state_text = r.string((*p, "state_dir"), t["state_dir"], example='"cutover.state"') if "state_dir" in t else ""
     state_dir = resolve_path(config_path.parent, state_text or f"{config_path.stem}.state")
     return CockpitSettings(
-        title=r.string((*p, "title"), t["title"], d.title) if "title" in t else d.title,
+        title=r.title((*p, "title"), t["title"], d.title) if "title" in t else d.title,
         interval=r.duration((*p, "interval"), t["interval"], d.interval) if "interval" in t else d.interval,
         state_dir=state_dir,
         history=r.integer((*p, "history"), t["history"], 1, 100_000, d.history) if "history" in t else d.history,
-        phases=tuple(r.strings((*p, "phases"), t["phases"], example='["Decommission v1", "Canary 10%"]'))
+        phases=tuple(" ".join(strip_control(x).split())
+                     for x in r.strings((*p, "phases"), t["phases"], example='["Decommission v1", "Canary 10%"]'))
         if "phases" in t else (),
     )
 
@@ -151,6 +154,9 @@ def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> Confi
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(syntax_issue(file, text, exc)) from None
+    except RecursionError:
+        raise ConfigError(ConfigIssue(file, "", "arrays or tables are nested too deep to read",
+                                      "no config needs more than a few levels: remove the extra brackets")) from None
     r = Reader(file, text, os.environ if env is None else env)
     base = path.absolute().parent
     r.known((), data, TOP_KEYS)
@@ -162,6 +168,7 @@ def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> Confi
     services = read_services(r, data.get("services", {}), hosts)
     actions = read_actions(r, data.get("actions", {}), hosts)
     runbook = read_runbook(r, text, data, hosts, services)
+    check_placeholders(r, hosts, actions, runbook)
     if not r.issues:
         thin_thresholds(r, text, cockpit.interval, runbook, hosts, services)
     if r.issues:  # this file's issues by line; an inventory's own issues after them

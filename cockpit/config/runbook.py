@@ -23,8 +23,8 @@ RUNBOOK_KEYS = ("rollback_budget", "window", "min_samples", "regression_rounds",
 PHASE_KEYS = ("id", "title", "gate", "hold", "steps", "rollback_requires")
 STEP_KEYS = ("id", "title", "on", "run", "verify", "within", "rollback", "confirm", "timeout", "sudo", "detach",
              "expect_disconnect", "wait_for", "batch", "order", "max_failures", "pause", "irreversible",
-             "rollback_requires")
-ROLLBACK_KEYS = ("title", "on", "run", "verify", "within", "timeout", "rollback_requires", "sudo")
+             "rollback_requires", "env")
+ROLLBACK_KEYS = ("title", "on", "run", "verify", "within", "timeout", "rollback_requires", "sudo", "env")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
@@ -119,7 +119,7 @@ def _step(c: _Ctx, base: KeyPath, index: int, raw: Any, phase_id: str, seen: set
         c.issue((*p, "detach"), "a step cannot be both detach and expect_disconnect",
                 "detach survives a dropped connection; expect_disconnect waits for a reboot: pick one", anchor)
     return StepSpec(
-        id=sid, title=r.string((*p, "title"), t["title"]) if "title" in t else sid, on=on, run=run or None,
+        id=sid, title=r.title((*p, "title"), t["title"], sid) if "title" in t else sid, on=on, run=run or None,
         verify=c.conditions((*p, "verify"), t.get("verify"), anchor), within=within,
         rollback=r.string((*p, "rollback"), t["rollback"]) if "rollback" in t else None,
         confirm=r.boolean((*p, "confirm"), t.get("confirm", False)), timeout=None if timeout == 0 else timeout,
@@ -131,6 +131,7 @@ def _step(c: _Ctx, base: KeyPath, index: int, raw: Any, phase_id: str, seen: set
         pause=_pause(c, (*p, "pause"), t["pause"], anchor) if "pause" in t else None,
         irreversible=flag("irreversible"),
         rollback_requires=c.conditions((*p, "rollback_requires"), t.get("rollback_requires"), anchor),
+        env=r.env_table((*p, "env"), t["env"]) if "env" in t else (),
     )
 
 
@@ -188,7 +189,7 @@ def read_runbook(r: Reader, text: str, data: dict[str, Any], hosts: list[HostSpe
             if st is not None:
                 steps.append(st)
         phases.append(PhaseSpec(
-            id=pid, title=r.string((*p, "title"), t["title"]) if "title" in t else pid, steps=tuple(steps),
+            id=pid, title=r.title((*p, "title"), t["title"], pid) if "title" in t else pid, steps=tuple(steps),
             gate=c.conditions((*p, "gate"), t.get("gate"), anchor),
             hold=r.duration((*p, "hold"), t["hold"], zero_ok=True) if "hold" in t else 0.0,
             rollback_requires=c.conditions((*p, "rollback_requires"), t.get("rollback_requires"), anchor),
@@ -203,12 +204,13 @@ def read_runbook(r: Reader, text: str, data: dict[str, Any], hosts: list[HostSpe
         if not run:
             r.issue((*p, "run"), "the quick rollback needs a command", 'e.g. run = "./scripts/quick-rollback.sh"')
         rollback = RollbackSpec(
-            title=r.string((*p, "title"), t["title"]) if "title" in t else "Quick rollback", on=on, run=run,
+            title=r.title((*p, "title"), t["title"], "Quick rollback") if "title" in t else "Quick rollback", on=on, run=run,
             verify=c.conditions((*p, "verify"), t.get("verify"), "[rollback]"),
             within=r.duration((*p, "within"), t["within"]) if "within" in t else 60.0,
             timeout=r.duration((*p, "timeout"), t["timeout"]) if "timeout" in t else 600.0,
             rollback_requires=c.conditions((*p, "rollback_requires"), t.get("rollback_requires"), "[rollback]"),
             sudo=r.boolean((*p, "sudo"), t.get("sudo", False)),
+            env=r.env_table((*p, "env"), t["env"]) if "env" in t else (),
         )
     return RunbookSpec(
         phases=tuple(phases), rollback=rollback,

@@ -34,7 +34,7 @@ KIND_OPTIONS: dict[str, tuple[str, ...]] = {
     "http": ("expect_status", "expect_body", "expect_body_regex", "max_latency", "headers",
              "follow_redirects", "verify_tls", "connect_to", "via"),
     "tcp": ("tcp_host", "via"),
-    "command": ("expect_stdout", "expect_stdout_regex"),
+    "command": ("expect_stdout", "expect_stdout_regex", "env"),
 }
 KIND_EXAMPLES = {
     "systemd": 'systemd = "nginx.service"', "launchd": 'launchd = "com.example.agent"',
@@ -120,7 +120,8 @@ def _check(r: Reader, p: KeyPath, t: dict[str, Any], kind: str, hosts: list[Host
         if kind in simple:
             return simple[kind](value)  # type: ignore[no-any-return]
         return CommandCheck(value, expect_stdout=opt("expect_stdout", r.string),
-                            expect_stdout_regex=opt("expect_stdout_regex", r.regex))
+                            expect_stdout_regex=opt("expect_stdout_regex", r.regex),
+                            env=r.env_table(key("env"), t["env"]) if "env" in t else ())
     if kind == "port":
         owner = opt("port_owner", r.string)
         free = opt("port_free", r.boolean, False)
@@ -139,7 +140,9 @@ def _check(r: Reader, p: KeyPath, t: dict[str, Any], kind: str, hosts: list[Host
         _placeholders(r, key("http"), url)
     # {host} and {address} are filled in per host at run time: check the URL's shape with stand-ins
     parts = urlsplit(render_target(url, "host.invalid", "192.0.2.1", url=True)) if url else None
-    if parts is not None and (parts.scheme not in ("http", "https") or not parts.netloc):
+    if url and (problem := _text_problem(url, tab_ok=False, space_ok=False)) is not None:
+        r.issue(key("http"), f"the URL holds {problem}", "percent-encode it (a space is %20, a tab %09)")
+    elif parts is not None and (parts.scheme not in ("http", "https") or not parts.netloc):
         r.issue(key("http"), f"{t['http']!r} is not an http:// or https:// URL",
                 'e.g. http = "https://example.net/health"')
     elif parts is not None:
@@ -156,13 +159,23 @@ def _check(r: Reader, p: KeyPath, t: dict[str, Any], kind: str, hosts: list[Host
             r.issue(key("expect_status"), "expect_status is an empty list", "e.g. expect_status = [200, 302]")
         status = tuple(codes) or (200,)
     headers: list[tuple[str, str]] = []
+    secret: list[str] = []
     for name, value in (r.table(key("headers"), t["headers"]) if "headers" in t else {}).items():
         if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
             r.issue((*key("headers"), name), f"{name!r} is not a valid HTTP header name",
                     "header names are letters, digits and - (e.g. Authorization)")
-        headers.append((name, r.env_string((*key("headers"), name), value, example='"Bearer ${TOKEN}"')))
+        text = r.env_string((*key("headers"), name), value, example='"Bearer ${TOKEN}"')
+        from_env = isinstance(value, str) and "${" in value.replace("$${", "")
+        if (problem := _text_problem(text, tab_ok=True)) is not None:
+            r.issue((*key("headers"), name), f"the value of header {name} holds {problem}"
+                    + (" (it comes from ${ENV}: the value is not shown)" if from_env else ""),
+                    "a header value is one line of printable ASCII: check the variable "
+                    "(a trailing newline from $(cat file)?) or percent-encode what is not ASCII")
+        headers.append((name, text))
+        if from_env:
+            secret.append(name)
     return HttpCheck(
-        url=url, expect_status=status, headers=tuple(headers), via=via,
+        url=url, expect_status=status, headers=tuple(headers), secret_headers=tuple(secret), via=via,
         expect_body=opt("expect_body", r.string),
         expect_body_regex=opt("expect_body_regex", r.regex),
         max_latency=opt("max_latency", r.duration),
@@ -170,6 +183,26 @@ def _check(r: Reader, p: KeyPath, t: dict[str, Any], kind: str, hosts: list[Host
         verify_tls=opt("verify_tls", r.boolean, True),
         connect_to=opt("connect_to", lambda q, v: _connect_to(r, q, v)),
     )
+
+
+def _text_problem(text: str, *, tab_ok: bool, space_ok: bool = True) -> str | None:
+    """What makes ``text`` unusable as an HTTP header value or URL (without quoting it: it may be a secret)."""
+    for c in text:
+        if c in "\r\n":
+            return "a line break"
+        if c == "\t" and not tab_ok:
+            return "a tab"
+        if c == " " and not space_ok:
+            return "a space"
+        if c != "\t" and (ord(c) < 32 or ord(c) == 127):
+            return "a control character"
+        if not c.isascii() and not space_ok:
+            continue  # a URL's non-ASCII host or path is encoded by the client
+        if not c.isascii():
+            return "a non-ASCII character"
+        if not c.isprintable() and c != "\t":
+            return "a control character"
+    return None
 
 
 def read_services(r: Reader, raw: Any, hosts: list[HostSpec]) -> list[ServiceSpec]:

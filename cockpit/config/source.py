@@ -16,6 +16,7 @@ from typing import Any
 
 from cockpit.durations import ACCEPTED_FORMS, format_duration, parse_duration
 from cockpit.errors import ConfigError, ConfigIssue
+from cockpit.sanitize import strip_control
 from cockpit.secrets import BadReference, MissingEnvVar, resolve_env
 
 __all__ = [
@@ -28,6 +29,9 @@ DEFAULT_FILE = "cockpit.toml"
 KeyPath = tuple[str, ...]
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: variables the cockpit sets itself (secret placeholder values): an env table may not name them
+RESERVED_ENV = ("COCKPIT_ADDRESS", "COCKPIT_USER")
 
 
 def key_path(path: Iterable[str]) -> str:
@@ -233,6 +237,10 @@ class Reader:
         self.issue(path, f"expected a non-empty string, got {got}", f"write {path[-1]} = {example}")
         return default
 
+    def title(self, path: KeyPath, value: Any, default: str = "") -> str:
+        """A string shown on screen and journaled (a title): one line, without control or format characters."""
+        return " ".join(strip_control(self.string(path, value, default)).split()) or default
+
     def env_string(self, path: KeyPath, value: Any, default: str = "", *, example: str = '"..."') -> str:
         raw = self.string(path, value, "", example=example)
         if not raw:
@@ -248,6 +256,23 @@ class Reader:
             return default
         self.secrets |= found
         return resolved
+
+    def env_table(self, path: KeyPath, value: Any) -> tuple[tuple[str, str], ...]:
+        """An ``env = { NAME = "${NAME}" }`` table: variables for a command, delivered on its stdin."""
+        out: list[tuple[str, str]] = []
+        for name, raw in self.table(path, value).items():
+            if not _ENV_NAME.fullmatch(name) or name in RESERVED_ENV:
+                self.issue((*path, name), f"{name!r} cannot be an environment variable of a command",
+                           "use letters, digits and _ (not starting with a digit); "
+                           f"{', '.join(RESERVED_ENV)} are the cockpit's own")
+                continue
+            text = self.env_string((*path, name), raw, example='"${NAME}"')
+            if "\x00" in text:
+                self.issue((*path, name), "the value holds a NUL character, which no environment can carry",
+                           "remove it")
+                continue
+            out.append((name, text))
+        return tuple(out)
 
     def boolean(self, path: KeyPath, value: Any, default: bool = False) -> bool:
         if isinstance(value, bool):

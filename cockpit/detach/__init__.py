@@ -11,11 +11,13 @@ cockpit needs to find it again is in files on the host and in :class:`DetachedJo
         JOB.pgid   the job's process-group id (written by the job itself)
         JOB.rc     the exit status, written atomically (tmp + mv) when the command ends
         JOB.killed written by :func:`kill` before it signals: "killed", not "unknown"
+        JOB.cmd    the command (in no argv)
+        JOB.in     its env's export lines, opened and deleted by the runner as it starts
 
-The job runs ``sh -c COMMAND`` under a small runner shell in a session of its own
+The job runs ``sh JOB.cmd`` under a small runner shell in a session of its own
 (``setsid(1)``; where that is missing, perl's ``POSIX::setsid``; as a last resort
 ``nohup``, which leaves it in the process group of the short SSH session that
-started it), stdin from /dev/null. The short SSH command returns as
+started it), stdin from /dev/null (or JOB.in). The short SSH command returns as
 soon as the runner has written its group id; the runner is then re-parented to
 init (or a subreaper), outside sshd's process tree.
 

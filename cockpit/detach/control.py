@@ -37,16 +37,18 @@ _HEADER = re.compile(r"CKJOB (\d) (\d) (-|-?\d+) (\d+) (\d+) (\d+)")
 # -- running the short control commands --------------------------------------------------------
 
 
-async def _run(target: Any, host: str, script: str, timeout: float) -> CommandResult:
+async def _run(target: Any, host: str, script: str, timeout: float, *, on_stdin: bool = False) -> CommandResult:
     """Run a control script through an Engine (``run_command``) or a Transport (``run``).
 
     Always under ``sh``: a host with ``login_shell`` runs commands in the user's own shell (zsh splits words
-    differently), whose profile still sets the environment the job inherits.
+    differently), whose profile still sets the environment the job inherits. ``on_stdin``: the script
+    goes to ``sh -s`` on stdin, so what it holds (the job's command and environment) is in no argv.
     """
-    script = f"exec sh -c {shlex.quote(script)}"
+    stdin = script if on_stdin else None
+    script = "exec sh -s" if on_stdin else f"exec sh -c {shlex.quote(script)}"
     if hasattr(target, "run_command"):
-        return await target.run_command(host, script, timeout=timeout, max_output=4 * POLL_BYTES)
-    return await target.run(script, timeout=timeout, max_output=4 * POLL_BYTES)
+        return await target.run_command(host, script, timeout=timeout, max_output=4 * POLL_BYTES, stdin=stdin)
+    return await target.run(script, timeout=timeout, max_output=4 * POLL_BYTES, stdin=stdin)
 
 
 def _checked(host: str, what: str, res: CommandResult, timeout: float) -> CommandResult:
@@ -63,15 +65,19 @@ def _checked(host: str, what: str, res: CommandResult, timeout: float) -> Comman
 
 
 async def start(engine: Any, host: str, command: str, job_id: str, *, base: str = JOB_DIR,
-                timeout: float = COMMAND_TIMEOUT) -> DetachedJob:
-    """Start ``sh -c command`` detached on ``host``; returns as soon as it runs in its own process group.
+                timeout: float = COMMAND_TIMEOUT, stdin: str | None = None) -> DetachedJob:
+    """Start ``command`` detached on ``host``; returns as soon as it runs in its own process group.
+
+    ``stdin`` (the env's export lines) is kept in a 0600 file that the job opens and deletes as it
+    starts; the command and its input reach the host on stdin and live in files, never in an argv.
 
     Raises :class:`TransportError` when the host cannot be reached (nothing started)
     and :class:`DetachError` when the host refused (job id in use, no writable home).
     A :class:`DetachTimeout` leaves it open whether the job started: poll the job id.
     """
-    res = _checked(host, "starting a detached job", await _run(engine, host, start_script(command, job_id, base),
-                                                                 timeout), timeout)
+    res = _checked(host, "starting a detached job",
+                   await _run(engine, host, start_script(command, job_id, base, stdin), timeout, on_stdin=True),
+                   timeout)
     for line in res.stdout.splitlines():
         if line.startswith("CKSTART "):
             _, pgid, directory = line.split(" ", 2)

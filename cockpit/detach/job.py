@@ -117,11 +117,13 @@ _ALIVE = (
     'printf "%s\\n" "$L" | awk -v p="$P" \'$1 == p && $2 !~ /^Z/ { f = 1 } END { exit f ? 0 : 1 }\'; }; '
 )
 
-#: The runner, in its own session: report the group id, run the command, write the exit status atomically.
+#: The runner, in its own session: report the group id, run the command (from ``JOB.cmd``; its stdin from
+#: ``JOB.in``, opened then deleted at once), write the exit status atomically.
 _RUNNER = (
     'J=$1; G=$(ps -o pgid= -p $$ 2>/dev/null | tr -d " "); case "$G" in ""|*[!0-9]*) G=$$;; esac; '
     'printf "%s\\n" "$G" > "$J.pgid.tmp" && mv -f "$J.pgid.tmp" "$J.pgid"; '
-    'sh -c "$2" </dev/null; rc=$?; '
+    'if [ -e "$J.in" ]; then exec 3<"$J.in"; rm -f "$J.in"; sh "$J.cmd" <&3 3<&-; rc=$?; '
+    'else sh "$J.cmd" </dev/null; rc=$?; fi; '
     'printf "%s\\n" "$rc" > "$J.rc.tmp" && mv -f "$J.rc.tmp" "$J.rc"'
 )
 
@@ -129,8 +131,12 @@ _RUNNER = (
 _PERL_SETSID = "POSIX::setsid(); exec @ARGV or die qq(exec: $!)"
 
 
-def start_script(command: str, job_id: str, base: str = JOB_DIR) -> str:
-    """The one command that starts a job; prints ``CKSTART <dir> <pgid>``. ``command`` is passed quoted."""
+def start_script(command: str, job_id: str, base: str = JOB_DIR, stdin: str | None = None) -> str:
+    """The script (sent on stdin) that starts a job; prints ``CKSTART <dir> <pgid>``.
+
+    ``command`` goes into ``JOB.cmd`` and ``stdin`` into ``JOB.in`` (both 0600 in the 0700 job directory),
+    written by the shell's builtin ``printf``: neither is ever in an argv.
+    """
     valid_job_id(job_id)
     if base == "~" or base.startswith("~/"):
         dir_expr = '"$HOME"' + shlex.quote(base[1:]) if base != "~" else '"$HOME"'
@@ -143,14 +149,16 @@ def start_script(command: str, job_id: str, base: str = JOB_DIR) -> str:
         'D=$(CDPATH= cd -- "$D" && pwd -P) || exit 2; '
         f"J=\"$D\"/{job_id}; "
         '(umask 077 && set -C && : > "$J.out") 2>/dev/null || { echo "job $J exists already" >&2; exit 3; }; '
-        'rm -f "$J.rc" "$J.rc.tmp" "$J.pgid" "$J.killed"; '
-        f"R={shlex.quote(_RUNNER)}; C={shlex.quote(command)}; "
+        'rm -f "$J.rc" "$J.rc.tmp" "$J.pgid" "$J.killed" "$J.in"; '
+        f"(umask 077 && printf '%s\\n' {shlex.quote(command)} > \"$J.cmd\") || exit 2; "
+        + (f"(umask 077 && printf '%s' {shlex.quote(stdin)} > \"$J.in\") || exit 2; " if stdin else "") +
+        f"R={shlex.quote(_RUNNER)}; "
         'if command -v setsid >/dev/null 2>&1; then '
-        'setsid sh -c "$R" ck-detached "$J" "$C" </dev/null >>"$J.out" 2>&1 & '
+        'setsid sh -c "$R" ck-detached "$J" </dev/null >>"$J.out" 2>&1 & '
         'elif command -v perl >/dev/null 2>&1; then '  # macOS, BSD: no setsid(1), but perl's POSIX::setsid
-        f'perl -MPOSIX -e {shlex.quote(_PERL_SETSID)} sh -c "$R" ck-detached "$J" "$C" </dev/null >>"$J.out" 2>&1 & '
+        f'perl -MPOSIX -e {shlex.quote(_PERL_SETSID)} sh -c "$R" ck-detached "$J" </dev/null >>"$J.out" 2>&1 & '
         'else '  # last resort: immune to hangups, but in the process group of this SSH session
-        'nohup sh -c "$R" ck-detached "$J" "$C" </dev/null >>"$J.out" 2>&1 & '
+        'nohup sh -c "$R" ck-detached "$J" </dev/null >>"$J.out" 2>&1 & '
         'fi; '
         'B=$!; i=0; '
         f'while [ ! -s "$J.pgid" ] && [ $i -lt {int(START_WAIT * 20)} ]; do '
@@ -209,5 +217,5 @@ def cleanup_script(job: DetachedJob) -> str:
     return (
         f"P={int(job.pgid)}; J={shlex.quote(job.path)}; " + _ALIVE +
         'if [ ! -e "$J.rc" ] && alive; then echo "CKCLEAN running"; exit 0; fi; '
-        'rm -f "$J.out" "$J.rc" "$J.rc.tmp" "$J.pgid" "$J.pgid.tmp" "$J.killed"; echo "CKCLEAN removed"'
+        'rm -f "$J.out" "$J.rc" "$J.rc.tmp" "$J.pgid" "$J.pgid.tmp" "$J.killed" "$J.cmd" "$J.in"; echo "CKCLEAN removed"'
     )

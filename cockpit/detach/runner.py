@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 from cockpit.detach.control import cleanup, follow, kill, poll, start
@@ -53,7 +53,7 @@ def _journal_call(journal: Any, method: str, *args: Any) -> str:
 
 
 def action_runner(engine: Any, *, poll_interval: float = 0.5, grace: float = 2.0) -> Callable[..., Any]:
-    """The coroutine for ``ActionRunner.detached``: ``run(action_id, host, command, timeout, on_output, sudo)``.
+    """The coroutine for ``ActionRunner.detached``: ``run(action_id, host, command, timeout, on_output, sudo, env)``.
 
     Starts the command detached (``sudo``: as ``sudo -n``, no password can be fed to a detached job),
     journals the job on the host row (``engine.actions.journal.action_host_job``) and its output offset
@@ -65,11 +65,13 @@ def action_runner(engine: Any, *, poll_interval: float = 0.5, grace: float = 2.0
     from cockpit.sudo import prepare  # sudo imports nothing from here; kept local to stay import-light
 
     async def run(action_id: int, host: str, command: str, timeout: float | None,
-                  on_output: Callable[[str, str], None] | None, sudo: bool = False) -> CommandResult:
+                  on_output: Callable[[str, str], None] | None, sudo: bool = False,
+                  env: Mapping[str, str] | None = None) -> CommandResult:
         began = time.monotonic()
         journal = getattr(getattr(engine, "actions", None), "journal", None)
-        starting = asyncio.ensure_future(start(engine, host, prepare(command, sudo=sudo, password=None).command,
-                                               new_job_id(action_id, host)))
+        prepared = prepare(command, sudo=sudo, password=None, env=env)
+        starting = asyncio.ensure_future(start(engine, host, prepared.command, new_job_id(action_id, host),
+                                               stdin=prepared.stdin))
         cancelled: asyncio.CancelledError | None = None
         try:
             job = await asyncio.shield(starting)

@@ -1,13 +1,24 @@
 """The engine: one poller per host, rounds that never overlap, immutable snapshots, and the ActionRunner.
 
 Parts: ``scheduler`` (:class:`Engine`), ``rounds`` (one host's round of checks), ``load`` (load samples
-and their history), ``actions`` (firing commands across hosts with output streamed).
+and their history), ``actions`` (firing commands across hosts with output streamed), ``placeholders`` (shell-safe per-host values).
 """
 
 from __future__ import annotations
 
-from cockpit.engine.actions import PLACEHOLDERS, RESERVED_KEYS, ActionRun, HostRun, render_command, unknown_placeholders
+from cockpit.engine.actions import RESERVED_KEYS, ActionRun, HostRun
 from cockpit.engine.load import LoadTracker, load_snippet
+from cockpit.engine.placeholders import (
+    PLACEHOLDERS,
+    SECRET_VARS,
+    placeholder_env,
+    render_command,
+    single_quoted_placeholders,
+    unknown_placeholders,
+    unsafe_character,
+    used_placeholders,
+    values_of,
+)
 from cockpit.engine.scheduler import Engine
 
 __all__ = [
@@ -17,7 +28,13 @@ __all__ = [
     "LoadTracker",
     "PLACEHOLDERS",
     "RESERVED_KEYS",
-    "render_command",
+    "SECRET_VARS",
     "load_snippet",
+    "placeholder_env",
+    "render_command",
+    "single_quoted_placeholders",
     "unknown_placeholders",
+    "unsafe_character",
+    "used_placeholders",
+    "values_of",
 ]

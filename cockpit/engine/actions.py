@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import re
-import shlex
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from cockpit.detach import KEEP_RUNNING
+from cockpit.engine.placeholders import placeholder_env, render_command
 from cockpit.errors import CockpitError, TransportError
 from cockpit.sanitize import strip_control
 from cockpit.secrets import Redactor
@@ -40,29 +39,6 @@ RESERVED_KEYS = frozenset({
 
 OUTPUT_LIMIT = 256 * 1024  # characters of output kept per host per action (the tail)
 DEFAULT_ACTION_TIMEOUT = 1800.0
-
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
-PLACEHOLDERS = ("host", "address", "user", "port")
-
-
-def render_command(template: str, host: HostSpec) -> str:
-    """Substitute ``{host}``, ``{address}``, ``{user}``, ``{port}``, shell-quoted; ``{{`` is a brace."""
-    values = {"host": host.name, "address": host.address, "user": host.user or "", "port": str(host.port or 22)}
-
-    def sub(m: re.Match[str]) -> str:
-        return shlex.quote(values[m.group(1)]) if m.group(1) in values else m.group(0)
-
-    parts = template.split("{{")
-    parts = [p.replace("}}", "\x00") for p in parts]
-    out = "{".join(_PLACEHOLDER.sub(sub, p) for p in parts)
-    return out.replace("\x00", "}")
-
-
-def unknown_placeholders(template: str) -> list[str]:
-    """Names in ``{...}`` that are not placeholders (a config error: probably a typo)."""
-    stripped = template.replace("{{", "").replace("}}", "")
-    return [m.group(1) for m in _PLACEHOLDER.finditer(stripped) if m.group(1) not in PLACEHOLDERS]
-
 
 @dataclass(frozen=True)
 class HostRun:
@@ -221,14 +197,20 @@ class ActionRunner:
 
     def start(self, title: str, template: str, hosts: Iterable[str], *, timeout: float | None = DEFAULT_ACTION_TIMEOUT,
               operator: str = "", kind: str = "action", phase: str | None = None, step: str | None = None,
-              sudo: bool = False, detach: bool = False) -> ActionRun:
+              sudo: bool = False, detach: bool = False, env: Mapping[str, str] | None = None) -> ActionRun:
         """Start the action on every host now; returns its first snapshot. Must run in the engine's loop.
 
         With a journal, the intent is written (and synced) before anything fires; if that
-        write fails the action is refused with the journal's error.
+        write fails the action is refused with the journal's error. ``env`` (the action's or
+        step's ``env`` table) reaches the command on stdin, never in an argv (:mod:`cockpit.sudo`).
+
+        Raises:
+            PlaceholderError: a placeholder value is not shell-safe (a typed command); nothing ran.
         """
         names = list(dict.fromkeys(hosts))
-        commands = {h: render_command(template, self._hosts(h)) for h in names}
+        secrets = self._redactor.secrets
+        commands = {h: render_command(template, self._hosts(h), secrets) for h in names}
+        envs = {h: {**(env or {}), **placeholder_env(template, self._hosts(h), secrets)} for h in names}
         for h in names:
             prepare_sudo(commands[h], sudo=sudo, password=None)  # refuses forms like sudo -i before anything fires
         redacted = {h: self._redactor.redact(commands[h]) for h in names}
@@ -248,7 +230,7 @@ class ActionRunner:
         self._emit(live)
         for h in names:
             live.buffers[h] = TailBuffer(OUTPUT_LIMIT)
-            live.tasks[h] = asyncio.create_task(self._one(live, h, commands[h], timeout, sudo, detach),
+            live.tasks[h] = asyncio.create_task(self._one(live, h, commands[h], timeout, sudo, detach, envs[h]),
                                                 name=f"action:{run.id}:{h}")
         return run
 
@@ -330,7 +312,7 @@ class ActionRunner:
         return out
 
     async def _one(self, live: _Live, host: str, command: str, timeout: float | None, sudo: bool = False,
-                   detach: bool = False) -> None:
+                   detach: bool = False, env: Mapping[str, str] | None = None) -> None:
         buf = live.buffers[host]
 
         def on_output(_stream: str, text: str) -> None:
@@ -348,11 +330,11 @@ class ActionRunner:
         try:
             if detach and self.detached is not None:
                 live.detached.add(host)
-                res = await self.detached(live.run.id, host, command, timeout, on_output, sudo)
+                res = await self.detached(live.run.id, host, command, timeout, on_output, sudo, env or None)
             else:
                 done = await run_sudo(self._exec, host, command, sudo=sudo, password=self.sudo_password,
                                       timeout=timeout, on_output=on_output, max_output=OUTPUT_LIMIT,
-                                      user=self._hosts(host).user)
+                                      user=self._hosts(host).user, env=env or None)
                 res, message = done.result, done.message or ""
         except asyncio.CancelledError as exc:
             if KEEP_RUNNING in exc.args:

@@ -18,6 +18,7 @@ from cockpit.engine.actions import ActionRunner
 from cockpit.engine.rounds import HostPoller
 from cockpit.history import History
 from cockpit.model import FleetSnapshot, HostState, StatusChange
+from cockpit.sanitize import one_line
 from cockpit.secrets import Redactor
 from cockpit.spec import Config
 from cockpit.transports import CommandResult, LocalTransport, OutputCallback, SshTransport, Transport
@@ -179,7 +180,7 @@ class Engine:
             try:
                 await self.round_host(name)
             except Exception as exc:  # a bug in one host's round must not stop its poller
-                self.pollers[name].state = HostState(name=name, reach="unknown", error=f"internal error: {exc!r}")
+                self.pollers[name].state = HostState(name=name, reach="unknown", error=self.redactor.redact(one_line(f"internal error: {exc!r}")))
                 self._publish([name], [])
             if name == next(iter(self.pollers)):
                 self._round += 1

@@ -20,7 +20,8 @@ last ones; they are re-observed anyway). The module split::
     read     rows as dicts (ISO-8601 UTC times), timeline
     records  Journal: the records (this module)
 
-The caller redacts secrets before writing; the journal stores text as given.
+The caller redacts secrets before writing; the journal strips control and format characters from
+titles, commands, reasons, details and the operator's name (typed text is untrusted).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from cockpit.errors import JournalError
 from cockpit.journal import read as rd
 from cockpit.journal.lease import LeaseStore
 from cockpit.model import StatusChange
+from cockpit.sanitize import strip_control
 
 __all__ = ["OUTPUT_LIMIT", "Journal"]
 
@@ -88,7 +90,8 @@ class Journal(LeaseStore):
                       phase: str | None = None, step: str | None = None, *, at: float | None = None) -> int:
         """Record an action before it fires (FULL); host rows start 'pending'. Returns the action id."""
         now = self._clock() if at is None else at
-        runs = list(dict(hosts).items())
+        title, command = strip_control(title), strip_control(command)
+        runs = [(h, strip_control(c)) for h, c in dict(hosts).items()]
         with self.write("FULL") as conn:
             self.fence(conn)
             cur = conn.execute(
@@ -340,6 +343,7 @@ class Journal(LeaseStore):
                    at: float | None = None) -> int:
         """A phase, step or the runbook changed state (overrides and skips carry a reason)."""
         now = self._clock() if at is None else at
+        reason, detail = strip_control(reason), strip_control(detail)
         with self.write("FULL") as conn:
             self.fence(conn)
             return self._insert_transition(conn, now, kind, target, state, reason, detail)

@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 from cockpit.errors import JournalError
 from cockpit.journal.schema import APPLICATION_ID, SCHEMA_VERSION, migrate, user_tables
+from cockpit.sanitize import strip_control
 
 Sync = Literal["FULL", "NORMAL"]
 
@@ -76,7 +77,7 @@ class Store:
     def __init__(self, path: Path, operator: str, *, clock: Callable[[], float] = time.time,
                  readonly: bool = False) -> None:
         self.path = Path(path)
-        self.operator = operator
+        self.operator = strip_control(operator)  # typed or from the environment: untrusted
         self.readonly = readonly
         self.last_error = ""
         self._clock = clock

@@ -27,11 +27,12 @@ class RollbackMixin(RunbookState):
                 if s.irreversible and self._steps[f"{p.id}.{s.id}"].state in ("done", "partial")]
 
     async def _timed_rollback(self, title: str, command: str, hosts: list[str], timeout: float | None,
-                              phase: str | None, ref: str | None, *, sudo: bool = False) -> bool:
+                              phase: str | None, ref: str | None, *, sudo: bool = False,
+                              env: tuple[tuple[str, str], ...] = ()) -> bool:
         """Run one rollback command, journaled and timed against the budget."""
         started = time.time()
         rid = self._j("rollback_started", "step", ref or title, started)
-        run = await self._fire(title, command, hosts, "rollback", timeout, phase, ref, sudo=sudo)
+        run = await self._fire(title, command, hosts, "rollback", timeout, phase, ref, sudo=sudo, env=env)
         ok = all(r.state == "ok" for r in run.runs)
         ended = time.time()
         if rid is not None:
@@ -46,7 +47,7 @@ class RollbackMixin(RunbookState):
         if step.rollback is None:
             raise RunbookError(f"step {ref} has no rollback", "add rollback = \"...\" to the step")
         ok = await self._timed_rollback(f"{ref} rollback", step.rollback, self.step_hosts(step), step.timeout,
-                                        phase.id, ref, sudo=step.sudo)
+                                        phase.id, ref, sudo=step.sudo, env=step.env)
         self._set_step(ref, "rolled-back" if ok else "failed", detail="" if ok else "rollback failed")
         return ok
 
@@ -81,7 +82,7 @@ class RollbackMixin(RunbookState):
             hosts += [h.name for h in select(self.engine.config.hosts, sel) if h.name not in hosts]
         started = time.time()
         rid = self._j("rollback_started", "quick", rb.title, started)
-        run = await self._fire(rb.title, rb.run, hosts, "rollback", rb.timeout, None, None)
+        run = await self._fire(rb.title, rb.run, hosts, "rollback", rb.timeout, None, None, env=rb.env)
         ok = all(r.state == "ok" for r in run.runs)
         if ok and rb.verify:
             ended_cmd = max((r.ended or time.time()) for r in run.runs)

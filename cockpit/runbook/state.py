@@ -14,7 +14,7 @@ from collections.abc import Callable
 from cockpit.baseline import Regression, RegressionTracker
 from cockpit.conditions import Verdict
 from cockpit.engine import ActionRun, Engine
-from cockpit.errors import CockpitError, LeaseLost, RunbookError
+from cockpit.errors import CockpitError, LeaseLost, PlaceholderError, RunbookError
 from cockpit.inventory import select
 from cockpit.runbook.views import (
     DONE_PHASE,
@@ -207,18 +207,21 @@ class RunbookState:
         self._publish()
 
     async def _fire(self, title: str, command: str, hosts: list[str], kind: str, timeout: float | None,
-                    phase: str | None, step: str | None, *, sudo: bool = False, detach: bool = False) -> ActionRun:
+                    phase: str | None, step: str | None, *, sudo: bool = False, detach: bool = False,
+                    env: tuple[tuple[str, str], ...] = ()) -> ActionRun:
         """Fire an action and wait for it; a journal that refuses its record refuses the operation."""
         runner = self.engine.actions
-        extra: dict[str, bool] = {}
+        extra: dict[str, object] = {}
         if sudo:
             extra["sudo"] = True
         if detach:
             extra["detach"] = True
+        if env:
+            extra["env"] = dict(env)
         try:
             first = runner.start(title, command, hosts, timeout=timeout, operator=self.operator, kind=kind,
                                  phase=phase, step=step, **extra)
-        except LeaseLost as exc:
+        except (LeaseLost, PlaceholderError) as exc:  # the session demoted itself / the config needs fixing
             raise RunbookError(exc.message, exc.hint) from None
         except CockpitError as exc:
             if self.observer:  # demoted meanwhile: the journal is fine, the lease is gone

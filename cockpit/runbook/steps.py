@@ -168,7 +168,7 @@ class StepsMixin(RunbookState):
         st = self._steps[ref]
         assert step.run is not None
         run = await self._fire(step.title, step.run, hosts, "step", step.timeout, phase.id, ref, sudo=step.sudo,
-                               detach=step.detach)
+                               detach=step.detach, env=step.env)
         st.action_id = run.id
         ended = max((r.ended or time.time()) for r in run.runs) if run.runs else time.time()
         if step.expect_disconnect:

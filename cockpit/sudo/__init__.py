@@ -19,6 +19,9 @@ and feeds the password only if sudo said it needs one. ``sudo -S`` for a command
 sudo lets run without a password (NOPASSWD) would hand the unread password line
 to the command's stdin (``cat``, ``tee`` or ``psql`` would read it).
 
+A command's ``env`` (secrets for it) travels the same way: ``export`` lines on stdin after the password
+line, read by the shell that runs the command (``sh -c`` under sudo), never on a command line.
+
 The password never appears on a command line; the caller adds it to the
 engine's :class:`~cockpit.secrets.Redactor` (:func:`add_to_redactor`).
 
@@ -31,14 +34,16 @@ from __future__ import annotations
 
 from cockpit.errors import SudoError
 from cockpit.sudo.execute import SudoRun, explain, needs_password, run
-from cockpit.sudo.rewrite import Prepared, SudoPassword, add_to_redactor, prepare, simple_words
+from cockpit.sudo.rewrite import ENV_READ, Prepared, SudoPassword, add_to_redactor, env_preamble, prepare, simple_words
 
 __all__ = [
+    "ENV_READ",
     "Prepared",
     "SudoError",
     "SudoPassword",
     "SudoRun",
     "add_to_redactor",
+    "env_preamble",
     "explain",
     "needs_password",
     "prepare",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -148,26 +148,27 @@ class _HoldSudoLines:
 async def run(executor: Executor, host: str, command: str, *, sudo: bool,
               password: str | SudoPassword | None, timeout: float | None,
               on_output: OutputCallback | None = None, max_output: int = DEFAULT_MAX_OUTPUT,
-              user: str | None = None, clock: Callable[[], float] = time.monotonic) -> SudoRun:
+              user: str | None = None, clock: Callable[[], float] = time.monotonic,
+              env: Mapping[str, str] | None = None) -> SudoRun:
     """Run ``command`` on ``host`` through sudo as :func:`prepare` says, without leaking the password.
 
     With a password, sudo is first tried with ``-n``; only if it answers that a
     password is required (it then ran nothing) is the command run again with
     ``-S`` and the password on stdin. A wrong password is never retried.
     """
-    plain = prepare(command, sudo=sudo, password=None)
+    plain = prepare(command, sudo=sudo, password=None, env=env)
     if password is None or plain.mode != "-n":
         res = await executor.run_command(host, plain.command, timeout=timeout, on_output=on_output,
-                                         max_output=max_output, stdin=None)
+                                         max_output=max_output, stdin=plain.stdin)
         return SudoRun(res, plain, 1, _explain(host, res, plain, user))
     began = clock()
     hold = _HoldSudoLines(on_output)
     first = await executor.run_command(host, plain.command, timeout=timeout, on_output=hold,
-                                       max_output=max_output, stdin=None)
+                                       max_output=max_output, stdin=plain.stdin)
     if not needs_password(first):
         hold.release()
         return SudoRun(first, plain, 1, _explain(host, first, plain, user))
-    with_pw = prepare(command, sudo=sudo, password=password)
+    with_pw = prepare(command, sudo=sudo, password=password, env=env)
     left = None if timeout is None else max(0.1, timeout - (clock() - began))
     res = await executor.run_command(host, with_pw.command, timeout=left, on_output=on_output,
                                      max_output=max_output, stdin=with_pw.stdin)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -79,7 +80,7 @@ class Prepared:
     """A command ready for ``Transport.run(command, stdin=...)``."""
 
     command: str
-    stdin: str | None  # the password line for sudo -S, else None (stdin is /dev/null)
+    stdin: str | None  # the password line for sudo -S, then the env's export lines; None: stdin is /dev/null
     uses_sudo: bool
     mode: Mode = "plain"  # "-n", "-S", "as-written" (a sudo form left unchanged), "plain" (no sudo)
     via_shell: bool = False  # the command runs as ``sh -c`` under sudo (sudoers must allow the shell)
@@ -240,7 +241,18 @@ def _quote(words: list[str]) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
-def prepare(command: str, *, sudo: bool, password: str | SudoPassword | None) -> Prepared:
+#: prefixed to a command that has an environment: the shell reads the ``export`` lines sent on its stdin
+#: (after sudo's password line), so no value is ever in an argv on either side
+ENV_READ = 'eval "$(cat)"; '
+
+
+def env_preamble(env: Mapping[str, str] | None) -> str:
+    """The ``export NAME='value'`` lines :data:`ENV_READ` evaluates (values quoted for any content)."""
+    return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in (env or {}).items())
+
+
+def prepare(command: str, *, sudo: bool, password: str | SudoPassword | None,
+            env: Mapping[str, str] | None = None) -> Prepared:
     """Rewrite ``command`` for a run without a terminal (see the module doc).
 
     ``sudo``: run the whole command as root. A command starting with ``sudo `` is
@@ -249,13 +261,21 @@ def prepare(command: str, *, sudo: bool, password: str | SudoPassword | None) ->
     options, or shell syntax after it: ``sudo a | b`` runs only ``a`` as root) is
     left as written: with stdin /dev/null and no tty it cannot hang.
 
+    ``env``: variables for the command, sent on stdin (after the password line) and read by
+    :data:`ENV_READ` in the shell that runs it: under sudo, the command then runs as ``sh -c``
+    (sudo clears the environment it was started with). A sudo form left as written gets
+    them outside sudo only.
+
     Raises:
         SudoError: ``sudo -i`` / ``--login``, or a password with a line break.
     """
     pw = _password_text(password)
     stripped = command.strip()
     leading = _leading_sudo(stripped)
+    preamble = env_preamble(env)
     if not sudo and not leading:
+        if preamble:
+            return Prepared(ENV_READ + command, preamble, False, "plain", original=command)
         return Prepared(command, None, False, "plain", original=command)
     prefix = ["sudo"]
     opts: list[str] = []
@@ -271,22 +291,30 @@ def prepare(command: str, *, sudo: bool, password: str | SudoPassword | None) ->
                     break
                 if w in ("-i", "--login") or (not w.startswith("--") and "i" in w.split("u")[0].split("g")[0]):
                     raise _login_refused()
-            return Prepared(command, None, True, "as-written", original=command)
+            return _as_written(command, preamble)
         parsed = _parse_sudo(words[1:])
         if parsed is None:
-            return Prepared(command, None, True, "as-written", original=command)
+            return _as_written(command, preamble)
         prefix = [words[0]]
         opts, argv = parsed
         if any(_is_sudo_word(w) for w in argv[:1]):  # "sudo sudo x"
-            return Prepared(command, None, True, "as-written", original=command)
+            return _as_written(command, preamble)
     else:
         words = simple_words(stripped)
         if words is not None:
             argv = words
         else:
             argv, via_shell = ["sh", "-c", stripped], True
+    if preamble:
+        argv, via_shell = ["sh", "-c", ENV_READ + (argv[2] if via_shell else _quote(argv))], True
     if pw is None:
         line = _quote([*prefix, "-n", *opts, "--", *argv])
-        return Prepared(line, None, True, "-n", via_shell, command)
+        return Prepared(line, preamble or None, True, "-n", via_shell, command)
     line = _quote([*prefix, "-S", "-p", "", "-k", *opts, "--", *argv])
-    return Prepared(line, pw + "\n", True, "-S", via_shell, command)
+    return Prepared(line, pw + "\n" + preamble, True, "-S", via_shell, command)
+
+
+def _as_written(command: str, preamble: str) -> Prepared:
+    if preamble:
+        return Prepared(ENV_READ + command, preamble, True, "as-written", original=command)
+    return Prepared(command, None, True, "as-written", original=command)

@@ -49,13 +49,13 @@ class LazyTable(DataTable[Text]):
     def add_lazy_row(self, key: str, cells: dict[str, Text], placeholder: bool = False) -> None:
         """Add a row; ``placeholder``: its cells are blanks built later, when the row is shown or read."""
         self._cells[key] = cells
-        self.add_row(*(cells.get(str(c.key.value), Text()) for c in self.ordered_columns), key=key)
+        self.add_row(*(cells.get(str(c.key.value), Text()) for c in self.ordered_columns), key=key)  # text-safe: Text
         if placeholder:
             self._stale.add(key)
 
     def mark_stale(self, keys: Iterable[str]) -> None:
         """These rows have new data: the ones on screen take it now, the others when shown or read."""
-        self._stale.update(k for k in keys if k in self._cells)
+        self._stale.update(k for k in keys if k in self._cells)  # text-safe: a set of keys
         self._flush_visible()
 
     @property

@@ -92,7 +92,7 @@ class OutputPane(Vertical):
             head.append(f"  … {len(run.runs) - 6} more")
         head.no_wrap = True
         head.overflow = "ellipsis"
-        self.query_one("#out-head", Static).update(head)
+        self.query_one("#out-head", Static).update(head)  # text-safe: Text
         for r in run.runs:
             if r.state in ("ok", "failed", "timeout", "cancelled", "error") and r.host not in self._finished_hosts:
                 log = self._log(r.host)

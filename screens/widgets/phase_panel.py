@@ -117,7 +117,7 @@ class PhasePanel(DataTable[Text]):
             keep = self.cursor_row
             self.clear()
             for key, cells in rows:
-                self.add_row(*cells, key=key)
+                self.add_row(*cells, key=key)  # text-safe: Text (render.*)
             if rows:
                 self.move_cursor(row=min(keep, len(rows) - 1))
         else:
@@ -125,7 +125,7 @@ class PhasePanel(DataTable[Text]):
             for key, cells in rows:
                 for col, cell, before in zip(("state", "item", "detail"), cells, old[key]):
                     if cell != before:
-                        self.update_cell(key, col, cell)
+                        self.update_cell(key, col, cell)  # text-safe: Text (render.*)
         self._rows = rows
 
     @property
