@@ -64,7 +64,7 @@ class Safety:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             with os.fdopen(fd, "a", encoding="utf-8") as f:
-                f.write(self.engine.redactor.redact(entry))  # type: ignore[attr-defined]
+                f.write(self.engine.redactor.redact(entry))  # type: ignore[attr-defined]  # text-safe: a log file
         except OSError:
             return None
         self.fault_log = path
@@ -125,6 +125,6 @@ class Safety:
             except (termios.error, OSError):
                 pass
         try:
-            os.write(sys.__stderr__.fileno(), _RESTORE)  # type: ignore[union-attr]
+            os.write(sys.__stderr__.fileno(), _RESTORE)  # type: ignore[union-attr]  # text-safe: our escapes
         except (OSError, AttributeError, ValueError):
             pass

@@ -8,6 +8,7 @@ conditions' view of the engine), ``rolling`` (batches of hosts).
 from __future__ import annotations
 
 from cockpit.errors import RunbookError
+from cockpit.runbook.context import EngineContext
 from cockpit.runbook.phases import Runbook
 from cockpit.runbook.rolling import batches, ordered
 from cockpit.runbook.views import (
@@ -22,6 +23,7 @@ from cockpit.runbook.views import (
 )
 
 __all__ = [
+    "EngineContext",
     "DONE_PHASE",
     "DONE_STEP",
     "HostCheck",
