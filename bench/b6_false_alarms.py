@@ -11,7 +11,7 @@ cockpit and a busy-loop hog to core 0 and the services to core 1.
   or down regression; the gate condition ``error_rate(S) < 2%`` failing for the errors), against the
   window's minimum ([runbook] min_samples rounds).
 
-Results: bench/results/b6_false_alarms.json. Usage: python bench/b6_false_alarms.py [--soak 1800]
+Results: bench/results/b6_false_alarms.json. Usage: python bench/b6_false_alarms.py [--soak 1800] [--out NAME]
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ async def run(soak: float, out: dict[str, object], port: int, tcp_port: int) -> 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--soak", type=float, default=1800.0)
-    ap.add_argument("-o", "--output", default=str(ROOT / "bench" / "results" / "b6_false_alarms.json"))
+    ap.add_argument("--out", default="b6_false_alarms", help="result name: bench/results/NAME.json")
     ap.add_argument("--serve", metavar="PORT_FILE", help=argparse.SUPPRESS)  # the services' own process
     args = ap.parse_args()
     if args.serve:
@@ -201,7 +201,7 @@ def main() -> int:
         for proc in (hog, services):
             proc.kill()
             proc.wait()
-    Path(args.output).write_text(json.dumps(out, indent=2) + "\n")
+    (ROOT / "bench" / "results" / f"{args.out}.json").write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))
     return 0
 

@@ -93,6 +93,15 @@ def b5(d: dict[str, Any]) -> None:
         print(f"- {k}: {d.get(k)}")
 
 
+def b6(d: dict[str, Any]) -> None:
+    print("\n### B6 false alarms and detection\n")
+    soak = d["soak"]
+    print(f"- soak: {soak['rounds']} rounds ({soak['seconds']:g} s) of {soak['host_series']} host series, "
+          f"{d.get('pinning')}: {soak['false_alarms']} false alarms")
+    for name, r in d["detection"].items():
+        print(f"- {name}: flagged after {r['rounds_to_flag']} rounds (window minimum {r['window_minimum']})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--prefix", default="")
@@ -107,6 +116,8 @@ def main() -> None:
     b4(load(f"{p}b4_ui_feed_500"), load(f"{p}b4_ui_idle_50"), load(f"{p}b4_ui_live_50"))
     if (d := load(f"{p}b5_soak")) is not None:
         b5(d)
+    if (d := load(f"{p}b6_false_alarms")) is not None:
+        b6(d)
 
 
 if __name__ == "__main__":
