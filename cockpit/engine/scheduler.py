@@ -97,6 +97,8 @@ class Engine:
         }
         self.actions = ActionRunner(self, config.host, self.redactor)
         self.actions.detached = detach.action_runner(self)
+        state_dir = config.cockpit.state_dir
+        self.actions.spool_dir = state_dir / "spool" if state_dir is not None else None
         # windows reach back the runbook's window; a minute more covers a late round
         self.history = History(max_age=config.runbook.window + 60.0)
         #: called with (new host state, its status changes) after every host round, before publishing
