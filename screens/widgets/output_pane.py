@@ -144,8 +144,8 @@ class OutputPane(Vertical):
                 lines.pop()
         else:
             *lines, rest = pending.split("\n")
-        for line in lines:
-            log.write(Text(line.replace("\t", "    ")))
+        if lines:  # one write per batch: RichLog copies its 5,000 kept lines and scrolls on every write
+            log.write(Text("\n".join(lines).replace("\t", "    ")))
         if final:
             self._partial.pop(host, None)
         else:
