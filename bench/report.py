@@ -102,6 +102,20 @@ def b6(d: dict[str, Any]) -> None:
         print(f"- {name}: flagged after {r['rounds_to_flag']} rounds (window minimum {r['window_minimum']})")
 
 
+def b7(d: dict[str, Any]) -> None:
+    print("\n### B7 output flood (quiet run vs flood)\n")
+    print("| figure | quiet | flood |")
+    print("|---|---:|---:|")
+    q, fl = d["quiet"], d["flood"]
+    for name, key, sub in (("UI tick gap p99 ms", "ui_tick_gap_ms", "p99"), ("UI tick gap max ms", "ui_tick_gap_ms", "max"),
+                           ("HTTP probe p99 ms", "http_probe_ms", "p99"), ("round p99 ms", "round_ms", "p99")):
+        print(f"| {name} | {q[key][sub]} | {fl[key][sub]} |")
+    print(f"| false downs | {q['false_downs']} | {fl['false_downs']} |")
+    print(f"| RSS max MB | {q['rss_mb_max']} | {fl['rss_mb_max']} |")
+    print(f"| remote end to finished, max s | | {fl.get('finish_lag_s_max')} |")
+    print(f"| load average (1 min) | {d.get('loadavg1_quiet')} | {d.get('loadavg1_flood')} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--prefix", default="")
@@ -118,6 +132,8 @@ def main() -> None:
         b5(d)
     if (d := load(f"{p}b6_false_alarms")) is not None:
         b6(d)
+    if (d := load(f"{p}b7_flood")) is not None:
+        b7(d)
 
 
 if __name__ == "__main__":

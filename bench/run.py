@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python bench/run.py quick|full [--only b1,b2,...] [--soak-rounds N]
 
-Each scenario is its own script (bench/b1_fanout.py ... bench/b6_false_alarms.py), run here one after the other,
+Each scenario is its own script (bench/b1_fanout.py ... bench/b7_flood.py), run here one after the other,
 never two at once (they share two cores with the sshd fleet). Results: bench/results/<name>.json
 (quick runs are prefixed ``quick_``); then bench/report.py prints the summary tables.
 ``make bench`` and ``make bench-quick`` call this after bench/setup.sh.
@@ -31,6 +31,7 @@ PROFILES: dict[str, dict[str, list[list[str]]]] = {
         "b5": [["b5_soak.py", "--hosts", "20", "--rounds", "200", "--interval", "0", "--sample-every", "25",
                 "--warmup", "50", "--flip-every", "10", "--flip-hosts", "2", "--out", "quick_b5_soak"]],
         "b6": [["b6_false_alarms.py", "--soak", "30", "--out", "quick_b6_false_alarms"]],
+        "b7": [["b7_flood.py", "--quiet-seconds", "10", "--big-mb", "10", "--out", "quick_b7_flood"]],
     },
     "full": {
         "b1": [["b1_fanout.py", "--hosts", "50,200", "--runs", "5", "--out", "b1_fanout"]],
@@ -44,6 +45,7 @@ PROFILES: dict[str, dict[str, list[list[str]]]] = {
                ["b4_plain_table.py", "--rows", "500", "--cols", "7", "--rounds", "60", "--visible-only"]],
         "b5": [["b5_soak.py", "--hosts", "100", "--rounds", "3600", "--interval", "0.5", "--out", "b5_soak"]],
         "b6": [["b6_false_alarms.py", "--soak", "1800", "--out", "b6_false_alarms"]],
+        "b7": [["b7_flood.py", "--quiet-seconds", "30", "--big-mb", "50", "--out", "b7_flood"]],
     },
 }
 
@@ -51,7 +53,7 @@ PROFILES: dict[str, dict[str, list[list[str]]]] = {
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("profile", choices=sorted(PROFILES))
-    ap.add_argument("--only", default="b1,b2,b3,b4,b5,b6")
+    ap.add_argument("--only", default="b1,b2,b3,b4,b5,b6,b7")
     ap.add_argument("--soak-rounds", type=int, default=None, help="override B5's rounds (full: 3600)")
     a = ap.parse_args()
     failed = []

@@ -50,12 +50,15 @@ GC_THRESHOLD = (50_000, 20, 100)
 #: round ends, so 50 hosts meant ~100 screen updates a minute; what arrives in between is merged by the
 #: engine's subscription (every status change kept, the latest state of each host)
 APPLY_EVERY = 1.0
+#: lines of each output batch (at most ten a second per action) the screen gets; the rest is in the spool
+OUTPUT_TAIL = 200
 
 
 class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
     """``CockpitApp(engine)``; ``live=False`` for tests that feed snapshots themselves."""
 
     TITLE = "Cutover Cockpit"
+    output_tail = OUTPUT_TAIL  # read by the ActionRunner: only the latest lines of each batch
     CSS_PATH = "cockpit.tcss"
     BINDINGS = [
         Binding("q", "request_quit", "Quit"),
@@ -173,8 +176,8 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
     def action_changed(self, run: ActionRun) -> None:
         self.post_message(ActionChanged(run))
 
-    def action_output(self, action_id: int, host: str, text: str) -> None:
-        self.post_message(ActionOutput(action_id, host, text))
+    def action_output(self, action_id: int, host: str, text: str, skipped: int = 0) -> None:
+        self.post_message(ActionOutput(action_id, host, text, skipped))
 
     # -- messages -----------------------------------------------------------------------
 
@@ -216,7 +219,8 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
             self.bell()
 
     def on_action_output(self, message: ActionOutput) -> None:
-        self.dashboard.query_one("#output").append(message.action_id, message.host, message.text)  # type: ignore[attr-defined]
+        self.dashboard.query_one("#output").append(message.action_id, message.host, message.text,  # type: ignore[attr-defined]
+                                                   message.skipped)
 
     # -- navigation -----------------------------------------------------------------------
 

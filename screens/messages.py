@@ -26,13 +26,15 @@ class ActionChanged(Message):
 
 
 class ActionOutput(Message):
-    """A chunk of an action's output on one host (already sanitised and redacted)."""
+    """A batch of an action's latest output lines on one host (sanitised, redacted); ``skipped`` lines
+    before them are only in the spool."""
 
-    def __init__(self, action_id: int, host: str, text: str) -> None:
+    def __init__(self, action_id: int, host: str, text: str, skipped: int = 0) -> None:
         super().__init__()
         self.action_id = action_id
         self.host = host
         self.text = text
+        self.skipped = skipped
 
 
 class PlanChanged(Message):

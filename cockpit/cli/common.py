@@ -119,7 +119,7 @@ class _Printer:
                 if rest:
                     print(f"[{r.host}] {rest}")
 
-    def action_output(self, action_id: int, host: str, text: str) -> None:
+    def action_output(self, action_id: int, host: str, text: str, skipped: int = 0) -> None:
         buf = self.partial.get(host, "") + text
         *lines, rest = buf.split("\n")
         for line in lines:

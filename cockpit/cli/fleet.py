@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import sys
+import time
 from pathlib import Path
 
 from cockpit.cli.common import EXIT_FAIL, EXIT_OK, config_path, write_atomic
@@ -15,6 +17,8 @@ from cockpit.engine import Engine
 from cockpit.errors import UsageError
 from cockpit.exports import Exporter, failures, warnings
 from cockpit.inventory import select
+from cockpit.model import HostState, StatusChange
+from cockpit.spec import Config
 
 
 def hosts_for(config: object, selector: str | None) -> list[str] | None:
@@ -91,20 +95,64 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_watch(args: argparse.Namespace) -> int:
     config = load_config(config_path(args))
     hosts = hosts_for(config, args.on)
-
-    async def run() -> None:
-        async with Engine(config) as engine:
-            ex = Exporter(engine.redactor)
-            n = 0
-            while not args.rounds or n < args.rounds:
-                began = asyncio.get_running_loop().time()
-                snap = await engine.run_round(hosts)
-                sys.stdout.write(ex.jsonl(snap))
-                sys.stdout.flush()
-                n += 1
-                if args.rounds and n >= args.rounds:
-                    break
-                await asyncio.sleep(max(0.0, config.cockpit.interval - (asyncio.get_running_loop().time() - began)))
-
-    asyncio.run(run())
+    asyncio.run(_watch(config, hosts, args.rounds))
     return EXIT_OK
+
+
+async def _watch(config: Config, hosts: list[str] | None, rounds: int) -> None:
+    """One line per round; a hung host never holds the healthy hosts' lines.
+
+    Each host polls on its own (the next round after the last ended). A line is written when every
+    host finished a round since the last line, or at the latest ``interval`` + 1 s after it (the
+    first: ``connect_timeout`` + ``interval`` + 1 s): a host still in its round is then listed under
+    ``waiting`` with its last known state in ``hosts``.
+    """
+    interval = config.cockpit.interval
+    async with Engine(config) as engine:
+        names = hosts or list(engine.pollers)
+        ex = Exporter(engine.redactor)
+        fresh: set[str] = set()
+        started: dict[str, float] = {}
+        events: list[StatusChange] = []
+        news = asyncio.Event()
+
+        def heard(state: HostState, changes: list[StatusChange]) -> None:
+            fresh.add(state.name)
+            events.extend(changes)
+            news.set()
+
+        async def poll(name: str) -> None:
+            while True:
+                began = started[name] = time.monotonic()
+                await engine.round_host(name)
+                await asyncio.sleep(max(0.0, interval - (time.monotonic() - began)))
+
+        engine.round_hooks.append(heard)
+        pollers = [asyncio.create_task(poll(n), name=f"watch:{n}") for n in names]
+        try:
+            n = 0
+            due = time.monotonic() + max(interval, config.ssh.connect_timeout) + 1.0
+            while not rounds or n < rounds:
+                while not set(names) <= fresh and time.monotonic() < due:
+                    news.clear()
+                    try:
+                        async with asyncio.timeout(max(0.0, due - time.monotonic())):
+                            await news.wait()
+                    except TimeoutError:
+                        pass
+                now = time.monotonic()
+                snap = engine.snapshot(names, events)
+                snap = dataclasses.replace(snap, round=n + 1, hosts=tuple(h for h in snap.hosts if h.name in names))
+                line = json.loads(ex.jsonl(snap))
+                line["waiting"] = [{"host": h, "seconds": round(now - started.get(h, now), 1)}
+                                   for h in names if h not in fresh]
+                sys.stdout.write(json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n")
+                sys.stdout.flush()
+                fresh.clear()
+                events.clear()
+                n += 1
+                due = now + interval + 1.0
+        finally:
+            for task in pollers:
+                task.cancel()
+            await asyncio.gather(*pollers, return_exceptions=True)

@@ -2,7 +2,9 @@
 
 The runner publishes immutable :class:`ActionRun` snapshots; listeners (the UI)
 get every change and every chunk of output as it arrives. Output is kept
-sanitised, redacted and tail-bounded per host.
+sanitised, redacted and tail-bounded per host, spooled to a file per host under the state
+directory (:mod:`cockpit.engine.spool`), and handed to listeners in coalesced batches (at most
+ten a second per action), never one call per chunk.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Literal, Protocol
 
 from cockpit.detach import KEEP_RUNNING
 from cockpit.engine.placeholders import placeholder_env, render_command
+from cockpit.engine.spool import FLUSH_EVERY, SPOOL_CAP, Spool, spool_path
 from cockpit.errors import CockpitError, TransportError
 from cockpit.sanitize import strip_control
 from cockpit.secrets import Redactor
@@ -53,6 +57,9 @@ class HostRun:
     output: str = ""  # stdout and stderr interleaved as they came, sanitised, redacted, tail-bounded
     truncated: bool = False
     error: str = ""
+    spool: str = ""  # the file holding this host's whole output (see cockpit.engine.spool); "" if none
+    lines: int = 0  # lines of output seen
+    dropped: int = 0  # lines the spool's cap left out of the file (a marker line there says how many)
 
     @property
     def duration(self) -> float | None:
@@ -117,8 +124,14 @@ class ActionJournal(Protocol):
 
 
 class ActionListener(Protocol):
+    """Gets every change, and output as batches of complete lines (``text`` ends with a newline).
+
+    A listener with an ``output_tail`` attribute (> 0) gets only the latest that many lines of
+    each batch, and ``skipped`` says how many came before them (they are in the spool).
+    """
+
     def action_changed(self, run: ActionRun) -> None: ...
-    def action_output(self, action_id: int, host: str, text: str) -> None: ...
+    def action_output(self, action_id: int, host: str, text: str, skipped: int = 0) -> None: ...
 
 
 @dataclass
@@ -127,6 +140,9 @@ class _Live:
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     buffers: dict[str, TailBuffer] = field(default_factory=dict)
     detached: set[str] = field(default_factory=set)
+    spools: dict[str, Spool] = field(default_factory=dict)
+    flush: asyncio.TimerHandle | None = None  # the next batch to the listeners, when output waits
+    flushed: float = 0.0  # monotonic time of the last batch
     reason: str = ""  # why it was cancelled (a signal), journaled with each cancelled host
 
 
@@ -150,6 +166,9 @@ class ActionRunner:
         self.may_exec: Callable[[], str] | None = None
         #: runs a detached command and follows it (set by the engine; see cockpit.detach)
         self.detached: Callable[..., Awaitable[CommandResult]] | None = None
+        #: where output spools go (``<state_dir>/spool``, set by the engine); None: memory only
+        self.spool_dir: Path | None = None
+        self.spool_cap = SPOOL_CAP  # bytes per host per action
 
     def set_sudo_password(self, password: SudoPassword) -> None:
         """The --ask-sudo password: kept in memory only, masked in everything shown or written."""
@@ -185,8 +204,37 @@ class ActionRunner:
             live.run = replace(live.run, ended=time.time())
             self._record("action_ended", live.run.id, live.run.ended)
             self._live.pop(live.run.id, None)
+            if live.flush is not None:
+                live.flush.cancel()
+                live.flush = None
         self._replace_history(live.run)
         self._emit(live)
+
+    def _flush(self, live: _Live) -> None:
+        """One batch per host with new lines to the listeners (the timer set by the first chunk since the last)."""
+        live.flush = None
+        live.flushed = time.monotonic()
+        for host, spool in live.spools.items():
+            if spool.has_pending:
+                self._hand_out(live.run.id, host, *spool.take())
+
+    def _hand_out(self, action_id: int, host: str, lines: list[str], skipped: int) -> None:
+        if not lines and not skipped:
+            return
+        text = "\n".join(lines) + "\n" if lines else ""
+        for listener in self.listeners:
+            listener.action_output(action_id, host, text, skipped)
+
+    def _end_output(self, live: _Live, host: str) -> dict[str, object]:
+        """A host ended: its last lines go out before its final state; the spool is closed."""
+        spool = live.spools[host]
+        self._hand_out(live.run.id, host, *spool.take(final=True))
+        spool.close()
+        changes: dict[str, object] = {"lines": spool.lines, "dropped": spool.lost,
+                                      "spool": str(spool.path) if spool.path is not None and not spool.error else ""}
+        if spool.error:
+            changes["error"] = self._clean(spool.error)
+        return changes
 
     def _replace_history(self, run: ActionRun) -> None:
         for i, old in enumerate(self.history):
@@ -228,8 +276,12 @@ class ActionRunner:
         self._live[run.id] = live
         self.history.append(run)
         self._emit(live)
+        tails = [getattr(listener, "output_tail", 0) for listener in self.listeners]
+        keep = min(tails) if tails and all(tails) else 0
         for h in names:
             live.buffers[h] = TailBuffer(OUTPUT_LIMIT)
+            live.spools[h] = Spool(spool_path(self.spool_dir, run.id, h) if self.spool_dir else None, self.spool_cap)
+            live.spools[h].keep = keep
             live.tasks[h] = asyncio.create_task(self._one(live, h, commands[h], timeout, sudo, detach, envs[h]),
                                                 name=f"action:{run.id}:{h}")
         return run
@@ -290,6 +342,8 @@ class ActionRunner:
                 if r.state in FINAL_STATES or r.host in live.detached:
                     continue
                 buf = live.buffers.get(r.host)
+                if r.host in live.spools:
+                    live.spools[r.host].close()  # what came so far stays readable
                 self._record("action_host_done", live.run.id, r.host, "interrupted", None, r.started, time.time(),
                              buf.getvalue() if buf else "", bool(buf and buf.truncated), note)
                 count += 1
@@ -315,11 +369,15 @@ class ActionRunner:
                    detach: bool = False, env: Mapping[str, str] | None = None) -> None:
         buf = live.buffers[host]
 
+        spool = live.spools[host]
+
         def on_output(_stream: str, text: str) -> None:
             clean = self._clean(text)
             buf.write(clean)
-            for listener in self.listeners:
-                listener.action_output(live.run.id, host, clean)
+            spool.write(clean)
+            if spool.has_pending and live.flush is None:
+                delay = max(0.0, live.flushed + FLUSH_EVERY - time.monotonic())
+                live.flush = asyncio.get_running_loop().call_later(delay, self._flush, live)
 
         refused = self.may_exec() if self.may_exec is not None else ""
         if refused:  # the intent is journaled; the host never ran it, and says why
@@ -341,14 +399,16 @@ class ActionRunner:
                 return  # quitting: the detached job runs on; the journal still says running, with its job
             if live.reason:
                 self._stopped.append((live.run.id, host))
-            self._update(live, host, state="cancelled", ended=time.time(), output=buf.getvalue(),
-                         truncated=buf.truncated, error=live.reason)
+            self._update(live, host, **{**self._end_output(live, host), "state": "cancelled", "ended": time.time(),
+                                        "output": buf.getvalue(), "truncated": buf.truncated, "error": live.reason})
             return
         except TransportError as exc:
-            self._update(live, host, state="error", ended=time.time(), error=self._clean(exc.message),
-                         output=buf.getvalue())
+            self._update(live, host, **{**self._end_output(live, host), "state": "error", "ended": time.time(),
+                                        "error": self._clean(exc.message), "output": buf.getvalue()})
             return
         state: RunState = "timeout" if res.timed_out else ("ok" if res.exit_status == 0 else "failed")
-        self._update(live, host, state=state, exit_status=res.exit_status, ended=time.time(),
-                     output=buf.getvalue(), truncated=buf.truncated or res.truncated,
-                     error=self._clean(message) if message else "")
+        ended = self._end_output(live, host)
+        if message:
+            ended["error"] = self._clean(message)
+        self._update(live, host, **ended, state=state, exit_status=res.exit_status, ended=time.time(),
+                     output=buf.getvalue(), truncated=buf.truncated or res.truncated)

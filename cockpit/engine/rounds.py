@@ -27,6 +27,7 @@ from cockpit.checks import (
     probe_tcp,
     render_target,
 )
+from cockpit.engine.lag import LoopLag
 from cockpit.engine.load import LoadTracker
 from cockpit.errors import HostKeyError, TransportError
 from cockpit.model import CheckResult, HostState, Load
@@ -55,6 +56,7 @@ class HostPoller:
         self.services = config.services_on(spec.name)
         self.tracker = LoadTracker(config.cockpit.history)
         self.state = HostState(name=spec.name, reach="unknown", tags=spec.tags)
+        self.lag = LoopLag()  # the engine's monitor replaces this idle one: a missed deadline is blamed right
 
     @property
     def deadline(self) -> float:
@@ -67,6 +69,7 @@ class HostPoller:
 
     async def round(self) -> HostState:
         started = time.time()
+        began = time.monotonic()
         remote_services = [s for s in self.services if s.check.kind in REMOTE_KINDS]
         net_services = [s for s in self.services if s.check.kind not in REMOTE_KINDS]
         host_task = asyncio.create_task(self._host_side(remote_services))
@@ -75,8 +78,13 @@ class HostPoller:
             async with asyncio.timeout(self.deadline):
                 reach, error, fingerprint, load, host_results = await host_task
         except TimeoutError:
-            reach, error, fingerprint, load = "unreachable", f"round exceeded {self.deadline:g}s", "", None
-            host_results = [self._result(s, Verdict("unknown", "host round timed out"), None) for s in remote_services]
+            blame = self.lag.blame(began)
+            if blame:  # the cockpit was late, not the host: keep its reach, judge nothing
+                reach, error, fingerprint, load = self.state.reach, blame, self.state.fingerprint, None
+            else:
+                reach, error, fingerprint, load = "unreachable", f"round exceeded {self.deadline:g}s", "", None
+            host_results = [self._result(s, Verdict("unknown", blame or "host round timed out"), None)
+                            for s in remote_services]
         net_results = await asyncio.gather(*net_tasks)
         by_name = {r.service: r for r in [*host_results, *net_results]}
         before = {r.service: r for r in self.state.results}
@@ -134,6 +142,10 @@ class HostPoller:
             return "unreachable", f"{exc.reason}: {exc.message}", "", None, [
                 self._result(s, Verdict("unknown", f"host {exc.reason}"), None) for s in services
             ]
+        if res.timed_out and isinstance(t, SshTransport) and t.silent and not self.lag.blame(time.monotonic() - res.duration):
+            why = f"no answer: silent past a keepalive interval ({self.config.ssh.keepalive:g}s)"
+            return "unreachable", why, "", None, [self._result(s, Verdict("unknown", "host not answering"), None)
+                                                   for s in services]
         parsed = parse_round(res.stdout, res.stderr, delim)
         if not local and "load" in parsed:
             load = self.tracker.add(self.tracker.parse(parsed["load"].output))
@@ -149,9 +161,26 @@ class HostPoller:
         return "ok", "", "", load, results
 
     async def _network(self, svc: ServiceSpec) -> CheckResult:
-        """HTTP/TCP from the cockpit, or through the ``via`` host's SSH connection."""
+        """HTTP/TCP from the cockpit, or through the ``via`` host's SSH connection.
+
+        A probe that failed at its deadline while the cockpit's loop was late is ``unknown`` (cockpit
+        overloaded), never ``down``: the answer may have been waiting unread.
+        """
+        began = time.monotonic()
+        result = await self._probe(svc)
+        if result.status == "down" and time.monotonic() - began >= self._probe_deadline(svc) * 0.9:
+            blame = self.lag.blame(began)
+            if blame:
+                return dataclasses.replace(result, status="unknown", detail=self._text(f"{blame} ({result.detail})"),
+                                           latency=None)
+        return result
+
+    def _probe_deadline(self, svc: ServiceSpec) -> float:
+        return svc.timeout or min(NETWORK_CHECK_DEADLINE, self.config.ssh.command_timeout)
+
+    async def _probe(self, svc: ServiceSpec) -> CheckResult:
         check = svc.check
-        deadline = svc.timeout or min(NETWORK_CHECK_DEADLINE, self.config.ssh.command_timeout)
+        deadline = self._probe_deadline(svc)
         via = getattr(check, "via", None)
         address = self.transport.hostname if isinstance(self.transport, SshTransport) else self.spec.address
         if isinstance(check, HttpCheck) and "{" in check.url:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from cockpit import detach
 from cockpit.checks import HttpProber
 from cockpit.engine.actions import ActionRunner
+from cockpit.engine.lag import LoopLag
 from cockpit.engine.rounds import HostPoller
 from cockpit.history import History
 from cockpit.model import FleetSnapshot, HostState, StatusChange
@@ -95,8 +96,14 @@ class Engine:
             h.name: HostPoller(h, config, self._transports[h.name], self.prober, self.transport, self.redactor)
             for h in config.hosts
         }
+        #: how late this loop runs: a deadline missed while it was late is "cockpit overloaded" (engine/lag.py)
+        self.lag = LoopLag()
+        for poller in self.pollers.values():
+            poller.lag = self.lag
         self.actions = ActionRunner(self, config.host, self.redactor)
         self.actions.detached = detach.action_runner(self)
+        state_dir = config.cockpit.state_dir
+        self.actions.spool_dir = state_dir / "spool" if state_dir is not None else None
         # windows reach back the runbook's window; a minute more covers a late round
         self.history = History(max_age=config.runbook.window + 60.0)
         #: called with (new host state, its status changes) after every host round, before publishing
@@ -144,13 +151,46 @@ class Engine:
                 poller.state = HostState(name=name, reach="connecting", load=old.load, history=old.history,
                                          results=old.results, tags=old.tags)
                 self._publish([name], [])
-            new = await poller.round()
+            self.lag.start()
+            new, old = await self._round_watched(name, old)  # old: what was shown last (maybe mid-round)
             self.history.add(new)
             events = diff_states(old, new)
             for hook in self.round_hooks:
                 hook(new, events)
             self._publish([name], events)
             return new
+
+    async def _round_watched(self, name: str, old: HostState) -> tuple[HostState, HostState]:
+        """The host's round; a host silent for a keepalive interval is shown unreachable while it runs on.
+
+        Otherwise a hung host (sshd stopped) kept ``● ok`` until the round's deadline and asyncssh's
+        keepalive count (a minute by default). Not when the cockpit's own loop was late.
+        """
+        poller = self.pollers[name]
+        t = poller.transport
+        task = asyncio.ensure_future(poller.round())
+        if not isinstance(t, SshTransport) or self.config.ssh.keepalive <= 0:
+            return await task, old
+        began, quiet_checks = time.monotonic(), 0
+        try:
+            while not task.done():
+                await asyncio.wait({task}, timeout=0.5)
+                quiet_checks = quiet_checks + 1 if t.silent else 0
+                if quiet_checks >= 2 and poller.state.reach == "ok" and not self.lag.blame(began):
+                    silent = dataclasses.replace(
+                        poller.state, reach="unreachable",
+                        error=f"no answer: silent past a keepalive interval ({self.config.ssh.keepalive:g}s); "
+                              "waiting for the round's deadline")
+                    poller.state = silent
+                    events = diff_states(old, silent)
+                    for hook in self.round_hooks:
+                        hook(silent, events)
+                    self._publish([name], events)
+                    old = silent
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        return task.result(), old
 
     async def run_round(self, hosts: Iterable[str] | None = None) -> FleetSnapshot:
         """A round over the given hosts (default all), for headless commands."""
@@ -236,6 +276,7 @@ class Engine:
             sub.closed = True
         await asyncio.gather(*(t.close() for t in self._transports.values()), return_exceptions=True)
         await self.prober.aclose()
+        await self.lag.stop()
 
     async def __aenter__(self) -> Engine:
         return self

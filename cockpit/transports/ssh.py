@@ -181,6 +181,18 @@ class SshTransport:
     def connected(self) -> bool:
         return self._conn is not None and not self._conn.is_closed()
 
+    @property
+    def silent(self) -> bool:
+        """The host sent nothing for a whole keepalive interval and has not answered the keepalive sent then.
+
+        asyncssh counts keepalives sent since the last one answered (``_keepalive_count``, asyncssh 2.x; the
+        timer restarts whenever data arrives), and only drops the connection after ``keepalive_count_max``
+        more intervals: a hung host (sshd SIGSTOPped) looked healthy for a minute. A host busy with a long
+        command still answers keepalives, so it is never silent.
+        """
+        conn = self._conn
+        return conn is not None and not conn.is_closed() and getattr(conn, "_keepalive_count", 0) >= 1
+
     def reset(self) -> None:
         """Operator asked to retry: forget auth/host-key failures and backoff."""
         self._failure = None

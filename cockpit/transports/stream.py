@@ -33,6 +33,9 @@ async def pump(
         buf.write(chunk)
         if on_output is not None:
             on_output(stream, chunk)
+        # a read of buffered data returns without suspending: in a flood this loop kept the event loop
+        # for the whole SSH window (megabytes), and probes and timers waited behind it
+        await asyncio.sleep(0)
     if stripper is not None:
         rest = stripper.flush()
         if rest:

@@ -1,4 +1,9 @@
-"""Live output of the current action, one tab per host, with exit status and duration when done."""
+"""Live output of the current action, one tab per host, with exit status and duration when done.
+
+The engine hands this pane batches of complete lines, at most ten a second per action and only the
+latest lines of each (:mod:`cockpit.engine.spool`); the whole output is in the host's spool file,
+whose path the pane shows when the host ends.
+"""
 
 from __future__ import annotations
 
@@ -100,6 +105,11 @@ class OutputPane(Vertical):
                     continue
                 self._flush(r.host, final=True)
                 log.write(Text("── ").append_text(run_line(r)))
+                if r.spool:
+                    note = f"   {r.lines} lines, all in {r.spool}"
+                    if r.dropped:
+                        note = f"   {r.lines} lines, {r.dropped} dropped by the spool's cap: {r.spool}"
+                    log.write(Text(note, style="dim"))  # text-safe: a path, not markup
                 self._finished_hosts.add(r.host)
 
     def _log(self, host: str) -> RichLog | None:
@@ -110,10 +120,15 @@ class OutputPane(Vertical):
         except Exception:
             return None
 
-    def append(self, action_id: int, host: str, text: str) -> None:
+    def append(self, action_id: int, host: str, text: str, skipped: int = 0) -> None:
         """Write whole lines as they complete; a partial line waits for its end (or the action's)."""
         if self.run is None or action_id != self.run.id:
             return
+        if skipped:
+            log = self._log(host)
+            if log is not None:
+                self._flush(host, final=True)
+                log.write(Text(f"… {skipped} lines not shown here (all in the output spool)", style="dim italic"))
         self._partial[host] = self._partial.get(host, "") + text
         self._flush(host, final=False)
 
@@ -129,8 +144,8 @@ class OutputPane(Vertical):
                 lines.pop()
         else:
             *lines, rest = pending.split("\n")
-        for line in lines:
-            log.write(Text(line.replace("\t", "    ")))
+        if lines:  # one write per batch: RichLog copies its 5,000 kept lines and scrolls on every write
+            log.write(Text("\n".join(lines).replace("\t", "    ")))
         if final:
             self._partial.pop(host, None)
         else:
