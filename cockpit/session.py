@@ -26,6 +26,7 @@ from cockpit.engine import Engine
 from cockpit.errors import CockpitError
 from cockpit.journal import Journal, JournalError, Lease
 from cockpit.model import HostState, StatusChange
+from cockpit.plans import PlanChange, PlanVersion, diff_plans, plan_version
 from cockpit.runbook import Runbook
 from cockpit.sanitize import strip_control
 from cockpit.spec import Config
@@ -39,6 +40,7 @@ class Session:
         self.operator = strip_control(operator)  # typed or from the environment: shown to other cockpits
         self.read_only = read_only
         self.engine = Engine(config)
+        self.plan: PlanVersion = plan_version(config)  # every decision journaled here carries its fingerprint
         self.journal: Journal | None = None
         self.journal_problem = ""
         self.journal_error: JournalError | None = None  # why the journal could not be opened (headless: fatal)
@@ -76,6 +78,7 @@ class Session:
             self.engine.actions.journal = _Refusing(exc.message)
             return
         if not self.read_only:
+            self.journal.use_plan(self.plan)
             self.engine.actions.journal = self.journal
             self.engine.actions.may_exec = self.may_exec
             self.engine.round_hooks.append(self._record_changes)
@@ -111,6 +114,11 @@ class Session:
         if lease.ours:
             self.runbook.set_observer(False, f"{self.operator} on {self.host}")
             self._take_stock(now)
+            try:
+                if j.last_accepted_plan() is None:  # a new journal: the plan it starts with is the first accepted
+                    j.accept_plan(self.plan, "the first plan this journal ran", at=now)
+            except JournalError as exc:
+                self.runbook.banner = f"JOURNAL NOT WRITABLE: {exc.message} Actions are refused; monitoring goes on."
         else:
             self.engine.actions.journal = _Refusing(f"observer: {lease.describe(now)} drives")
             self.runbook.set_observer(True, lease.describe(now))
@@ -158,6 +166,22 @@ class Session:
         rc = p.rc
         state = "ok" if rc == 0 else "failed" if rc is not None else ("cancelled" if p.killed else "interrupted")
         self.runbook.reattached(row.get("step"), str(row["host"]), state, rc)  # type: ignore[arg-type]
+
+    # -- plan versions ---------------------------------------------------------------------------
+
+    def plan_drift(self) -> tuple[dict[str, object], list[PlanChange]] | None:
+        """(the journal's last accepted plan change, what differs from it) when this cockpit's plan is not
+        the one last accepted in the journal; None when it is, or nothing was accepted yet."""
+        last = self.journal.last_accepted_plan() if self.journal is not None else None
+        if last is None or last["new"] == self.plan.fingerprint or not last.get("text"):
+            return None
+        return last, diff_plans(str(last["text"]), self.plan.text)
+
+    def accept_plan(self, reason: str) -> int:
+        """The driver accepts this cockpit's plan (fenced, journaled with the operator, the reason, the diff)."""
+        if self.journal is None:
+            raise CockpitError("there is no journal to record the plan change in")
+        return self.journal.accept_plan(self.plan, reason)
 
     @property
     def observer(self) -> bool:
