@@ -160,6 +160,12 @@ def test_step_run_refuses_a_changed_plan_until_accepted(fleet, tmp_path) -> None
         assert next(r["command"] for a in mark for r in a["runs"]).startswith("echo v2")
     again = cockpit("step", "run", "p.other", "-c", str(path), "--rerun", "p.other")
     assert again.returncode == 0, again.stdout + again.stderr  # the accepted plan needs no flag
+    # a step removed after it ran stays visible in the plan, with what it ran
+    text = path.read_text()
+    path.write_text(text[:text.index("  [[phases.steps]]\n  id = \"other\"")])
+    plan = cockpit("plan", "-c", str(path))
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert "⚠ removed after running: p.other (last run " in plan.stdout and "by alice: echo other)" in plan.stdout
 
 
 def test_a_done_step_whose_definition_changed_says_so_before_running_again(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -176,23 +182,28 @@ def test_a_done_step_whose_definition_changed_says_so_before_running_again(fleet
 
 
 def test_an_observer_sees_that_the_driver_runs_a_newer_plan(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Two cockpits on one journal: the observer's banner says the driver runs a newer plan, and what differs."""
     path = write_config(tmp_path, fleet, plan_toml())
+    path.write_text(path.read_text() + '\n[journal]\nlease_ttl = "3s"\n')
     old = load_config(path)
     new_path = tmp_path / "new"
     new_path.mkdir()
     newer = write_config(new_path, fleet, plan_toml(cmd="v2"))
-    newer.write_text(newer.read_text() + f'\n[journal]\npath = "{journal_of(path)}"\n')
+    newer.write_text(newer.read_text() + f'\n[journal]\npath = "{journal_of(path)}"\nlease_ttl = "3s"\n')
 
     async def run() -> None:
         driver = Session(load_config(newer), "alice")
         observer = Session(old, "bob")
         try:
             assert not driver.observer and observer.observer
-            drift = observer.plan_drift()
-            assert drift is not None
-            last, changes = drift
-            assert last["new"] == driver.plan.fingerprint
-            assert [(c.what, c.target) for c in changes] == [("changed", "p.mark")]
+            await observer.start(poll=False)
+            deadline = asyncio.get_running_loop().time() + 10
+            while not observer.runbook.view().plan_notice and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.1)
+            notice = "\n".join(observer.runbook.view().plan_notice)
+            assert f"the driver runs plan {driver.plan.fingerprint}" in notice and "accepted by alice" in notice
+            assert f"not this cockpit's file (plan {observer.plan.fingerprint})" in notice
+            assert "changed p.mark (command)" in notice and "echo v2" in notice
         finally:
             await observer.close()
             await driver.close()

@@ -91,6 +91,8 @@ def render_plan(view: PlanView) -> str:
         lines.append(("observer; driver: " if view.observer else "driver: ") + view.driver)
     for line in view.interrupted:
         lines.append(f"⚠ interrupted: {line}")
+    for line in view.removed:
+        lines.append(f"⚠ removed after running: {line}")
     for line in view.regressions:
         lines.append(f"REGRESSION {line}")
     return "\n".join(lines) + "\n"

@@ -92,6 +92,14 @@ class PlanLog(LeaseStore):
                                    "new": r["new"], "reason": r["reason"], "diff": json.loads(r["diff"])})
                     for r in rows]
 
+    def last_step_runs(self) -> list[dict[str, Any]]:
+        """Per step that ran: its last step action (step, started, operator, command, plan), no host rows."""
+        with self.read() as conn:
+            rows = conn.execute("SELECT step, started, operator, command, plan FROM actions WHERE id IN "
+                                "(SELECT MAX(id) FROM actions WHERE kind = 'step' AND step IS NOT NULL "
+                                "GROUP BY step) ORDER BY id").fetchall()
+            return [rd.with_times({k: r[k] for k in r.keys()}) for r in rows]
+
     def plan_text(self, fingerprint: str) -> str | None:
         """The normalised text of a plan version the journal keeps, or None."""
         with self.read() as conn:

@@ -33,15 +33,9 @@ def changed_since_run(journal: object | None, ref: str) -> str:
     return f"changed since run (its last run started at {hhmm(action['started'])} under plan {action['plan']}): {what}"
 
 
-def removed_after_running(journal: object | None) -> list[str]:
-    """Steps that ran (an action in the journal) but are not in the plan in use now: "ref (last run HH:MM)"."""
-    plan: PlanVersion | None = getattr(journal, "plan", None)
-    if journal is None or plan is None:
+def removed_after_running(journal: object | None, steps: set[str]) -> list[str]:
+    """Steps that ran (a step action in the journal) but are not in ``steps`` (the plan in use now)."""
+    if journal is None or not hasattr(journal, "last_step_runs"):
         return []
-    refs = dict(plan.steps)
-    out: dict[str, str] = {}
-    for action in journal.actions():  # type: ignore[attr-defined]
-        ref = action.get("step")
-        if action.get("kind") == "step" and ref and ref not in refs:
-            out[ref] = f"{ref} (last run {hhmm(action['started'])} by {action['operator']}: {action['command']})"
-    return list(out.values())
+    return [f"{r['step']} (last run {hhmm(r['started'])} by {r['operator']}: {r['command']})"
+            for r in journal.last_step_runs() if r["step"] not in steps]

@@ -82,6 +82,8 @@ class PlanView:
     observer: bool = False
     interrupted: tuple[str, ...] = ()  # actions that were running when a cockpit died
     banner: str = ""  # e.g. the journal is not writable
+    plan_notice: tuple[str, ...] = ()  # an edit of the config on disk (diff or errors), a driver's newer plan
+    removed: tuple[str, ...] = ()  # steps that ran but are no longer in the plan ("removed after running")
     baseline_at: float | None = None
 
 
