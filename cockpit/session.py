@@ -82,8 +82,8 @@ class Session:
             self.journal = None
             self.engine.actions.journal = _Refusing(exc.message)
             return
+        self.journal.use_plan(self.plan)  # read-only too: the plan view compares runs with it
         if not self.read_only:
-            self.journal.use_plan(self.plan)
             self.engine.actions.journal = self.journal
             self.engine.actions.may_exec = self.may_exec
             self.engine.round_hooks.append(self._record_changes)

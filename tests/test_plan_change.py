@@ -172,6 +172,8 @@ def test_a_done_step_whose_definition_changed_says_so_before_running_again(fleet
     path = write_config(tmp_path, fleet, plan_toml())
     assert cockpit("step", "run", "p.mark", "-c", str(path)).returncode == 0
     path.write_text(path.read_text().replace("echo v1", "echo v2"))
+    plan = cockpit("plan", "-c", str(path))
+    assert "⚠ changed since run (its last run started at " in plan.stdout and "echo v1" in plan.stdout
     refused = cockpit("step", "run", "p.mark", "-c", str(path), "--accept-plan-change", "new marker")
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "changed since run" in refused.stderr and "command: " in refused.stderr

@@ -79,6 +79,8 @@ async def test_edit_mid_cutover_shows_the_diff_and_runs_nothing_until_accepted(f
         assert change["reason"] == "h2 failed on the old check" and change["operator"] == "alice"
         assert change["old"] == first_plan and change["diff"][0]["target"] == "p.mark"
 
+        # the plan panel says the step changed since it ran
+        await until(pilot, lambda: "changed since run" in str(panel.get_row("step:p.mark")[2]))
         # running it again: changed since run, named, needs its id typed; then the new command runs
         panel.focus()
         panel.move_cursor(row=1)

@@ -16,7 +16,7 @@ from cockpit.conditions import Verdict
 from cockpit.engine import ActionRun, Engine
 from cockpit.errors import CockpitError, LeaseLost, PlaceholderError, RunbookError
 from cockpit.inventory import select
-from cockpit.runbook.drift import removed_after_running
+from cockpit.runbook.drift import changed_since_run, removed_after_running
 from cockpit.runbook.views import (
     DONE_PHASE,
     DONE_STEP,
@@ -51,6 +51,7 @@ class RunbookState:
         self.banner = ""
         self.plan_notice: tuple[str, ...] = ()
         self._removed: tuple[str, ...] = ()
+        self._changed: dict[str, str] = {}  # steps whose last run had another definition (drift.changed_since_run)
         self._gate_task: asyncio.Task[None] | None = None
         engine.round_hooks.append(lambda state, _events: self.tracker.observe(state))
         self._restore()
@@ -88,6 +89,7 @@ class RunbookState:
             self._rollbacks.append(RollbackRecord(rb.get("target") or rb.get("kind", "rollback"),
                                                   rb["started"], rb.get("ended"), rb.get("ok")))
         self._removed = tuple(removed_after_running(self.journal, set(self._refs())))
+        self._changed = {ref: why for ref in self._refs() if (why := changed_since_run(self.journal, ref))}
 
     def reattaching(self, ref: str | None, host: str, title: str) -> None:
         """A detached job of a step survived the restart: show it running again, not interrupted."""
@@ -138,7 +140,8 @@ class RunbookState:
                         action_id=st.action_id, batch=st.batch, waiting=st.waiting, progress=st.progress,
                         irreversible=step.irreversible,
                         rollback_ready=None if st.ready is None else st.ready.value is True,
-                        rollback_detail="" if st.ready is None else st.ready.detail)
+                        rollback_detail="" if st.ready is None else st.ready.detail,
+                        changed=self._changed.get(ref, ""))
 
     def phase_state(self, phase: PhaseSpec) -> str:
         explicit = self._phase_state.get(phase.id)
@@ -196,6 +199,7 @@ class RunbookState:
             for s in p.steps:
                 self._steps.setdefault(f"{p.id}.{s.id}", _StepState())
         self._removed = tuple(removed_after_running(self.journal, set(self._refs())))
+        self._changed = {ref: why for ref in self._refs() if (why := changed_since_run(self.journal, ref))}
         self._publish()
 
     def _refs(self) -> list[str]:

@@ -120,6 +120,7 @@ class StepsMixin(RunbookState):
         st.batch = st.waiting = ""
         st.progress = None
         self._set_step(ref, "running")
+        self._changed.pop(ref, None)  # it runs the definition in use now
         failures = 0
         try:
             for i, group in enumerate(plan):

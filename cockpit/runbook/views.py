@@ -40,6 +40,7 @@ class StepView:
     irreversible: bool = False
     rollback_ready: bool | None = None  # None: not evaluated yet
     rollback_detail: str = ""
+    changed: str = ""  # "changed since run (...): command: 'a' -> 'b'": its last run had another definition
 
 
 @dataclass(frozen=True)
