@@ -228,6 +228,8 @@ def test_report_shows_each_hosts_command_and_the_plan_changes(fleet, tmp_path) -
     assert "## Plan changes" in text
     assert "v1 was wrong" in text and changes[1]["new"] in text and changes[0]["new"] in text
     assert "changed p.mark (command)" in text
+    timeline = text.split("## Timeline")[1].split("\n## ")[0]  # the acceptance is in the timeline too
+    assert f"Plan **{changes[1]['new']}** accepted; reason: v1 was wrong (changed: p.mark)" in timeline
     for h in ("h1", "h2", "h3"):  # each host's exact command, Markdown-escaped, in the step's row
         assert f"{h} ok (exit 0): echo v2 &gt;&gt;" in text
     assert f"under plan {changes[1]['new']}" in text and f"under plan {changes[0]['new']}" in text
