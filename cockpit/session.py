@@ -220,7 +220,8 @@ class Session:
     def accept_update(self, reason: str) -> PlanVersion:
         """The driver accepts the edit on disk: journaled (fenced) with the reason and the diff, then applied to
         the runbook. Refused (CockpitError) when invalid, when it needs a restart, or when it changes a running
-        step: hosts already fired keep the command they ran, and a batch never switches commands half-way."""
+        step: hosts already fired keep the command they ran, and a batch never switches commands half-way. A
+        rolling step paused for the operator between batches takes the accepted definition for the next ones."""
         update = self.pending
         if update is None or update.plan is None or update.config is None:
             raise CockpitError("there is no valid plan change to accept", "edit the config; the cockpit shows the diff")
@@ -233,7 +234,8 @@ class Session:
         busy = [c.target for c in update.changes if self.runbook.step_state(c.target) in ("running", "verifying")]
         if busy:
             raise CockpitError(f"the change touches {', '.join(busy)}, running now",
-                               "accept it when the step has ended (or cancel it first)")
+                               "accept it when the step has ended or while it pauses for you between batches "
+                               "(pause = \"manual\"), or cancel it first")
         if self.journal is None:
             raise CockpitError("there is no journal to record the plan change in")
         self.journal.accept_plan(update.plan, reason)

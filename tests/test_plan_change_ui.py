@@ -29,6 +29,18 @@ title = "One phase"
 """
 
 
+async def run_mark(pilot, app: CockpitApp) -> PhasePanel:  # type: ignore[no-untyped-def]
+    """Select p.mark in the plan, press Enter and confirm with y (what an operator does to run it)."""
+    panel = app.dashboard.query_one("#phases-main", PhasePanel)
+    await until(pilot, lambda: panel.row_count == 2)
+    panel.focus()
+    panel.move_cursor(row=1)
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+    await pilot.press("y")
+    return panel
+
+
 async def test_edit_mid_cutover_shows_the_diff_and_runs_nothing_until_accepted(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = write_config(tmp_path, fleet, ROLL, cockpit={"interval": "0.5s"})
     session = Session(load_config(path), "alice")
@@ -42,13 +54,7 @@ async def test_edit_mid_cutover_shows_the_diff_and_runs_nothing_until_accepted(f
         return "\n".join(app.runbook.view().plan_notice)
 
     async with app.run_test(size=(160, 48)) as pilot:
-        panel = app.dashboard.query_one("#phases-main", PhasePanel)
-        await until(pilot, lambda: panel.row_count == 2)
-        panel.focus()
-        panel.move_cursor(row=1)
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        panel = await run_mark(pilot, app)
         await until(pilot, lambda: state() in ("partial", "failed"), timeout=20)
         assert marks(fleet) == [["v1"], ["v1"], []]  # stopped after h2 failed: h3 untouched
 
@@ -99,3 +105,38 @@ async def test_edit_mid_cutover_shows_the_diff_and_runs_nothing_until_accepted(f
                                                 (session.plan.fingerprint, "h2"), (session.plan.fingerprint, "h3")]
         assert all("echo v1" in c for _, _, c in runs[:2])  # hosts already fired keep their journaled command
         assert all("echo v2" in c for _, _, c in runs[2:])
+
+
+PAUSED = ROLL.replace('; test "$COCKPIT_TEST_HOST" != h2', "").replace("  max_failures = 1\n", '  pause = "manual"\n')
+
+
+async def test_a_change_accepted_during_a_pause_runs_on_the_remaining_hosts_only(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = write_config(tmp_path, fleet, PAUSED, cockpit={"interval": "0.5s"})
+    session = Session(load_config(path), "alice")
+    app = CockpitApp(session.engine, quiet=True, operator="alice", session=session)
+    first_plan = session.plan.fingerprint
+
+    def step():  # type: ignore[no-untyped-def]
+        return next(s for p in app.runbook.view().phases for s in p.steps if s.ref == "p.mark")
+
+    async with app.run_test(size=(160, 48)) as pilot:
+        panel = await run_mark(pilot, app)
+        await until(pilot, lambda: step().waiting.startswith("paused"), timeout=20)
+        assert marks(fleet) == [["v1"], [], []]
+        path.write_text(path.read_text().replace("echo v1", "echo v2"))
+        await until(pilot, lambda: "PLAN CHANGED" in "\n".join(app.runbook.view().plan_notice), timeout=10)
+        await pilot.press("A")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "ReasonPrompt")
+        await pilot.press(*"v2 for the rest", "enter")
+        await until(pilot, lambda: session.plan.fingerprint != first_plan)
+        await pilot.pause(0.3)
+        assert marks(fleet) == [["v1"], [], []]  # accepting fires nothing
+        for n in (2, 3):  # continue after each batch
+            await until(pilot, lambda: step().waiting.startswith("paused"), timeout=20)
+            await pilot.press("C")
+            await until(pilot, lambda n=n: sum(bool(m) for m in marks(fleet)) == n, timeout=20)  # type: ignore[misc]
+        await until(pilot, lambda: step().state == "done", timeout=20)
+        assert marks(fleet) == [["v1"], ["v2"], ["v2"]]  # h1 keeps what it ran; the rest run the accepted plan
+        assert session.journal is not None
+        runs = [(a["plan"], r["host"]) for a in session.journal.actions() if a["step"] == "p.mark" for r in a["runs"]]
+        assert runs == [(first_plan, "h1"), (session.plan.fingerprint, "h2"), (session.plan.fingerprint, "h3")]

@@ -188,8 +188,11 @@ class RunbookState:
             self._publish()
 
     def step_state(self, ref: str) -> str:
+        """The step's state; "paused" for a rolling step waiting for the operator between batches."""
         st = self._steps.get(ref)
-        return st.state if st is not None else ""
+        if st is None:
+            return ""
+        return "paused" if st.resume is not None else st.state
 
     def apply_spec(self, spec: RunbookSpec) -> None:
         """A plan change the driver accepted: new steps start pending, the others keep their state; steps that

@@ -126,6 +126,7 @@ class StepsMixin(RunbookState):
             for i, group in enumerate(plan):
                 if i > 0 and step.pause is not None:
                     await self._pause(ref, step, i, len(plan))
+                    step = self._accepted_meanwhile(ref, step)
                 if len(plan) > 1:
                     st.batch = f"batch {i + 1}/{len(plan)}"
                     self._j("transition", "step", ref, "batch", detail=f"{st.batch}: {', '.join(group)}")
@@ -150,6 +151,15 @@ class StepsMixin(RunbookState):
         bad = [c.host for c in st.checks.values() if not c.ok]
         self._set_step(ref, final, detail="" if final == "done" else f"not done on {', '.join(bad)}")
         return self._step_view(phase, step)
+
+    def _accepted_meanwhile(self, ref: str, step: StepSpec) -> StepSpec:
+        """The step's definition for the next batch: a plan change the driver accepted during a pause applies
+        to the hosts not fired yet (the batches stay as planned); the hosts already fired keep theirs."""
+        for p in self.spec.phases:
+            for s in p.steps:
+                if f"{p.id}.{s.id}" == ref and s.run is not None:
+                    return s
+        return step  # removed meanwhile, or made manual: finish as started
 
     async def _pause(self, ref: str, step: StepSpec, i: int, n: int) -> None:
         st = self._steps[ref]
