@@ -22,15 +22,18 @@ from collections.abc import Callable
 
 import psutil
 
+from cockpit.config import ConfigWatch, PlanUpdate
 from cockpit.engine import Engine
 from cockpit.errors import CockpitError
 from cockpit.journal import Journal, JournalError, Lease
 from cockpit.model import HostState, StatusChange
+from cockpit.plans import PlanChange, PlanVersion, diff_plans, plan_version
 from cockpit.runbook import Runbook
 from cockpit.sanitize import strip_control
 from cockpit.spec import Config
 
 HEARTBEAT = 5.0  # at most; with a short lease_ttl the heartbeat runs every lease_ttl / 3
+WATCH_EVERY = 1.0  # seconds between looks at the config file's size and mtime
 
 
 class Session:
@@ -39,6 +42,10 @@ class Session:
         self.operator = strip_control(operator)  # typed or from the environment: shown to other cockpits
         self.read_only = read_only
         self.engine = Engine(config)
+        self.plan: PlanVersion = plan_version(config)  # every decision journaled here carries its fingerprint
+        self.pending: PlanUpdate | None = None  # an edit of the config on disk, not applied (yet)
+        self._driver_plan = ""  # observer: the driver's newer plan, as the banner says it
+        self._watch = ConfigWatch(config) if config.path is not None and not read_only else None
         self.journal: Journal | None = None
         self.journal_problem = ""
         self.journal_error: JournalError | None = None  # why the journal could not be opened (headless: fatal)
@@ -75,6 +82,7 @@ class Session:
             self.journal = None
             self.engine.actions.journal = _Refusing(exc.message)
             return
+        self.journal.use_plan(self.plan)  # read-only too: the plan view compares runs with it
         if not self.read_only:
             self.engine.actions.journal = self.journal
             self.engine.actions.may_exec = self.may_exec
@@ -111,6 +119,11 @@ class Session:
         if lease.ours:
             self.runbook.set_observer(False, f"{self.operator} on {self.host}")
             self._take_stock(now)
+            try:
+                if j.last_accepted_plan() is None:  # a new journal: the plan it starts with is the first accepted
+                    j.accept_plan(self.plan, "the first plan this journal ran", at=now)
+            except JournalError as exc:
+                self.runbook.banner = f"JOURNAL NOT WRITABLE: {exc.message} Actions are refused; monitoring goes on."
         else:
             self.engine.actions.journal = _Refusing(f"observer: {lease.describe(now)} drives")
             self.runbook.set_observer(True, lease.describe(now))
@@ -158,6 +171,79 @@ class Session:
         rc = p.rc
         state = "ok" if rc == 0 else "failed" if rc is not None else ("cancelled" if p.killed else "interrupted")
         self.runbook.reattached(row.get("step"), str(row["host"]), state, rc)  # type: ignore[arg-type]
+
+    # -- plan versions ---------------------------------------------------------------------------
+
+    def plan_drift(self) -> tuple[dict[str, object], list[PlanChange]] | None:
+        """(the journal's last accepted plan change, what differs from it) when this cockpit's plan is not
+        the one last accepted in the journal; None when it is, or nothing was accepted yet."""
+        last = self.journal.last_accepted_plan() if self.journal is not None else None
+        if last is None or last["new"] == self.plan.fingerprint or not last.get("text"):
+            return None
+        return last, diff_plans(str(last["text"]), self.plan.text)
+
+    def accept_plan(self, reason: str) -> int:
+        """The driver accepts this cockpit's plan (fenced, journaled with the operator, the reason, the diff)."""
+        if self.journal is None:
+            raise CockpitError("there is no journal to record the plan change in")
+        return self.journal.accept_plan(self.plan, reason)
+
+    async def _watch_config(self, watch: ConfigWatch) -> None:
+        """Validate every edit of the config (and its inventories); show the diff or the errors, apply nothing."""
+        while True:
+            await asyncio.sleep(WATCH_EVERY)
+            if watch.changed():
+                update = await asyncio.to_thread(watch.check, self.config, self.plan)
+                self.pending = update
+                self._show_plan_notice()
+
+    def _see_driver_plan(self) -> None:
+        """Observer: say when the driver runs a plan other than this cockpit's file (and what differs)."""
+        drift = self.plan_drift()
+        notice = ""
+        if drift is not None:
+            last, changes = drift
+            notice = "\n".join([f"PLAN: the driver runs plan {last['new']} (accepted by {last['operator']} at "
+                                 f"{last['at_iso']}: {last['reason']}), not this cockpit's file (plan "
+                                 f"{self.plan.fingerprint}); restart this cockpit on the driver's config to follow it:",
+                                 *(c.render() for c in changes)])
+        if notice != self._driver_plan:
+            self._driver_plan = notice
+            self._show_plan_notice()
+
+    def _show_plan_notice(self) -> None:
+        lines = self.pending.lines() if self.pending is not None else []
+        if self.pending is not None and not self.pending.errors and not self.observer:
+            lines.append("A: review and accept it (journaled with your reason)")
+        self.runbook.set_plan_notice(tuple(lines) + ((self._driver_plan,) if self._driver_plan else ()))
+
+    def accept_update(self, reason: str) -> PlanVersion:
+        """The driver accepts the edit on disk: journaled (fenced) with the reason and the diff, then applied to
+        the runbook. Refused (CockpitError) when invalid, when it needs a restart, or when it changes a running
+        step: hosts already fired keep the command they ran, and a batch never switches commands half-way. A
+        rolling step paused for the operator between batches takes the accepted definition for the next ones."""
+        update = self.pending
+        if update is None or update.plan is None or update.config is None:
+            raise CockpitError("there is no valid plan change to accept", "edit the config; the cockpit shows the diff")
+        if self.observer:
+            raise CockpitError("this cockpit is an observer: only the driver accepts a plan change",
+                               "accept it in the driving cockpit")
+        if update.restart:
+            raise CockpitError(f"this edit also changes {', '.join(update.restart)}: the cockpit applies that only "
+                               "on a restart", "restart the cockpit; `step run` then asks to accept the plan")
+        busy = [c.target for c in update.changes if self.runbook.step_state(c.target) in ("running", "verifying")]
+        if busy:
+            raise CockpitError(f"the change touches {', '.join(busy)}, running now",
+                               "accept it when the step has ended or while it pauses for you between batches "
+                               "(pause = \"manual\"), or cancel it first")
+        if self.journal is None:
+            raise CockpitError("there is no journal to record the plan change in")
+        self.journal.accept_plan(update.plan, reason)
+        self.plan, self.config, self.pending = update.plan, update.config, None
+        self.engine.config = update.config
+        self.runbook.apply_spec(update.config.runbook)
+        self._show_plan_notice()
+        return update.plan
 
     @property
     def observer(self) -> bool:
@@ -211,6 +297,8 @@ class Session:
         self._reattach_all()
         if self.journal is not None:
             self._tasks.append(asyncio.create_task(self._heartbeat()))
+        if self._watch is not None:
+            self._tasks.append(asyncio.create_task(self._watch_config(self._watch)))
 
     async def _heartbeat(self) -> None:
         """Driver: renew the lease. Observer: follow the driver's state and see a lease go stale."""
@@ -227,6 +315,7 @@ class Session:
                     self._beat_ok = time.monotonic()
                 else:
                     self.runbook.reload_states()
+                    self._see_driver_plan()
                     current = j.lease()
                     if current is not None:
                         stale = " (STALE: take over with T)" if current.stale(now, self.ttl) else ""

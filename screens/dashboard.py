@@ -33,10 +33,10 @@ WIDE = 120
 #: actions that fire something; disabled in --read-only
 FIRING = frozenset({"probe", "adhoc", "run_configured", "cancel", "cancel_all", "retry", "run_step", "skip_step",
                     "override_phase", "tick_step", "fail_step", "rollback", "quick_rollback", "baseline", "take_over",
-                    "continue_step"})
+                    "continue_step", "accept_plan"})
 #: runbook keys (they need a runbook)
 PLAN_ACTIONS = frozenset({"run_step", "skip_step", "override_phase", "tick_step", "fail_step", "rollback",
-                          "quick_rollback", "baseline", "take_over", "continue_step"})
+                          "quick_rollback", "baseline", "take_over", "continue_step", "accept_plan"})
 
 
 class DashboardScreen(Contained, Screen[None]):
@@ -62,6 +62,7 @@ class DashboardScreen(Contained, Screen[None]):
         Binding("U", "rollback", "Roll back step/phase", show=False),
         Binding("T", "take_over", "Take over stale lease", show=False),
         Binding("C", "continue_step", "Continue rolling step", show=False),
+        Binding("A", "accept_plan", "Review and accept the edited plan", show=False),
         Binding("1", "tab('tab-fleet')", "Fleet", show=False),
         Binding("2", "tab('tab-services')", "Services", show=False),
         Binding("3", "tab('tab-plan')", "Plan", show=False),
@@ -176,6 +177,8 @@ class DashboardScreen(Contained, Screen[None]):
             lines.append(f"… and {len(view.regressions) - 3} more regressions")
         for line in view.interrupted[:3]:
             lines.append(f"INTERRUPTED when the last cockpit died: {line}")
+        lines += view.plan_notice
+        lines += [f"REMOVED AFTER RUNNING: {r}" for r in view.removed]
         self.set_banner("\n".join(lines))
         self.refresh_bindings()  # observer or driver: the firing keys grey out or come back
 
@@ -308,6 +311,9 @@ class DashboardScreen(Contained, Screen[None]):
 
     def action_take_over(self) -> None:
         self.app.action_take_over()  # type: ignore[attr-defined]
+
+    def action_accept_plan(self) -> None:
+        self.app.action_accept_plan()  # type: ignore[attr-defined]
 
     def _plan_target(self, want: str) -> str | None:
         sel = self.plan_selection()

@@ -230,6 +230,33 @@ class RunbookActions(_AppBase):
             return
         self._sync(self.runbook.capture_baseline, "baseline recorded: regressions are judged against it from now on")
 
+    def action_accept_plan(self) -> None:
+        """The config on disk changed: show its diff (or its errors) and accept it with a reason (journaled)."""
+        if self._refuse_read_only():
+            return
+        update = self.session.pending if self.session is not None else None
+        if update is None:
+            self.notify("the config on disk has no plan change to accept", timeout=4)
+            return
+        if update.errors:
+            self.notify("\n".join(update.lines()), severity="error", timeout=10, markup=False)
+            return
+
+        def answered(reason: str | None) -> None:
+            if not reason or self.session is None:
+                self.notify("not accepted: the running plan stays", timeout=4)
+                return
+            try:
+                plan = self.session.accept_update(reason)
+            except CockpitError as exc:
+                self.notify(str(exc), severity="error", timeout=8, markup=False)
+                return
+            self.notify(f"plan {plan.fingerprint} accepted: the next run of a step uses it", timeout=6, markup=False)
+
+        text = "\n".join(update.lines()[:30])
+        self.push_screen(ReasonPrompt(f"{text}\n\nAccept this plan? Type the reason (journaled):",
+                                      "why the plan changed"), answered)
+
     def action_take_over(self) -> None:
         if self._refuse_read_only():
             return

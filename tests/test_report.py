@@ -290,7 +290,8 @@ def test_phases_with_start_end_steps_and_verification(config: Config, journal: J
     stop = next(r for r in table_rows(decommission) if r.startswith("| Stop v1 agents"))
     assert "**partial** (failed on web2)" in stop and "| web1, web2 |" in stop
     assert "web1 ✔ agent down<br>web2 ✖ agent still active &lt;pid 4242&gt;" in stop
-    assert "#1 step 2026-11-22T10:00:20Z: web1 ok (exit 0), web2 failed (exit 1)" in stop
+    assert ("#1 step 2026-11-22T10:00:20Z: web1 ok (exit 0): systemctl stop fleet-agent  # on web1; "
+            "web2 failed (exit 1): systemctl stop fleet-agent  # on web2") in stop  # each host's exact command
     backup = next(r for r in table_rows(decommission) if r.startswith("| Back up the database"))
     assert "**skipped**; reason: DBA took a snapshot at 09:00 \\| ticket OPS-42" in backup
     canary = phases.split("### 2. ")[1].split("### 3. ")[0]

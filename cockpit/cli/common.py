@@ -84,6 +84,8 @@ def render_plan(view: PlanView) -> str:
             who = "manual" if st.manual else ", ".join(st.hosts)
             lines.append(f"    {GLYPH.get(st.state, '?')} {st.ref}  {st.title}  [{st.state}]  on {who}"
                          + (f"  {st.detail}" if st.detail else ""))
+            if st.changed:
+                lines.append(f"        ⚠ {st.changed}")
             for c in st.checks:
                 mark = {True: "✔", False: "✖", None: "…"}[c.ok]
                 lines.append(f"        {mark} {c.host}: {c.detail}")
@@ -91,6 +93,8 @@ def render_plan(view: PlanView) -> str:
         lines.append(("observer; driver: " if view.observer else "driver: ") + view.driver)
     for line in view.interrupted:
         lines.append(f"⚠ interrupted: {line}")
+    for line in view.removed:
+        lines.append(f"⚠ removed after running: {line}")
     for line in view.regressions:
         lines.append(f"REGRESSION {line}")
     return "\n".join(lines) + "\n"

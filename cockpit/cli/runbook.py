@@ -58,6 +58,8 @@ def add_parsers(sub: argparse._SubParsersAction, config_arg: Any) -> None:  # ty
     for q in (r, t, k):
         config_arg(q)
         q.add_argument("--operator")
+        q.add_argument("--accept-plan-change", metavar="REASON",
+                       help="the config differs from the plan last accepted in the journal: accept it (journaled)")
     r.add_argument("--ask-sudo", action="store_true", help="ask once for the sudo password (memory only)")
 
     rb = sub.add_parser("rollback", help="the quick rollback (default), or one step's or phase's rollback")

@@ -23,6 +23,7 @@ from cockpit.cli.common import (
     sudo_password,
 )
 from cockpit.errors import UsageError
+from cockpit.plans import describe_changes
 from cockpit.runbook import RunbookError
 from cockpit.session import Session
 from cockpit.shutdown import SignalStop, run_until_signal
@@ -43,6 +44,7 @@ def cmd_step(args: argparse.Namespace) -> int:
         s = await driving_session(config, args, "run the step from the driving cockpit, or take over its stale "
                                   "lease there", password, stop)
         try:
+            _plan_guard(s, args.accept_plan_change)
             if args.step_cmd == "skip":
                 s.runbook.skip_step(args.ref, args.reason)
                 print(f"{args.ref} skipped: {args.reason}")
@@ -100,6 +102,21 @@ def cmd_step(args: argparse.Namespace) -> int:
             await s.close()
 
     return run_until_signal(run)
+
+
+def _plan_guard(s: Session, accept: str | None) -> None:
+    """Refuse to decide under a plan the journal never accepted, naming what differs; or accept it (journaled)."""
+    drift = s.plan_drift()
+    if drift is None:
+        return
+    last, changes = drift
+    what = describe_changes(changes) or "the plan's normalised text"
+    if not accept:
+        raise UsageError(f"the config differs from the plan last accepted in the journal ({last['new']}, accepted "
+                         f"by {last['operator']} at {last['at_iso']}): {what}",
+                         "check the change, then pass --accept-plan-change \"WHY\" (journaled), or restore the file")
+    s.accept_plan(accept)
+    print(f"plan change accepted ({last['new']} -> {s.plan.fingerprint}): {what}")
 
 
 def _continue(s: Session, ref: str) -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 from cockpit.config.ansible import expand_host_range, load_ansible
 from cockpit.config.loader import ENV_VAR, describe, find_config, load_config
 from cockpit.config.source import DEFAULT_FILE, key_path
+from cockpit.config.watch import ConfigWatch, PlanUpdate
 
 __all__ = [
+    "ConfigWatch",
     "DEFAULT_FILE",
     "ENV_VAR",
     "describe",
@@ -21,4 +23,5 @@ __all__ = [
     "key_path",
     "load_ansible",
     "load_config",
+    "PlanUpdate",
 ]

@@ -54,7 +54,7 @@ def action_dicts(conn: sqlite3.Connection, rows: list[sqlite3.Row], output: bool
             "id": a["id"], "title": a["title"], "kind": a["kind"], "command": a["command"],
             "operator": a["operator"], "phase": a["phase"], "step": a["step"],
             "started": a["started"], "ended": a["ended"], "duration": duration(a["started"], a["ended"]),
-            "interrupted": bool(a["interrupted"]),
+            "interrupted": bool(a["interrupted"]), "plan": a["plan"], "step_fp": a["step_fp"],
             "hosts": [r["host"] for r in runs],
             "runs": [host_dict(r, output) for r in runs],
         }))

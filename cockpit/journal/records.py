@@ -32,7 +32,7 @@ from typing import Any
 
 from cockpit.errors import JournalError
 from cockpit.journal import read as rd
-from cockpit.journal.lease import LeaseStore
+from cockpit.journal.planlog import PlanLog
 from cockpit.model import StatusChange
 from cockpit.sanitize import strip_control
 
@@ -77,7 +77,7 @@ def _with_jobs(conn: Any, actions: list[dict[str, Any]]) -> list[dict[str, Any]]
     return actions
 
 
-class Journal(LeaseStore):
+class Journal(PlanLog):
     """One journal file. ``Journal(path, operator).open()``; every method is synchronous and short.
 
     Writers raise :class:`JournalError` (and turn :attr:`writable` off) when the
@@ -94,17 +94,18 @@ class Journal(LeaseStore):
         runs = [(h, strip_control(c)) for h, c in dict(hosts).items()]
         with self.write("FULL") as conn:
             self.fence(conn)
+            stamp = self._stamp(conn, now, step)
             cur = conn.execute(
-                "INSERT INTO actions (title, kind, command, operator, phase, step, started) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (title, kind, command, self.operator, phase, step, now))
+                "INSERT INTO actions (title, kind, command, operator, phase, step, started, plan, step_fp) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (title, kind, command, self.operator, phase, step, now, *stamp))
             aid = int(cur.lastrowid or 0)
             conn.executemany("INSERT INTO action_hosts (action_id, host, command) VALUES (?, ?, ?)",
                              [(aid, h, c) for h, c in runs])
             self._log(conn, "action", now, {
                 "action_id": aid, "title": title, "action_kind": kind, "command": command, "phase": phase,
                 "step": step, "hosts": [h for h, _ in runs],
-                "runs": [{"host": h, "command": c} for h, c in runs]}, aid)
+                "runs": [{"host": h, "command": c} for h, c in runs], **self._fields(stamp)}, aid)
         return aid
 
     def action_host_started(self, action_id: int, host: str, at: float) -> None:
@@ -304,10 +305,12 @@ class Journal(LeaseStore):
         now = self._clock() if at is None else at
         with self.write("NORMAL") as conn:
             self.fence(conn)
-            rid = int(conn.execute("INSERT INTO verify_results (at, step, host, ok, detail, operator) "
-                                   "VALUES (?, ?, ?, ?, ?, ?)",
-                                   (now, step, host, _ok(ok), detail, self.operator)).lastrowid or 0)
-            self._log(conn, "verify", now, {"step": step, "host": host, "ok": ok, "detail": detail}, rid)
+            stamp = self._stamp(conn, now, step)
+            rid = int(conn.execute("INSERT INTO verify_results (at, step, host, ok, detail, operator, plan, step_fp) "
+                                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                   (now, step, host, _ok(ok), detail, self.operator, *stamp)).lastrowid or 0)
+            self._log(conn, "verify", now, {"step": step, "host": host, "ok": ok, "detail": detail,
+                                            **self._fields(stamp)}, rid)
         return rid
 
     def gate_result(self, phase: str, ok: bool | None, detail: str = "", *, at: float | None = None) -> int:
@@ -315,9 +318,11 @@ class Journal(LeaseStore):
         now = self._clock() if at is None else at
         with self.write("NORMAL") as conn:
             self.fence(conn)
-            rid = int(conn.execute("INSERT INTO gate_results (at, phase, ok, detail, operator) VALUES (?, ?, ?, ?, ?)",
-                                   (now, phase, _ok(ok), detail, self.operator)).lastrowid or 0)
-            self._log(conn, "gate", now, {"phase": phase, "ok": ok, "detail": detail}, rid)
+            stamp = self._stamp(conn, now, None)
+            rid = int(conn.execute("INSERT INTO gate_results (at, phase, ok, detail, operator, plan) "
+                                   "VALUES (?, ?, ?, ?, ?, ?)",
+                                   (now, phase, _ok(ok), detail, self.operator, stamp[0])).lastrowid or 0)
+            self._log(conn, "gate", now, {"phase": phase, "ok": ok, "detail": detail, **self._fields(stamp)}, rid)
         return rid
 
     def verify_results(self, step: str | None = None) -> list[dict[str, Any]]:
@@ -346,7 +351,9 @@ class Journal(LeaseStore):
         reason, detail = strip_control(reason), strip_control(detail)
         with self.write("FULL") as conn:
             self.fence(conn)
-            return self._insert_transition(conn, now, kind, target, state, reason, detail)
+            stamp = self._stamp(conn, now, target if kind == "step" else None)
+            return self._insert_transition(conn, now, kind, target, state, reason, detail,
+                                           stamp=self._fields(stamp))
 
     def states(self) -> dict[tuple[str, str], str]:
         """The latest state of every (kind, target) ever transitioned."""
@@ -361,7 +368,8 @@ class Journal(LeaseStore):
             rows = conn.execute(f"SELECT * FROM transitions {where} ORDER BY id", args).fetchall()
             return [rd.with_times({"id": r["id"], "at": r["at"], "kind": r["kind"], "target": r["target"],
                                    "state": r["state"], "reason": r["reason"], "detail": r["detail"],
-                                   "operator": r["operator"]}) for r in rows]
+                                   "operator": r["operator"], "plan": r["plan"], "step_fp": r["step_fp"]})
+                    for r in rows]
 
     def set_hold(self, phase_id: str, since: float | None) -> None:
         """Hold a phase's gate since a time, or release it (None). Survives a restart."""
@@ -409,9 +417,12 @@ class Journal(LeaseStore):
     def rollback_started(self, kind: str, target: str, at: float) -> int:
         with self.write("FULL") as conn:
             self.fence(conn)
-            rid = int(conn.execute("INSERT INTO rollbacks (kind, target, started, operator) VALUES (?, ?, ?, ?)",
-                                   (kind, target, at, self.operator)).lastrowid or 0)
-            self._log(conn, "rollback-started", at, {"rollback_id": rid, "rollback_kind": kind, "target": target}, rid)
+            stamp = self._stamp(conn, at, target)
+            rid = int(conn.execute("INSERT INTO rollbacks (kind, target, started, operator, plan, step_fp) "
+                                   "VALUES (?, ?, ?, ?, ?, ?)",
+                                   (kind, target, at, self.operator, *stamp)).lastrowid or 0)
+            self._log(conn, "rollback-started", at, {"rollback_id": rid, "rollback_kind": kind, "target": target,
+                                                     **self._fields(stamp)}, rid)
         return rid
 
     def rollback_ended(self, rollback_id: int, at: float, ok: bool, detail: str = "") -> bool:

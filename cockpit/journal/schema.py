@@ -143,10 +143,33 @@ def _v3(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE action_hosts ADD COLUMN after_lease_lost INTEGER NOT NULL DEFAULT 0")
 
 
+def _v4(conn: sqlite3.Connection) -> None:
+    """Plan versions: each distinct plan kept once (normalised text, by fingerprint); every decision names
+    the plan it was made under and its step's own fingerprint; accepted plan changes with who, why and diff."""
+    conn.execute("""CREATE TABLE plans (
+        fingerprint TEXT PRIMARY KEY,
+        at REAL NOT NULL,
+        operator TEXT NOT NULL,
+        text TEXT NOT NULL
+    )""")
+    conn.execute("""CREATE TABLE plan_changes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        operator TEXT NOT NULL,
+        old TEXT,
+        new TEXT NOT NULL REFERENCES plans(fingerprint),
+        reason TEXT NOT NULL DEFAULT '',
+        diff TEXT NOT NULL DEFAULT '[]'
+    )""")
+    for table in ("actions", "transitions", "verify_results", "gate_results", "rollbacks"):
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN plan TEXT")
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN step_fp TEXT")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 #: ``MIGRATIONS[i]`` migrates version ``i`` to ``i + 1``; append, never edit
-MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3)
+MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3, _v4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -309,16 +309,20 @@ class Store:
         return int(cur.lastrowid or 0)
 
     def _insert_transition(self, conn: sqlite3.Connection, at: float, kind: str, target: str, state: str,
-                           reason: str, detail: str, operator: str | None = None) -> int:
+                           reason: str, detail: str, operator: str | None = None,
+                           stamp: dict[str, str] | None = None) -> int:
+        """``stamp``: the plan and step fingerprints of the decision (``plan``, ``step_fp``), when known."""
         if kind not in ("phase", "step", "runbook"):
             raise ValueError(f"transition kind must be phase, step or runbook, not {kind!r}")
         op = self.operator if operator is None else operator
+        stamp = stamp or {}
         cur = conn.execute(
-            "INSERT INTO transitions (at, kind, target, state, reason, detail, operator) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (at, kind, target, state, reason, detail, op))
+            "INSERT INTO transitions (at, kind, target, state, reason, detail, operator, plan, step_fp) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (at, kind, target, state, reason, detail, op, stamp.get("plan"), stamp.get("step_fp")))
         tid = int(cur.lastrowid or 0)
         self._log(conn, "transition", at, {"transition_id": tid, "target_kind": kind, "target": target,
-                                           "state": state, "reason": reason, "detail": detail}, tid, op)
+                                           "state": state, "reason": reason, "detail": detail, **stamp}, tid, op)
         return tid
 
     # -- health -------------------------------------------------------------------------------

@@ -42,7 +42,8 @@ class _Report(OverviewSections, DetailSections):
     def render(self) -> str:
         out: list[str] = []
         for section in (self.header, self.summary, self.timeline, self.phases, self.actions_section,
-                        self.baseline_section, self.rollbacks_section, self.reasons_section):
+                        self.baseline_section, self.rollbacks_section, self.reasons_section,
+                        self.plan_changes_section):
             out += section()
             out.append("")
         return self.redactor.redact("\n".join(out).rstrip("\n") + "\n")

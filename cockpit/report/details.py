@@ -25,10 +25,11 @@ from cockpit.report.base import (
     _mark,
     _run_result,
 )
+from cockpit.report.planversions import PlanSections
 from cockpit.spec import PhaseSpec, StepSpec
 
 
-class DetailSections(ReportBase):
+class DetailSections(PlanSections):
     """One section per part of the cutover, each a table; failed hosts' output as fenced tails."""
 
     # -- phases ----------------------------------------------------------------------------
@@ -113,10 +114,8 @@ class DetailSections(ReportBase):
                 verify.append(f"{self.t(h)} {UNKNOWN} not verified")
         if step.verify:
             verify.insert(0, "checks: " + "; ".join(self.t(c) for c in step.verify))
-        runs = []
-        for a in mine:
-            per_host = ", ".join(f"{self.t(r['host'])} {self.t(_run_result(r))}" for r in a["runs"])
-            runs.append(f"#{a['id']} {self.t(a['kind'])} {_iso(a['started'])}: {per_host or 'no hosts'}")
+        runs = self.step_runs(ref, mine)
+        state += self.changed_note(ref, mine)
         return (f"| {self.t(step.title)} ({self.t(ref)}) | {state} | {self.hosts(hosts)} | "
                 f"{'<br>'.join(verify) or '–'} | {'<br>'.join(runs) or '–'} |")
 

@@ -159,6 +159,10 @@ class OverviewSections(ReportBase):
             return text + (f", replacing {self.t(r['replaced'])}" if r.get("replaced") else "")
         if kind == "lease-released":
             return f"Driver lease released by {self.t(r.get('holder'))} on {self.t(r.get('host'))}"
+        if kind == "plan-accepted":
+            steps = ", ".join(self.t(d.get("target")) for d in r.get("diff") or [])
+            return (f"Plan **{self.t(r.get('plan'))}** accepted; reason: {self.t(r.get('reason'))}"
+                    + (f" (changed: {steps})" if steps else ""))
         return None  # status, verify, gate, hold and per-host records are summarised elsewhere
 
     def timeline(self) -> list[str]:

@@ -16,6 +16,7 @@ from cockpit.conditions import Verdict
 from cockpit.engine import ActionRun, Engine
 from cockpit.errors import CockpitError, LeaseLost, PlaceholderError, RunbookError
 from cockpit.inventory import select
+from cockpit.runbook.drift import changed_since_run, removed_after_running
 from cockpit.runbook.views import (
     DONE_PHASE,
     DONE_STEP,
@@ -26,7 +27,7 @@ from cockpit.runbook.views import (
     StepView,
     _StepState,
 )
-from cockpit.spec import PhaseSpec, StepSpec
+from cockpit.spec import PhaseSpec, RunbookSpec, StepSpec
 
 
 class RunbookState:
@@ -48,6 +49,9 @@ class RunbookState:
         self.observer = False
         self.driver = ""
         self.banner = ""
+        self.plan_notice: tuple[str, ...] = ()
+        self._removed: tuple[str, ...] = ()
+        self._changed: dict[str, str] = {}  # steps whose last run had another definition (drift.changed_since_run)
         self._gate_task: asyncio.Task[None] | None = None
         engine.round_hooks.append(lambda state, _events: self.tracker.observe(state))
         self._restore()
@@ -84,6 +88,8 @@ class RunbookState:
         for rb in self.journal.rollbacks():  # type: ignore[attr-defined]
             self._rollbacks.append(RollbackRecord(rb.get("target") or rb.get("kind", "rollback"),
                                                   rb["started"], rb.get("ended"), rb.get("ok")))
+        self._removed = tuple(removed_after_running(self.journal, set(self._refs())))
+        self._changed = {ref: why for ref in self._refs() if (why := changed_since_run(self.journal, ref))}
 
     def reattaching(self, ref: str | None, host: str, title: str) -> None:
         """A detached job of a step survived the restart: show it running again, not interrupted."""
@@ -134,7 +140,8 @@ class RunbookState:
                         action_id=st.action_id, batch=st.batch, waiting=st.waiting, progress=st.progress,
                         irreversible=step.irreversible,
                         rollback_ready=None if st.ready is None else st.ready.value is True,
-                        rollback_detail="" if st.ready is None else st.ready.detail)
+                        rollback_detail="" if st.ready is None else st.ready.detail,
+                        changed=self._changed.get(ref, ""))
 
     def phase_state(self, phase: PhaseSpec) -> str:
         explicit = self._phase_state.get(phase.id)
@@ -165,12 +172,41 @@ class RunbookState:
         return PlanView(phases=phases, current=current, regressions=tuple(r.line() for r in self.regressions()),
                         rollbacks=tuple(self._rollbacks), budget=self.spec.rollback_budget, driver=self.driver,
                         observer=self.observer, interrupted=tuple(self._interrupted), banner=banner,
+                        plan_notice=self.plan_notice, removed=self._removed,
                         baseline_at=(self.tracker.baseline or {}).get("at"))
 
     def _publish(self) -> None:
         v = self.view()
         for listener in self.listeners:
             listener(v)
+
+    # -- plan changes (issue 17) ----------------------------------------------------------
+
+    def set_plan_notice(self, lines: tuple[str, ...]) -> None:
+        if lines != self.plan_notice:
+            self.plan_notice = lines
+            self._publish()
+
+    def step_state(self, ref: str) -> str:
+        """The step's state; "paused" for a rolling step waiting for the operator between batches."""
+        st = self._steps.get(ref)
+        if st is None:
+            return ""
+        return "paused" if st.resume is not None else st.state
+
+    def apply_spec(self, spec: RunbookSpec) -> None:
+        """A plan change the driver accepted: new steps start pending, the others keep their state; steps that
+        ran and are gone are listed as removed after running."""
+        self.spec = spec
+        for p in spec.phases:
+            for s in p.steps:
+                self._steps.setdefault(f"{p.id}.{s.id}", _StepState())
+        self._removed = tuple(removed_after_running(self.journal, set(self._refs())))
+        self._changed = {ref: why for ref in self._refs() if (why := changed_since_run(self.journal, ref))}
+        self._publish()
+
+    def _refs(self) -> list[str]:
+        return [f"{p.id}.{s.id}" for p in self.spec.phases for s in p.steps]
 
     def step_hosts(self, step: StepSpec) -> list[str]:
         out: list[str] = []

@@ -13,15 +13,11 @@ import time
 from cockpit.conditions import Verdict, evaluate_all
 from cockpit.errors import RunbookError
 from cockpit.runbook.context import EngineContext
+from cockpit.runbook.drift import hhmm, changed_since_run
 from cockpit.runbook.rolling import batches, ordered
 from cockpit.runbook.state import RunbookState
 from cockpit.runbook.views import VERIFY_POLL, HostCheck, StepView
 from cockpit.spec import PhaseSpec, StepSpec
-
-
-def _hhmm(at: float) -> str:
-    """A journal time as the operator reads it in the message: local HH:MM, with the zone."""
-    return time.strftime("%H:%M %Z", time.localtime(at))
 
 
 class StepsMixin(RunbookState):
@@ -61,17 +57,24 @@ class StepsMixin(RunbookState):
 
     def rerun_needed(self, ref: str) -> str:
         """Why running ``ref`` again needs its id typed ("" when it does not): its last run was interrupted
-        (when, by whom, on which hosts the outcome is unknown) or it is already done (when, by whom).
+        (when, by whom, on which hosts the outcome is unknown), it is already done (when, by whom), or its
+        definition changed since it ran on some hosts (naming the change: :func:`changed_since_run`).
 
         One check for the cockpit and ``cockpit step run`` alike; :meth:`run_step` enforces it.
         """
         state = self._steps[ref].state
+        changed = changed_since_run(self.journal, ref)
         if state not in ("interrupted", "done"):
-            return ""
+            return f"step {ref} {changed}" if changed else ""
+        if changed:
+            return f"{self._rerun_why(ref, state)}; {changed}"
+        return self._rerun_why(ref, state)
+
+    def _rerun_why(self, ref: str, state: str) -> str:
         j = self.journal
         last = j.transitions(ref)[-1:] if j is not None else []  # type: ignore[attr-defined]
         who = f" by {last[0]['operator']}" if last else ""
-        when = f" at {_hhmm(last[0]['at'])}" if last else ""
+        when = f" at {hhmm(last[0]['at'])}" if last else ""
         if state == "done":
             return f"step {ref} is already done{when}{who}"
         action = j.last_step_action(ref) if j is not None else None  # type: ignore[attr-defined]
@@ -79,7 +82,7 @@ class StepsMixin(RunbookState):
             return f"step {ref} was interrupted{when}{who}: its outcome is unknown"
         unknown = [r["host"] for r in action["runs"] if r["state"] in ("interrupted", "pending", "running")]
         hosts = ", ".join(unknown) or "none of its hosts"
-        return (f"step {ref} was interrupted: its last run started at {_hhmm(action['started'])} by "
+        return (f"step {ref} was interrupted: its last run started at {hhmm(action['started'])} by "
                 f"{action['operator']} and the cockpit stopped while it ran; outcome unknown on {hosts}")
 
     async def run_step(self, ref: str, *, typed_id: str | None = None, accept_not_ready: bool = False,
@@ -117,11 +120,13 @@ class StepsMixin(RunbookState):
         st.batch = st.waiting = ""
         st.progress = None
         self._set_step(ref, "running")
+        self._changed.pop(ref, None)  # it runs the definition in use now
         failures = 0
         try:
             for i, group in enumerate(plan):
                 if i > 0 and step.pause is not None:
                     await self._pause(ref, step, i, len(plan))
+                    step = self._accepted_meanwhile(ref, step)
                 if len(plan) > 1:
                     st.batch = f"batch {i + 1}/{len(plan)}"
                     self._j("transition", "step", ref, "batch", detail=f"{st.batch}: {', '.join(group)}")
@@ -146,6 +151,15 @@ class StepsMixin(RunbookState):
         bad = [c.host for c in st.checks.values() if not c.ok]
         self._set_step(ref, final, detail="" if final == "done" else f"not done on {', '.join(bad)}")
         return self._step_view(phase, step)
+
+    def _accepted_meanwhile(self, ref: str, step: StepSpec) -> StepSpec:
+        """The step's definition for the next batch: a plan change the driver accepted during a pause applies
+        to the hosts not fired yet (the batches stay as planned); the hosts already fired keep theirs."""
+        for p in self.spec.phases:
+            for s in p.steps:
+                if f"{p.id}.{s.id}" == ref and s.run is not None:
+                    return s
+        return step  # removed meanwhile, or made manual: finish as started
 
     async def _pause(self, ref: str, step: StepSpec, i: int, n: int) -> None:
         st = self._steps[ref]

@@ -40,6 +40,7 @@ class StepView:
     irreversible: bool = False
     rollback_ready: bool | None = None  # None: not evaluated yet
     rollback_detail: str = ""
+    changed: str = ""  # "changed since run (...): command: 'a' -> 'b'": its last run had another definition
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,8 @@ class PlanView:
     observer: bool = False
     interrupted: tuple[str, ...] = ()  # actions that were running when a cockpit died
     banner: str = ""  # e.g. the journal is not writable
+    plan_notice: tuple[str, ...] = ()  # an edit of the config on disk (diff or errors), a driver's newer plan
+    removed: tuple[str, ...] = ()  # steps that ran but are no longer in the plan ("removed after running")
     baseline_at: float | None = None
 
 

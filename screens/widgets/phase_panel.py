@@ -64,6 +64,8 @@ def step_detail(st: StepView) -> Text:
         t.append(render.clean(st.waiting) + " ", style="bold cyan")
     if st.rollback_ready is False:
         t.append("rollback NOT READY ", style="bold red")
+    if st.changed:
+        t.append("changed since run ", style="bold yellow")
     if st.checks:
         ok = sum(1 for c in st.checks if c.ok)
         t.append(f"{ok}/{len(st.checks)} hosts ok", style="green" if ok == len(st.checks) else "yellow")

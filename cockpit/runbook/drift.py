@@ -1,0 +1,41 @@
+"""Steps whose definition changed since they ran: what the journal says ran, against the plan in use now.
+
+The journal stamps every action with its step's fingerprint and keeps each plan version's text, so the
+runbook can tell, and name, what changed in a step after it started or finished on some hosts. Running it
+again then needs its id typed (:meth:`cockpit.runbook.Runbook.rerun_needed`), and the plan view says
+"changed since run"; steps removed from the plan after they ran are listed as "removed after running".
+"""
+
+from __future__ import annotations
+
+import time
+
+from cockpit.plans import PlanVersion, diff_plans
+
+
+def hhmm(at: float) -> str:
+    """A journal time as the operator reads it in a message: local HH:MM, with the zone."""
+    return time.strftime("%H:%M %Z", time.localtime(at))
+
+
+def changed_since_run(journal: object | None, ref: str) -> str:
+    """"changed since run (...): command: 'a' -> 'b'" when ``ref``'s last action ran under another definition
+    of the step than the plan in use now; "" when it did not run, or ran as it is now, or nothing is known."""
+    plan: PlanVersion | None = getattr(journal, "plan", None)
+    if journal is None or plan is None:
+        return ""
+    action = journal.last_step_action(ref)  # type: ignore[attr-defined]
+    if action is None or not action.get("step_fp") or action["step_fp"] == plan.step(ref):
+        return ""
+    old_text = journal.plan_text(action["plan"]) if action.get("plan") else None  # type: ignore[attr-defined]
+    lines = [line for c in diff_plans(old_text, plan.text) if c.target == ref for line in c.lines] if old_text else []
+    what = "; ".join(lines) or "its definition differs"
+    return f"changed since run (its last run started at {hhmm(action['started'])} under plan {action['plan']}): {what}"
+
+
+def removed_after_running(journal: object | None, steps: set[str]) -> list[str]:
+    """Steps that ran (a step action in the journal) but are not in ``steps`` (the plan in use now)."""
+    if journal is None or not hasattr(journal, "last_step_runs"):
+        return []
+    return [f"{r['step']} (last run {hhmm(r['started'])} by {r['operator']}: {r['command']})"
+            for r in journal.last_step_runs() if r["step"] not in steps]
