@@ -72,7 +72,8 @@ async def test_edit_mid_cutover_shows_the_diff_and_runs_nothing_until_accepted(f
             'echo v2 >> "$COCKPIT_SHIM_STATE/systemd/marker"'))
         await until(pilot, lambda: "PLAN CHANGED" in banner(), timeout=10)
         assert "changed p.mark (command)" in banner() and "echo v2" in banner()
-        assert "PLAN CHANGED" in str(app.dashboard.query_one("#banner").render())
+        # the screen applies the plan's view on its next update (at most one a second): wait for it
+        await until(pilot, lambda: "PLAN CHANGED" in str(app.dashboard.query_one("#banner").render()), timeout=5)
         assert session.plan.fingerprint == first_plan and marks(fleet) == [["v1"], ["v1"], []]
         await pilot.press("A")
         await until(pilot, lambda: app.screen.__class__.__name__ == "ReasonPrompt")
