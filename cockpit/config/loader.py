@@ -21,7 +21,7 @@ from typing import Any
 from cockpit.config.actions import read_actions
 from cockpit.config.hosts import read_hosts, read_inventory
 from cockpit.config.runbook import read_runbook, thin_thresholds
-from cockpit.config.services import read_services
+from cockpit.config.services import check_lifecycle_refs, read_services
 from cockpit.config.source import DEFAULT_FILE, KeyPath, Reader, read_text, resolve_path, short_list, syntax_issue
 from cockpit.durations import format_duration
 from cockpit.errors import ConfigError, ConfigIssue
@@ -159,6 +159,7 @@ def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> Confi
     services = read_services(r, data.get("services", {}), hosts)
     actions = read_actions(r, data.get("actions", {}), hosts)
     runbook = read_runbook(r, text, data, hosts, services)
+    check_lifecycle_refs(r, services, runbook.phases)
     if not r.issues:
         thin_thresholds(r, text, cockpit.interval, runbook, hosts, services)
     if r.issues:  # this file's issues by line; an inventory's own issues after them

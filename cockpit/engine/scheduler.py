@@ -17,9 +17,9 @@ from cockpit.checks import HttpProber
 from cockpit.engine.actions import ActionRunner
 from cockpit.engine.rounds import HostPoller
 from cockpit.history import History
-from cockpit.model import FleetSnapshot, HostState, StatusChange
+from cockpit.model import Expect, FleetSnapshot, HostState, StatusChange
 from cockpit.secrets import Redactor
-from cockpit.spec import Config
+from cockpit.spec import Config, ServiceSpec
 from cockpit.transports import CommandResult, LocalTransport, OutputCallback, SshTransport, Transport
 
 
@@ -100,6 +100,10 @@ class Engine:
         self.history = History(max_age=config.runbook.window + 60.0)
         #: called with (new host state, its status changes) after every host round, before publishing
         self.round_hooks: list[Callable[[HostState, list[StatusChange]], None]] = []
+        #: (host, service) -> what the service should be now and why; the runbook installs its lifecycle
+        #: judgment here. Without one, a service with retired_by/introduced_by is inconclusive.
+        self.expect: Callable[[str, ServiceSpec], tuple[Expect, str]] | None = None
+        self._lifecycle = {s.name: s for s in config.services if s.lifecycle or s.expect != "up"}
         self._subs: list[Subscription] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._closing = False
@@ -112,10 +116,29 @@ class Engine:
     def transport(self, host: str) -> Transport:
         return self._transports[host]
 
+    def judge(self, state: HostState) -> HostState:
+        """``state`` with each lifecycle service's expectation now (the observation itself is unchanged)."""
+        if not self._lifecycle or not any(r.service in self._lifecycle for r in state.results):
+            return state
+        results = []
+        for r in state.results:
+            svc = self._lifecycle.get(r.service)
+            if svc is not None:
+                if self.expect is not None:
+                    expect, why = self.expect(state.name, svc)
+                elif svc.expect == "down":
+                    expect, why = "down", 'expect = "down"'
+                else:
+                    expect, why = "inconclusive", f"no journal: how far {svc.lifecycle} got is unknown"
+                if (expect, why) != (r.expect, r.expect_why):
+                    r = dataclasses.replace(r, expect=expect, expect_why=why)
+            results.append(r)
+        return dataclasses.replace(state, results=tuple(results))
+
     def snapshot(self, changed: Iterable[str] = (), events: Iterable[StatusChange] = ()) -> FleetSnapshot:
         return FleetSnapshot(
             title=self.config.cockpit.title, at=time.time(),
-            hosts=tuple(p.state for p in self.pollers.values()), round=self._round,
+            hosts=tuple(self.judge(p.state) for p in self.pollers.values()), round=self._round,
             phases=tuple(getattr(self.config.cockpit, "phases", ()) or ()),
             changed=tuple(changed), events=tuple(events),
         )
@@ -143,7 +166,7 @@ class Engine:
                 poller.state = HostState(name=name, reach="connecting", load=old.load, history=old.history,
                                          results=old.results, tags=old.tags)
                 self._publish([name], [])
-            new = await poller.round()
+            new = poller.state = self.judge(await poller.round())
             self.history.add(new)
             events = diff_states(old, new)
             for hook in self.round_hooks:

@@ -49,8 +49,11 @@ class RunbookState:
         self.driver = ""
         self.banner = ""
         self._gate_task: asyncio.Task[None] | None = None
+        #: step -> hosts it was ever done on, for irreversible steps (a retirement never re-expected)
+        self._irreversible_done: dict[str, set[str]] = {}
         engine.round_hooks.append(lambda state, _events: self.tracker.observe(state))
         self._restore()
+        engine.expect = getattr(self, "expectation", None)  # lifecycle services follow this runbook
 
     # -- persistence ---------------------------------------------------------------------
 
@@ -78,12 +81,31 @@ class RunbookState:
                 self._phase_state[target] = state
         for p in self.spec.phases:
             self._holds[p.id] = self.journal.hold(p.id)  # type: ignore[attr-defined]
+        self._restore_hosts()
         base = self.journal.latest_baseline()  # type: ignore[attr-defined]
         if base is not None:
             self.tracker.set_baseline(base[2])
         for rb in self.journal.rollbacks():  # type: ignore[attr-defined]
             self._rollbacks.append(RollbackRecord(rb.get("target") or rb.get("kind", "rollback"),
                                                   rb["started"], rb.get("ended"), rb.get("ok")))
+
+    def _restore_hosts(self) -> None:
+        """Each host's outcome of each step's last run (what lifecycle services follow), read from the journal."""
+        lifecycle = {s.lifecycle for s in self.engine.config.services if s.lifecycle}
+        if not lifecycle:
+            return
+        for p in self.spec.phases:
+            for s in p.steps:
+                ref = f"{p.id}.{s.id}"
+                if ref not in lifecycle and p.id not in lifecycle:
+                    continue
+                runs = [t["at"] for t in self.journal.transitions(ref) if t["state"] == "running"]  # type: ignore[union-attr]
+                since = runs[-1] if runs else 0.0
+                for v in self.journal.verify_results(ref):  # type: ignore[union-attr]
+                    if v["ok"] and s.irreversible:
+                        self._irreversible_done.setdefault(ref, set()).add(v["host"])
+                    if v["at"] >= since:
+                        self._steps[ref].checks[v["host"]] = HostCheck(v["host"], v["ok"], v.get("detail") or "")
 
     def reattaching(self, ref: str | None, host: str, title: str) -> None:
         """A detached job of a step survived the restart: show it running again, not interrupted."""
@@ -203,6 +225,9 @@ class RunbookState:
     def _set_step(self, ref: str, state: str, reason: str = "", detail: str = "") -> None:
         self._j("transition", "step", ref, state, reason=reason, detail=detail)
         self._steps[ref].state = state
+        if self.spec.step(ref)[1].irreversible:  # a point of no return: never re-expected on these hosts
+            done = {h for h, c in self._steps[ref].checks.items() if c.ok}
+            self._irreversible_done.setdefault(ref, set()).update(done)
         self._steps[ref].detail = detail or self._steps[ref].detail
         self._publish()
 

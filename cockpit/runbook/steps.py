@@ -167,6 +167,16 @@ class StepsMixin(RunbookState):
         """One batch: fire, then (expect_disconnect) wait for the hosts to come back, or verify them."""
         st = self._steps[ref]
         assert step.run is not None
+        st.active = set(hosts)  # their lifecycle services are in transition until this batch ends
+        try:
+            await self._run_batch(phase, step, ref, hosts)
+        finally:
+            st.active = set()
+            self._publish()
+
+    async def _run_batch(self, phase: PhaseSpec, step: StepSpec, ref: str, hosts: list[str]) -> None:
+        st = self._steps[ref]
+        assert step.run is not None
         run = await self._fire(step.title, step.run, hosts, "step", step.timeout, phase.id, ref, sudo=step.sudo,
                                detach=step.detach)
         st.action_id = run.id
@@ -191,6 +201,7 @@ class StepsMixin(RunbookState):
         else:
             for h in ok_hosts:
                 st.checks[h] = HostCheck(h, True, "command ok")
+                self._j("verify_result", ref, h, True, "command ok")  # each host's outcome, for lifecycle services
 
     @staticmethod
     def _why(r: object) -> str:

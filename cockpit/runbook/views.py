@@ -96,3 +96,4 @@ class _StepState:
     progress: float | None = None
     ready: Verdict | None = None
     resume: asyncio.Event | None = None  # set by the operator to continue after a manual pause
+    active: set[str] = field(default_factory=set)  # hosts of the batch running or verifying now
