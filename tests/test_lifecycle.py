@@ -227,3 +227,35 @@ def test_validate_rejects_a_lifecycle_naming_no_step(fleet, httpd, tmp_path) -> 
     assert "did you mean 'decommission.stop-v1'?" in msg and "agent-v1" in msg
     res = cockpit("validate", "-c", str(cfg))
     assert res.returncode == 2 and "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("irreversible", [False, True])
+def test_quick_rollback_re_expects_the_old_service_unless_its_retirement_was_irreversible(
+        fleet, httpd, tmp_path, irreversible: bool) -> None:  # type: ignore[no-untyped-def]
+    start_state(fleet)
+    text = lifecycle_runbook(httpd.route("/ok", body="fine"))
+    if irreversible:
+        text = text.replace('verify = ["down(agent-v1)"]', 'verify = ["down(agent-v1)"]\n  irreversible = true', 1)
+    cfg = load_config(write_config(tmp_path, fleet, text, cockpit={"interval": "0.5s"}))
+    svc = cfg.service("agent-v1")
+    ref = "decommission.stop-v1"
+
+    async def run() -> None:
+        s = Session(cfg, "alice")
+        try:
+            await s.engine.run_round()
+            assert (await s.runbook.run_step(ref, typed_id=ref)).state == "done"
+            assert s.runbook.expectation("h1", svc)[0] == "down"
+            assert (await s.runbook.quick_rollback()).ok  # v1 runs again everywhere
+            after = s.runbook.expectation("h1", svc)
+        finally:
+            await s.close()
+        assert after == (("down", f"retired by {ref} (irreversible) done on this host") if irreversible
+                         else ("up", f"retired by {ref}: {ref} undone by the quick rollback"))
+        again = Session(cfg, "check", drive=False, read_only=True)  # a headless command, from the journal alone
+        try:
+            assert again.runbook.expectation("h1", svc) == after
+        finally:
+            await again.close()
+
+    asyncio.run(run())

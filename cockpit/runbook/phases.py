@@ -131,4 +131,5 @@ class Runbook(StepsMixin, RollbackMixin, LifecycleMixin):
                 self._phase_state[target] = state
         for p in self.spec.phases:
             self._holds[p.id] = self.journal.hold(p.id)  # type: ignore[attr-defined]
+        self._restore_hosts()
         self._publish()

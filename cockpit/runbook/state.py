@@ -9,6 +9,7 @@ journal (when there is one: a restarted cockpit resumes where it was).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 from cockpit.baseline import Regression, RegressionTracker
@@ -90,22 +91,30 @@ class RunbookState:
                                                   rb["started"], rb.get("ended"), rb.get("ok")))
 
     def _restore_hosts(self) -> None:
-        """Each host's outcome of each step's last run (what lifecycle services follow), read from the journal."""
+        """Each host's outcome of each step's last run (what lifecycle services follow), read from the journal.
+
+        Also how an observer follows the driver: a step running there puts its hosts without an outcome yet
+        "in transition" (the driver's batches are not journaled host by host; neutral is the honest answer).
+        """
         lifecycle = {s.lifecycle for s in self.engine.config.services if s.lifecycle}
-        if not lifecycle:
-            return
         for p in self.spec.phases:
             for s in p.steps:
                 ref = f"{p.id}.{s.id}"
                 if ref not in lifecycle and p.id not in lifecycle:
                     continue
-                runs = [t["at"] for t in self.journal.transitions(ref) if t["state"] == "running"]  # type: ignore[union-attr]
+                moves = self.journal.transitions(ref)  # type: ignore[union-attr]
+                runs = [t["at"] for t in moves if t["state"] == "running"]
                 since = runs[-1] if runs else 0.0
+                st = self._steps[ref]
+                st.at = moves[-1]["at"] if moves else 0.0
+                st.checks = {}
                 for v in self.journal.verify_results(ref):  # type: ignore[union-attr]
                     if v["ok"] and s.irreversible:
                         self._irreversible_done.setdefault(ref, set()).add(v["host"])
                     if v["at"] >= since:
-                        self._steps[ref].checks[v["host"]] = HostCheck(v["host"], v["ok"], v.get("detail") or "")
+                        st.checks[v["host"]] = HostCheck(v["host"], v["ok"], v.get("detail") or "")
+                running = st.state in ("running", "verifying")
+                st.active = {h for h in self.step_hosts(s) if h not in st.checks} if running else set()
 
     def reattaching(self, ref: str | None, host: str, title: str) -> None:
         """A detached job of a step survived the restart: show it running again, not interrupted."""
@@ -225,6 +234,7 @@ class RunbookState:
     def _set_step(self, ref: str, state: str, reason: str = "", detail: str = "") -> None:
         self._j("transition", "step", ref, state, reason=reason, detail=detail)
         self._steps[ref].state = state
+        self._steps[ref].at = time.time()
         if self.spec.step(ref)[1].irreversible:  # a point of no return: never re-expected on these hosts
             done = {h for h, c in self._steps[ref].checks.items() if c.ok}
             self._irreversible_done.setdefault(ref, set()).update(done)

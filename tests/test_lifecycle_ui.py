@@ -1,0 +1,68 @@
+"""Old and new services in the real cockpit (Textual pilot, loopback fleet, 80×24): neutral before their step,
+judged after it. Before issue 15 a new service not deployed yet painted its host red (``0/1 ✖ down``)."""
+
+from __future__ import annotations
+
+from cockpitcfg import write_config
+from runbookcfg import SET
+from test_ui_pilot import until
+
+from cockpit.config import load_config
+from cockpit.session import Session
+from screens.app import CockpitApp
+from screens.widgets.fleet_table import FleetTable
+
+DEPLOY = """
+[services.agent]
+on = ["all"]
+systemd = "fleet-agent"
+introduced_by = "deploy.start-v2"
+
+[[phases]]
+id = "deploy"
+title = "Deploy v2"
+
+  [[phases.steps]]
+  id = "start-v2"
+  title = "Start the v2 agents"
+  on = ["all"]
+  run = '''@SET@; set_unit fleet-agent 'active running' '''
+  verify = ["up(agent)"]
+  within = "10s"
+""".replace("@SET@", SET)
+
+
+def _row(app: CockpitApp, host: str) -> str:
+    return " ".join(str(c) for c in app.dashboard.query_one("#fleet", FleetTable).get_row(host))
+
+
+def _cell(app: CockpitApp, host: str) -> tuple[str, str]:
+    grid = app.dashboard.query_one("#grid-tab")
+    text = grid.get_row(host)[1]  # after the host name: the agent column
+    return str(text), str(text.style)
+
+
+async def test_new_service_is_neutral_before_its_step_and_judged_after(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    for h in fleet.hosts:
+        fleet.set_systemd(h, "fleet-agent", "inactive dead")
+    session = Session(load_config(write_config(tmp_path, fleet, DEPLOY, cockpit={"interval": "0.5s"})), "alice")
+    app = CockpitApp(session.engine, quiet=True, operator="alice", session=session)
+    header = lambda: app.dashboard.query_one("#header").render().plain  # noqa: E731
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None and all(h.reachable and h.results
+                                                                    for h in app.snapshot.hosts))
+        await until(pilot, lambda: "planned" in _row(app, "h1"))
+        assert "✖" not in _row(app, "h1") and "down" not in _row(app, "h1")  # not red: not deployed yet
+        assert "●3 ◐0 ✖0 ⨯0" in header()
+        await pilot.press("2")  # the services grid's tab at 80 columns
+        await until(pilot, lambda: app.dashboard.query_one("#grid-tab").row_count == 3)
+        assert _cell(app, "h1") == ("✖ down", "dim")  # the observation, neutral
+
+        view = await app.runbook.run_step("deploy.start-v2")
+        assert view.state == "done"
+        await until(pilot, lambda: _cell(app, "h1") == ("● up", "green"))
+        fleet.set_systemd("h2", "fleet-agent", "inactive dead")  # introduced, then lost: now a failure
+        await until(pilot, lambda: _cell(app, "h2") == ("✖ down", "bold red"), timeout=15)
+        await until(pilot, lambda: "●2 ◐0 ✖1 ⨯0" in header())
+        assert "✖ down" in _row(app, "h2")
+        assert session.engine.snapshot().counts() == {"up": 2, "degraded": 0, "down": 1, "unreachable": 0}
