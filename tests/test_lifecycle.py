@@ -259,3 +259,36 @@ def test_quick_rollback_re_expects_the_old_service_unless_its_retirement_was_irr
             await again.close()
 
     asyncio.run(run())
+
+
+def test_no_regressions_ignores_non_critical_unreachable_and_planned(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The tracker behind `no_regressions`: only a critical service expected up on a reachable host regresses."""
+    from cockpit.baseline import RegressionTracker
+    from cockpit.history import History
+    from cockpit.model import CheckResult, HostState
+
+    cfg = tmp_path / "cockpit.toml"
+    cfg.write_text('[hosts.a]\ntransport = "local"\n[hosts.b]\ntransport = "local"\n'
+                   '[services.api]\non = ["all"]\nprocess = "api"\n'
+                   '[services.dash]\non = ["all"]\nprocess = "dash"\ncritical = false\n'
+                   '[services.old]\non = ["all"]\nprocess = "old"\n')
+    config = load_config(cfg)
+    tracker = RegressionTracker(config, History())
+    up = {"status": "up", "detail": "", "p95": None}
+    tracker.set_baseline({"at": 0, "hosts": {h: {"reach": "ok", "services": {"api": up, "dash": up, "old": up}}
+                                             for h in ("a", "b")}})
+
+    def state(host: str, reach: str = "ok", **status: str) -> HostState:
+        return HostState(host, reach, results=tuple(  # type: ignore[arg-type]
+            CheckResult(s, host, "process", st, st, None, 0.0, critical=s != "dash",
+                        expect="down" if s == "old" else "up", expect_why="retired" if s == "old" else "")
+            for s, st in status.items()))
+
+    for _ in range(3):
+        tracker.observe(state("a", api="up", dash="down", old="down"))  # dash non-critical, old retired
+        tracker.observe(state("b", "unreachable", api="unknown", dash="unknown", old="unknown"))
+    assert tracker.current() == []
+    assert tracker.minor() == ["a dash: up in the baseline, down for 3 rounds (non-critical)"]
+    for _ in range(2):
+        tracker.observe(state("b", api="down", dash="up", old="down"))  # b is back: its api really is down
+    assert [r.line() for r in tracker.current()] == ["b api: up in the baseline, down for 2 rounds"]

@@ -3,8 +3,12 @@ judged after it. Before issue 15 a new service not deployed yet painted its host
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 from cockpitcfg import write_config
 from runbookcfg import SET
+from test_lifecycle import cockpit
 from test_ui_pilot import until
 
 from cockpit.config import load_config
@@ -45,7 +49,8 @@ def _cell(app: CockpitApp, host: str) -> tuple[str, str]:
 async def test_new_service_is_neutral_before_its_step_and_judged_after(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
     for h in fleet.hosts:
         fleet.set_systemd(h, "fleet-agent", "inactive dead")
-    session = Session(load_config(write_config(tmp_path, fleet, DEPLOY, cockpit={"interval": "0.5s"})), "alice")
+    path = write_config(tmp_path, fleet, DEPLOY, cockpit={"interval": "0.5s"})
+    session = Session(load_config(path), "alice")
     app = CockpitApp(session.engine, quiet=True, operator="alice", session=session)
     header = lambda: app.dashboard.query_one("#header").render().plain  # noqa: E731
     async with app.run_test(size=(80, 24)) as pilot:
@@ -66,3 +71,12 @@ async def test_new_service_is_neutral_before_its_step_and_judged_after(fleet, tm
         await until(pilot, lambda: "●2 ◐0 ✖1 ⨯0" in header())
         assert "✖ down" in _row(app, "h2")
         assert session.engine.snapshot().counts() == {"up": 2, "degraded": 0, "down": 1, "unreachable": 0}
+        # one count everywhere: the header, `snapshot` and `check` on the same fleet at the same moment
+        snap = json.loads((await asyncio.to_thread(cockpit, "snapshot", "-c", str(path), "--format", "json")).stdout)
+        res = await asyncio.to_thread(cockpit, "check", "-c", str(path))
+        c = snap["counts"]
+        assert f"●{c['up']} ◐{c['degraded']} ✖{c['down']} ⨯{c['unreachable']}" in header()
+        assert c == {"up": 2, "degraded": 0, "down": 1, "unreachable": 0}
+        assert res.returncode == 1 and [ln for ln in res.stdout.splitlines() if ln.startswith("FAIL")] == [
+            "FAIL h2 agent: down: inactive (dead)"], res.stdout
+        assert "PLANNED" not in res.stdout  # introduced everywhere now: judged, not planned

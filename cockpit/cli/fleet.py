@@ -104,18 +104,22 @@ def cmd_watch(args: argparse.Namespace) -> int:
     hosts = hosts_for(config, args.on)
 
     async def run() -> None:
-        async with Engine(config) as engine:
-            ex = Exporter(engine.redactor)
+        s = Session(config, "watch", drive=False, read_only=True)  # lifecycle services follow the journal
+        try:
+            ex = Exporter(s.engine.redactor)
             n = 0
             while not args.rounds or n < args.rounds:
                 began = asyncio.get_running_loop().time()
-                snap = await engine.run_round(hosts)
+                s.runbook.reload_states()  # what the driver did since the previous line
+                snap = await s.engine.run_round(hosts)
                 sys.stdout.write(ex.jsonl(snap))
                 sys.stdout.flush()
                 n += 1
                 if args.rounds and n >= args.rounds:
                     break
                 await asyncio.sleep(max(0.0, config.cockpit.interval - (asyncio.get_running_loop().time() - began)))
+        finally:
+            await s.close()
 
     asyncio.run(run())
     return EXIT_OK
