@@ -76,6 +76,11 @@ def test_canary_to_decommission_gate_holds_and_check_judges_the_old_service(flee
     assert not _lines(res, "FAIL") and "PLANNED h2 agent-v1: down, retired by decommission.stop-v1 done on this host" \
         in res.stdout
 
+    report = tmp_path / "report.md"
+    assert cockpit("report", "-c", str(cfg), "-o", str(report)).returncode == 0
+    rows = [ln for ln in report.read_text().splitlines() if ln.startswith("| h1 | agent-v1 | up | down |")]
+    assert len(rows) == 1 and "✖" not in rows[0] and "planned: expected down: retired by decommission.stop-v1 done on this host" in rows[0]
+
     fleet.set_systemd("h2", "fleet-agent-v1", "active running")  # the old service came back after its step
     res = cockpit("check", "-c", str(cfg))
     assert res.returncode == 1

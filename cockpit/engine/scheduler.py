@@ -117,7 +117,11 @@ class Engine:
         return self._transports[host]
 
     def judge(self, state: HostState) -> HostState:
-        """``state`` with each lifecycle service's expectation now (the observation itself is unchanged)."""
+        """``state`` with each lifecycle service's expectation now (the observation itself is unchanged).
+
+        Judged once per host round, not on every snapshot (500 hosts publish 500 snapshots a round): a step
+        that ends shows in the judgment at its hosts' next round, and its verify rounds are those.
+        """
         if not self._lifecycle or not any(r.service in self._lifecycle for r in state.results):
             return state
         results = []
@@ -133,12 +137,27 @@ class Engine:
                 if (expect, why) != (r.expect, r.expect_why):
                     r = dataclasses.replace(r, expect=expect, expect_why=why)
             results.append(r)
+        if all(a is b for a, b in zip(results, state.results)):
+            return state  # nothing changed: no new state, nothing to publish
         return dataclasses.replace(state, results=tuple(results))
+
+    def rejudge(self, names: Iterable[str] | None = None) -> None:
+        """Judge these hosts' last results again now (a step ended, a rollback ran) and publish them."""
+        names = list(self.pollers) if names is None else [n for n in names if n in self.pollers]
+        changed = []
+        for n in names:
+            p = self.pollers[n]
+            judged = self.judge(p.state)
+            if judged is not p.state:
+                p.state = judged
+                changed.append(n)
+        if changed:
+            self._publish(changed, [])
 
     def snapshot(self, changed: Iterable[str] = (), events: Iterable[StatusChange] = ()) -> FleetSnapshot:
         return FleetSnapshot(
             title=self.config.cockpit.title, at=time.time(),
-            hosts=tuple(self.judge(p.state) for p in self.pollers.values()), round=self._round,
+            hosts=tuple(p.state for p in self.pollers.values()), round=self._round,
             phases=tuple(getattr(self.config.cockpit, "phases", ()) or ()),
             changed=tuple(changed), events=tuple(events),
         )

@@ -132,4 +132,5 @@ class Runbook(StepsMixin, RollbackMixin, LifecycleMixin):
         for p in self.spec.phases:
             self._holds[p.id] = self.journal.hold(p.id)  # type: ignore[attr-defined]
         self._restore_hosts()
+        self.engine.rejudge()
         self._publish()

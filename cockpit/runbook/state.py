@@ -52,6 +52,7 @@ class RunbookState:
         self._gate_task: asyncio.Task[None] | None = None
         #: step -> hosts it was ever done on, for irreversible steps (a retirement never re-expected)
         self._irreversible_done: dict[str, set[str]] = {}
+        self._hosts_of: dict[int, tuple[StepSpec, tuple[str, ...]]] = {}
         engine.round_hooks.append(lambda state, _events: self.tracker.observe(state))
         self._restore()
         engine.expect = getattr(self, "expectation", None)  # lifecycle services follow this runbook
@@ -204,9 +205,14 @@ class RunbookState:
             listener(v)
 
     def step_hosts(self, step: StepSpec) -> list[str]:
+        """The step's hosts in selector order (cached: lifecycle judgments ask per host and service)."""
+        cached = self._hosts_of.get(id(step))
+        if cached is not None and cached[0] is step:
+            return list(cached[1])
         out: list[str] = []
         for sel in step.on:
             out += [h.name for h in select(self.engine.config.hosts, sel) if h.name not in out]
+        self._hosts_of[id(step)] = (step, tuple(out))
         return out
 
     # -- guards --------------------------------------------------------------------------
@@ -235,6 +241,7 @@ class RunbookState:
         self._j("transition", "step", ref, state, reason=reason, detail=detail)
         self._steps[ref].state = state
         self._steps[ref].at = time.time()
+        self.engine.rejudge(self.step_hosts(self.spec.step(ref)[1]))
         if self.spec.step(ref)[1].irreversible:  # a point of no return: never re-expected on these hosts
             done = {h for h, c in self._steps[ref].checks.items() if c.ok}
             self._irreversible_done.setdefault(ref, set()).update(done)

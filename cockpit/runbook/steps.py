@@ -172,6 +172,7 @@ class StepsMixin(RunbookState):
             await self._run_batch(phase, step, ref, hosts)
         finally:
             st.active = set()
+            self.engine.rejudge(hosts)  # their lifecycle services: out of transition now, not at the next round
             self._publish()
 
     async def _run_batch(self, phase: PhaseSpec, step: StepSpec, ref: str, hosts: list[str]) -> None:
