@@ -183,10 +183,6 @@ class RegressionTracker:
         """Regressions of non-critical services found by the last :meth:`current`: warnings, never failures."""
         return [r.line() + " (non-critical)" for r in self.non_critical]
 
-    def planned(self, host: str, svc: str) -> str:
-        """Why this service is not judged against the baseline now ("" when it is): its lifecycle."""
-        return self._planned.get((host, svc), "")
-
     def current(self, now: float | None = None) -> list[Regression]:
         """Regressions of critical services on reachable hosts; lifecycle services follow their expectation."""
         every = self._judge(now)

@@ -76,6 +76,11 @@ def test_canary_to_decommission_gate_holds_and_check_judges_the_old_service(flee
     assert not _lines(res, "FAIL") and "PLANNED h2 agent-v1: down, retired by decommission.stop-v1 done on this host" \
         in res.stdout
 
+    rows = json.loads(cockpit("diff", "-c", str(cfg), "--json", "--rounds", "2").stdout)
+    old = next(r for r in rows if (r["host"], r["service"]) == ("h1", "agent-v1"))
+    assert (old["baseline"], old["now"], old["regression"]) == ("up", "down", "")  # progress, not a regression
+    assert old["expected"] == "down: retired by decommission.stop-v1 done on this host"
+
     report = tmp_path / "report.md"
     assert cockpit("report", "-c", str(cfg), "-o", str(report)).returncode == 0
     rows = [ln for ln in report.read_text().splitlines() if ln.startswith("| h1 | agent-v1 | up | down |")]

@@ -12,12 +12,12 @@ from cockpit.cli.common import EXIT_FAIL, EXIT_OK, config_path, write_atomic
 from cockpit.cli.runbook import regressions_now, rounds_wanted
 from cockpit.config import describe, load_config
 from cockpit.engine import Engine
-from cockpit.model import FleetSnapshot
-from cockpit.session import Session
-from cockpit.spec import Config
 from cockpit.errors import UsageError
 from cockpit.exports import Exporter, failures, notes, warnings
 from cockpit.inventory import select
+from cockpit.model import FleetSnapshot
+from cockpit.session import Session
+from cockpit.spec import Config
 
 
 def hosts_for(config: object, selector: str | None) -> list[str] | None:

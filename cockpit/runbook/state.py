@@ -241,10 +241,11 @@ class RunbookState:
         self._j("transition", "step", ref, state, reason=reason, detail=detail)
         self._steps[ref].state = state
         self._steps[ref].at = time.time()
-        self.engine.rejudge(self.step_hosts(self.spec.step(ref)[1]))
-        if self.spec.step(ref)[1].irreversible:  # a point of no return: never re-expected on these hosts
+        step = self.spec.step(ref)[1]
+        if step.irreversible:  # a point of no return: never re-expected on these hosts
             done = {h for h, c in self._steps[ref].checks.items() if c.ok}
             self._irreversible_done.setdefault(ref, set()).update(done)
+        self.engine.rejudge(self.step_hosts(step))
         self._steps[ref].detail = detail or self._steps[ref].detail
         self._publish()
 
