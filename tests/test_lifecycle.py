@@ -237,6 +237,11 @@ def test_validate_rejects_a_lifecycle_naming_no_step(fleet, httpd, tmp_path) -> 
     assert "did you mean 'decommission.stop-v1'?" in msg and "agent-v1" in msg
     res = cockpit("validate", "-c", str(cfg))
     assert res.returncode == 2 and "Traceback" not in res.stderr
+    cfg.write_text(lifecycle_runbook(httpd.url("/ok")).join(cfg.read_text().split(text)))
+    res = cockpit("validate", "-c", str(cfg))
+    assert res.returncode == 0, res.stderr
+    assert "critical, retired by decommission.stop-v1" in res.stdout
+    assert "critical, introduced by canary.start-v2" in res.stdout
 
 
 @pytest.mark.parametrize("irreversible", [False, True])

@@ -27,7 +27,7 @@ from cockpit.durations import format_duration
 from cockpit.errors import ConfigError, ConfigIssue
 from cockpit.inventory import select
 from cockpit.secrets import Redactor
-from cockpit.spec import Check, CockpitSettings, Config, JournalSettings, SshSettings
+from cockpit.spec import Check, CockpitSettings, Config, JournalSettings, ServiceSpec, SshSettings
 
 __all__ = ["ENV_VAR", "describe", "find_config", "load_config"]
 
@@ -227,6 +227,15 @@ def _check_summary(check: Check) -> str:
     return f"{check.kind} {text}" + (f" via {via}" if via else "")
 
 
+def _lifecycle_words(svc: ServiceSpec) -> str:
+    """How ``validate`` says a service's lifecycle: the step or phase its expectation follows."""
+    if svc.retired_by:
+        return f", retired by {svc.retired_by}"
+    if svc.introduced_by:
+        return f", introduced by {svc.introduced_by}"
+    return ", expected down" if svc.expect == "down" else ""
+
+
 def describe(config: Config) -> str:
     """A human summary for ``cockpit validate``; values from ``${ENV}`` are shown as ``***``."""
     c, s = config.cockpit, config.ssh
@@ -251,7 +260,7 @@ def describe(config: Config) -> str:
     for svc in config.services:
         targets = [h for h, names in config.assignments if svc.name in names]
         rows.append([svc.name, _clip(redactor.redact(_check_summary(svc.check))),
-                     "critical" if svc.critical else "non-critical",
+                     ("critical" if svc.critical else "non-critical") + _lifecycle_words(svc),
                      f"on {', '.join(svc.on)} -> {short_list(targets, 8)}"])
     lines += _table(rows, redactor)
     if config.actions:
