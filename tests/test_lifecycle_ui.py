@@ -65,7 +65,11 @@ async def test_new_service_is_neutral_before_its_step_and_judged_after(fleet, tm
 
         view = await app.runbook.run_step("deploy.start-v2")
         assert view.state == "done"
-        await until(pilot, lambda: _cell(app, "h1") == ("● up", "green"))
+        try:
+            await until(pilot, lambda: _cell(app, "h1") == ("● up", "green"))
+        except AssertionError:
+            r = session.engine.snapshot().host("h1").results[0]
+            raise AssertionError(f"{_cell(app, 'h1')} {r}") from None
         fleet.set_systemd("h2", "fleet-agent", "inactive dead")  # introduced, then lost: now a failure
         await until(pilot, lambda: _cell(app, "h2") == ("✖ down", "bold red"), timeout=15)
         await until(pilot, lambda: "●2 ◐0 ✖1 ⨯0" in header())

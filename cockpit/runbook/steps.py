@@ -168,6 +168,7 @@ class StepsMixin(RunbookState):
         st = self._steps[ref]
         assert step.run is not None
         st.active = set(hosts)  # their lifecycle services are in transition until this batch ends
+        self.engine.rejudge(hosts)  # now, not at their next round: a long command may run for minutes
         try:
             await self._run_batch(phase, step, ref, hosts)
         finally:
