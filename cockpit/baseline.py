@@ -130,6 +130,7 @@ class Regression:
     service: str
     kind: str  # "down" | "slow"
     detail: str
+    critical: bool = True  # a non-critical service's regression is a warning: it never fails a gate or check
 
     def line(self) -> str:
         return f"{self.host} {self.service}: {self.detail}"
@@ -144,6 +145,9 @@ class RegressionTracker:
         self.baseline: dict[str, Any] | None = None
         self._down_rounds: dict[tuple[str, str], int] = {}
         self._undecided: list[tuple[str, str, str]] = []  # (host, service, why) of the last current()
+        self.non_critical: list[Regression] = []  # non-critical services' regressions of the last current()
+        self._unreachable: set[str] = set()  # hosts whose services are unknown now (the host is the failure)
+        self._planned: dict[tuple[str, str], str] = {}  # lifecycle services not expected up now -> why
 
     def set_baseline(self, baseline: dict[str, Any] | None) -> None:
         self.baseline = baseline
@@ -154,31 +158,56 @@ class RegressionTracker:
             return
         base = self.baseline["hosts"].get(state.name, {}).get("services", {})
         now = {r.service: r for r in state.results}
+        if state.reach != "ok":  # its services are unknown, not down: no count grows, none resets
+            self._unreachable.add(state.name)
+            return
+        self._unreachable.discard(state.name)
         for svc, b in base.items():
             if b.get("status") != "up":
                 continue
             r = now.get(svc)
-            bad = state.reach != "ok" or r is None or r.status == "down"
             key = (state.name, svc)
+            if r is not None and r.expect != "up":  # retired, not introduced yet, or in transition: planned
+                self._planned[key] = r.expect_why
+                self._down_rounds[key] = 0
+                continue
+            self._planned.pop(key, None)
+            bad = r is None or r.status == "down"
             self._down_rounds[key] = self._down_rounds.get(key, 0) + 1 if bad else 0
 
     def undecided(self) -> list[str]:
         """Latency series the last :meth:`current` could not judge, each with why (too few samples)."""
         return [f"{host} {svc}: {why}" for host, svc, why in self._undecided]
 
+    def minor(self) -> list[str]:
+        """Regressions of non-critical services found by the last :meth:`current`: warnings, never failures."""
+        return [r.line() + " (non-critical)" for r in self.non_critical]
+
     def current(self, now: float | None = None) -> list[Regression]:
+        """Regressions of critical services on reachable hosts; lifecycle services follow their expectation."""
+        every = self._judge(now)
+        self.non_critical = [r for r in every if not r.critical]
+        return [r for r in every if r.critical]
+
+    def _critical(self, svc: str) -> bool:
+        return next((s.critical for s in self.config.services if s.name == svc), True)
+
+    def _judge(self, now: float | None) -> list[Regression]:
         self._undecided = []
         if self.baseline is None:
             return []
         rb = self.config.runbook
         out: list[Regression] = []
         for host, hb in self.baseline["hosts"].items():
+            if host in self._unreachable:
+                continue
             for svc, b in hb.get("services", {}).items():
-                if b.get("status") != "up":
+                if b.get("status") != "up" or (host, svc) in self._planned:
                     continue
+                crit = self._critical(svc)
                 n = self._down_rounds.get((host, svc), 0)
                 if n >= rb.regression_rounds:
-                    out.append(Regression(host, svc, "down", f"up in the baseline, down for {n} rounds"))
+                    out.append(Regression(host, svc, "down", f"up in the baseline, down for {n} rounds", crit))
                     continue
                 if b.get("p95") is None:
                     continue  # no latency at the baseline (not an http/tcp check, or never answered)
@@ -190,7 +219,7 @@ class RegressionTracker:
                 lat = [x.latency for x in window if x.latency is not None]
                 shift = latency_shift(b["samples"], lat, factor=rb.latency_factor, min_samples=rb.min_samples)
                 if shift.verdict == "regression":
-                    out.append(Regression(host, svc, "slow", shift.detail))
+                    out.append(Regression(host, svc, "slow", shift.detail, crit))
                 elif shift.verdict == "inconclusive":
                     self._undecided.append((host, svc, shift.detail))
         return out
@@ -200,8 +229,10 @@ def diff_rows(baseline: dict[str, Any], snap: FleetSnapshot, history: History, w
               regressions: list[Regression], undecided: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Baseline vs now, per host and service (for `cockpit diff`, the report and the UI).
 
-    ``regression`` is the regression's detail, ``inconclusive: ...`` for a series the rule could not
-    judge (``undecided``: :meth:`RegressionTracker.undecided`'s lines), or empty when judged fine.
+    ``regression`` is the regression's detail (a non-critical one says so), ``inconclusive: ...`` for a
+    series the rule could not judge (``undecided``: :meth:`RegressionTracker.undecided`'s lines), or empty
+    when judged fine. ``expected`` is a lifecycle service's expectation now ("" for a plain service): a
+    retired service that is down is progress, not a regression.
     """
     flagged = {(r.host, r.service): r for r in regressions}
     unsure = {}
@@ -226,7 +257,9 @@ def diff_rows(baseline: dict[str, Any], snap: FleetSnapshot, history: History, w
             (st.reach if st else "–"),
             "baseline_p95_ms": None if not b or b.get("p95") is None else round(b["p95"] * 1000, 1),
             "now_p95_ms": None if p95(lat) is None else round(p95(lat) * 1000, 1),  # type: ignore[operator]
-            "regression": flagged[(host, svc)].detail if (host, svc) in flagged else unsure.get((host, svc), ""),
+            "regression": (flagged[(host, svc)].detail + ("" if flagged[(host, svc)].critical else " (non-critical)")
+                           if (host, svc) in flagged else unsure.get((host, svc), "")),
+            "expected": "" if r is None or r.expect == "up" else f"{r.expect}: {r.expect_why}",
             "detail": r.detail if r else "",
         })
     return rows

@@ -52,6 +52,7 @@ class Exporter:
             "latency_ms": None if r.latency is None else round(r.latency * 1000, 1),
             "at": utc(r.at),
             "extra": {k: (self._s(v) if isinstance(v, str) else v) for k, v in r.extra},
+            "expect": r.expect, "expect_why": self._s(r.expect_why), "judged": r.judged,
         }
 
     def host_dict(self, h: HostState) -> dict[str, Any]:
@@ -107,20 +108,26 @@ class Exporter:
                       key=lambda hr: ({"down": 0, "unknown": 1, "degraded": 2, "up": 3}[hr[1].status]))
         for h, r in rows:
             lat = "–" if r.latency is None else f"{r.latency * 1000:.0f} ms"
-            status = f"{GLYPH[r.status]} {r.status}" + ("" if r.critical else " (non-critical)")
+            status = f"{GLYPH[r.status]} {r.status}" + ("" if r.critical else " (non-critical)") + (
+                f" (expected {r.expect}: {r.expect_why})" if r.expect != "up" else "")
             out.append(f"| {cell(h.name)} | {cell(r.service)} | {status} | {cell(r.detail)} | {lat} |")
         return "\n".join(out) + "\n"
 
 
 def failures(snap: FleetSnapshot) -> list[str]:
-    """What makes `cockpit check` fail: unreachable hosts, critical services not up or degraded."""
+    """What makes `cockpit check` fail: unreachable hosts, critical services judged down or unknown.
+
+    Judged against each service's expectation (:attr:`CheckResult.judged`): a retired service that is
+    down is fine, one still up after its step fails. An unreachable host is one failure, its services unknown.
+    """
     out = []
     for h in snap.hosts:
         if not h.reachable:
-            out.append(f"{h.name}: {h.reach}" + (f" ({h.error})" if h.error else ""))
+            out.append(f"{h.name}: {h.reach}" + (f" ({h.error})" if h.error else "") + ": its services are unknown")
+            continue
         for r in h.results:
-            if r.critical and r.status in ("down", "unknown"):
-                out.append(f"{h.name} {r.service}: {r.status}: {r.detail}")
+            if r.critical and r.judged in ("down", "unknown"):
+                out.append(f"{h.name} {r.service}: {r.problem}")
     return out
 
 
@@ -128,7 +135,15 @@ def warnings(snap: FleetSnapshot) -> list[str]:
     """Degraded or non-critical problems: printed, never failing."""
     out = []
     for h in snap.hosts:
+        if not h.reachable:
+            continue
         for r in h.results:
-            if r.status == "degraded" or (not r.critical and r.status != "up"):
-                out.append(f"{h.name} {r.service}: {r.status}: {r.detail}" + ("" if r.critical else " (non-critical)"))
+            if r.judged == "degraded" or (not r.critical and r.judged != "up"):
+                out.append(f"{h.name} {r.service}: {r.problem}" + ("" if r.critical else " (non-critical)"))
     return out
+
+
+def notes(snap: FleetSnapshot) -> list[str]:
+    """Lifecycle services judged fine though not up (retired, not introduced yet, in transition): said, never failing."""
+    return [f"{h.name} {r.service}: {r.status}, {r.expect_why}" for h in snap.hosts if h.reachable
+            for r in h.results if r.neutral]

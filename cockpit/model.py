@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Status = Literal["up", "degraded", "down", "unknown"]
+#: what a service should be now: "up"; "down" (retired, or ``expect = "down"``); "absent" (new, not introduced
+#: on this host yet: up or down is fine); "transition" (its step runs on this host); "inconclusive" (unknown, why)
+Expect = Literal["up", "down", "absent", "transition", "inconclusive"]
 Reach = Literal["ok", "connecting", "unreachable", "auth-failed", "host-key-unknown", "host-key-CHANGED", "unknown"]
 
 #: worst first; used to pick a host's worst service status
@@ -26,6 +29,39 @@ class CheckResult:
     critical: bool = True
     extra: tuple[tuple[str, float | int | str], ...] = ()  # e.g. (("rss_kb", 1234),), (("cert_days", 40),)
     since: float = 0.0  # when the status last changed (first seen, if it never did)
+    expect: Expect = "up"  # the expectation the judgment follows (the status stays the literal observation)
+    expect_why: str = ""  # e.g. "retired by decommission.stop-v1: done on this host"
+
+    @property
+    def judged(self) -> Status:
+        """The status judged against the expectation, in status words: "up" is fine, "down" a failure.
+
+        A retired service that is down is fine; one still up after its step is a failure; a new one not
+        introduced yet, or a service whose step runs on this host, is fine either way (shown neutral).
+        """
+        if self.expect == "up":
+            return self.status
+        if self.expect == "inconclusive":
+            return "unknown"
+        if self.expect == "down":
+            return "unknown" if self.status == "unknown" else "up" if self.status == "down" else "down"
+        return "up"
+
+    @property
+    def neutral(self) -> bool:
+        """Judged fine only because of its lifecycle: shown neither green nor red."""
+        return self.expect in ("down", "absent", "transition") and self.judged == "up"
+
+    @property
+    def problem(self) -> str:
+        """One line saying why the judgment is not fine ("" when it is)."""
+        if self.judged == "up":
+            return ""
+        if self.expect == "down":
+            return f"{self.status}: expected down ({self.expect_why}): {self.detail}"
+        if self.expect == "inconclusive":
+            return f"inconclusive: {self.expect_why}"
+        return f"{self.status}: {self.detail}"
 
     def get(self, key: str) -> float | int | str | None:
         return dict(self.extra).get(key)
@@ -78,9 +114,10 @@ class HostState:
 
     @property
     def worst(self) -> Status | None:
+        """The worst judged status (a retired service that is down is fine; see :attr:`CheckResult.judged`)."""
         if not self.results:
             return None
-        return min((r.status for r in self.results), key=lambda s: STATUS_ORDER[s])
+        return min((r.judged for r in self.results), key=lambda s: STATUS_ORDER[s])
 
 
 @dataclass(frozen=True)

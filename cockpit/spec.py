@@ -114,6 +114,15 @@ class ServiceSpec:
     check: Check
     critical: bool = True
     timeout: float | None = None  # per-check deadline; default: ssh.command_timeout
+    #: lifecycle: "down" for something that must stay down (a freed port, a gone process)
+    expect: Literal["up", "down"] = "up"
+    retired_by: str | None = None  # PHASE.STEP or PHASE: an old service, expected down once that is done on a host
+    introduced_by: str | None = None  # PHASE.STEP or PHASE: a new service, expected up once that is done on a host
+
+    @property
+    def lifecycle(self) -> str | None:
+        """The step or phase this service's expectation follows, if any."""
+        return self.retired_by or self.introduced_by
 
 
 @dataclass(frozen=True)

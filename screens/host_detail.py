@@ -81,8 +81,10 @@ class HostDetailScreen(Contained, Screen[None]):
         for r in h.results:
             lat = "–" if r.latency is None else f"{r.latency * 1000:.0f} ms"
             since = render.clock_time(r.since) if r.since else "–"
-            table.add_row(render.status(r.status), render.plain(r.service), Text(lat), Text(since),
-                          render.plain(r.detail), key=r.service)
+            word = render.status(r.status)
+            word.stylize(render.judged_style(r))  # the observation, coloured by its judgment
+            detail = r.detail if r.expect == "up" else f"{r.detail} · expected {r.expect}: {r.expect_why}"
+            table.add_row(word, render.plain(r.service), Text(lat), Text(since), render.plain(detail), key=r.service)
         hist = list(h.history)
         for key in ("cpu", "mem", "load1", "disk"):
             values = [getattr(x, key) for x in hist]

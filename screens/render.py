@@ -11,7 +11,7 @@ from datetime import datetime
 
 from rich.text import Text
 
-from cockpit.model import HostState
+from cockpit.model import CheckResult, HostState
 from cockpit.sanitize import strip_control
 
 GLYPH = {"up": "●", "degraded": "◐", "down": "✖", "unknown": "?"}
@@ -42,6 +42,26 @@ def status(s: str | None, word: bool = True) -> Text:
     if s is None:
         return Text("–", style="dim")
     return Text(f"{GLYPH.get(s, '?')} {s}" if word else GLYPH.get(s, "?"), style=STYLE.get(s, ""))
+
+
+#: a lifecycle service judged fine though not up (retired, not introduced yet, in transition)
+NEUTRAL = "dim"
+
+
+def judged_style(r: CheckResult) -> str:
+    """The colour of a service's judgment: its expectation decides, the status word stays literal."""
+    return NEUTRAL if r.neutral else STYLE.get(r.judged, "")
+
+
+def host_services(h: HostState) -> Text:
+    """``3/4 ● up``: services literally up, then the host's worst judgment (``○ planned`` when only neutral)."""
+    t = Text(f"{h.up_count}/{len(h.results)} ")
+    worst = h.worst
+    if worst == "up" and any(r.neutral for r in h.results) and h.up_count < len(h.results):
+        t.append("○ planned", style=NEUTRAL)
+    elif worst is not None:
+        t.append_text(status(worst))
+    return t
 
 
 def reach(h: HostState) -> Text:

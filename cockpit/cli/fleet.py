@@ -15,9 +15,10 @@ from cockpit.cli.runbook import regressions_now, rounds_wanted
 from cockpit.config import describe, load_config
 from cockpit.engine import Engine
 from cockpit.errors import UsageError
-from cockpit.exports import Exporter, failures, warnings
+from cockpit.exports import Exporter, failures, notes, warnings
 from cockpit.inventory import select
-from cockpit.model import HostState, StatusChange
+from cockpit.model import FleetSnapshot, HostState, StatusChange
+from cockpit.session import Session
 from cockpit.spec import Config
 
 
@@ -30,9 +31,13 @@ def hosts_for(config: object, selector: str | None) -> list[str] | None:
     return [h.name for h in matched]
 
 
-async def one_round(config: object, hosts: list[str] | None):  # type: ignore[no-untyped-def]
-    async with Engine(config) as engine:  # type: ignore[arg-type]
-        return engine, await engine.run_round(hosts)
+async def one_round(config: Config, hosts: list[str] | None) -> tuple[Engine, FleetSnapshot]:
+    """One round, judged like the cockpit judges it: lifecycle services follow the journal (read-only)."""
+    s = Session(config, "check", drive=False, read_only=True)
+    try:
+        return s.engine, await s.engine.run_round(hosts)
+    finally:
+        await s.close()
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -59,24 +64,28 @@ def cmd_check(args: argparse.Namespace) -> int:
     hosts = hosts_for(config, args.on)
     regressions: list[str] = []
     unjudged: list[str] = []
+    minor: list[str] = []
     if args.against_baseline:
         async def judged():  # type: ignore[no-untyped-def]
             s, regs, _rows = await regressions_now(config, rounds_wanted(args, config))
             snap = s.engine.snapshot()
             unsure = s.runbook.tracker.undecided()
             await s.close()
-            return s.engine, snap, regs, unsure
+            return s.engine, snap, regs, unsure, s.runbook.tracker.non_critical
 
-        engine, snap, regs, unsure = asyncio.run(judged())
+        engine, snap, regs, unsure, small = asyncio.run(judged())
         if hosts is not None:
             snap = dataclasses.replace(snap, hosts=tuple(h for h in snap.hosts if h.name in hosts))
         regressions = [r.line() for r in regs if hosts is None or r.host in hosts]
         unjudged = [u for u in unsure if hosts is None or u.split(" ", 1)[0] in hosts]
+        minor = [f"REGRESSION {r.line()} (non-critical)" for r in small if hosts is None or r.host in hosts]
     else:
         engine, snap = asyncio.run(one_round(config, hosts))
     red = engine.redactor.redact
-    bad, warn = failures(snap), warnings(snap)
+    bad, warn = failures(snap), warnings(snap) + minor
     bad += [f"REGRESSION {r}" for r in regressions]
+    for line in notes(snap):
+        print(f"PLANNED {red(line)}")
     for line in warn:
         print(f"WARN {red(line)}")
     for line in unjudged:
@@ -88,7 +97,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{len(bad)} problem(s) on {n_hosts} host(s)")
         return EXIT_FAIL
     unsure = f"; {len(unjudged)} latency series not judged (see INCONCLUSIVE)" if unjudged else ""
-    print(f"OK: {n_hosts} host(s), every critical service up{unsure}")
+    print(f"OK: {n_hosts} host(s), every critical service as expected{unsure}")
     return EXIT_OK
 
 
@@ -108,7 +117,9 @@ async def _watch(config: Config, hosts: list[str] | None, rounds: int) -> None:
     ``waiting`` with its last known state in ``hosts``.
     """
     interval = config.cockpit.interval
-    async with Engine(config) as engine:
+    s = Session(config, "watch", drive=False, read_only=True)  # lifecycle services follow the journal
+    engine = s.engine
+    try:
         names = hosts or list(engine.pollers)
         ex = Exporter(engine.redactor)
         fresh: set[str] = set()
@@ -133,6 +144,7 @@ async def _watch(config: Config, hosts: list[str] | None, rounds: int) -> None:
             n = 0
             due = time.monotonic() + max(interval, config.ssh.connect_timeout) + 1.0
             while not rounds or n < rounds:
+                s.runbook.reload_states()  # what the driver did since the previous line
                 while not set(names) <= fresh and time.monotonic() < due:
                     news.clear()
                     try:
@@ -156,3 +168,5 @@ async def _watch(config: Config, hosts: list[str] | None, rounds: int) -> None:
             for task in pollers:
                 task.cancel()
             await asyncio.gather(*pollers, return_exceptions=True)
+    finally:
+        await s.close()

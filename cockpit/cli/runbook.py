@@ -177,7 +177,8 @@ async def regressions_now(config: Config, rounds: int | None = None) -> tuple[Se
     rounds = max(config.runbook.regression_rounds, config.runbook.min_samples if rounds is None else rounds)
     snap = await sample_rounds(s, rounds, "sampling")
     regs = s.runbook.regressions()
-    rows = diff_rows(base[2], snap, s.engine.history, config.runbook.window, regs, s.runbook.tracker.undecided())
+    rows = diff_rows(base[2], snap, s.engine.history, config.runbook.window,
+                     [*regs, *s.runbook.tracker.non_critical], s.runbook.tracker.undecided())
     return s, regs, rows
 
 
@@ -196,7 +197,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
     head = ("host", "service", "baseline", "now", "base p95", "now p95", "regression")
     table = [head] + [(r["host"], r["service"], r["baseline"], r["now"],
                        "–" if r["baseline_p95_ms"] is None else f"{r['baseline_p95_ms']:.0f}ms",
-                       "–" if r["now_p95_ms"] is None else f"{r['now_p95_ms']:.0f}ms", r["regression"]) for r in rows]
+                       "–" if r["now_p95_ms"] is None else f"{r['now_p95_ms']:.0f}ms",
+                       r["regression"] or (f"planned: expected {r['expected']}" if r["expected"] else ""))
+                      for r in rows]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(head))]
     for row in table:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())

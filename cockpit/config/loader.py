@@ -22,14 +22,14 @@ from cockpit.config.actions import read_actions
 from cockpit.config.commands import check_placeholders
 from cockpit.config.hosts import read_hosts, read_inventory
 from cockpit.config.runbook import read_runbook, thin_thresholds
-from cockpit.config.services import read_services
+from cockpit.config.services import check_lifecycle_refs, read_services
 from cockpit.config.source import DEFAULT_FILE, KeyPath, Reader, read_text, resolve_path, short_list, syntax_issue
 from cockpit.durations import format_duration
 from cockpit.errors import ConfigError, ConfigIssue
 from cockpit.inventory import select
 from cockpit.sanitize import strip_control
 from cockpit.secrets import Redactor
-from cockpit.spec import Check, CockpitSettings, Config, JournalSettings, SshSettings
+from cockpit.spec import Check, CockpitSettings, Config, JournalSettings, ServiceSpec, SshSettings
 
 __all__ = ["ENV_VAR", "describe", "find_config", "load_config"]
 
@@ -169,6 +169,7 @@ def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> Confi
     actions = read_actions(r, data.get("actions", {}), hosts)
     runbook = read_runbook(r, text, data, hosts, services)
     check_placeholders(r, hosts, actions, runbook)
+    check_lifecycle_refs(r, services, runbook.phases)
     if not r.issues:
         thin_thresholds(r, text, cockpit.interval, runbook, hosts, services)
     if r.issues:  # this file's issues by line; an inventory's own issues after them
@@ -236,6 +237,15 @@ def _check_summary(check: Check) -> str:
     return f"{check.kind} {text}" + (f" via {via}" if via else "")
 
 
+def _lifecycle_words(svc: ServiceSpec) -> str:
+    """How ``validate`` says a service's lifecycle: the step or phase its expectation follows."""
+    if svc.retired_by:
+        return f", retired by {svc.retired_by}"
+    if svc.introduced_by:
+        return f", introduced by {svc.introduced_by}"
+    return ", expected down" if svc.expect == "down" else ""
+
+
 def describe(config: Config) -> str:
     """A human summary for ``cockpit validate``; values from ``${ENV}`` are shown as ``***``."""
     c, s = config.cockpit, config.ssh
@@ -260,7 +270,7 @@ def describe(config: Config) -> str:
     for svc in config.services:
         targets = [h for h, names in config.assignments if svc.name in names]
         rows.append([svc.name, _clip(redactor.redact(_check_summary(svc.check))),
-                     "critical" if svc.critical else "non-critical",
+                     ("critical" if svc.critical else "non-critical") + _lifecycle_words(svc),
                      f"on {', '.join(svc.on)} -> {short_list(targets, 8)}"])
     lines += _table(rows, redactor)
     if config.actions:

@@ -25,9 +25,10 @@ from cockpit.spec import (
     TcpCheck,
 )
 
-__all__ = ["COMMON_SERVICE_KEYS", "KIND_EXAMPLES", "KIND_OPTIONS", "SERVICE_KEYS", "read_selectors", "read_services"]
+__all__ = ["COMMON_SERVICE_KEYS", "KIND_EXAMPLES", "KIND_OPTIONS", "SERVICE_KEYS", "check_lifecycle_refs", "read_selectors",
+           "read_services"]
 
-COMMON_SERVICE_KEYS = ("on", "critical", "timeout")
+COMMON_SERVICE_KEYS = ("on", "critical", "timeout", "expect", "retired_by", "introduced_by")
 KIND_OPTIONS: dict[str, tuple[str, ...]] = {
     "systemd": (), "launchd": (), "docker": (), "process": (),
     "port": ("port_owner", "port_free"),
@@ -239,9 +240,44 @@ def read_services(r: Reader, raw: Any, hosts: list[HostSpec]) -> list[ServiceSpe
                     "a service has exactly one", "split it into one service per check kind")
         critical = r.boolean((*p, "critical"), t["critical"], True) if "critical" in t else True
         timeout = r.duration((*p, "timeout"), t["timeout"], 10.0) if "timeout" in t else None
+        expect, retired_by, introduced_by = _lifecycle(r, p, t)
         if check is not None:
-            services.append(ServiceSpec(name=name, on=on, check=check, critical=critical, timeout=timeout))
+            services.append(ServiceSpec(name=name, on=on, check=check, critical=critical, timeout=timeout,
+                                        expect=expect, retired_by=retired_by, introduced_by=introduced_by))
     return services
+
+
+def _lifecycle(r: Reader, p: KeyPath, t: dict[str, Any]) -> tuple[Any, str | None, str | None]:
+    """``expect``, ``retired_by``, ``introduced_by``: at most one of them (the refs are checked with the runbook)."""
+    expect = "up"
+    if "expect" in t:
+        expect = r.string((*p, "expect"), t["expect"], "up", example='"down"')
+        if expect not in ("up", "down"):
+            r.issue((*p, "expect"), f"expect must be \"up\" or \"down\", got {t['expect']!r}",
+                    'expect = "down" for something that must stay down; retired_by/introduced_by follow a step')
+            expect = "up"
+    refs = {k: r.string((*p, k), t[k], example='"decommission.stop-v1"') or None
+            for k in ("retired_by", "introduced_by") if k in t}
+    given = [k for k in ("expect", "retired_by", "introduced_by") if k in t]
+    if len(given) > 1:
+        r.issue((*p, given[1]), f"{' and '.join(given)} contradict each other: a service has one lifecycle",
+                "keep one: retired_by (an old service), introduced_by (a new one) or expect = \"down\"")
+    return expect, refs.get("retired_by"), refs.get("introduced_by")
+
+
+def check_lifecycle_refs(r: Reader, services: list[ServiceSpec], phases: Any) -> None:
+    """Each ``retired_by``/``introduced_by`` names a phase (``PHASE``) or a step (``PHASE.STEP``) of the runbook."""
+    known = [p.id for p in phases] + [f"{p.id}.{s.id}" for p in phases for s in p.steps]
+    for svc in services:
+        for key in ("retired_by", "introduced_by"):
+            ref = getattr(svc, key)
+            if ref is None or ref in known:
+                continue
+            guess = suggest(ref, known)
+            r.issue(("services", svc.name, key), f"{key} = {ref!r} names no step or phase of the runbook; "
+                    f"known: {short_list(known)}",
+                    (f"did you mean {guess!r}? " if guess else "")
+                    + "name a step as PHASE.STEP (e.g. decommission.stop-v1) or a whole phase as PHASE")
 
 
 def _placeholders(r: Reader, p: KeyPath, target: str) -> None:

@@ -18,10 +18,10 @@ from cockpit.engine.actions import ActionRunner
 from cockpit.engine.lag import LoopLag
 from cockpit.engine.rounds import HostPoller
 from cockpit.history import History
-from cockpit.model import FleetSnapshot, HostState, StatusChange
+from cockpit.model import Expect, FleetSnapshot, HostState, StatusChange
 from cockpit.sanitize import one_line
 from cockpit.secrets import Redactor
-from cockpit.spec import Config
+from cockpit.spec import Config, ServiceSpec
 from cockpit.transports import CommandResult, LocalTransport, OutputCallback, SshTransport, Transport
 
 
@@ -108,6 +108,10 @@ class Engine:
         self.history = History(max_age=config.runbook.window + 60.0)
         #: called with (new host state, its status changes) after every host round, before publishing
         self.round_hooks: list[Callable[[HostState, list[StatusChange]], None]] = []
+        #: (host, service) -> what the service should be now and why; the runbook installs its lifecycle
+        #: judgment here. Without one, a service with retired_by/introduced_by is inconclusive.
+        self.expect: Callable[[str, ServiceSpec], tuple[Expect, str]] | None = None
+        self._lifecycle = {s.name: s for s in config.services if s.lifecycle or s.expect != "up"}
         self._subs: list[Subscription] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._closing = False
@@ -119,6 +123,44 @@ class Engine:
 
     def transport(self, host: str) -> Transport:
         return self._transports[host]
+
+    def judge(self, state: HostState) -> HostState:
+        """``state`` with each lifecycle service's expectation now (the observation itself is unchanged).
+
+        Judged once per host round, not on every snapshot (500 hosts publish 500 snapshots a round): a step
+        that ends shows in the judgment at its hosts' next round, and its verify rounds are those.
+        """
+        if not self._lifecycle or not any(r.service in self._lifecycle for r in state.results):
+            return state
+        results = []
+        for r in state.results:
+            svc = self._lifecycle.get(r.service)
+            if svc is not None:
+                if self.expect is not None:
+                    expect, why = self.expect(state.name, svc)
+                elif svc.expect == "down":
+                    expect, why = "down", 'expect = "down"'
+                else:
+                    expect, why = "inconclusive", f"no journal: how far {svc.lifecycle} got is unknown"
+                if (expect, why) != (r.expect, r.expect_why):
+                    r = dataclasses.replace(r, expect=expect, expect_why=why)
+            results.append(r)
+        if all(a is b for a, b in zip(results, state.results)):
+            return state  # nothing changed: no new state, nothing to publish
+        return dataclasses.replace(state, results=tuple(results))
+
+    def rejudge(self, names: Iterable[str] | None = None) -> None:
+        """Judge these hosts' last results again now (a step ended, a rollback ran) and publish them."""
+        names = list(self.pollers) if names is None else [n for n in names if n in self.pollers]
+        changed = []
+        for n in names:
+            p = self.pollers[n]
+            judged = self.judge(p.state)
+            if judged is not p.state:
+                p.state = judged
+                changed.append(n)
+        if changed:
+            self._publish(changed, [])
 
     def snapshot(self, changed: Iterable[str] = (), events: Iterable[StatusChange] = ()) -> FleetSnapshot:
         return FleetSnapshot(
@@ -153,6 +195,7 @@ class Engine:
                 self._publish([name], [])
             self.lag.start()
             new, old = await self._round_watched(name, old)  # old: what was shown last (maybe mid-round)
+            new = poller.state = self.judge(new)
             self.history.add(new)
             events = diff_states(old, new)
             for hook in self.round_hooks:

@@ -19,11 +19,9 @@ from cockpit.report.base import (
     PHASE_END_STATES,
     REASON_STATES,
     UNKNOWN,
-    ReportBase,
     _dur,
     _iso,
     _mark,
-    _run_result,
 )
 from cockpit.report.planversions import PlanSections
 from cockpit.spec import PhaseSpec, StepSpec
@@ -213,7 +211,10 @@ class DetailSections(PlanSections):
         table = []
         for row in rows:
             note = ""
-            if row["baseline"] != row["now"]:
+            if row["expected"]:  # a lifecycle service: judged against its expectation, not the baseline
+                bad = row["expected"].startswith("down") and row["now"] in ("up", "degraded")
+                note = (f"{BAD} " if bad else "planned: ") + f"expected {self.t(row['expected'])}"
+            elif row["baseline"] != row["now"]:
                 note = f"{BAD} was {self.t(row['baseline'])}" if row["baseline"] == "up" else "changed"
             bp, np_ = row["baseline_p95_ms"], row["now_p95_ms"]
             if not note and bp is not None:

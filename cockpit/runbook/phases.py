@@ -18,6 +18,7 @@ from cockpit.baseline import capture
 from cockpit.conditions import Verdict, evaluate_all
 from cockpit.errors import RunbookError
 from cockpit.runbook.context import EngineContext
+from cockpit.runbook.lifecycle import LifecycleMixin
 from cockpit.runbook.rollback import RollbackMixin
 from cockpit.runbook.steps import StepsMixin
 from cockpit.runbook.views import DONE_PHASE, DONE_STEP
@@ -25,7 +26,7 @@ from cockpit.runbook.views import DONE_PHASE, DONE_STEP
 __all__ = ["Runbook"]
 
 
-class Runbook(StepsMixin, RollbackMixin):
+class Runbook(StepsMixin, RollbackMixin, LifecycleMixin):
     """The plan's state machine, driven by the operator (UI or CLI) and by rounds (gates, regressions)."""
 
     # -- phases ----------------------------------------------------------------------------
@@ -130,4 +131,6 @@ class Runbook(StepsMixin, RollbackMixin):
                 self._phase_state[target] = state
         for p in self.spec.phases:
             self._holds[p.id] = self.journal.hold(p.id)  # type: ignore[attr-defined]
+        self._restore_hosts()
+        self.engine.rejudge()
         self._publish()

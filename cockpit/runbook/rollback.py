@@ -102,5 +102,6 @@ class RollbackMixin(RunbookState):
             self._j("rollback_ended", rid, ended, ok)
         rec = RollbackRecord(rb.title, started, ended, ok)
         self._rollbacks.append(rec)
+        self.engine.rejudge()  # a good quick rollback re-expects what the steps retired
         self._publish()
         return rec

@@ -9,6 +9,7 @@ journal (when there is one: a restarted cockpit resumes where it was).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 from cockpit.baseline import Regression, RegressionTracker
@@ -53,8 +54,12 @@ class RunbookState:
         self._removed: tuple[str, ...] = ()
         self._changed: dict[str, str] = {}  # steps whose last run had another definition (drift.changed_since_run)
         self._gate_task: asyncio.Task[None] | None = None
+        #: step -> hosts it was ever done on, for irreversible steps (a retirement never re-expected)
+        self._irreversible_done: dict[str, set[str]] = {}
+        self._hosts_of: dict[int, tuple[StepSpec, tuple[str, ...]]] = {}
         engine.round_hooks.append(lambda state, _events: self.tracker.observe(state))
         self._restore()
+        engine.expect = getattr(self, "expectation", None)  # lifecycle services follow this runbook
 
     # -- persistence ---------------------------------------------------------------------
 
@@ -82,6 +87,7 @@ class RunbookState:
                 self._phase_state[target] = state
         for p in self.spec.phases:
             self._holds[p.id] = self.journal.hold(p.id)  # type: ignore[attr-defined]
+        self._restore_hosts()
         base = self.journal.latest_baseline()  # type: ignore[attr-defined]
         if base is not None:
             self.tracker.set_baseline(base[2])
@@ -90,6 +96,32 @@ class RunbookState:
                                                   rb["started"], rb.get("ended"), rb.get("ok")))
         self._removed = tuple(removed_after_running(self.journal, set(self._refs())))
         self._changed = {ref: why for ref in self._refs() if (why := changed_since_run(self.journal, ref))}
+
+    def _restore_hosts(self) -> None:
+        """Each host's outcome of each step's last run (what lifecycle services follow), read from the journal.
+
+        Also how an observer follows the driver: a step running there puts its hosts without an outcome yet
+        "in transition" (the driver's batches are not journaled host by host; neutral is the honest answer).
+        """
+        lifecycle = {s.lifecycle for s in self.engine.config.services if s.lifecycle}
+        for p in self.spec.phases:
+            for s in p.steps:
+                ref = f"{p.id}.{s.id}"
+                if ref not in lifecycle and p.id not in lifecycle:
+                    continue
+                moves = self.journal.transitions(ref)  # type: ignore[union-attr]
+                runs = [t["at"] for t in moves if t["state"] == "running"]
+                since = runs[-1] if runs else 0.0
+                st = self._steps[ref]
+                st.at = moves[-1]["at"] if moves else 0.0
+                st.checks = {}
+                for v in self.journal.verify_results(ref):  # type: ignore[union-attr]
+                    if v["ok"] and s.irreversible:
+                        self._irreversible_done.setdefault(ref, set()).add(v["host"])
+                    if v["at"] >= since:
+                        st.checks[v["host"]] = HostCheck(v["host"], v["ok"], v.get("detail") or "")
+                running = st.state in ("running", "verifying")
+                st.active = {h for h in self.step_hosts(s) if h not in st.checks} if running else set()
 
     def reattaching(self, ref: str | None, host: str, title: str) -> None:
         """A detached job of a step survived the restart: show it running again, not interrupted."""
@@ -209,9 +241,14 @@ class RunbookState:
         return [f"{p.id}.{s.id}" for p in self.spec.phases for s in p.steps]
 
     def step_hosts(self, step: StepSpec) -> list[str]:
+        """The step's hosts in selector order (cached: lifecycle judgments ask per host and service)."""
+        cached = self._hosts_of.get(id(step))
+        if cached is not None and cached[0] is step:
+            return list(cached[1])
         out: list[str] = []
         for sel in step.on:
             out += [h.name for h in select(self.engine.config.hosts, sel) if h.name not in out]
+        self._hosts_of[id(step)] = (step, tuple(out))
         return out
 
     # -- guards --------------------------------------------------------------------------
@@ -239,6 +276,12 @@ class RunbookState:
     def _set_step(self, ref: str, state: str, reason: str = "", detail: str = "") -> None:
         self._j("transition", "step", ref, state, reason=reason, detail=detail)
         self._steps[ref].state = state
+        self._steps[ref].at = time.time()
+        step = self.spec.step(ref)[1]
+        if step.irreversible:  # a point of no return: never re-expected on these hosts
+            done = {h for h, c in self._steps[ref].checks.items() if c.ok}
+            self._irreversible_done.setdefault(ref, set()).update(done)
+        self.engine.rejudge(self.step_hosts(step))
         self._steps[ref].detail = detail or self._steps[ref].detail
         self._publish()
 

@@ -181,6 +181,18 @@ class StepsMixin(RunbookState):
         """One batch: fire, then (expect_disconnect) wait for the hosts to come back, or verify them."""
         st = self._steps[ref]
         assert step.run is not None
+        st.active = set(hosts)  # their lifecycle services are in transition until this batch ends
+        self.engine.rejudge(hosts)  # now, not at their next round: a long command may run for minutes
+        try:
+            await self._run_batch(phase, step, ref, hosts)
+        finally:
+            st.active = set()
+            self.engine.rejudge(hosts)  # their lifecycle services: out of transition now, not at the next round
+            self._publish()
+
+    async def _run_batch(self, phase: PhaseSpec, step: StepSpec, ref: str, hosts: list[str]) -> None:
+        st = self._steps[ref]
+        assert step.run is not None
         run = await self._fire(step.title, step.run, hosts, "step", step.timeout, phase.id, ref, sudo=step.sudo,
                                detach=step.detach, env=step.env)
         st.action_id = run.id
@@ -205,6 +217,7 @@ class StepsMixin(RunbookState):
         else:
             for h in ok_hosts:
                 st.checks[h] = HostCheck(h, True, "command ok")
+                self._j("verify_result", ref, h, True, "command ok")  # each host's outcome, for lifecycle services
 
     @staticmethod
     def _why(r: object) -> str:

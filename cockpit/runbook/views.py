@@ -99,3 +99,5 @@ class _StepState:
     progress: float | None = None
     ready: Verdict | None = None
     resume: asyncio.Event | None = None  # set by the operator to continue after a manual pause
+    active: set[str] = field(default_factory=set)  # hosts of the batch running or verifying now
+    at: float = 0.0  # when its state last changed (a quick rollback after it undoes it)

@@ -30,10 +30,7 @@ def host_cells(h: HostState, selected: bool, spark: int = 5) -> dict[str, Text]:
     if ld is not None and ld.load1 is not None and ld.ncpu:
         load1.stylize(render.level_style(100 * ld.load1 / ld.ncpu, 100, 200))
     disk = Text("–", style="dim") if ld is None or ld.disk is None else Text(f"{ld.disk:.0f}%", style=render.level_style(ld.disk, 80, 90))
-    worst = h.worst
-    svc = Text(f"{h.up_count}/{len(h.results)} ")
-    if worst is not None:
-        svc.append_text(render.status(worst))
+    svc = render.host_services(h)
     return {
         "host": name,
         "reach": render.reach(h),

@@ -96,7 +96,7 @@ class LazyTable(DataTable[Text]):
                 continue
             data = self._data[RowKey(key)]
             for col, value in new.items():
-                if old.get(col) != value:
+                if _differs(old.get(col), value):
                     data[ColumnKey(col)] = value
                     changed.add((key, col))
             self._cells[key] = new
@@ -152,3 +152,10 @@ class LazyTable(DataTable[Text]):
         if self._stale:
             self._flush(list(self._stale))
         return super().get_column(column_key)
+
+
+def _differs(old: Text | None, new: Text) -> bool:
+    """Text, style or spans: Rich's ``Text.__eq__`` ignores the base style, so a cell that only
+    changes colour ("● up" dim -> green once its service is judged) would never be repainted."""
+    return old is None or old.plain != new.plain or old.style != new.style or old.spans != new.spans
+

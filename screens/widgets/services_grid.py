@@ -15,12 +15,14 @@ _CELLS: dict[str, Text] = {}
 
 
 def status_cell(result: CheckResult | None) -> Text:
+    """The observed status in words, coloured by the judgment: a planned "down" is dim, never red."""
     if result is None:
         return NOT_CHECKED
     st = result.status
-    cell = _CELLS.get(st)
+    style = render.judged_style(result)
+    cell = _CELLS.get(st + style)
     if cell is None:
-        cell = _CELLS[st] = Text(render.GLYPH[st] + " " + st[:4], style=render.STYLE[st])
+        cell = _CELLS[st + style] = Text(render.GLYPH[st] + " " + st[:4], style=style)
     return cell
 
 
