@@ -84,7 +84,8 @@ class HostDetailScreen(Contained, Screen[None]):
             word = render.status(r.status)
             word.stylize(render.judged_style(r))  # the observation, coloured by its judgment
             detail = r.detail if r.expect == "up" else f"{r.detail} · expected {r.expect}: {r.expect_why}"
-            table.add_row(word, render.plain(r.service), Text(lat), Text(since), render.plain(detail), key=r.service)
+            table.add_row(word, render.plain(r.service), Text(lat), Text(since), render.plain(detail),  # text-safe: word is Text
+                          key=r.service)
         hist = list(h.history)
         for key in ("cpu", "mem", "load1", "disk"):
             values = [getattr(x, key) for x in hist]
