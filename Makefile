@@ -60,7 +60,7 @@ screenshots: $(STAMP)
 
 # Benchmarks against ansible, pssh and parallel-ssh (docs/performance.md): bench/setup.sh installs
 # Debian's pssh and bench/.venv (ansible-core, parallel-ssh, py-spy); results go to bench/results/.
-# bench-quick: small N, few runs, about two minutes. bench: the full suite (about 1¼ hours: B5 soaks).
+# bench-quick: small N, few runs, about eight minutes. bench: the full suite (about 2 hours: B5 and B6 soaks).
 .PHONY: bench bench-quick
 
 bench: setup

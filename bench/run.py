@@ -1,4 +1,4 @@
-"""Run the benchmark suite: ``quick`` (about two to three minutes, small N) or ``full`` (an hour or more).
+"""Run the benchmark suite: ``quick`` (about eight minutes, small N) or ``full`` (an hour or more).
 
 Usage: .venv/bin/python bench/run.py quick|full [--only b1,b2,...] [--soak-rounds N]
 
