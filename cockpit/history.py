@@ -137,9 +137,12 @@ class History:
                 s = self._series[key] = _Series()
             elif s.last_at() == r.at:
                 continue  # the same result seen again (a merged snapshot)
-            extra = dict(r.extra)
-            s.append(r.at, r.status, r.latency, cutoff, self._max,
-                     phase_seconds(extra, "connect"), phase_seconds(extra, "tls"))
+            if r.extra:  # the hot path: most results carry no phases, and build no dict
+                extra = dict(r.extra)
+                s.append(r.at, r.status, r.latency, cutoff, self._max,
+                         phase_seconds(extra, "connect"), phase_seconds(extra, "tls"))
+            else:
+                s.append(r.at, r.status, r.latency, cutoff, self._max)
 
     def window(self, service: str, hosts: Iterable[str], seconds: float, now: float | None = None) -> list[Sample]:
         start = (now if now is not None else time.time()) - seconds

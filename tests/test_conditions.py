@@ -349,6 +349,7 @@ class FakeCtx:
     default_command_hosts: list[str] | None = None
     regs: list[str] = field(default_factory=list)
     min_samples: int = 20
+    window_seconds: float = 0.0  # 0: verdicts do not name a window
     ran: list[tuple[str, str]] = field(default_factory=list)
     running: int = 0
     max_running: int = 0
@@ -395,6 +396,9 @@ class FakeCtx:
 
     def regressions(self) -> list[str]:
         return list(self.regs)
+
+    def undecided(self) -> list[str]:
+        return []
 
 
 def test_public_api_is_reexported() -> None:

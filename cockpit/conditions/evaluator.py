@@ -50,6 +50,7 @@ class EvalContext(Protocol):
     """What a condition may look at; the engine implements it (see ``cockpit.runbook.context``)."""
 
     min_samples: int  # fewer samples in the window: p95 / error_rate are inconclusive
+    window_seconds: float  # the window p95 / error_rate look at (0: not said in a verdict)
 
     def hosts_for(self, service: str, selector: str | None) -> list[str]:
         """Hosts the service is checked on, narrowed by the selector when one is given."""
@@ -74,6 +75,9 @@ class EvalContext(Protocol):
 
     def regressions(self) -> list[str]:
         """Current regressions as human lines; [] for none."""
+
+    def undecided(self) -> list[str]:
+        """Latency series the regression rule cannot judge yet (read after :meth:`regressions`)."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,7 @@ async def evaluate(node: Node, ctx: EvalContext) -> Verdict:
         regs = ctx.regressions()
         if regs:
             return Verdict(False, f"{len(regs)} regression(s): {_few(regs)}")
-        unsure = getattr(ctx, "undecided", lambda: [])()
+        unsure = ctx.undecided()
         if unsure:
             return Verdict(None, f"no_regressions: {len(unsure)} latency series not judged yet: {_few(unsure)}")
         return Verdict(True, "no regressions")
@@ -282,7 +286,7 @@ def _window_stat(node: WindowStat, ctx: EvalContext) -> Verdict:
         data = [100.0 if s.status == "down" else 0.0 for s in samples if s.status != "unknown"]
         kind, what = "percent", "probes"
     n, need = len(data), max(ctx.min_samples, 1)
-    span = _span(getattr(ctx, "window_seconds", None))
+    span = _span(ctx.window_seconds)
     if n < need:
         return Verdict(None, f"{label}: inconclusive, {n} of {need} {what} by the cockpit{span}")
     figure = data[math.ceil(0.95 * n) - 1] if node.func == "p95" else sum(data) / n
