@@ -74,6 +74,7 @@ class Probe:
         self.ticks: list[float] = []
         self.rounds: list[tuple[float, float]] = []  # (at, round seconds)
         self.http: list[tuple[float, float]] = []  # (at, latency seconds)
+        self.uncounted: list[float] = []  # when an answer came but its timing was not counted (engine/probes.py)
         self.changes: list[tuple[float, StatusChange]] = []
         self.rss: list[tuple[float, int]] = []
         app.engine.round_hooks.append(self.on_round)
@@ -83,6 +84,7 @@ class Probe:
         if state.round_ended and state.round_started:
             self.rounds.append((now, state.round_ended - state.round_started))
         self.http.extend((now, r.latency) for r in state.results if r.kind == "http" and r.latency is not None)
+        self.uncounted.extend(now for r in state.results if r.kind == "http" and r.get("timing"))
         self.changes.extend((now, e) for e in events)
 
     def tick(self) -> None:
@@ -98,7 +100,8 @@ class Probe:
             "seconds": round(t1 - t0, 1),
             "ui_tick_gap_ms": {"p50": round(pct(gaps, 50), 1), "p99": round(pct(gaps, 99), 1), "max": round(max(gaps), 1)},
             "round_ms": {"p50": round(pct(rounds, 50), 1), "p99": round(pct(rounds, 99), 1), "n": len(rounds)},
-            "http_probe_ms": {"p50": round(pct(http, 50), 2), "p99": round(pct(http, 99), 2), "n": len(http)},
+            "http_probe_ms": {"p50": round(pct(http, 50), 2), "p99": round(pct(http, 99), 2), "n": len(http),
+                              "not_counted": sum(1 for t in self.uncounted if t0 <= t <= t1)},
             "false_downs": sum(1 for e in changes if e.new in ("down", "unreachable")),
             "status_changes": [f"{e.host} {e.service or 'reach'} {e.old} -> {e.new}: {e.detail}" for e in changes],
             "rss_mb_max": round(max((r for t, r in self.rss if t0 <= t <= t1), default=0) / 2**20, 1),

@@ -16,6 +16,7 @@ from cockpit import detach
 from cockpit.checks import HttpProber
 from cockpit.engine.actions import ActionRunner
 from cockpit.engine.lag import LoopLag
+from cockpit.engine.probes import ProbeThread
 from cockpit.engine.rounds import HostPoller
 from cockpit.history import History
 from cockpit.model import Expect, FleetSnapshot, HostState, StatusChange
@@ -98,8 +99,11 @@ class Engine:
         }
         #: how late this loop runs: a deadline missed while it was late is "cockpit overloaded" (engine/lag.py)
         self.lag = LoopLag()
+        #: direct HTTP/TCP probes on their own thread, timed away from rendering (engine/probes.py)
+        self.probes = ProbeThread()
         for poller in self.pollers.values():
             poller.lag = self.lag
+            poller.probes = self.probes
         self.actions = ActionRunner(self, config.host, self.redactor)
         self.actions.detached = detach.action_runner(self)
         state_dir = config.cockpit.state_dir
@@ -319,6 +323,7 @@ class Engine:
             sub.closed = True
         await asyncio.gather(*(t.close() for t in self._transports.values()), return_exceptions=True)
         await self.prober.aclose()
+        await self.probes.aclose()
         await self.lag.stop()
 
     async def __aenter__(self) -> Engine:
