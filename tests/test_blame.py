@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -23,18 +24,22 @@ async def _probe_with_loop_blocked(tmp_path, httpd, fleet, block: float, where: 
                                    delay: float = 3.0, at: float = 0.2):
     """One probe of h1's web service with a loop of the cockpit held ``block`` seconds ``at`` seconds in.
 
-    ``where``: ``"probes"`` holds the probe thread's loop (the machine starving the probing itself),
-    ``"main"`` the main loop (a render, an output flood).
+    ``where``: ``"probes"`` stops the probe worker process (the machine starving the probing itself),
+    ``"main"`` holds the main loop (a render, an output flood).
     """
     url = httpd.route("/slow", delay=delay)
     path = write_config(tmp_path, fleet, f'[services.web]\non = ["h1"]\nhttp = "{url}"\ntimeout = "1s"\n',
                         hosts=["h1"])
     async with Engine(load_config(path)) as engine:
         await engine.run_round()  # connected; the loop monitors run
-        if block:
-            loop = asyncio.get_running_loop() if where == "main" else engine.probes._loop
-            assert loop is not None
-            loop.call_soon_threadsafe(loop.call_later, at, time.sleep, block)
+        loop = asyncio.get_running_loop()
+        if block and where == "main":
+            loop.call_later(at, time.sleep, block)
+        elif block:
+            pid = engine.probes.pid
+            assert pid is not None
+            loop.call_later(at, os.kill, pid, signal.SIGSTOP)
+            loop.call_later(at + block, os.kill, pid, signal.SIGCONT)
         snap = await engine.run_round()
     return next(r for r in snap.host("h1").results if r.service == "web")
 
@@ -132,9 +137,7 @@ def test_watch_prints_healthy_hosts_on_time_while_one_hangs(fleet, tmp_path) -> 
 
 def test_only_a_stall_inside_the_timed_part_drops_a_latency() -> None:
     """A stall before the request was sent (building the client) leaves the figure; one inside it drops it."""
-    from cockpit.checks import Verdict
-    from cockpit.engine.lag import LoopLag
-    from cockpit.engine.probes import trust_timing
+    from cockpit.checks import LoopLag, Verdict, trust_timing
 
     lag = LoopLag()
     now = time.monotonic()
@@ -146,4 +149,35 @@ def test_only_a_stall_inside_the_timed_part_drops_a_latency() -> None:
     assert latency == 0.5 and kept is up
     dropped, latency = trust_timing(up, 0.05, 0.04)  # 40 ms of stall in a 50 ms answer: not the server's time
     assert latency is None and dropped.status == "up"
-    assert dict(dropped.extra) == {"http_status": 200, "timing": "not counted: the cockpit ran 40 ms late while timing it"}
+    assert dict(dropped.extra) == {"http_status": 200, "timing": "not counted: the cockpit ran 40 ms late while timing it",
+                                   "uncounted_ms": 50.0}
+
+
+def test_the_probe_worker_never_outlives_the_cockpit(tmp_path, httpd) -> None:  # type: ignore[no-untyped-def]
+    """Crash: `cockpit watch` killed outright (SIGKILL, no clean-up) leaves no probe worker behind."""
+    import psutil
+
+    httpd.route("/ok")
+    cfg = tmp_path / "probe.toml"
+    cfg.write_text(f'[cockpit]\ninterval = "0.5s"\n[journal]\npath = "{tmp_path / "j.sqlite"}"\n'
+                   f'[hosts.local]\ntransport = "local"\n[services.web]\non = ["local"]\nhttp = "{httpd.url("/ok")}"\n')
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "cockpit", "watch", "-c", str(cfg), "--jsonl", "--rounds", "1000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
+    worker = None
+    try:
+        assert proc.stdout is not None
+        assert json.loads(proc.stdout.readline())  # a round came: its probe went through the worker
+        workers = [c for c in psutil.Process(proc.pid).children() if "cockpit.checks.probe_worker" in c.cmdline()]
+        assert len(workers) == 1, workers
+        worker = workers[0]
+        proc.kill()
+        proc.wait(timeout=10)
+        worker.wait(timeout=10)  # its stdin closed with the cockpit: it exits by itself
+        assert not worker.is_running()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if worker is not None and worker.is_running():
+            worker.kill()
+            raise AssertionError("the probe worker outlived the cockpit")

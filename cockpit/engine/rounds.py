@@ -15,21 +15,25 @@ from collections.abc import Callable
 from cockpit.checks import (
     SECTION_LIMIT,
     HttpProber,
+    LoopLag,
+    Probed,
+    ProbeProcess,
     Section,
     Verdict,
+    blame_for,
     build_script,
     check_snippet,
     end_marker,
     judge,
+    lateness,
     needs_cut,
     new_delimiter,
     parse_round,
     probe_tcp,
     render_target,
+    trust_timing,
 )
-from cockpit.engine.lag import LoopLag, blame_for
 from cockpit.engine.load import LoadTracker
-from cockpit.engine.probes import Probed, ProbeThread, lateness, trust_timing
 from cockpit.errors import HostKeyError, TransportError
 from cockpit.model import CheckResult, HostState, Load
 from cockpit.sanitize import one_line
@@ -58,8 +62,8 @@ class HostPoller:
         self.tracker = LoadTracker(config.cockpit.history)
         self.state = HostState(name=spec.name, reach="unknown", tags=spec.tags)
         self.lag = LoopLag()  # the engine's monitor replaces this idle one: a missed deadline is blamed right
-        #: direct probes run on this thread's loop (engine/probes.py); None: in this loop (tests, one-shots)
-        self.probes: ProbeThread | None = None
+        #: direct probes run in the probe worker (checks/probing.py); None: in this loop
+        self.probes: ProbeProcess | None = None
 
     @property
     def deadline(self) -> float:
@@ -166,7 +170,7 @@ class HostPoller:
     async def _network(self, svc: ServiceSpec) -> CheckResult:
         """HTTP/TCP from the cockpit, or through the ``via`` host's SSH connection.
 
-        Judged against the lateness of the loop that ran the probe (engine/probes.py): a probe that
+        Judged against the lateness of the loop that ran the probe (checks/probing.py): a probe that
         failed at its deadline while that loop was late is ``unknown`` (cockpit overloaded), never
         ``down``, since the answer may have been waiting unread; a latency timed while it was late
         is not counted.
@@ -183,7 +187,7 @@ class HostPoller:
         return svc.timeout or min(NETWORK_CHECK_DEADLINE, self.config.ssh.command_timeout)
 
     async def _probe(self, svc: ServiceSpec) -> Probed:
-        """The verdict, the latency and how late the probing loop ran meanwhile (engine/probes.py)."""
+        """The verdict, the latency and how late the probing loop ran meanwhile (checks/probing.py)."""
         check = svc.check
         deadline = self._probe_deadline(svc)
         via = getattr(check, "via", None)

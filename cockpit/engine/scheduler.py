@@ -13,10 +13,8 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 
 from cockpit import detach
-from cockpit.checks import HttpProber
+from cockpit.checks import HttpProber, LoopLag, ProbeProcess
 from cockpit.engine.actions import ActionRunner
-from cockpit.engine.lag import LoopLag
-from cockpit.engine.probes import ProbeThread
 from cockpit.engine.rounds import HostPoller
 from cockpit.history import History
 from cockpit.model import Expect, FleetSnapshot, HostState, StatusChange
@@ -97,10 +95,10 @@ class Engine:
             h.name: HostPoller(h, config, self._transports[h.name], self.prober, self.transport, self.redactor)
             for h in config.hosts
         }
-        #: how late this loop runs: a deadline missed while it was late is "cockpit overloaded" (engine/lag.py)
+        #: how late this loop runs: a deadline missed while it was late is "cockpit overloaded" (checks/lag.py)
         self.lag = LoopLag()
-        #: direct HTTP/TCP probes on their own thread, timed away from rendering (engine/probes.py)
-        self.probes = ProbeThread()
+        #: direct HTTP/TCP probes in a worker process, timed away from rendering (checks/probing.py)
+        self.probes = ProbeProcess()
         for poller in self.pollers.values():
             poller.lag = self.lag
             poller.probes = self.probes
