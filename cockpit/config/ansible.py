@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -230,17 +231,22 @@ def _from_command(sources: list[str], timeout: float) -> Inventory:
         return inv
     argv = [program, *(arg for s in sources for arg in ("-i", s)), "--list"]
     env = {**os.environ, "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "1", "ANSIBLE_NOCOLOR": "1"}
+    try:  # its own session, so that a deadline stops the scripts and plugins it started as well
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=env, start_new_session=True)
+    except OSError as exc:
+        inv.issue("", f"cannot run {program}: {exc.strerror or exc}", INSTALL_HINT, None)
+        return inv
     try:
-        done = subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, env=env,
-                              check=False)
+        out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         inv.issue("", f"ansible-inventory did not finish within {timeout:g}s",
                   "raise [inventory] ansible_inventory_timeout, or check what the inventory's plugins wait for",
                   None)
         return inv
-    except OSError as exc:
-        inv.issue("", f"cannot run {program}: {exc.strerror or exc}", INSTALL_HINT, None)
-        return inv
+    done = subprocess.CompletedProcess(argv, proc.returncode, out, err)
     if done.returncode != 0:
         said = strip_control(done.stderr.decode("utf-8", "replace")).strip().splitlines()[-6:]
         inv.issue("", f"ansible-inventory failed (exit {done.returncode}): " + " / ".join(said),

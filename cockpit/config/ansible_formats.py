@@ -182,7 +182,7 @@ def parse_ini(inv: Inventory, text: str) -> None:
                       decl["line"])
         else:
             inv.issue(f"{decl['parents'][-1]}:children",
-                      f"[{decl['parents'][-1]}:children] names group {name!r}, which is never declared",
+                      f"names group {name!r}, which is never declared",
                       f"declare it with a [{name}] or [{name}:children] section, or remove it "
                       "(Ansible refuses this inventory too)", decl["line"])
 

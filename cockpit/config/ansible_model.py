@@ -160,6 +160,14 @@ class Inventory:
                 specs.append(spec)
         return specs
 
+    def _at(self, host: InvHost, origin: str, message: str, fix: str) -> None:
+        """An issue placed where the variable was set (where the fix goes), else on the host's line."""
+        file, _, line = origin.rpartition(":")
+        if file and line.isdigit():
+            self.issue(host.name, message, fix, int(line), file)
+        else:
+            self.issue(host.name, message, fix, host.line, host.file)
+
     def _priority(self, group: str) -> int:
         var = self.groups[group].vars.get("ansible_group_priority") if group in self.groups else None
         try:
@@ -178,9 +186,9 @@ class Inventory:
             name, v = found[-1]
             text = str(v.value)
             if "{{" in text or "{%" in text:
-                self.issue(host.name, f"{name} is a Jinja template ({text!r}, set at {v.origin}); the cockpit "
-                           "does not evaluate templates", f"write the value out, or set {field_name} in "
-                           f"[hosts.{host.name}] of the cockpit config", host.line, host.file)
+                self._at(host, v.origin, f"{name} of host {host.name!r} is a Jinja template ({text!r}); the "
+                         "cockpit does not evaluate templates", f"write the value out, or set {field_name} in "
+                         f"[hosts.{host.name}] of the cockpit config")
                 return None
             origins[field_name] = f"{v.origin} ({name})"
             return text
@@ -191,24 +199,30 @@ class Inventory:
             if connection in LOCAL_CONNECTIONS:
                 transport = "local"
             elif connection not in SSH_CONNECTIONS:
-                self.issue(host.name, f"host {host.name!r} has ansible_connection={connection!r} "
-                           f"(set at {hvars['ansible_connection'].origin}); the cockpit reaches hosts over "
-                           "ssh or runs locally only", "use ansible_connection=ssh or local for this host, or "
-                           "leave it out of the cockpit's inventory", host.line, host.file)
+                self._at(host, hvars["ansible_connection"].origin, f"host {host.name!r} has ansible_connection="
+                         f"{connection!r}; the cockpit reaches hosts over ssh (ssh, smart, paramiko) or runs "
+                         "locally (local) only", "use ansible_connection=ssh or local for this host, or leave it "
+                         "out of the cockpit's inventory")
         address = var("address", _ADDRESS_VARS)
         user = var("user", _USER_VARS)
+        for field_name, text in (("address", address), ("user", user)):
+            if text is not None and (not text.strip() or any(c.isspace() for c in text)):
+                self._at(host, origins[field_name].rsplit(" (", 1)[0], f"the {field_name} of host {host.name!r} is "
+                         f"{text!r}: no ssh can connect with spaces in it", "in [group:vars] Ansible keeps "
+                         "everything after the first '=' as the value, comments included: put the comment on a "
+                         "line of its own")
         key_file = var("identity_file", _KEY_VARS)
         port_text = var("port", _PORT_VARS)
         port: int | None = None
         if port_text is not None:
             port = int(port_text) if port_text.isdigit() else -1
             if not 1 <= port <= 65535:
-                self.issue(host.name, f"ansible_port {port_text!r} of host {host.name!r} is not a port number "
-                           f"(set at {origins['port']})", "use an integer from 1 to 65535", host.line, host.file)
+                self._at(host, origins["port"].rsplit(" (", 1)[0], f"ansible_port {port_text!r} of host "
+                         f"{host.name!r} is not a port number", "use an integer from 1 to 65535")
         proxy_jump, proxy_command = self._proxy(host, hvars, origins)
         if len(self.issues) > bad:
             return None
-        if address is None:
+        if address is None and transport == "ssh":
             origins["address"] = f"{host.file}:{host.line} (the inventory name)" if host.line \
                 else f"{host.file} (the inventory name)"
         default_address = "localhost" if transport == "local" else host.name
@@ -235,9 +249,9 @@ class Inventory:
             try:
                 found = proxy_from_args(str(v.value))
             except ValueError as exc:
-                self.issue(host.name, f"{name} of host {host.name!r} (set at {v.origin}): {exc}",
-                           "set ansible_host, ansible_port, ansible_user or ansible_ssh_private_key_file instead, "
-                           "or set the value in the cockpit config", host.line, host.file)
+                self._at(host, v.origin, f"{name} of host {host.name!r}: {exc}",
+                         "set ansible_host, ansible_port, ansible_user or ansible_ssh_private_key_file instead, "
+                         "or set the value in the cockpit config")
                 return None, None
             if found is not None:
                 option, value = found

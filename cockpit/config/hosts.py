@@ -9,9 +9,10 @@ from cockpit.config.ansible import DEFAULT_COMMAND_TIMEOUT, load_ansible
 from cockpit.config.source import KeyPath, Reader, resolve_path
 from cockpit.errors import ConfigError
 from cockpit.inventory import is_glob
+from cockpit.sanitize import strip_control
 from cockpit.spec import HostSpec
 
-__all__ = ["HOST_KEYS", "INVENTORY_KEYS", "name_problem", "read_hosts", "read_inventory"]
+__all__ = ["HOST_KEYS", "INVENTORY_KEYS", "name_problem", "origin_rows", "read_hosts", "read_inventory"]
 
 INVENTORY_KEYS = ("ansible", "ansible_inventory_command", "ansible_inventory_timeout")
 HOST_KEYS = ("address", "port", "user", "tags", "transport", "login_shell", "mounts", "identity_file")
@@ -123,4 +124,24 @@ def _origins(r: Reader, p: KeyPath, t: dict[str, Any], old: HostSpec | None) -> 
         if key in t:
             origins[key] = f"{r.file}:{r.locator.line((*p, key))} (hosts.{p[-1]}.{key})"
     return tuple(origins.items())
+
+
+_SHOWN = ("address", "port", "user", "identity_file", "proxy_jump", "proxy_command", "transport")
+
+
+def origin_rows(hosts: list[HostSpec], base: Path | None) -> list[list[str]]:
+    """``cockpit validate``: per host, each connection field set by the inventory or the config, and where."""
+    rows: list[list[str]] = []
+    for h in hosts:
+        first = True
+        for key in _SHOWN:
+            where = h.origin(key)
+            if where is None:
+                continue
+            if base is not None:
+                where = where.replace(f"{base}/", "")
+            value = getattr(h, key)
+            rows.append([h.name if first else "", key, strip_control(str(value)), f"from {strip_control(where)}"])
+            first = False
+    return rows
 
