@@ -134,7 +134,7 @@ def cockpit_view(hosts: list[HostSpec]) -> View:
             "port": None if local or h.port is None else str(h.port),
             "user": None if local else h.user,
             "identity_file": h.identity_file,
-            "proxy_jump": h.proxy_jump,
+            "proxy_jump": None if h.proxy_jump == "none" else h.proxy_jump,
             "proxy_command": h.proxy_command,
         }
     return view

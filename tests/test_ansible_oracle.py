@@ -188,3 +188,21 @@ def test_validate_refuses_an_undefined_child_group_with_exit_2(tmp_path: Path) -
     assert done.returncode == 2, done.stdout + done.stderr
     assert "undefined_child.ini:6: [prod:children] names group 'dbservers'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_jump_the_transport_does_not_follow_yet_is_said(tmp_path: Path) -> None:
+    """The cockpit never hides that it would connect directly; the merge with ProxyJump tunnelling drops this."""
+    config = tmp_path / "cockpit.toml"
+    config.write_text(f'[inventory]\nansible = "{CORPUS}/proxy/hosts.ini"\n')
+    loaded = load_config(config, env={})
+    hosts = {h.name: h for h in loaded.hosts}
+    assert hosts["p2"].proxy_jump == "ops@b1.example.net,b2.example.net:2222"
+    assert hosts["p6"].proxy_jump == "none" and hosts["p6"].proxy_command is None
+    notes = "\n".join(loaded.notes)
+    assert f"{CORPUS}/proxy/hosts.ini:3: [p2] host 'p2': the inventory sets proxy_jump" in notes
+    assert "[p3] host 'p3': the inventory sets proxy_command 'ssh -W %h:%p -q jump.example.net'" in notes
+    assert "[p6]" not in notes
+    lines = [" ".join(line.split()) for line in describe(loaded).splitlines()]
+    assert (f"proxy_jump ops@b1.example.net,b2.example.net:2222 from {CORPUS}/proxy/hosts.ini:3 "
+            "(ansible_ssh_common_args)") in lines
+    assert f"proxy_jump group-bastion.example.net from {CORPUS}/proxy/hosts.ini:11 (ansible_ssh_common_args)" in lines

@@ -255,10 +255,10 @@ class Inventory:
                 return None, None
             if found is not None:
                 option, value = found
-                if value.lower() == "none":
-                    return None, None
+                if value.lower() == "none":  # OpenSSH: none on the command line overrides the ssh_config's
+                    value = "none"
                 origins["proxy_jump" if option == "proxyjump" else "proxy_command"] = f"{v.origin} ({name})"
-                return (value, None) if option == "proxyjump" else (None, value)
+                return (value, None) if option == "proxyjump" else (None, None if value == "none" else value)
         return None, None
 
 
