@@ -246,6 +246,10 @@ class Inventory:
             v = hvars.get(name)
             if v is None or v.value is None or not str(v.value).strip():
                 continue
+            if "{{" in str(v.value) or "{%" in str(v.value):
+                self._at(host, v.origin, f"{name} of host {host.name!r} is a Jinja template ({v.value!r}); the "
+                         "cockpit does not evaluate templates", "write the ssh arguments out")
+                return None, None
             try:
                 found = proxy_from_args(str(v.value))
             except ValueError as exc:

@@ -149,9 +149,11 @@ _SHOWN = ("address", "port", "user", "identity_file", "proxy_jump", "proxy_comma
 
 
 def origin_rows(hosts: list[HostSpec], base: Path | None) -> list[list[str]]:
-    """``cockpit validate``: per host, each connection field set by the inventory or the config, and where."""
+    """``cockpit validate``: per inventory host, each connection field set by the inventory or the config, and where."""
     rows: list[list[str]] = []
     for h in hosts:
+        if all(o.endswith(f"(hosts.{h.name}.{k})") for k, o in h.origins):
+            continue  # declared in the config alone: its table says it all
         first = True
         for key in _SHOWN:
             where = h.origin(key)
