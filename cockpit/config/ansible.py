@@ -257,11 +257,12 @@ def _from_command(sources: list[str], timeout: float) -> Inventory:
     except ValueError as exc:
         inv.issue("", f"ansible-inventory printed no JSON ({exc})", "run it by hand to see why", None)
         return inv
-    _read_listing(inv, data)
+    origin, inv.file = inv.file, sources[0] if sources else inv.file  # hosts name a source, so edits to it are seen
+    _read_listing(inv, data, origin)
     return inv
 
 
-def _read_listing(inv: Inventory, data: Any) -> None:
+def _read_listing(inv: Inventory, data: Any, origin: str) -> None:
     """``ansible-inventory --list`` JSON: groups with hosts and children; ``_meta.hostvars`` already merged."""
     if not isinstance(data, dict):
         inv.issue("", "ansible-inventory's JSON is not a mapping of groups", "run it by hand to see why", None)
@@ -278,4 +279,4 @@ def _read_listing(inv: Inventory, data: Any) -> None:
             inv.add_host(name, str(host), {}, None)
     for host, hv in hostvars.items():
         if isinstance(hv, dict):
-            inv.add_host(None, str(host), {str(k): Var(v, inv.file) for k, v in hv.items()}, None)
+            inv.add_host(None, str(host), {str(k): Var(v, origin) for k, v in hv.items()}, None)
