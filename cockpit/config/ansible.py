@@ -148,18 +148,38 @@ class _VarsDirs:
         self.inv = inv
         self.bases = [(s if s.is_dir() else s.parent).resolve() for s in sources]
         self.cache: dict[Path, dict[str, Var]] = {}
+        self.found: dict[tuple[str, str], list[dict[str, Var]]] = {}  # a group is asked once per host in it
+        self.listings: dict[Path, frozenset[str]] = {}
 
     def lookup(self, kind: str, name: str) -> list[dict[str, Var]]:
+        if (kind, name) not in self.found:
+            self.found[kind, name] = self._lookup(kind, name)
+        return self.found[kind, name]
+
+    def _lookup(self, kind: str, name: str) -> list[dict[str, Var]]:
         if name.startswith(os.sep):
             return []
         layers = []
         for base in self.bases:
             merged: dict[str, Var] = {}
-            for file in _vars_files(base / f"{kind}_vars", name):
+            for file in self._vars_files(base / f"{kind}_vars", name):
                 merged.update(self._load(file))
             if merged:
                 layers.append(merged)
         return layers
+
+    def _vars_files(self, folder: Path, name: str) -> list[Path]:
+        """NAME, NAME.yml, NAME.yaml or NAME.json in ``folder``: the first that exists (a folder: its files)."""
+        if folder not in self.listings:  # one listing per folder, not four stats per host
+            try:
+                self.listings[folder] = frozenset(os.listdir(folder))
+            except OSError:
+                self.listings[folder] = frozenset()
+        for ext in _YAML_EXTS:
+            if f"{name}{ext}" in self.listings[folder]:
+                path = folder / f"{name}{ext}"
+                return _dir_files(path) if path.is_dir() else [path]
+        return []
 
     def _load(self, file: Path) -> dict[str, Var]:
         if file in self.cache:
@@ -188,12 +208,6 @@ class _VarsDirs:
         return self.cache[file]
 
 
-def _vars_files(folder: Path, name: str) -> list[Path]:
-    for ext in _YAML_EXTS:
-        path = folder / f"{name}{ext}"
-        if path.exists():
-            return _dir_files(path) if path.is_dir() else [path]
-    return []
 
 
 def _dir_files(folder: Path) -> list[Path]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from cockpit.errors import ConfigIssue
@@ -130,15 +131,25 @@ class Inventory:
                     ancestors(p, seen)
 
         order = {name: i for i, name in enumerate(self.groups)}
+        priorities: dict[str, int] = {}
+
+        def priority(group: str) -> int:
+            if group not in priorities:
+                priorities[group] = self._priority(group)
+            return priorities[group]
         specs: list[HostSpec] = []
+        lineage: dict[tuple[str, ...], set[str]] = {}  # hosts of a range share their groups
         for host in self.hosts.values():
-            names = set(host.groups)
-            for g in host.groups:
-                ancestors(g, names)
+            key = tuple(host.groups)
+            if key not in lineage:
+                lineage[key] = set(key)
+                for g in key:
+                    ancestors(g, lineage[key])
+            names = set(lineage[key])
             names.discard("all")
             names = {n for n in names if n != "ungrouped"} or {"ungrouped"}  # as Ansible's reconcile does
             try:
-                chain = sorted(names, key=lambda n: (depth_of(n, ()), self._priority(n), n))
+                chain = sorted(names, key=lambda n: (depth_of(n, ()), priority(n), n))
             except _Cycle as exc:
                 self.issue("children", f"groups form a cycle: {exc}", "remove one of the :children entries", None)
                 return []
@@ -274,6 +285,7 @@ _REFUSED_FLAGS = {"-p": "ansible_port", "-l": "ansible_user", "-i": "ansible_ssh
 _FLAGS_WITH_ARG = set("BbcDEeFIiJLlmOoPpQRSWw")
 
 
+@lru_cache(maxsize=256)  # a group's ssh args are the same string for each of its hosts
 def proxy_from_args(text: str) -> tuple[str, str] | None:
     """The first ``-J``/``-o ProxyJump=``/``-o ProxyCommand=`` in ssh arguments: (option, value), or None.
 
