@@ -28,6 +28,7 @@ CASES: dict[str, tuple[str, ...]] = {
     "several_sources": ("multi/a/hosts.ini", "multi/b/hosts.yml"),
     "proxy": ("proxy/hosts.ini",),
     "connection": ("connection/hosts.yml",),
+    "kubespray_layout": ("kubespray/inventory.ini",),
 }
 #: what only Ansible can read: the cockpit reads them through ansible_inventory_command
 COMMAND_ONLY: dict[str, tuple[str, ...]] = {

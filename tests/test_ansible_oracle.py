@@ -79,6 +79,9 @@ def test_the_corpus_covers_what_the_issue_names() -> None:
     assert oracle("several_sources")["shared"]["groups"] == ("db", "web")
     assert oracle("proxy")["p2"]["proxy_jump"] == "ops@b1.example.net,b2.example.net:2222"
     assert oracle("ini_vars")["app1"]["proxy_command"] == "ssh -W %h:%p -q bastion.example.net"
+    kube = oracle("kubespray_layout")  # group_vars/all/ files in name order, ansible_ssh_host over ansible_host
+    assert kube["node5"]["address"] == "95.54.0.16" and kube["node1"]["user"] == "etcd-admin"
+    assert kube["node4"]["proxy_command"].endswith("ubuntu@bastion.example.net")
     assert oracle("script")["dyn-db2"]["groups"] == ("db", "replicas")
     assert oracle("constructed")["c1"]["groups"] == ("region_eu", "web")
 
