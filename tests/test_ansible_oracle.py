@@ -76,7 +76,8 @@ def test_the_corpus_covers_what_the_issue_names() -> None:
     gv = oracle("group_host_vars")
     assert gv["web2"]["port"] == "3000" and gv["web2"]["user"] == "from-group-vars-web"
     assert gv["db1"]["address"] == "10.3.0.1" and gv["db1"]["port"] == "4001"
-    assert oracle("several_sources")["shared"]["groups"] == ("db", "web")
+    assert oracle("several_sources")["shared"]["groups"] == ("db", "eu", "web")
+    assert oracle("several_sources")["only-a"]["port"] == "3003"  # group_vars merged source by source
     assert oracle("proxy")["p2"]["proxy_jump"] == "ops@b1.example.net,b2.example.net:2222"
     assert oracle("ini_vars")["app1"]["proxy_command"] == "ssh -W %h:%p -q bastion.example.net"
     kube = oracle("kubespray_layout")  # group_vars/all/ files in name order, ansible_ssh_host over ansible_host

@@ -164,8 +164,7 @@ class _VarsDirs:
             merged: dict[str, Var] = {}
             for file in self._vars_files(base / f"{kind}_vars", name):
                 merged.update(self._load(file))
-            if merged:
-                layers.append(merged)
+            layers.append(merged)  # one per source, even empty: group_vars are merged source by source
         return layers
 
     def _vars_files(self, folder: Path, name: str) -> list[Path]:

@@ -61,7 +61,7 @@ class InvGroup:
     vars: dict[str, Var] = field(default_factory=dict)
 
 
-#: group_vars/host_vars beside the sources: (kind, name) -> one mapping per source, in source order
+#: group_vars/host_vars beside the sources: (kind, name) -> one mapping per source (empty ones too), in source order
 VarsLookup = Callable[[str, str], list[dict[str, Var]]]
 
 
@@ -137,6 +137,7 @@ class Inventory:
             if group not in priorities:
                 priorities[group] = self._priority(group)
             return priorities[group]
+
         specs: list[HostSpec] = []
         lineage: dict[tuple[str, ...], set[str]] = {}  # hosts of a range share their groups
         for host in self.hosts.values():
