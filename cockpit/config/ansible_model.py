@@ -7,6 +7,7 @@ Every variable keeps where it was set ("hosts.ini:12", "group_vars/web.yml:3") s
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -282,6 +283,8 @@ class Inventory:
 _REFUSED_OPTIONS = {"hostname": "ansible_host", "port": "ansible_port", "user": "ansible_user",
                     "identityfile": "ansible_ssh_private_key_file"}
 _REFUSED_FLAGS = {"-p": "ansible_port", "-l": "ansible_user", "-i": "ansible_ssh_private_key_file"}
+#: ``-o Key=value`` or ``-o "Key value"``: the keyword ends at the first '=' or blank, as OpenSSH reads it
+_OPTION = re.compile(r"\s*([A-Za-z]+)(?:\s*=\s*|\s+)(.*)", re.S)
 #: ssh flags that take an argument (so their argument is not read as an option)
 _FLAGS_WITH_ARG = set("BbcDEeFIiJLlmOoPpQRSWw")
 
@@ -306,10 +309,10 @@ def proxy_from_args(text: str) -> tuple[str, str] | None:
         if tok.startswith("-o"):
             opt = tok[2:] or (tokens[i + 1] if i + 1 < len(tokens) else "")
             i += 1 if tok == "-o" else 0
-            key, _, value = opt.replace("=", " ", 1).partition(" ")
-            key = key.strip().lower()
+            m = _OPTION.match(opt)
+            key, value = (m.group(1).lower(), m.group(2).strip()) if m else ("", "")
             if key in ("proxyjump", "proxycommand"):
-                return key, value.strip()
+                return key, value
             if key in _REFUSED_OPTIONS:
                 raise ValueError(f"the ssh option {opt.split('=', 1)[0]} is not read by the cockpit "
                                  f"(use {_REFUSED_OPTIONS[key]})")
