@@ -11,6 +11,7 @@ import os
 import shlex
 import subprocess
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from cockpit.config import ansible_inventory_program, load_ansible
@@ -107,16 +108,17 @@ def ansible_view(srcs: list[str]) -> View:
             row["address"] = host
         if row["identity_file"] is not None:
             row["identity_file"] = os.path.expanduser(str(row["identity_file"]))
-        row["proxy_jump"], row["proxy_command"] = ssh_proxy([hv[n] for n in _ARGS if hv.get(n)])
+        row["proxy_jump"], row["proxy_command"] = ssh_proxy(tuple(str(hv[n]) for n in _ARGS if hv.get(n)))
         if hv.get("ansible_connection") in ("local", "ansible.builtin.local"):
             row["address"] = row["port"] = row["user"] = None  # not used for a local connection
         view[host] = row
     return view
 
 
-def ssh_proxy(args: list[object]) -> tuple[str | None, str | None]:
+@cache  # hosts of a group share their ssh arguments
+def ssh_proxy(args: tuple[str, ...]) -> tuple[str | None, str | None]:
     """What OpenSSH itself makes of these arguments: ``ssh -G`` prints the proxyjump/proxycommand it would use."""
-    argv = ["ssh", "-G", "-F", "/dev/null", *(t for a in args for t in shlex.split(str(a))), "oracle.invalid"]
+    argv = ["ssh", "-G", "-F", "/dev/null", *(t for a in args for t in shlex.split(a)), "oracle.invalid"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False,
                           env={**os.environ, "HOME": "/nonexistent"})
     assert done.returncode == 0, f"{argv}: {done.stderr}"

@@ -14,12 +14,26 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from ansible_generated import write_generated
 from ansible_oracle import (
-    CASES, COMMAND_ONLY, CORPUS, REFUSED, Difference, ansible_view, cockpit_view, compare, run_ansible_inventory,
+    CASES,
+    COMMAND_ONLY,
+    CORPUS,
+    REFUSED,
+    Difference,
+    ansible_view,
+    cockpit_view,
+    compare,
+    run_ansible_inventory,
     sources,
 )
 
-from cockpit.config import ansible_inventory_program, describe, load_ansible, load_config
+from cockpit.config import (
+    ansible_inventory_program,
+    describe,
+    load_ansible,
+    load_config,
+)
 from cockpit.errors import ConfigError
 
 pytestmark = [
@@ -210,3 +224,13 @@ def test_a_jump_the_transport_does_not_follow_yet_is_said(tmp_path: Path) -> Non
     assert (f"proxy_jump ops@b1.example.net,b2.example.net:2222 from {CORPUS}/proxy/hosts.ini:3 "
             "(ansible_ssh_common_args)") in lines
     assert f"proxy_jump group-bastion.example.net from {CORPUS}/proxy/hosts.ini:11 (ansible_ssh_common_args)" in lines
+
+
+def test_a_generated_directory_of_varied_syntax_reads_as_ansible_reads_it(tmp_path: Path) -> None:
+    """Two dozen INI and YAML files (fixed seed): ranges, ports, quotes, comments, :vars spacing, children, aliases."""
+    inv = write_generated(tmp_path)
+    theirs = ansible_view([str(inv)])
+    assert len(theirs) > 200 and any(row["proxy_jump"] for row in theirs.values())
+    agree, diffs = compare("generated", cockpit_view(load_ansible(inv)), theirs)
+    assert not diffs, "the cockpit and ansible-inventory disagree:\n" + "\n".join(map(str, diffs))
+    assert agree == len(theirs) * 7
