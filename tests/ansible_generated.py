@@ -6,6 +6,7 @@ Ansible start-up. Used by tests/test_ansible_oracle.py.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from pathlib import Path
@@ -66,7 +67,7 @@ def _ini(rng: random.Random, i: int) -> str:
                 pattern += f":{rng.randint(1000, 9999)}"
             words = [pattern, *(_ini_var(rng, k, v, in_vars=False) for k, v in _conn_vars(rng, i, n))]
             lines.append(" ".join(words) + rng.choice(("", "", "   # trailing comment")))
-    for parent, child in zip(groups, groups[1:], strict=False):
+    for parent, child in itertools.pairwise(groups):
         if rng.random() < 0.6:
             lines += [f"[{parent}:children]", child + rng.choice(("", " # child"))]
     for g in [*groups, "all"]:

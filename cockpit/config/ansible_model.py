@@ -284,7 +284,7 @@ _REFUSED_OPTIONS = {"hostname": "ansible_host", "port": "ansible_port", "user": 
                     "identityfile": "ansible_ssh_private_key_file"}
 _REFUSED_FLAGS = {"-p": "ansible_port", "-l": "ansible_user", "-i": "ansible_ssh_private_key_file"}
 #: ``-o Key=value`` or ``-o "Key value"``: the keyword ends at the first '=' or blank, as OpenSSH reads it
-_OPTION = re.compile(r"\s*([A-Za-z]+)(?:\s*=\s*|\s+)(.*)", re.S)
+_OPTION = re.compile(r"\s*([A-Za-z]+)(?:\s*=\s*|\s+)(.*)", re.DOTALL)
 #: ssh flags that take an argument (so their argument is not read as an option)
 _FLAGS_WITH_ARG = set("BbcDEeFIiJLlmOoPpQRSWw")
 
