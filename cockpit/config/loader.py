@@ -20,7 +20,7 @@ from typing import Any
 
 from cockpit.config.actions import read_actions
 from cockpit.config.commands import check_placeholders
-from cockpit.config.hosts import read_hosts, read_inventory
+from cockpit.config.hosts import origin_rows, read_hosts, read_inventory
 from cockpit.config.runbook import read_runbook, thin_thresholds
 from cockpit.config.services import check_lifecycle_refs, read_services
 from cockpit.config.source import DEFAULT_FILE, KeyPath, Reader, read_text, resolve_path, short_list, syntax_issue
@@ -265,6 +265,8 @@ def describe(config: Config) -> str:
     lines += _table([[h.name, "(this machine)" if h.transport == "local" and h.address == "localhost"
                       else f"{h.address}:{h.port or 22}", h.transport, ", ".join(h.tags)] for h in config.hosts],
                     redactor)
+    if rows := origin_rows(list(config.hosts), config.path.parent if config.path is not None else None):
+        lines += ["", "Where each host's connection comes from"] + _table(rows, redactor)
     lines += ["", f"{len(config.services)} service{'s' if len(config.services) != 1 else ''}"]
     rows = []
     for svc in config.services:
