@@ -22,7 +22,7 @@ from cockpit.inventory import select
 from cockpit.secrets import Redactor
 from cockpit.spec import Config, HostSpec, StepSpec
 
-__all__ = ["PlanChange", "PlanVersion", "describe_changes", "diff_plans", "plan_version"]
+__all__ = ["ROLLBACK_PART", "PlanChange", "PlanVersion", "describe_changes", "diff_plans", "plan_version", "version_of"]
 
 #: fields of a step whose change is named in a diff (the rest are shown as "other")
 NAMED = (("run", "command"), ("hosts", "hosts"), ("batch", "batch"), ("verify", "verify"),
@@ -70,9 +70,15 @@ class PlanVersion:
     fingerprint: str
     text: str
     steps: tuple[tuple[str, str], ...]  # (phase.step, fingerprint), in plan order
+    #: (phase id, fingerprint of the phase's own fields: gate, hold, ...) and ("[rollback]", the runbook's
+    #: rollback): what a gate result, a hold, an override or a rollback of a phase was decided under
+    parts: tuple[tuple[str, str], ...] = ()
 
     def step(self, ref: str | None) -> str | None:
-        return dict(self.steps).get(ref) if ref else None
+        """The fingerprint of a step (``phase.step``), or of a phase or ``[rollback]`` (:attr:`parts`)."""
+        if not ref:
+            return None
+        return dict(self.steps).get(ref) or dict(self.parts).get(ref)
 
 
 def plan_version(config: Config) -> PlanVersion:
@@ -88,8 +94,22 @@ def plan_version(config: Config) -> PlanVersion:
     if rb.rollback is not None:
         top["rollback"]["hosts"] = _hosts(config, rb.rollback.on)
     doc = {"phases": phases, "runbook": top, "services": [_plain(s, redactor) for s in config.services]}
+    return version_of(_canonical(doc))
+
+
+#: the key of the runbook's rollback among :attr:`PlanVersion.parts` (no phase id has brackets)
+ROLLBACK_PART = "[rollback]"
+
+
+def version_of(text: str) -> PlanVersion:
+    """The version whose normalised text is ``text`` (as :func:`plan_version` made it, or as the journal
+    keeps it): the same fingerprints, so a plan loaded from the journal is the driver's very version."""
+    doc = json.loads(text)
+    phases = doc["phases"]
     steps = tuple((f"{p['id']}.{s['id']}", _hash(s)) for p in phases for s in p["steps"])
-    return PlanVersion(_hash(doc), _canonical(doc), steps)
+    parts = tuple((p["id"], _hash({k: v for k, v in p.items() if k != "steps"})) for p in phases)
+    parts += ((ROLLBACK_PART, _hash(doc["runbook"].get("rollback"))),)
+    return PlanVersion(_hash(doc), text, steps, parts)
 
 
 @dataclass(frozen=True)
