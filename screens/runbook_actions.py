@@ -98,6 +98,9 @@ class RunbookActions(_AppBase):
                 notes.append(", ".join(parts))
             if step.irreversible:
                 notes.append("IRREVERSIBLE: a point of no return")
+            if kept := self.runbook.done_under_other(ref):
+                notes.append("done under an earlier definition, not re-run unless you ask next: "
+                             + ", ".join(f"{h} ({w})" for h, w in kept.items()))
             yes = await self.push_screen_wait(ConfirmScreen(f"step {ref}: {step.title}",
                                                             self.engine.redactor.redact(step.run or ""), hosts,
                                                             "\n".join(notes)))
@@ -110,12 +113,17 @@ class RunbookActions(_AppBase):
                     "NOT READY", must_equal="NOT READY"))
                 if typed is None:
                     return
-            rerun = None
+            rerun, rerun_done = None, False
             if why := self.runbook.rerun_needed(ref):
+                done = self.runbook.done_under_other(ref)
+                also = (f", or ALL {ref} to re-run the hosts done under the earlier definition too "
+                        f"({', '.join(done)})") if done else ""
                 rerun = await self.push_screen_wait(ReasonPrompt(
-                    f"{why}. Type its id ({ref}) to run it again:", ref, must_equal=ref))
+                    f"{why}. Type its id ({ref}) to run it again{also}:", ref,
+                    must_equal=(ref, f"ALL {ref}") if done else ref))
                 if rerun is None:
                     return
+                rerun_done, rerun = rerun == f"ALL {ref}", ref
             typed_id = None
             if step.irreversible:
                 typed_id = await self.push_screen_wait(ReasonPrompt(
@@ -123,7 +131,8 @@ class RunbookActions(_AppBase):
                 if typed_id is None:
                     return
             try:
-                view = await self.runbook.run_step(ref, typed_id=typed_id, accept_not_ready=True, rerun=rerun)
+                view = await self.runbook.run_step(ref, typed_id=typed_id, accept_not_ready=True, rerun=rerun,
+                                                   rerun_done=rerun_done)
             except RunbookError as exc:
                 self.notify(str(exc), severity="error", timeout=8, markup=False)
                 return

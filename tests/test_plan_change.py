@@ -178,8 +178,12 @@ def test_a_done_step_whose_definition_changed_says_so_before_running_again(fleet
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "changed since run" in refused.stderr and "command: " in refused.stderr
     assert "--rerun p.mark" in refused.stderr and marks(fleet) == [["v1"], ["v1"], ["v1"]]
-    ok = cockpit("step", "run", "p.mark", "-c", str(path), "--rerun", "p.mark")
-    assert ok.returncode == 0, ok.stdout + ok.stderr  # accepted by the refused run: it was journaled
+    done = cockpit("step", "run", "p.mark", "-c", str(path), "--rerun", "p.mark")
+    assert done.returncode == 2, done.stdout + done.stderr  # accepted by the refused run: it was journaled
+    assert "done on all its hosts (h1, h2, h3) under an earlier definition" in done.stderr
+    assert "--rerun-done" in done.stderr and marks(fleet) == [["v1"], ["v1"], ["v1"]]
+    ok = cockpit("step", "run", "p.mark", "-c", str(path), "--rerun", "p.mark", "--rerun-done")
+    assert ok.returncode == 0, ok.stdout + ok.stderr  # the operator chose to re-run the done hosts
     assert marks(fleet) == [["v1", "v2"], ["v1", "v2"], ["v1", "v2"]]
 
 

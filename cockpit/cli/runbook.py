@@ -47,6 +47,9 @@ def add_parsers(sub: argparse._SubParsersAction, config_arg: Any) -> None:  # ty
                    help="run even though the step's rollback_requires do not hold")
     r.add_argument("--rerun", metavar="PHASE.STEP",
                    help="run a step again whose last run was interrupted or that is done: repeat its id here")
+    r.add_argument("--rerun-done", action="store_true",
+                   help="also re-run the hosts where the step is done under an earlier definition (by default "
+                        "a changed step runs on the remaining hosts only)")
     t = ssub.add_parser("tick", help="mark a manual step (or one host of it) done or failed")
     t.add_argument("ref", metavar="PHASE.STEP")
     t.add_argument("--host")

@@ -33,6 +33,25 @@ def changed_since_run(journal: object | None, ref: str) -> str:
     return f"changed since run (its last run started at {hhmm(action['started'])} under plan {action['plan']}): {what}"
 
 
+def done_under_other(journal: object | None, ref: str, hosts: list[str]) -> dict[str, str]:
+    """{host: "plan P at HH:MM"} for the hosts of ``ref`` whose last journaled outcome is done under another
+    definition of the step than the plan in use now: a changed step's next run leaves them alone unless the
+    operator chooses to re-run them (:meth:`cockpit.runbook.Runbook.run_step`, ``rerun_done``)."""
+    plan: PlanVersion | None = getattr(journal, "plan", None)
+    if journal is None or plan is None:
+        return {}
+    last: dict[str, dict[str, object]] = {}
+    for r in journal.verify_results(ref):  # type: ignore[attr-defined]
+        last[str(r["host"])] = r
+    now = plan.step(ref)
+    out: dict[str, str] = {}
+    for h in hosts:
+        r = last.get(h)
+        if r is not None and r["ok"] is True and r.get("step_fp") and r["step_fp"] != now:
+            out[h] = f"plan {r['plan']} at {hhmm(float(r['at']))}"  # type: ignore[arg-type]
+    return out
+
+
 def removed_after_running(journal: object | None, steps: set[str]) -> list[str]:
     """Steps that ran (a step action in the journal) but are not in ``steps`` (the plan in use now)."""
     if journal is None or not hasattr(journal, "last_step_runs"):
