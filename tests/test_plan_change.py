@@ -165,7 +165,10 @@ def test_step_run_refuses_a_changed_plan_until_accepted(fleet, tmp_path) -> None
     path.write_text(text[:text.index("  [[phases.steps]]\n  id = \"other\"")])
     plan = cockpit("plan", "-c", str(path))
     assert plan.returncode == 0, plan.stdout + plan.stderr
-    assert "⚠ removed after running: p.other (last run " in plan.stdout and "by alice: echo other)" in plan.stdout
+    assert "⚠ removed after running: p.other (last run " in plan.stdout
+    with Journal(journal_of(path), "reader", readonly=True).open() as j:
+        under = [a["plan"] for a in j.actions() if a["step"] == "p.other"][-1]
+    assert f"by alice under plan {under}, done: echo other)" in plan.stdout  # what it ran, and under which plan
 
 
 def test_a_done_step_whose_definition_changed_says_so_before_running_again(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -8,9 +8,11 @@ again then needs its id typed (:meth:`cockpit.runbook.Runbook.rerun_needed`), an
 
 from __future__ import annotations
 
+import json
 import time
 
 from cockpit.plans import PlanVersion, diff_plans
+from cockpit.runbook.views import RemovedStep
 
 
 def hhmm(at: float) -> str:
@@ -52,9 +54,29 @@ def done_under_other(journal: object | None, ref: str, hosts: list[str]) -> dict
     return out
 
 
-def removed_after_running(journal: object | None, steps: set[str]) -> list[str]:
-    """Steps that ran (a step action in the journal) but are not in ``steps`` (the plan in use now)."""
+def removed_after_running(journal: object | None, steps: set[str]) -> list[RemovedStep]:
+    """Steps that ran (a step action in the journal) but are not in ``steps`` (the plan in use now), with
+    their title as the plan they last ran under had it, and their last journaled state."""
     if journal is None or not hasattr(journal, "last_step_runs"):
         return []
-    return [f"{r['step']} (last run {hhmm(r['started'])} by {r['operator']}: {r['command']})"
-            for r in journal.last_step_runs() if r["step"] not in steps]
+    out = []
+    for r in journal.last_step_runs():
+        if r["step"] in steps:
+            continue
+        moves = journal.transitions(r["step"])  # type: ignore[attr-defined]
+        text = journal.plan_text(r["plan"]) if r.get("plan") else None  # type: ignore[attr-defined]
+        out.append(RemovedStep(r["step"], _title(text, r["step"]), moves[-1]["state"] if moves else "",
+                               r["started"], r["operator"], r["command"], r.get("plan")))
+    return out
+
+
+def _title(plan_text: str | None, ref: str) -> str:
+    """A step's title in a plan version's normalised text ("" when not found)."""
+    if not plan_text:
+        return ""
+    phase, _, step = ref.partition(".")
+    for p in json.loads(plan_text).get("phases", []):
+        for s in p.get("steps", []) if p.get("id") == phase else []:
+            if s.get("id") == step:
+                return str(s.get("title") or "")
+    return ""

@@ -24,6 +24,7 @@ from cockpit.runbook.views import (
     HostCheck,
     PhaseView,
     PlanView,
+    RemovedStep,
     RollbackRecord,
     StepView,
     _StepState,
@@ -51,7 +52,7 @@ class RunbookState:
         self.driver = ""
         self.banner = ""
         self.plan_notice: tuple[str, ...] = ()
-        self._removed: tuple[str, ...] = ()
+        self._removed: tuple[RemovedStep, ...] = ()
         self._changed: dict[str, str] = {}  # steps whose last run had another definition (drift.changed_since_run)
         self._gate_task: asyncio.Task[None] | None = None
         #: step -> hosts it was ever done on, for irreversible steps (a retirement never re-expected)
@@ -204,7 +205,8 @@ class RunbookState:
         return PlanView(phases=phases, current=current, regressions=tuple(r.line() for r in self.regressions()),
                         rollbacks=tuple(self._rollbacks), budget=self.spec.rollback_budget, driver=self.driver,
                         observer=self.observer, interrupted=tuple(self._interrupted), banner=banner,
-                        plan_notice=self.plan_notice, removed=self._removed,
+                        plan_notice=self.plan_notice, removed=tuple(r.line() for r in self._removed),
+                        removed_steps=self._removed,
                         baseline_at=(self.tracker.baseline or {}).get("at"))
 
     def _publish(self) -> None:
