@@ -22,7 +22,16 @@ from cockpit.inventory import select
 from cockpit.secrets import Redactor
 from cockpit.spec import Config, HostSpec, StepSpec
 
-__all__ = ["ROLLBACK_PART", "PlanChange", "PlanVersion", "describe_changes", "diff_plans", "plan_version", "version_of"]
+__all__ = [
+    "ROLLBACK_PART",
+    "PlanChange",
+    "PlanVersion",
+    "describe_changes",
+    "diff_hosts",
+    "diff_plans",
+    "plan_version",
+    "version_of",
+]
 
 #: fields of a step whose change is named in a diff (the rest are shown as "other")
 NAMED = (("run", "command"), ("hosts", "hosts"), ("batch", "batch"), ("verify", "verify"),
@@ -168,10 +177,41 @@ def diff_plans(old_text: str, new_text: str) -> list[PlanChange]:
                 out.append(PlanChange("added" if a is None else "removed", f"{pid}.{sid}"))
             elif c := _fields(a, b, NAMED):
                 out.append(dataclasses.replace(c, target=f"{pid}.{sid}"))
-    for key in ("runbook", "services"):
-        if old.get(key) != new.get(key):
-            out.append(PlanChange("changed", key, (key,)))
+    if c := _fields(old.get("runbook") or {}, new.get("runbook") or {}, ()):
+        out.append(dataclasses.replace(c, target="runbook"))
+    out += _named_changes("services", old.get("services") or [], new.get("services") or [])
     return out
+
+
+def _named_changes(kind: str, old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[PlanChange]:
+    """Services or hosts added, removed or changed (by name; the fields that changed, old -> new)."""
+    was, now = {x["name"]: x for x in old}, {x["name"]: x for x in new}
+    out: list[PlanChange] = []
+    for name in [*now, *(n for n in was if n not in now)]:
+        a, b = was.get(name), now.get(name)
+        if a is None or b is None:
+            out.append(PlanChange("added" if a is None else "removed", f"{kind}.{name}"))
+        elif c := _fields(a, b, ()):
+            out.append(dataclasses.replace(c, target=f"{kind}.{name}"))
+    return out
+
+
+def diff_hosts(old: Config, new: Config) -> list[PlanChange]:
+    """Hosts added, removed or changed (address, port, user, tags, transport, ...) between two configs, and
+    hosts whose services changed (``services``: the names checked there). Secrets masked; the line a host
+    was declared on is not a change."""
+    redactor = Redactor(new.secrets)
+
+    def plain(c: Config) -> list[dict[str, Any]]:
+        out = []
+        for h in c.hosts:
+            d = _plain(dataclasses.replace(h, source=None), redactor)
+            d.pop("source", None)
+            d["services"] = [s.name for s in c.services_on(h.name)]
+            out.append(d)
+        return out
+
+    return _named_changes("hosts", plain(old), plain(new))
 
 
 def describe_changes(changes: list[PlanChange]) -> str:

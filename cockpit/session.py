@@ -213,15 +213,18 @@ class Session:
 
     def _show_plan_notice(self) -> None:
         lines = self.pending.lines() if self.pending is not None else []
-        if self.pending is not None and not self.pending.errors and not self.observer:
+        if self.pending is not None and not self.pending.errors and not self.pending.restart and not self.observer:
             lines.append("A: review and accept it (journaled with your reason)")
         self.runbook.set_plan_notice(tuple(lines) + ((self._driver_plan,) if self._driver_plan else ()))
 
-    def accept_update(self, reason: str) -> PlanVersion:
-        """The driver accepts the edit on disk: journaled (fenced) with the reason and the diff, then applied to
-        the runbook. Refused (CockpitError) when invalid, when it needs a restart, or when it changes a running
-        step: hosts already fired keep the command they ran, and a batch never switches commands half-way. A
-        rolling step paused for the operator between batches takes the accepted definition for the next ones."""
+    async def accept_update(self, reason: str) -> PlanVersion:
+        """The driver accepts the edit on disk: journaled (fenced) with the reason and the diff, then applied in
+        place: the runbook, the services each host checks and the hosts (added, removed, reconnected when
+        changed; :meth:`cockpit.engine.Engine.apply_config`). Refused (CockpitError) when invalid, when it
+        changes a part applied only by a restart (:data:`cockpit.config.watch.RESTART_PARTS`, each with its
+        reason), when it changes a running step (hosts already fired keep the command they ran, and a batch
+        never switches commands half-way), or when it drops or moves a host with a command running. A rolling
+        step paused for the operator between batches takes the accepted definition for the next ones."""
         update = self.pending
         if update is None or update.plan is None or update.config is None:
             raise CockpitError("there is no valid plan change to accept", "edit the config; the cockpit shows the diff")
@@ -236,11 +239,18 @@ class Session:
             raise CockpitError(f"the change touches {', '.join(busy)}, running now",
                                "accept it when the step has ended or while it pauses for you between batches "
                                "(pause = \"manual\"), or cancel it first")
+        firing = self.engine.busy_hosts()
+        moved = [c.target.partition(".")[2] for c in update.fleet if c.what in ("removed", "changed")
+                 and c.fields != ("services",)]
+        if held := [h for h in moved if h in firing]:
+            raise CockpitError(f"the edit removes or reconnects {', '.join(held)}, where a command is running now",
+                               "accept it when that command has ended (or cancel it first)")
         if self.journal is None:
             raise CockpitError("there is no journal to record the plan change in")
-        self.journal.accept_plan(update.plan, reason)
+        self.journal.accept_plan(update.plan, reason, also=update.fleet)
         self.plan, self.config, self.pending = update.plan, update.config, None
-        self.engine.config = update.config
+        await self.engine.apply_config(update.config)
+        self.runbook.tracker.config = update.config  # regressions: services and hosts of the accepted config
         self.runbook.apply_spec(update.config.runbook)
         self._show_plan_notice()
         return update.plan

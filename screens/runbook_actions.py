@@ -247,20 +247,24 @@ class RunbookActions(_AppBase):
         if update is None:
             self.notify("the config on disk has no plan change to accept", timeout=4)
             return
-        if update.errors:
+        if update.errors or update.restart:  # nothing to accept: the banner says why (errors, what needs a restart)
             self.notify("\n".join(update.lines()), severity="error", timeout=10, markup=False)
             return
+
+        async def accept(reason: str) -> None:
+            assert self.session is not None
+            try:
+                plan = await self.session.accept_update(reason)
+            except CockpitError as exc:
+                self.notify(str(exc), severity="error", timeout=8, markup=False)
+                return
+            self.notify(f"plan {plan.fingerprint} accepted: the next run of a step uses it", timeout=6, markup=False)
 
         def answered(reason: str | None) -> None:
             if not reason or self.session is None:
                 self.notify("not accepted: the running plan stays", timeout=4)
                 return
-            try:
-                plan = self.session.accept_update(reason)
-            except CockpitError as exc:
-                self.notify(str(exc), severity="error", timeout=8, markup=False)
-                return
-            self.notify(f"plan {plan.fingerprint} accepted: the next run of a step uses it", timeout=6, markup=False)
+            self.run_worker(accept(reason), group="plan")
 
         text = "\n".join(update.lines()[:30])
         self.push_screen(ReasonPrompt(f"{text}\n\nAccept this plan? Type the reason (journaled):",
