@@ -15,12 +15,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import types
+import typing
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from cockpit.inventory import select
 from cockpit.secrets import Redactor
-from cockpit.spec import Config, HostSpec, StepSpec
+from cockpit.spec import Config, HostSpec, RunbookSpec, ServiceSpec, StepSpec
 
 __all__ = [
     "ROLLBACK_PART",
@@ -30,6 +33,7 @@ __all__ = [
     "diff_hosts",
     "diff_plans",
     "plan_version",
+    "spec_of",
     "version_of",
 ]
 
@@ -217,3 +221,50 @@ def diff_hosts(old: Config, new: Config) -> list[PlanChange]:
 def describe_changes(changes: list[PlanChange]) -> str:
     """One line per change, for messages: "changed decommission.stop (command); added cutover.dns"."""
     return "; ".join(f"{c.what} {c.target}" + (f" ({', '.join(c.fields)})" if c.fields else "") for c in changes)
+
+
+def spec_of(text: str) -> tuple[RunbookSpec, tuple[ServiceSpec, ...]]:
+    """The runbook and services of a plan version's normalised text, as frozen spec objects again.
+
+    How an observer loads the driver's plan from the journal in place. Secrets stay masked (``***``): a plan
+    loaded so is for watching, never for running (:meth:`cockpit.session.Session.take_over` says so).
+    """
+    doc = json.loads(text)
+    runbook = dict(doc["runbook"])
+    runbook["phases"] = doc["phases"]
+    services = tuple(_decode(ServiceSpec, s) for s in doc.get("services", []))
+    return _decode(RunbookSpec, runbook), services  # type: ignore[return-value]
+
+
+def _decode(tp: Any, value: Any) -> Any:
+    """A JSON value (as :func:`_plain` made it) back into the type ``tp`` of a spec field."""
+    if value is None:
+        return None
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        hints = get_type_hints(tp)
+        return tp(**{f.name: _decode(hints[f.name], value[f.name]) for f in dataclasses.fields(tp)
+                     if f.init and f.name in value})
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (Union, types.UnionType):
+        members = [a for a in args if a is not type(None)]
+        if isinstance(value, dict) and len(members) > 1:  # a check: the member whose kind it names
+            kinds = {getattr(a, "__dataclass_fields__", {}).get("kind", None): a for a in members}
+            return _decode(next(a for k, a in kinds.items() if k is not None and k.default == value.get("kind")),
+                           value)
+        for a in members:  # scalars: the first member the value already is (int before float: 2 stays 2)
+            if a in (bool, int, float, str) and type(value) is a:
+                return value
+        return _decode(members[0], value)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(args[0], v) for v in value)
+        return tuple(_decode(a, v) for a, v in zip(args, value))
+    if origin in (frozenset, set):
+        return frozenset(_decode(args[0], v) for v in value)
+    if origin is Literal or tp is Any or tp is typing.Any:
+        return value
+    if tp is Path:
+        return Path(value)
+    if tp is float and isinstance(value, int):
+        return float(value)
+    return value

@@ -15,6 +15,8 @@ has passed since the last good heartbeat and a renewal now fails.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import os
 import socket
 import time
@@ -25,9 +27,17 @@ import psutil
 from cockpit.config import ConfigWatch, PlanUpdate
 from cockpit.engine import Engine
 from cockpit.errors import CockpitError
+from cockpit.inventory import select
 from cockpit.journal import Journal, JournalError, Lease
 from cockpit.model import HostState, StatusChange
-from cockpit.plans import PlanChange, PlanVersion, diff_plans, plan_version
+from cockpit.plans import (
+    PlanChange,
+    PlanVersion,
+    diff_plans,
+    plan_version,
+    spec_of,
+    version_of,
+)
 from cockpit.runbook import Runbook
 from cockpit.sanitize import strip_control
 from cockpit.spec import Config
@@ -45,6 +55,7 @@ class Session:
         self.plan: PlanVersion = plan_version(config)  # every decision journaled here carries its fingerprint
         self.pending: PlanUpdate | None = None  # an edit of the config on disk, not applied (yet)
         self._driver_plan = ""  # observer: the driver's newer plan, as the banner says it
+        self.plan_from_journal = False  # an observer loaded the driver's plan (secrets masked): not for driving
         self._watch = ConfigWatch(config) if config.path is not None and not read_only else None
         self.journal: Journal | None = None
         self.journal_problem = ""
@@ -132,6 +143,10 @@ class Session:
         """The operator confirmed taking over a stale lease (typed); journaled with the reason."""
         if self.journal is None:
             raise CockpitError("there is no journal to take a lease in")
+        if self.plan_from_journal:
+            raise CockpitError(f"this cockpit follows the driver's plan {self.plan.fingerprint} loaded from the "
+                               "journal, with its secrets masked: it cannot drive with it",
+                               "restart this cockpit on a config whose plan is that one, then take over")
         now = time.time()
         self.lease = self.journal.take_over(self.operator, self.host, self.pid, now, reason, ttl=self.ttl)
         self._beat_ok = time.monotonic()
@@ -198,18 +213,66 @@ class Session:
                 self._show_plan_notice()
 
     def _see_driver_plan(self) -> None:
-        """Observer: say when the driver runs a plan other than this cockpit's file (and what differs)."""
+        """Observer: say when the driver runs a plan other than this cockpit's (and what differs), and offer to
+        load it; once loaded, say which of its hosts this cockpit cannot watch (its config lacks them)."""
         drift = self.plan_drift()
-        notice = ""
+        lines: list[str] = []
         if drift is not None:
-            last, changes = drift
-            notice = "\n".join([f"PLAN: the driver runs plan {last['new']} (accepted by {last['operator']} at "
-                                 f"{last['at_iso']}: {last['reason']}), not this cockpit's file (plan "
-                                 f"{self.plan.fingerprint}); restart this cockpit on the driver's config to follow it:",
-                                 *(c.render() for c in changes)])
+            last = drift[0]
+            changes = diff_plans(self.plan.text, str(last["text"]))  # what loading it would change here
+            mine = "the plan loaded from the journal" if self.plan_from_journal else "this cockpit's file"
+            lines = [f"PLAN: the driver runs plan {last['new']} (accepted by {last['operator']} at {last['at_iso']}: "
+                     f"{last['reason']}), not {mine} (plan {self.plan.fingerprint}); L loads it here, in place:",
+                     *(c.render() for c in changes)]
+        elif self.plan_from_journal:
+            lines = [f"PLAN: following the driver's plan {self.plan.fingerprint}, loaded from the journal (secrets "
+                     "masked: to drive, restart on a config with this plan)", *self._unwatched()]
+        notice = "\n".join(lines)
         if notice != self._driver_plan:
             self._driver_plan = notice
             self._show_plan_notice()
+
+    def _unwatched(self) -> list[str]:
+        """Steps of the loaded plan whose hosts (as the driver resolved them) this cockpit's config lacks."""
+        out = []
+        for p in json.loads(self.plan.text)["phases"]:
+            for s in p["steps"]:
+                theirs = [h[0] for h in s.get("hosts", [])]
+                missing = [h for h in theirs if h not in self.engine.pollers]
+                if missing:
+                    out.append(f"{p['id']}.{s['id']}: the driver runs it on {', '.join(theirs)}; this cockpit's "
+                               f"config lacks {', '.join(missing)}, so it cannot watch them (restart it on the "
+                               "driver's config)")
+        return out
+
+    async def load_driver_plan(self) -> PlanVersion:
+        """Observer: replace this cockpit's plan in place with the one the driver last accepted, as the journal
+        keeps it (runbook and services; hosts stay this cockpit's, and the notice names a step's hosts it lacks).
+        Its secrets are masked: it is for watching. Refused for the driver and when nothing newer is known."""
+        if not self.observer:
+            raise CockpitError("this cockpit drives: its plan is the one the journal follows",
+                               "edit the config and accept the change (A) to change it")
+        drift = self.plan_drift()
+        if drift is None:
+            raise CockpitError("this cockpit already runs the driver's plan", "nothing to load")
+        last = drift[0]
+        plan = version_of(str(last["text"]))
+        if plan.fingerprint != last["new"]:  # a text this cockpit normalises differently: never show a guess
+            raise CockpitError(f"the journal's plan {last['new']} does not read back to the same fingerprint here "
+                               f"({plan.fingerprint}): this cockpit is of another version than the driver's",
+                               "restart this cockpit on the driver's config")
+        runbook, services = spec_of(plan.text)
+        assignments = tuple((h.name, tuple(s.name for s in services if any(select([h], sel) for sel in s.on)))
+                            for h in self.config.hosts)
+        config = dataclasses.replace(self.config, runbook=runbook, services=services, assignments=assignments)
+        self.plan, self.config, self.plan_from_journal = plan, config, True
+        if self.journal is not None:
+            self.journal.use_plan(plan)
+        await self.engine.apply_config(config)
+        self.runbook.tracker.config = config
+        self.runbook.apply_spec(runbook)
+        self._see_driver_plan()
+        return plan
 
     def _show_plan_notice(self) -> None:
         lines = self.pending.lines() if self.pending is not None else []

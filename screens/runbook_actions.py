@@ -270,6 +270,24 @@ class RunbookActions(_AppBase):
         self.push_screen(ReasonPrompt(f"{text}\n\nAccept this plan? Type the reason (journaled):",
                                       "why the plan changed"), answered)
 
+    def action_load_driver_plan(self) -> None:
+        """Observer: load the plan the driver runs (from the journal) in place of this cockpit's; no restart."""
+        if self.session is None:
+            self.notify("no journal: there is no driver's plan to load", timeout=4)
+            return
+
+        async def load() -> None:
+            assert self.session is not None
+            try:
+                plan = await self.session.load_driver_plan()
+            except CockpitError as exc:
+                self.notify(str(exc), severity="warning", timeout=8, markup=False)
+                return
+            self.notify(f"plan {plan.fingerprint} loaded from the journal: this cockpit now shows the driver's plan",
+                        timeout=6, markup=False)
+
+        self.run_worker(load(), group="plan")
+
     def action_take_over(self) -> None:
         if self._refuse_read_only():
             return

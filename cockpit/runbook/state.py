@@ -95,8 +95,7 @@ class RunbookState:
         for rb in self.journal.rollbacks():  # type: ignore[attr-defined]
             self._rollbacks.append(RollbackRecord(rb.get("target") or rb.get("kind", "rollback"),
                                                   rb["started"], rb.get("ended"), rb.get("ok")))
-        self._removed = tuple(removed_after_running(self.journal, set(self._refs())))
-        self._changed = {ref: why for ref in self._refs() if (why := changed_since_run(self.journal, ref))}
+        self._see_drift()
 
     def _restore_hosts(self) -> None:
         """Each host's outcome of each step's last run (what lifecycle services follow), read from the journal.
@@ -235,9 +234,13 @@ class RunbookState:
         for p in spec.phases:
             for s in p.steps:
                 self._steps.setdefault(f"{p.id}.{s.id}", _StepState())
+        self._see_drift()
+        self._publish()
+
+    def _see_drift(self) -> None:
+        """Steps changed since their last run, and steps that ran but are gone from the plan in use now."""
         self._removed = tuple(removed_after_running(self.journal, set(self._refs())))
         self._changed = {ref: why for ref in self._refs() if (why := changed_since_run(self.journal, ref))}
-        self._publish()
 
     def _refs(self) -> list[str]:
         return [f"{p.id}.{s.id}" for p in self.spec.phases for s in p.steps]
