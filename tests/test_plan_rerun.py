@@ -7,7 +7,10 @@ from __future__ import annotations
 from cockpitcfg import write_config
 from test_plan_change import cockpit, journal_of, marks, plan_toml
 
+from cockpit.config import load_config
 from cockpit.journal import Journal
+from cockpit.plans import plan_version
+from cockpit.runbook.drift import done_under_other
 
 FAILS_ON_H2 = 'echo v1 >> "$COCKPIT_SHIM_STATE/systemd/marker"; test "$COCKPIT_TEST_HOST" != h2'
 
@@ -35,3 +38,22 @@ def test_a_changed_step_runs_on_the_hosts_not_done_only(fleet, tmp_path) -> None
     again = cockpit("step", "run", "p.mark", "-c", str(path), "--rerun", "p.mark", "--rerun-done")
     assert again.returncode == 0, again.stdout + again.stderr
     assert marks(fleet) == [["v1", "v2"], ["v1", "v2", "v2"], ["v1", "v2"]]
+
+
+def test_a_host_whose_step_was_rolled_back_since_is_not_done(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A rollback of the step, of its phase or the quick one undoes the hosts' outcome: they run again."""
+    v1 = plan_version(load_config(write_config(tmp_path, fleet, plan_toml())))
+    v2 = plan_version(load_config(write_config(tmp_path, fleet, plan_toml(cmd="v2"))))
+    hosts = ["h1", "h2", "h3"]
+    for kind, target in (("step", "p.mark"), ("phase", "p"), ("quick", "Back to v1")):
+        with Journal(tmp_path / f"{kind}.sqlite", "alice").open() as j:
+            j.acquire_lease("alice", "jump", 1, 1000.0)
+            j.use_plan(v1)
+            j.verify_result("p.mark", "h1", True, "command ok", at=1001.0)
+            j.verify_result("p.mark", "h2", False, "exit 1", at=1001.0)
+            j.use_plan(v2)
+            assert done_under_other(j, "p.mark", hosts).keys() == {"h1"}
+            j.rollback_started("step", "p.other", 1002.0)  # another step's rollback: h1 stays done
+            assert done_under_other(j, "p.mark", hosts).keys() == {"h1"}
+            j.rollback_started(kind, target, 1003.0)
+            assert done_under_other(j, "p.mark", hosts) == {}, kind

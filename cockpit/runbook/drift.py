@@ -38,13 +38,18 @@ def changed_since_run(journal: object | None, ref: str) -> str:
 def done_under_other(journal: object | None, ref: str, hosts: list[str]) -> dict[str, str]:
     """{host: "plan P at HH:MM"} for the hosts of ``ref`` whose last journaled outcome is done under another
     definition of the step than the plan in use now: a changed step's next run leaves them alone unless the
-    operator chooses to re-run them (:meth:`cockpit.runbook.Runbook.run_step`, ``rerun_done``)."""
+    operator chooses to re-run them (:meth:`cockpit.runbook.Runbook.run_step`, ``rerun_done``). An outcome
+    older than a rollback of the step, of its phase or of the whole plan does not count: it was undone."""
     plan: PlanVersion | None = getattr(journal, "plan", None)
     if journal is None or plan is None:
         return {}
+    phase = ref.partition(".")[0]
+    undone = max((float(rb["started"]) for rb in journal.rollbacks()  # type: ignore[attr-defined]
+                  if rb["kind"] not in ("step", "phase") or rb["target"] in (ref, phase)), default=0.0)
     last: dict[str, dict[str, object]] = {}
     for r in journal.verify_results(ref):  # type: ignore[attr-defined]
-        last[str(r["host"])] = r
+        if float(r["at"]) > undone:  # a rollback since (of the step, its phase, or the quick one) undid it
+            last[str(r["host"])] = r
     now = plan.step(ref)
     out: dict[str, str] = {}
     for h in hosts:
