@@ -308,6 +308,14 @@ class Session:
         if held := [h for h in moved if h in firing]:
             raise CockpitError(f"the edit removes or reconnects {', '.join(held)}, where a command is running now",
                                "accept it when that command has ended (or cancel it first)")
+        gone = {c.target.partition(".")[2] for c in update.fleet if c.what == "removed"}
+        for p in self.config.runbook.phases:
+            for s in p.steps:
+                ref = f"{p.id}.{s.id}"
+                if self.runbook.step_state(ref) in ("running", "verifying", "paused") and (
+                        lost := [h for h in self.runbook.step_hosts(s) if h in gone]):
+                    raise CockpitError(f"the edit removes {', '.join(lost)}, a host of {ref}, which is under way",
+                                       "accept it when the step has ended, or cancel it first")
         if self.journal is None:
             raise CockpitError("there is no journal to record the plan change in")
         self.journal.accept_plan(update.plan, reason, also=update.fleet)

@@ -60,6 +60,8 @@ async def test_an_observer_loads_the_drivers_newer_plan_in_place(fleet, tmp_path
             panel = app.dashboard.query_one("#phases-main", PhasePanel)
             assert "step:p.after" not in [k for k, _ in panel._rows]
 
+            palette = [c.title for c in app.get_system_commands(app.screen)]
+            assert "Load the driver's plan" in palette  # the same action, by name
             await pilot.press("L")
             await until(pilot, lambda: observer.plan.fingerprint == driver.plan.fingerprint, timeout=10)
             assert observer.plan.text == driver.plan.text  # the driver's very version, fingerprints and all

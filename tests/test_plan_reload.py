@@ -5,11 +5,15 @@ only a restart applies ([ssh], [cockpit], ...) says which and why, and cannot be
 
 from __future__ import annotations
 
-from cockpitcfg import fleet_toml
-from test_plan_change import plan_toml
+import asyncio
+
+import pytest
+from cockpitcfg import fleet_toml, write_config
+from test_plan_change import marks, plan_toml
 from test_ui_pilot import until
 
 from cockpit.config import load_config
+from cockpit.errors import CockpitError
 from cockpit.session import Session
 from screens.app import CockpitApp
 from screens.widgets.fleet_table import FleetTable
@@ -98,3 +102,41 @@ async def test_hosts_services_and_gates_are_applied_in_place_once_accepted(fleet
         await pilot.press("A")
         await pilot.pause(0.3)
         assert app.screen is app.dashboard and session.engine.config.ssh.command_timeout == 10.0
+
+
+async def test_a_host_of_a_step_under_way_is_not_removed(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A rolling step paused between batches still has hosts to fire: an edit dropping one is refused, naming
+    it and the step; the step then ends on every host it planned."""
+    rolling = plan_toml(batch=1).replace("  batch = 1\n", '  batch = 1\n  pause = "manual"\n')
+    path = write_config(tmp_path, fleet, rolling, cockpit={"interval": "0.5s"})
+    session = Session(load_config(path), "alice")
+
+    async def soon(cond) -> None:  # type: ignore[no-untyped-def]
+        for _ in range(1200):
+            if cond():
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("condition not met in 60 s")
+
+    def paused() -> bool:
+        return session.runbook.step_state("p.mark") == "paused"
+
+    try:
+        await session.start()
+        await session.engine.run_round()
+        run = asyncio.create_task(session.runbook.run_step("p.mark"))
+        await soon(paused)
+        assert marks(fleet) == [["v1"], [], []]
+        write_config(tmp_path, fleet, rolling, cockpit={"interval": "0.5s"}, hosts=["h1", "h2"])
+        await soon(lambda: session.pending is not None)
+        assert session.pending is not None and "removed hosts.h3" in "\n".join(session.pending.lines())
+        with pytest.raises(CockpitError, match="removes h3, a host of p.mark, which is under way"):
+            await session.accept_update("h3 is out")
+        assert "h3" in session.engine.pollers
+        for _ in range(2):
+            await soon(paused)
+            session.runbook.continue_step("p.mark")
+            await soon(lambda: not paused())
+        assert (await asyncio.wait_for(run, 30)).state == "done" and marks(fleet) == [["v1"], ["v1"], ["v1"]]
+    finally:
+        await session.close()
