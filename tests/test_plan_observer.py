@@ -44,18 +44,18 @@ async def test_an_observer_loads_the_drivers_newer_plan_in_place(fleet, tmp_path
         async with app.run_test(size=(160, 48)) as pilot:
             # the driver edits its plan, accepts it and runs the changed step under it
             mine.write_text(mine.read_text().replace("echo v1", "echo v2") + ADDED)
-            await until(pilot, lambda: driver.pending is not None and driver.pending.plan is not None, timeout=10)
+            await until(pilot, lambda: driver.pending is not None and driver.pending.plan is not None, timeout=30)
             await driver.accept_update("v2 marker, and a step after it")
             await driver.engine.run_round()
             await driver.runbook.run_step("p.mark")
             assert marks(fleet) == [["v2"], ["v2"], ["v2"]]
 
             # the observer: its file is older; the banner says so, with the diff, and offers L
-            await until(pilot, lambda: "the driver runs plan" in banner(), timeout=10)
+            await until(pilot, lambda: "the driver runs plan" in banner(), timeout=30)
             assert f"the driver runs plan {driver.plan.fingerprint} (accepted by alice" in banner()
             assert f"not this cockpit's file (plan {first}); L loads it here" in banner()
             assert "changed p.mark (command)" in banner() and "added p.after" in banner()
-            await until(pilot, lambda: step("p.mark") is not None and step("p.mark").state == "done", timeout=10)
+            await until(pilot, lambda: step("p.mark") is not None and step("p.mark").state == "done", timeout=30)
             assert "changed since run" in step("p.mark").changed and step("p.after") is None  # its own plan
             panel = app.dashboard.query_one("#phases-main", PhasePanel)
             assert "step:p.after" not in [k for k, _ in panel._rows]
@@ -63,10 +63,10 @@ async def test_an_observer_loads_the_drivers_newer_plan_in_place(fleet, tmp_path
             palette = [c.title for c in app.get_system_commands(app.screen)]
             assert "Load the driver's plan" in palette  # the same action, by name
             await pilot.press("L")
-            await until(pilot, lambda: observer.plan.fingerprint == driver.plan.fingerprint, timeout=10)
+            await until(pilot, lambda: observer.plan.fingerprint == driver.plan.fingerprint, timeout=30)
             assert observer.plan.text == driver.plan.text  # the driver's very version, fingerprints and all
             # in place: the same cockpit now shows the driver's plan (the step it added, no "changed since run")
-            await until(pilot, lambda: "step:p.after" in [k for k, _ in panel._rows], timeout=5)
+            await until(pilot, lambda: "step:p.after" in [k for k, _ in panel._rows], timeout=15)
             assert step("p.mark").changed == "" and step("p.mark").state == "done"
             assert step("p.after") is not None and step("p.after").state == "pending"
             assert "L loads it" not in banner() and f"following the driver's plan {driver.plan.fingerprint}" in banner()
