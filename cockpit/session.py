@@ -233,16 +233,19 @@ class Session:
             self._show_plan_notice()
 
     def _unwatched(self) -> list[str]:
-        """Steps of the loaded plan whose hosts (as the driver resolved them) this cockpit's config lacks."""
+        """Steps of the loaded plan whose hosts, as the driver resolved them, differ from this cockpit's (its
+        config lacks some, or has more that the selectors pick): its plan view would show other hosts."""
         out = []
         for p in json.loads(self.plan.text)["phases"]:
             for s in p["steps"]:
+                ref = f"{p['id']}.{s['id']}"
                 theirs = [h[0] for h in s.get("hosts", [])]
-                missing = [h for h in theirs if h not in self.engine.pollers]
-                if missing:
-                    out.append(f"{p['id']}.{s['id']}: the driver runs it on {', '.join(theirs)}; this cockpit's "
-                               f"config lacks {', '.join(missing)}, so it cannot watch them (restart it on the "
-                               "driver's config)")
+                ours = self.runbook.step_hosts(self.config.runbook.step(ref)[1])
+                if set(theirs) != set(ours):
+                    missing = [h for h in theirs if h not in self.engine.pollers]
+                    lacks = f"; its config lacks {', '.join(missing)}, so it cannot watch them" if missing else ""
+                    out.append(f"{ref}: the driver runs it on {', '.join(theirs) or 'no host'}, this cockpit's hosts "
+                               f"resolve it to {', '.join(ours) or 'no host'}{lacks} (restart it on the driver's config)")
         return out
 
     async def load_driver_plan(self) -> PlanVersion:

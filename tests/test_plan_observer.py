@@ -81,3 +81,28 @@ async def test_an_observer_loads_the_drivers_newer_plan_in_place(fleet, tmp_path
     finally:
         await observer.close()
         await driver.close()
+
+
+async def test_a_loaded_plan_names_the_steps_whose_hosts_this_cockpit_lacks(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "driver").mkdir()
+    (tmp_path / "observer").mkdir()
+    journal = f'\n[journal]\npath = "{tmp_path / "journal.sqlite"}"\nlease_ttl = "3s"\n'
+    mine = write_config(tmp_path / "driver", fleet, plan_toml(cmd="v2"))
+    mine.write_text(mine.read_text() + journal)
+    theirs = write_config(tmp_path / "observer", fleet, plan_toml(), hosts=["h1", "h2"])
+    theirs.write_text(theirs.read_text() + journal)
+    driver = Session(load_config(mine), "alice")
+    observer = Session(load_config(theirs), "bob")
+    try:
+        plan = await observer.load_driver_plan()
+        assert plan.fingerprint == driver.plan.fingerprint
+        notice = "\n".join(observer.runbook.view().plan_notice)
+        assert "p.mark: the driver runs it on h1, h2, h3, this cockpit's hosts resolve it to h1, h2" in notice
+        assert "its config lacks h3, so it cannot watch them" in notice and "p.other" not in notice
+        with pytest.raises(CockpitError, match="already runs the driver's plan"):
+            await observer.load_driver_plan()
+        with pytest.raises(CockpitError, match="this cockpit drives"):
+            await driver.load_driver_plan()
+    finally:
+        await observer.close()
+        await driver.close()
