@@ -5,6 +5,7 @@ once, the headless guard (`step run` refuses a plan the journal never accepted, 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -169,6 +170,10 @@ def test_step_run_refuses_a_changed_plan_until_accepted(fleet, tmp_path) -> None
     with Journal(journal_of(path), "reader", readonly=True).open() as j:
         under = [a["plan"] for a in j.actions() if a["step"] == "p.other"][-1]
     assert f"by alice under plan {under}, done: echo other)" in plan.stdout  # what it ran, and under which plan
+    as_json = cockpit("plan", "-c", str(path), "--json")
+    removed = json.loads(as_json.stdout)[0]["removed_after_running"]
+    assert [(r["ref"], r["state"], r["plan"], r["command"]) for r in removed] == [("p.other", "done", under,
+                                                                                   "echo other")]
 
 
 def test_a_done_step_whose_definition_changed_says_so_before_running_again(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -112,7 +112,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     view = asyncio.run(run())
     if args.json:
         print(json.dumps([{"id": p.id, "title": p.title, "state": p.state,
-                           "steps": [{"ref": s.ref, "title": s.title, "state": s.state} for s in p.steps]}
+                           "steps": [{"ref": s.ref, "title": s.title, "state": s.state} for s in p.steps],
+                           "removed_after_running": [  # steps of this phase that ran, gone from the plan since
+                               {"ref": r.ref, "title": r.title, "state": r.state, "last_run": r.started,
+                                "operator": r.operator, "plan": r.plan, "command": r.command}
+                               for r in view.removed_steps if r.ref.partition(".")[0] == p.id]}
                           for p in view.phases], indent=2))
     else:
         sys.stdout.write(render_plan(view))

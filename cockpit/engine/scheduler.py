@@ -142,6 +142,8 @@ class Engine:
             self.redactor.add(secret)
         self.config = config
         self._lifecycle = {s.name: s for s in config.services if s.lifecycle or s.expect != "up"}
+        # a longer window keeps more from now on (what is gone stays gone: too few samples say inconclusive)
+        self.history.max_age = max(self.history.max_age, config.runbook.window + 60.0)
         done: list[str] = []
         for name in [n for n in old if n not in new]:
             task = self._tasks.pop(name, None)
