@@ -172,6 +172,9 @@ class RegressionTracker:
                 self._down_rounds[key] = 0
                 continue
             self._planned.pop(key, None)
+            if r is None and svc not in {s.name for s in self.config.services_on(state.name)}:
+                self._down_rounds.pop(key, None)  # no longer checked there (a reload removed it): not "down"
+                continue
             bad = r is None or r.status == "down"
             self._down_rounds[key] = self._down_rounds.get(key, 0) + 1 if bad else 0
 
@@ -198,8 +201,9 @@ class RegressionTracker:
             return []
         rb = self.config.runbook
         out: list[Regression] = []
+        fleet = {h.name for h in self.config.hosts}
         for host, hb in self.baseline["hosts"].items():
-            if host in self._unreachable:
+            if host in self._unreachable or host not in fleet:  # not polled any more (a reload removed it)
                 continue
             for svc, b in hb.get("services", {}).items():
                 if b.get("status") != "up" or (host, svc) in self._planned:

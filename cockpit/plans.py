@@ -15,14 +15,27 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import types
+import typing
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from cockpit.inventory import select
 from cockpit.secrets import Redactor
-from cockpit.spec import Config, HostSpec, StepSpec
+from cockpit.spec import Config, HostSpec, RunbookSpec, ServiceSpec, StepSpec
 
-__all__ = ["PlanChange", "PlanVersion", "describe_changes", "diff_plans", "plan_version"]
+__all__ = [
+    "ROLLBACK_PART",
+    "PlanChange",
+    "PlanVersion",
+    "describe_changes",
+    "diff_hosts",
+    "diff_plans",
+    "plan_version",
+    "spec_of",
+    "version_of",
+]
 
 #: fields of a step whose change is named in a diff (the rest are shown as "other")
 NAMED = (("run", "command"), ("hosts", "hosts"), ("batch", "batch"), ("verify", "verify"),
@@ -70,9 +83,15 @@ class PlanVersion:
     fingerprint: str
     text: str
     steps: tuple[tuple[str, str], ...]  # (phase.step, fingerprint), in plan order
+    #: (phase id, fingerprint of the phase's own fields: gate, hold, ...) and ("[rollback]", the runbook's
+    #: rollback): what a gate result, a hold, an override or a rollback of a phase was decided under
+    parts: tuple[tuple[str, str], ...] = ()
 
     def step(self, ref: str | None) -> str | None:
-        return dict(self.steps).get(ref) if ref else None
+        """The fingerprint of a step (``phase.step``), or of a phase or ``[rollback]`` (:attr:`parts`)."""
+        if not ref:
+            return None
+        return dict(self.steps).get(ref) or dict(self.parts).get(ref)
 
 
 def plan_version(config: Config) -> PlanVersion:
@@ -88,8 +107,22 @@ def plan_version(config: Config) -> PlanVersion:
     if rb.rollback is not None:
         top["rollback"]["hosts"] = _hosts(config, rb.rollback.on)
     doc = {"phases": phases, "runbook": top, "services": [_plain(s, redactor) for s in config.services]}
+    return version_of(_canonical(doc))
+
+
+#: the key of the runbook's rollback among :attr:`PlanVersion.parts` (no phase id has brackets)
+ROLLBACK_PART = "[rollback]"
+
+
+def version_of(text: str) -> PlanVersion:
+    """The version whose normalised text is ``text`` (as :func:`plan_version` made it, or as the journal
+    keeps it): the same fingerprints, so a plan loaded from the journal is the driver's very version."""
+    doc = json.loads(text)
+    phases = doc["phases"]
     steps = tuple((f"{p['id']}.{s['id']}", _hash(s)) for p in phases for s in p["steps"])
-    return PlanVersion(_hash(doc), _canonical(doc), steps)
+    parts = tuple((p["id"], _hash({k: v for k, v in p.items() if k != "steps"})) for p in phases)
+    parts += ((ROLLBACK_PART, _hash(doc["runbook"].get("rollback"))),)
+    return PlanVersion(_hash(doc), text, steps, parts)
 
 
 @dataclass(frozen=True)
@@ -148,12 +181,90 @@ def diff_plans(old_text: str, new_text: str) -> list[PlanChange]:
                 out.append(PlanChange("added" if a is None else "removed", f"{pid}.{sid}"))
             elif c := _fields(a, b, NAMED):
                 out.append(dataclasses.replace(c, target=f"{pid}.{sid}"))
-    for key in ("runbook", "services"):
-        if old.get(key) != new.get(key):
-            out.append(PlanChange("changed", key, (key,)))
+    if c := _fields(old.get("runbook") or {}, new.get("runbook") or {}, ()):
+        out.append(dataclasses.replace(c, target="runbook"))
+    out += _named_changes("services", old.get("services") or [], new.get("services") or [])
     return out
+
+
+def _named_changes(kind: str, old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[PlanChange]:
+    """Services or hosts added, removed or changed (by name; the fields that changed, old -> new)."""
+    was, now = {x["name"]: x for x in old}, {x["name"]: x for x in new}
+    out: list[PlanChange] = []
+    for name in [*now, *(n for n in was if n not in now)]:
+        a, b = was.get(name), now.get(name)
+        if a is None or b is None:
+            out.append(PlanChange("added" if a is None else "removed", f"{kind}.{name}"))
+        elif c := _fields(a, b, ()):
+            out.append(dataclasses.replace(c, target=f"{kind}.{name}"))
+    return out
+
+
+def diff_hosts(old: Config, new: Config) -> list[PlanChange]:
+    """Hosts added, removed or changed (address, port, user, tags, transport, ...) between two configs, and
+    hosts whose services changed (``services``: the names checked there). Secrets masked; the line a host
+    was declared on is not a change."""
+    redactor = Redactor(new.secrets)
+
+    def plain(c: Config) -> list[dict[str, Any]]:
+        out = []
+        for h in c.hosts:
+            d = _plain(dataclasses.replace(h, source=None), redactor)
+            d.pop("source", None)
+            d["services"] = [s.name for s in c.services_on(h.name)]
+            out.append(d)
+        return out
+
+    return _named_changes("hosts", plain(old), plain(new))
 
 
 def describe_changes(changes: list[PlanChange]) -> str:
     """One line per change, for messages: "changed decommission.stop (command); added cutover.dns"."""
     return "; ".join(f"{c.what} {c.target}" + (f" ({', '.join(c.fields)})" if c.fields else "") for c in changes)
+
+
+def spec_of(text: str) -> tuple[RunbookSpec, tuple[ServiceSpec, ...]]:
+    """The runbook and services of a plan version's normalised text, as frozen spec objects again.
+
+    How an observer loads the driver's plan from the journal in place. Secrets stay masked (``***``): a plan
+    loaded so is for watching, never for running (:meth:`cockpit.session.Session.take_over` says so).
+    """
+    doc = json.loads(text)
+    runbook = dict(doc["runbook"])
+    runbook["phases"] = doc["phases"]
+    services = tuple(_decode(ServiceSpec, s) for s in doc.get("services", []))
+    return _decode(RunbookSpec, runbook), services  # type: ignore[return-value]
+
+
+def _decode(tp: Any, value: Any) -> Any:
+    """A JSON value (as :func:`_plain` made it) back into the type ``tp`` of a spec field."""
+    if value is None:
+        return None
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        hints = get_type_hints(tp)
+        return tp(**{f.name: _decode(hints[f.name], value[f.name]) for f in dataclasses.fields(tp)
+                     if f.init and f.name in value})
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (Union, types.UnionType):
+        members = [a for a in args if a is not type(None)]
+        if isinstance(value, dict) and len(members) > 1:  # a check: the member whose kind it names
+            kinds = {getattr(a, "__dataclass_fields__", {}).get("kind", None): a for a in members}
+            return _decode(next(a for k, a in kinds.items() if k is not None and k.default == value.get("kind")),
+                           value)
+        for a in members:  # scalars: the first member the value already is (int before float: 2 stays 2)
+            if a in (bool, int, float, str) and type(value) is a:
+                return value
+        return _decode(members[0], value)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(args[0], v) for v in value)
+        return tuple(_decode(a, v) for a, v in zip(args, value))
+    if origin in (frozenset, set):
+        return frozenset(_decode(args[0], v) for v in value)
+    if origin is Literal or tp is Any or tp is typing.Any:
+        return value
+    if tp is Path:
+        return Path(value)
+    if tp is float and isinstance(value, int):
+        return float(value)
+    return value

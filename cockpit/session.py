@@ -15,6 +15,8 @@ has passed since the last good heartbeat and a renewal now fails.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import os
 import socket
 import time
@@ -25,9 +27,17 @@ import psutil
 from cockpit.config import ConfigWatch, PlanUpdate
 from cockpit.engine import Engine
 from cockpit.errors import CockpitError
+from cockpit.inventory import select
 from cockpit.journal import Journal, JournalError, Lease
 from cockpit.model import HostState, StatusChange
-from cockpit.plans import PlanChange, PlanVersion, diff_plans, plan_version
+from cockpit.plans import (
+    PlanChange,
+    PlanVersion,
+    diff_plans,
+    plan_version,
+    spec_of,
+    version_of,
+)
 from cockpit.runbook import Runbook
 from cockpit.sanitize import strip_control
 from cockpit.spec import Config
@@ -45,6 +55,7 @@ class Session:
         self.plan: PlanVersion = plan_version(config)  # every decision journaled here carries its fingerprint
         self.pending: PlanUpdate | None = None  # an edit of the config on disk, not applied (yet)
         self._driver_plan = ""  # observer: the driver's newer plan, as the banner says it
+        self.plan_from_journal = False  # an observer loaded the driver's plan (secrets masked): not for driving
         self._watch = ConfigWatch(config) if config.path is not None and not read_only else None
         self.journal: Journal | None = None
         self.journal_problem = ""
@@ -132,6 +143,10 @@ class Session:
         """The operator confirmed taking over a stale lease (typed); journaled with the reason."""
         if self.journal is None:
             raise CockpitError("there is no journal to take a lease in")
+        if self.plan_from_journal:
+            raise CockpitError(f"this cockpit follows the driver's plan {self.plan.fingerprint} loaded from the "
+                               "journal, with its secrets masked: it cannot drive with it",
+                               "restart this cockpit on a config whose plan is that one, then take over")
         now = time.time()
         self.lease = self.journal.take_over(self.operator, self.host, self.pid, now, reason, ttl=self.ttl)
         self._beat_ok = time.monotonic()
@@ -198,30 +213,84 @@ class Session:
                 self._show_plan_notice()
 
     def _see_driver_plan(self) -> None:
-        """Observer: say when the driver runs a plan other than this cockpit's file (and what differs)."""
+        """Observer: say when the driver runs a plan other than this cockpit's (and what differs), and offer to
+        load it; once loaded, say which of its hosts this cockpit cannot watch (its config lacks them)."""
         drift = self.plan_drift()
-        notice = ""
+        lines: list[str] = []
         if drift is not None:
-            last, changes = drift
-            notice = "\n".join([f"PLAN: the driver runs plan {last['new']} (accepted by {last['operator']} at "
-                                 f"{last['at_iso']}: {last['reason']}), not this cockpit's file (plan "
-                                 f"{self.plan.fingerprint}); restart this cockpit on the driver's config to follow it:",
-                                 *(c.render() for c in changes)])
+            last = drift[0]
+            changes = diff_plans(self.plan.text, str(last["text"]))  # what loading it would change here
+            mine = "the plan loaded from the journal" if self.plan_from_journal else "this cockpit's file"
+            lines = [f"PLAN: the driver runs plan {last['new']} (accepted by {last['operator']} at {last['at_iso']}: "
+                     f"{last['reason']}), not {mine} (plan {self.plan.fingerprint}); L loads it here, in place:",
+                     *(c.render() for c in changes)]
+        elif self.plan_from_journal:
+            lines = [f"PLAN: following the driver's plan {self.plan.fingerprint}, loaded from the journal (secrets "
+                     "masked: to drive, restart on a config with this plan)", *self._unwatched()]
+        notice = "\n".join(lines)
         if notice != self._driver_plan:
             self._driver_plan = notice
             self._show_plan_notice()
 
+    def _unwatched(self) -> list[str]:
+        """Steps of the loaded plan whose hosts, as the driver resolved them, differ from this cockpit's (its
+        config lacks some, or has more that the selectors pick): its plan view would show other hosts."""
+        out = []
+        for p in json.loads(self.plan.text)["phases"]:
+            for s in p["steps"]:
+                ref = f"{p['id']}.{s['id']}"
+                theirs = [h[0] for h in s.get("hosts", [])]
+                ours = self.runbook.step_hosts(self.config.runbook.step(ref)[1])
+                if set(theirs) != set(ours):
+                    missing = [h for h in theirs if h not in self.engine.pollers]
+                    lacks = f"; its config lacks {', '.join(missing)}, so it cannot watch them" if missing else ""
+                    out.append(f"{ref}: the driver runs it on {', '.join(theirs) or 'no host'}, this cockpit's hosts "
+                               f"resolve it to {', '.join(ours) or 'no host'}{lacks} (restart it on the driver's config)")
+        return out
+
+    async def load_driver_plan(self) -> PlanVersion:
+        """Observer: replace this cockpit's plan in place with the one the driver last accepted, as the journal
+        keeps it (runbook and services; hosts stay this cockpit's, and the notice names a step's hosts it lacks).
+        Its secrets are masked: it is for watching. Refused for the driver and when nothing newer is known."""
+        if not self.observer:
+            raise CockpitError("this cockpit drives: its plan is the one the journal follows",
+                               "edit the config and accept the change (A) to change it")
+        drift = self.plan_drift()
+        if drift is None:
+            raise CockpitError("this cockpit already runs the driver's plan", "nothing to load")
+        last = drift[0]
+        plan = version_of(str(last["text"]))
+        if plan.fingerprint != last["new"]:  # a text this cockpit normalises differently: never show a guess
+            raise CockpitError(f"the journal's plan {last['new']} does not read back to the same fingerprint here "
+                               f"({plan.fingerprint}): this cockpit is of another version than the driver's",
+                               "restart this cockpit on the driver's config")
+        runbook, services = spec_of(plan.text)
+        assignments = tuple((h.name, tuple(s.name for s in services if any(select([h], sel) for sel in s.on)))
+                            for h in self.config.hosts)
+        config = dataclasses.replace(self.config, runbook=runbook, services=services, assignments=assignments)
+        self.plan, self.config, self.plan_from_journal = plan, config, True
+        if self.journal is not None:
+            self.journal.use_plan(plan)
+        await self.engine.apply_config(config)
+        self.runbook.tracker.config = config
+        self.runbook.apply_spec(runbook)
+        self._see_driver_plan()
+        return plan
+
     def _show_plan_notice(self) -> None:
         lines = self.pending.lines() if self.pending is not None else []
-        if self.pending is not None and not self.pending.errors and not self.observer:
+        if self.pending is not None and not self.pending.errors and not self.pending.restart and not self.observer:
             lines.append("A: review and accept it (journaled with your reason)")
         self.runbook.set_plan_notice(tuple(lines) + ((self._driver_plan,) if self._driver_plan else ()))
 
-    def accept_update(self, reason: str) -> PlanVersion:
-        """The driver accepts the edit on disk: journaled (fenced) with the reason and the diff, then applied to
-        the runbook. Refused (CockpitError) when invalid, when it needs a restart, or when it changes a running
-        step: hosts already fired keep the command they ran, and a batch never switches commands half-way. A
-        rolling step paused for the operator between batches takes the accepted definition for the next ones."""
+    async def accept_update(self, reason: str) -> PlanVersion:
+        """The driver accepts the edit on disk: journaled (fenced) with the reason and the diff, then applied in
+        place: the runbook, the services each host checks and the hosts (added, removed, reconnected when
+        changed; :meth:`cockpit.engine.Engine.apply_config`). Refused (CockpitError) when invalid, when it
+        changes a part applied only by a restart (:data:`cockpit.config.watch.RESTART_PARTS`, each with its
+        reason), when it changes a running step (hosts already fired keep the command they ran, and a batch
+        never switches commands half-way), or when it drops or moves a host with a command running. A rolling
+        step paused for the operator between batches takes the accepted definition for the next ones."""
         update = self.pending
         if update is None or update.plan is None or update.config is None:
             raise CockpitError("there is no valid plan change to accept", "edit the config; the cockpit shows the diff")
@@ -236,11 +305,26 @@ class Session:
             raise CockpitError(f"the change touches {', '.join(busy)}, running now",
                                "accept it when the step has ended or while it pauses for you between batches "
                                "(pause = \"manual\"), or cancel it first")
+        firing = self.engine.busy_hosts()
+        moved = [c.target.partition(".")[2] for c in update.fleet if c.what in ("removed", "changed")
+                 and c.fields != ("services",)]
+        if held := [h for h in moved if h in firing]:
+            raise CockpitError(f"the edit removes or reconnects {', '.join(held)}, where a command is running now",
+                               "accept it when that command has ended (or cancel it first)")
+        gone = {c.target.partition(".")[2] for c in update.fleet if c.what == "removed"}
+        for p in self.config.runbook.phases:
+            for s in p.steps:
+                ref = f"{p.id}.{s.id}"
+                if self.runbook.step_state(ref) in ("running", "verifying", "paused") and (
+                        lost := [h for h in self.runbook.step_hosts(s) if h in gone]):
+                    raise CockpitError(f"the edit removes {', '.join(lost)}, a host of {ref}, which is under way",
+                                       "accept it when the step has ended, or cancel it first")
         if self.journal is None:
             raise CockpitError("there is no journal to record the plan change in")
-        self.journal.accept_plan(update.plan, reason)
+        self.journal.accept_plan(update.plan, reason, also=update.fleet)
         self.plan, self.config, self.pending = update.plan, update.config, None
-        self.engine.config = update.config
+        await self.engine.apply_config(update.config)
+        self.runbook.tracker.config = update.config  # regressions: services and hosts of the accepted config
         self.runbook.apply_spec(update.config.runbook)
         self._show_plan_notice()
         return update.plan

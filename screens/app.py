@@ -292,6 +292,8 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
         yield SystemCommand("Keys", "Every key binding", self.action_help)
         yield SystemCommand("Accept plan change", "Review the edited config's plan diff and accept it (journaled)",
                             self.action_accept_plan)
+        yield SystemCommand("Load the driver's plan", "Observer: replace this cockpit's plan with the one the driver "
+                            "runs (from the journal), in place", self.action_load_driver_plan)
         for a in self.engine.config.actions:
             yield SystemCommand(render.literal(f"Action: {a.title}"), render.literal(f"key {a.key}: {a.run[:60]}"),
                                 lambda name=a.name: self.action_run_configured(  # type: ignore[misc]

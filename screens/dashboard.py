@@ -63,6 +63,7 @@ class DashboardScreen(Contained, Screen[None]):
         Binding("T", "take_over", "Take over stale lease", show=False),
         Binding("C", "continue_step", "Continue rolling step", show=False),
         Binding("A", "accept_plan", "Review and accept the edited plan", show=False),
+        Binding("L", "load_driver_plan", "Observer: load the driver's newer plan", show=False),
         Binding("1", "tab('tab-fleet')", "Fleet", show=False),
         Binding("2", "tab('tab-services')", "Services", show=False),
         Binding("3", "tab('tab-plan')", "Plan", show=False),
@@ -314,6 +315,9 @@ class DashboardScreen(Contained, Screen[None]):
 
     def action_accept_plan(self) -> None:
         self.app.action_accept_plan()  # type: ignore[attr-defined]
+
+    def action_load_driver_plan(self) -> None:
+        self.app.action_load_driver_plan()  # type: ignore[attr-defined]
 
     def _plan_target(self, want: str) -> str | None:
         sel = self.plan_selection()

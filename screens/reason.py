@@ -23,7 +23,7 @@ class ReasonPrompt(Contained, ModalScreen[str | None]):
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, question: str, placeholder: str = "", must_equal: str | None = None,
+    def __init__(self, question: str, placeholder: str = "", must_equal: str | tuple[str, ...] | None = None,
                  password: bool = False) -> None:
         super().__init__()
         self.question = question
@@ -49,8 +49,10 @@ class ReasonPrompt(Contained, ModalScreen[str | None]):
         event.input.value = ""
         if not text:
             return
-        if self.must_equal is not None and text != self.must_equal:
+        allowed = (self.must_equal,) if isinstance(self.must_equal, str) else self.must_equal
+        if allowed is not None and text not in allowed:
             event.input.value = ""
-            self.notify(f"type {self.must_equal} exactly, or Escape to cancel", severity="warning", markup=False)
+            self.notify(f"type {' or '.join(allowed)} exactly, or Escape to cancel", severity="warning",
+                        markup=False)
             return
         self.dismiss(text)

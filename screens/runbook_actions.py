@@ -98,6 +98,9 @@ class RunbookActions(_AppBase):
                 notes.append(", ".join(parts))
             if step.irreversible:
                 notes.append("IRREVERSIBLE: a point of no return")
+            if kept := self.runbook.done_under_other(ref):
+                notes.append("done under an earlier definition, not re-run unless you ask next: "
+                             + ", ".join(f"{h} ({w})" for h, w in kept.items()))
             yes = await self.push_screen_wait(ConfirmScreen(f"step {ref}: {step.title}",
                                                             self.engine.redactor.redact(step.run or ""), hosts,
                                                             "\n".join(notes)))
@@ -110,12 +113,17 @@ class RunbookActions(_AppBase):
                     "NOT READY", must_equal="NOT READY"))
                 if typed is None:
                     return
-            rerun = None
+            rerun, rerun_done = None, False
             if why := self.runbook.rerun_needed(ref):
+                done = self.runbook.done_under_other(ref)
+                also = (f", or ALL {ref} to re-run the hosts done under the earlier definition too "
+                        f"({', '.join(done)})") if done else ""
                 rerun = await self.push_screen_wait(ReasonPrompt(
-                    f"{why}. Type its id ({ref}) to run it again:", ref, must_equal=ref))
+                    f"{why}. Type its id ({ref}) to run it again{also}:", ref,
+                    must_equal=(ref, f"ALL {ref}") if done else ref))
                 if rerun is None:
                     return
+                rerun_done, rerun = rerun == f"ALL {ref}", ref
             typed_id = None
             if step.irreversible:
                 typed_id = await self.push_screen_wait(ReasonPrompt(
@@ -123,7 +131,8 @@ class RunbookActions(_AppBase):
                 if typed_id is None:
                     return
             try:
-                view = await self.runbook.run_step(ref, typed_id=typed_id, accept_not_ready=True, rerun=rerun)
+                view = await self.runbook.run_step(ref, typed_id=typed_id, accept_not_ready=True, rerun=rerun,
+                                                   rerun_done=rerun_done)
             except RunbookError as exc:
                 self.notify(str(exc), severity="error", timeout=8, markup=False)
                 return
@@ -238,24 +247,46 @@ class RunbookActions(_AppBase):
         if update is None:
             self.notify("the config on disk has no plan change to accept", timeout=4)
             return
-        if update.errors:
+        if update.errors or update.restart:  # nothing to accept: the banner says why (errors, what needs a restart)
             self.notify("\n".join(update.lines()), severity="error", timeout=10, markup=False)
             return
 
-        def answered(reason: str | None) -> None:
-            if not reason or self.session is None:
-                self.notify("not accepted: the running plan stays", timeout=4)
-                return
+        async def accept(reason: str) -> None:
+            assert self.session is not None
             try:
-                plan = self.session.accept_update(reason)
+                plan = await self.session.accept_update(reason)
             except CockpitError as exc:
                 self.notify(str(exc), severity="error", timeout=8, markup=False)
                 return
             self.notify(f"plan {plan.fingerprint} accepted: the next run of a step uses it", timeout=6, markup=False)
 
+        def answered(reason: str | None) -> None:
+            if not reason or self.session is None:
+                self.notify("not accepted: the running plan stays", timeout=4)
+                return
+            self.run_worker(accept(reason), group="plan")
+
         text = "\n".join(update.lines()[:30])
         self.push_screen(ReasonPrompt(f"{text}\n\nAccept this plan? Type the reason (journaled):",
                                       "why the plan changed"), answered)
+
+    def action_load_driver_plan(self) -> None:
+        """Observer: load the plan the driver runs (from the journal) in place of this cockpit's; no restart."""
+        if self.session is None:
+            self.notify("no journal: there is no driver's plan to load", timeout=4)
+            return
+
+        async def load() -> None:
+            assert self.session is not None
+            try:
+                plan = await self.session.load_driver_plan()
+            except CockpitError as exc:
+                self.notify(str(exc), severity="warning", timeout=8, markup=False)
+                return
+            self.notify(f"plan {plan.fingerprint} loaded from the journal: this cockpit now shows the driver's plan",
+                        timeout=6, markup=False)
+
+        self.run_worker(load(), group="plan")
 
     def action_take_over(self) -> None:
         if self._refuse_read_only():

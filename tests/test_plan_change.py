@@ -5,6 +5,7 @@ once, the headless guard (`step run` refuses a plan the journal never accepted, 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -165,7 +166,14 @@ def test_step_run_refuses_a_changed_plan_until_accepted(fleet, tmp_path) -> None
     path.write_text(text[:text.index("  [[phases.steps]]\n  id = \"other\"")])
     plan = cockpit("plan", "-c", str(path))
     assert plan.returncode == 0, plan.stdout + plan.stderr
-    assert "⚠ removed after running: p.other (last run " in plan.stdout and "by alice: echo other)" in plan.stdout
+    assert "⚠ removed after running: p.other (last run " in plan.stdout
+    with Journal(journal_of(path), "reader", readonly=True).open() as j:
+        under = [a["plan"] for a in j.actions() if a["step"] == "p.other"][-1]
+    assert f"by alice under plan {under}, done: echo other)" in plan.stdout  # what it ran, and under which plan
+    as_json = cockpit("plan", "-c", str(path), "--json")
+    removed = json.loads(as_json.stdout)[0]["removed_after_running"]
+    assert [(r["ref"], r["state"], r["plan"], r["command"]) for r in removed] == [("p.other", "done", under,
+                                                                                   "echo other")]
 
 
 def test_a_done_step_whose_definition_changed_says_so_before_running_again(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -178,8 +186,12 @@ def test_a_done_step_whose_definition_changed_says_so_before_running_again(fleet
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "changed since run" in refused.stderr and "command: " in refused.stderr
     assert "--rerun p.mark" in refused.stderr and marks(fleet) == [["v1"], ["v1"], ["v1"]]
-    ok = cockpit("step", "run", "p.mark", "-c", str(path), "--rerun", "p.mark")
-    assert ok.returncode == 0, ok.stdout + ok.stderr  # accepted by the refused run: it was journaled
+    done = cockpit("step", "run", "p.mark", "-c", str(path), "--rerun", "p.mark")
+    assert done.returncode == 2, done.stdout + done.stderr  # accepted by the refused run: it was journaled
+    assert "done on all its hosts (h1, h2, h3) under an earlier definition" in done.stderr
+    assert "--rerun-done" in done.stderr and marks(fleet) == [["v1"], ["v1"], ["v1"]]
+    ok = cockpit("step", "run", "p.mark", "-c", str(path), "--rerun", "p.mark", "--rerun-done")
+    assert ok.returncode == 0, ok.stdout + ok.stderr  # the operator chose to re-run the done hosts
     assert marks(fleet) == [["v1", "v2"], ["v1", "v2"], ["v1", "v2"]]
 
 

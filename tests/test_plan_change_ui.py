@@ -96,16 +96,21 @@ async def test_edit_mid_cutover_shows_the_diff_and_runs_nothing_until_accepted(f
         assert "echo v2" in app.screen.command  # type: ignore[attr-defined]
         await pilot.press("y")
         await until(pilot, lambda: app.screen.__class__.__name__ == "ReasonPrompt")
-        assert "changed since run" in app.screen.question and "echo v1" in app.screen.question  # type: ignore[attr-defined]
+        question = app.screen.question  # type: ignore[attr-defined]
+        assert "changed since run" in question and "echo v1" in question
+        assert "done on h1 (plan " in question and "the next run fires on h2, h3 only" in question
         await pilot.press(*"p.mark", "enter")
         await until(pilot, lambda: state() == "done", timeout=20)
-        assert marks(fleet) == [["v1", "v2"], ["v1", "v2"], ["v2"]]
+        assert marks(fleet) == [["v1"], ["v1", "v2"], ["v2"]]  # h1 was done: not re-run
         runs = [(a["plan"], r["host"], r["command"]) for a in session.journal.actions() if a["step"] == "p.mark"
                 for r in a["runs"]]  # one action per batch
-        assert [(p, h) for p, h, _ in runs] == [(first_plan, "h1"), (first_plan, "h2"), (session.plan.fingerprint, "h1"),
+        assert [(p, h) for p, h, _ in runs] == [(first_plan, "h1"), (first_plan, "h2"),
                                                 (session.plan.fingerprint, "h2"), (session.plan.fingerprint, "h3")]
         assert all("echo v1" in c for _, _, c in runs[:2])  # hosts already fired keep their journaled command
         assert all("echo v2" in c for _, _, c in runs[2:])
+        h1 = next(c for p in app.runbook.view().phases for s in p.steps if s.ref == "p.mark" for c in s.checks
+                  if c.host == "h1")
+        assert h1.ok is True and f"done under plan {first_plan}" in h1.detail and "not re-run" in h1.detail
 
 
 PAUSED = ROLL.replace('; test "$COCKPIT_TEST_HOST" != h2', "").replace("  max_failures = 1\n", '  pause = "manual"\n')

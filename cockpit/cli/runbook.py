@@ -47,6 +47,9 @@ def add_parsers(sub: argparse._SubParsersAction, config_arg: Any) -> None:  # ty
                    help="run even though the step's rollback_requires do not hold")
     r.add_argument("--rerun", metavar="PHASE.STEP",
                    help="run a step again whose last run was interrupted or that is done: repeat its id here")
+    r.add_argument("--rerun-done", action="store_true",
+                   help="also re-run the hosts where the step is done under an earlier definition (by default "
+                        "a changed step runs on the remaining hosts only)")
     t = ssub.add_parser("tick", help="mark a manual step (or one host of it) done or failed")
     t.add_argument("ref", metavar="PHASE.STEP")
     t.add_argument("--host")
@@ -109,7 +112,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     view = asyncio.run(run())
     if args.json:
         print(json.dumps([{"id": p.id, "title": p.title, "state": p.state,
-                           "steps": [{"ref": s.ref, "title": s.title, "state": s.state} for s in p.steps]}
+                           "steps": [{"ref": s.ref, "title": s.title, "state": s.state} for s in p.steps],
+                           "removed_after_running": [  # steps of this phase that ran, gone from the plan since
+                               {"ref": r.ref, "title": r.title, "state": r.state, "last_run": r.started,
+                                "operator": r.operator, "plan": r.plan, "command": r.command}
+                               for r in view.removed_steps if r.ref.partition(".")[0] == p.id]}
                           for p in view.phases], indent=2))
     else:
         sys.stdout.write(render_plan(view))

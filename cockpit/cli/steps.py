@@ -88,7 +88,8 @@ def cmd_step(args: argparse.Namespace) -> int:
                     raise UsageError(f"{args.ref} pauses for the operator between batches",
                                      "run it from the cockpit or a terminal, or set pause to a duration")
                 asyncio.get_running_loop().add_reader(sys.stdin, lambda: _continue(s, args.ref))
-            view = await s.runbook.run_step(args.ref, typed_id=typed, accept_not_ready=accept, rerun=rerun)
+            view = await s.runbook.run_step(args.ref, typed_id=typed, accept_not_ready=accept, rerun=rerun,
+                                            rerun_done=args.rerun_done)
             for c in view.checks:
                 print(f"{'✔' if c.ok else '✖'} {c.host}: {c.detail}")
             print(f"{args.ref}: {view.state}" + (f" ({view.detail})" if view.detail else ""))

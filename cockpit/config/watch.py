@@ -9,17 +9,24 @@ it (journaled), see :meth:`cockpit.session.Session.accept_update`.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 from cockpit.config.loader import load_config
 from cockpit.errors import ConfigError
-from cockpit.plans import PlanChange, PlanVersion, diff_plans, plan_version
+from cockpit.plans import PlanChange, PlanVersion, diff_hosts, diff_plans, plan_version
 from cockpit.spec import Config
 
-#: parts of a config the running engine was built from: a change to them needs a restart, not a reload
-RESTART_PARTS = ("hosts", "services", "ssh", "assignments", "cockpit", "journal", "actions")
+#: parts of a config applied only by a restart, and why they cannot be applied in place (services, hosts and
+#: the runbook are applied in place when the driver accepts the edit: :meth:`cockpit.engine.Engine.apply_config`)
+RESTART_PARTS = {
+    "ssh": "[ssh]: the open connections, their host-key policy and the handshake limit were made with the old "
+           "settings; reconnecting every host mid-cutover is a restart",
+    "cockpit": "[cockpit]: the title, the polling interval, the history kept and the state directory (where "
+               "action output is spooled) are set when the cockpit starts",
+    "journal": "[journal]: the journal file and the driver's lease are open with the old path and lease_ttl",
+    "actions": "[actions.*]: the action keys are bound when the screen starts",
+}
 
 
 @dataclass(frozen=True)
@@ -30,16 +37,19 @@ class PlanUpdate:
     config: Config | None = None
     plan: PlanVersion | None = None
     changes: tuple[PlanChange, ...] = ()
-    restart: tuple[str, ...] = ()  # parts that changed but are applied only by a restart
+    restart: tuple[str, ...] = ()  # parts that changed but are applied only by a restart (RESTART_PARTS)
+    fleet: tuple[PlanChange, ...] = ()  # hosts added, removed or changed (applied in place when accepted)
 
     def lines(self) -> list[str]:
         """What the operator reads: the errors, or the diff and what it takes to apply it."""
         if self.errors:
             return ["CONFIG EDIT REFUSED: the file on disk is invalid; the running plan stays:", *self.errors]
         head = f"PLAN CHANGED on disk (plan {self.plan.fingerprint if self.plan else '?'}):"
-        out = [head, *(c.render() for c in self.changes)]
+        out = [head, *(c.render() for c in (*self.changes, *self.fleet))]
         if self.restart:
-            out.append(f"also changed: {', '.join(self.restart)} (applied only by restarting the cockpit)")
+            out.append("NEEDS A RESTART, not applied in place (accepting this edit is refused until the cockpit "
+                       "restarts on it, or the file is put back):")
+            out += [f"    {RESTART_PARTS[name]}" for name in self.restart]
         return out
 
 
@@ -103,8 +113,8 @@ class ConfigWatch:
             self._stamps.setdefault(p, stamp)
         version = plan_version(new)
         restart = tuple(name for name in RESTART_PARTS if getattr(new, name) != getattr(running, name))
-        if version.fingerprint == plan.fingerprint and not restart:
+        fleet = tuple(diff_hosts(running, new))
+        if version.fingerprint == plan.fingerprint and not restart and not fleet:
             return None
         changes = tuple(diff_plans(plan.text, version.text))
-        return PlanUpdate(config=dataclasses.replace(running, runbook=new.runbook) if not restart else new,
-                          plan=version, changes=changes, restart=restart)
+        return PlanUpdate(config=new, plan=version, changes=changes, restart=restart, fleet=fleet)

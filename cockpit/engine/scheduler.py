@@ -20,7 +20,7 @@ from cockpit.history import History
 from cockpit.model import Expect, FleetSnapshot, HostState, StatusChange
 from cockpit.sanitize import one_line
 from cockpit.secrets import Redactor
-from cockpit.spec import Config, ServiceSpec
+from cockpit.spec import Config, HostSpec, ServiceSpec
 from cockpit.transports import CommandResult, LocalTransport, OutputCallback, SshTransport, Transport
 
 
@@ -86,23 +86,16 @@ class Engine:
         self.redactor = Redactor(config.secrets)
         self._handshakes = asyncio.Semaphore(config.ssh.max_startups)
         self._transports: dict[str, Transport] = {}
-        for h in config.hosts:
-            self._transports[h.name] = (
-                LocalTransport(h) if h.transport == "local" else SshTransport(h, config.ssh, self._handshakes)
-            )
         self.prober = HttpProber()
-        self.pollers = {
-            h.name: HostPoller(h, config, self._transports[h.name], self.prober, self.transport, self.redactor)
-            for h in config.hosts
-        }
         #: how late this loop runs: a deadline missed while it was late is "cockpit overloaded" (checks/lag.py)
         self.lag = LoopLag()
         #: direct HTTP/TCP probes in a worker process, timed away from rendering (checks/probing.py)
         self.probes = ProbeProcess()
-        for poller in self.pollers.values():
-            poller.lag = self.lag
-            poller.probes = self.probes
-        self.actions = ActionRunner(self, config.host, self.redactor)
+        self.pollers: dict[str, HostPoller] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        for h in config.hosts:
+            self._add_host(h, config)
+        self.actions = ActionRunner(self, lambda name: self.config.host(name), self.redactor)  # a reload may move it
         self.actions.detached = detach.action_runner(self)
         state_dir = config.cockpit.state_dir
         self.actions.spool_dir = state_dir / "spool" if state_dir is not None else None
@@ -119,7 +112,73 @@ class Engine:
         self._closing = False
         self._wake: dict[str, asyncio.Event] = {}
         self._round = 0
-        self._locks = {name: asyncio.Lock() for name in self.pollers}
+        self._started = False
+
+    def _add_host(self, h: HostSpec, config: Config) -> None:
+        self._transports[h.name] = (
+            LocalTransport(h) if h.transport == "local" else SshTransport(h, config.ssh, self._handshakes))
+        poller = HostPoller(h, config, self._transports[h.name], self.prober, self.transport, self.redactor)
+        poller.lag = self.lag
+        poller.probes = self.probes
+        self.pollers[h.name] = poller
+        self._locks.setdefault(h.name, asyncio.Lock())
+
+    # -- a reloaded config (issue 17) ------------------------------------------------------
+
+    def busy_hosts(self) -> set[str]:
+        """Hosts with a command of an action still running: a reload must not move or drop them."""
+        return {r.host for run in self.actions.running() for r in run.runs if r.state in ("pending", "running")}
+
+    async def apply_config(self, config: Config) -> list[str]:
+        """Apply a reloaded config in place: its services (what each host's round checks), its hosts (added
+        ones polled from now on, removed ones dropped, changed ones reconnected with a fresh state) and its
+        runbook. Returns what was done, one line per host touched.
+
+        The caller refuses the reload first when a host to drop or reconnect has a command running
+        (:meth:`busy_hosts`) and when a part outside these changed ([ssh], [cockpit], ...: a restart). A host is
+        swapped under its round lock, so a round in progress ends on the connection it started on.
+        """
+        old = {h.name: h for h in self.config.hosts}
+        new = {h.name: h for h in config.hosts}
+        for secret in config.secrets:
+            self.redactor.add(secret)
+        self.config = config
+        self._lifecycle = {s.name: s for s in config.services if s.lifecycle or s.expect != "up"}
+        # a longer window keeps more from now on (what is gone stays gone: too few samples say inconclusive)
+        self.history.max_age = max(self.history.max_age, config.runbook.window + 60.0)
+        done: list[str] = []
+        for name in [n for n in old if n not in new]:
+            task = self._tasks.pop(name, None)
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            async with self._locks[name]:
+                await self._transports.pop(name).close()
+                del self.pollers[name]
+            self._wake.pop(name, None)
+            self._locks.pop(name, None)
+            done.append(f"host {name} removed: no longer polled")
+        for name, h in new.items():
+            was = old.get(name)
+            if was is None:
+                self._add_host(h, config)
+                done.append(f"host {name} added: polled from now on")
+            elif dataclasses.replace(was, source=None) != dataclasses.replace(h, source=None):
+                async with self._locks[name]:
+                    await self._transports[name].close()
+                    self._add_host(h, config)
+                done.append(f"host {name} changed: reconnected, its state starts afresh")
+            else:
+                poller = self.pollers[name]
+                services = config.services_on(name)
+                if [s.name for s in services] != [s.name for s in poller.services] or services != poller.services:
+                    done.append(f"host {name}: checks {', '.join(s.name for s in services) or 'nothing'} from now on")
+                poller.config, poller.services = config, services
+        if self._started:
+            await self.start()  # pollers for the hosts added
+        self.probe_now()
+        self._publish(list(self.pollers), [])
+        return done
 
     # -- access ---------------------------------------------------------------------------
 
@@ -251,6 +310,7 @@ class Engine:
     async def start(self) -> None:
         """Start one poller per host."""
         self._closing = False
+        self._started = True
         for name in self.pollers:
             if name not in self._tasks:
                 self._wake[name] = asyncio.Event()

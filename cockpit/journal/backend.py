@@ -12,12 +12,12 @@ transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from cockpit.journal.lease import Lease
 from cockpit.model import StatusChange
-from cockpit.plans import PlanVersion
+from cockpit.plans import PlanChange, PlanVersion
 
 
 @runtime_checkable
@@ -49,7 +49,8 @@ class JournalBackend(Protocol):
     def rollback_started(self, kind: str, target: str, at: float) -> int: ...
     def status_changes(self, events: Iterable[StatusChange]) -> int: ...
     def mark_interrupted(self, now: float, *, keep_detached: bool = False) -> list[dict[str, Any]]: ...
-    def accept_plan(self, plan: PlanVersion, reason: str, *, at: float | None = None) -> int: ...
+    def accept_plan(self, plan: PlanVersion, reason: str, *, at: float | None = None,
+                    also: Sequence[PlanChange] = ()) -> int: ...
 
     # -- plan versions: every decision above carries the plan in use and its step's fingerprint ----
     def use_plan(self, plan: PlanVersion | None) -> None: ...

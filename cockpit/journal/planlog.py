@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from cockpit.journal import read as rd
 from cockpit.journal.lease import LeaseStore
-from cockpit.plans import PlanVersion, diff_plans
+from cockpit.plans import PlanChange, PlanVersion, diff_plans
 from cockpit.sanitize import strip_control
 
 
@@ -50,9 +51,11 @@ class PlanLog(LeaseStore):
             out["step_fp"] = step_fp
         return out
 
-    def accept_plan(self, plan: PlanVersion, reason: str, *, at: float | None = None) -> int:
+    def accept_plan(self, plan: PlanVersion, reason: str, *, at: float | None = None,
+                    also: Sequence[PlanChange] = ()) -> int:
         """The driver accepts ``plan`` (fenced, FULL): journaled with the operator, the reason and the diff
-        from the last accepted version. Decisions from now on are made under it. Returns the change's id."""
+        from the last accepted version, plus ``also`` (hosts added, removed or changed, which the plan's text
+        holds only where a step names them). Decisions from now on are made under it. Returns the change's id."""
         now = self._clock() if at is None else at
         reason = strip_control(reason)
         with self.write("FULL") as conn:
@@ -61,7 +64,7 @@ class PlanLog(LeaseStore):
                                "ORDER BY c.id DESC LIMIT 1").fetchone()
             conn.execute("INSERT OR IGNORE INTO plans (fingerprint, at, operator, text) VALUES (?, ?, ?, ?)",
                          (plan.fingerprint, now, self.operator, plan.text))
-            changes = diff_plans(old["text"], plan.text) if old is not None else []
+            changes = [*(diff_plans(old["text"], plan.text) if old is not None else []), *also]
             diff = [{"what": c.what, "target": c.target, "fields": list(c.fields), "lines": list(c.lines)}
                     for c in changes]
             cur = conn.execute("INSERT INTO plan_changes (at, operator, old, new, reason, diff) "

@@ -34,6 +34,7 @@ from cockpit.errors import JournalError
 from cockpit.journal import read as rd
 from cockpit.journal.planlog import PlanLog
 from cockpit.model import StatusChange
+from cockpit.plans import ROLLBACK_PART
 from cockpit.sanitize import strip_control
 
 __all__ = ["OUTPUT_LIMIT", "Journal"]
@@ -318,10 +319,10 @@ class Journal(PlanLog):
         now = self._clock() if at is None else at
         with self.write("NORMAL") as conn:
             self.fence(conn)
-            stamp = self._stamp(conn, now, None)
-            rid = int(conn.execute("INSERT INTO gate_results (at, phase, ok, detail, operator, plan) "
-                                   "VALUES (?, ?, ?, ?, ?, ?)",
-                                   (now, phase, _ok(ok), detail, self.operator, stamp[0])).lastrowid or 0)
+            stamp = self._stamp(conn, now, phase)
+            rid = int(conn.execute("INSERT INTO gate_results (at, phase, ok, detail, operator, plan, step_fp) "
+                                   "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                   (now, phase, _ok(ok), detail, self.operator, *stamp)).lastrowid or 0)
             self._log(conn, "gate", now, {"phase": phase, "ok": ok, "detail": detail, **self._fields(stamp)}, rid)
         return rid
 
@@ -351,7 +352,7 @@ class Journal(PlanLog):
         reason, detail = strip_control(reason), strip_control(detail)
         with self.write("FULL") as conn:
             self.fence(conn)
-            stamp = self._stamp(conn, now, target if kind == "step" else None)
+            stamp = self._stamp(conn, now, target if kind in ("step", "phase") else None)
             return self._insert_transition(conn, now, kind, target, state, reason, detail,
                                            stamp=self._fields(stamp))
 
@@ -376,12 +377,13 @@ class Journal(PlanLog):
         now = self._clock()
         with self.write("FULL") as conn:
             self.fence(conn)
+            stamp = self._stamp(conn, now, phase_id)
             if since is None:
                 conn.execute("DELETE FROM holds WHERE phase = ?", (phase_id,))
             else:
-                conn.execute("INSERT OR REPLACE INTO holds (phase, since, operator) VALUES (?, ?, ?)",
-                             (phase_id, since, self.operator))
-            self._log(conn, "hold", now, {"phase": phase_id, "since": since})
+                conn.execute("INSERT OR REPLACE INTO holds (phase, since, operator, plan, step_fp) "
+                             "VALUES (?, ?, ?, ?, ?)", (phase_id, since, self.operator, *stamp))
+            self._log(conn, "hold", now, {"phase": phase_id, "since": since, **self._fields(stamp)})
 
     def hold(self, phase_id: str) -> float | None:
         with self.read() as conn:
@@ -398,9 +400,10 @@ class Journal(PlanLog):
         text = json.dumps(data, ensure_ascii=False, sort_keys=True)  # a TypeError here is the caller's bug
         with self.write("FULL") as conn:
             self.fence(conn)
-            bid = int(conn.execute("INSERT INTO baselines (at, data, operator) VALUES (?, ?, ?)",
-                                   (at, text, self.operator)).lastrowid or 0)
-            self._log(conn, "baseline", at, {"baseline_id": bid}, bid)
+            plan = self._stamp(conn, at, None)[0]
+            bid = int(conn.execute("INSERT INTO baselines (at, data, operator, plan) VALUES (?, ?, ?, ?)",
+                                   (at, text, self.operator, plan)).lastrowid or 0)
+            self._log(conn, "baseline", at, {"baseline_id": bid, **({"plan": plan} if plan else {})}, bid)
         return bid
 
     def latest_baseline(self) -> tuple[int, float, dict[str, Any]] | None:
@@ -411,13 +414,18 @@ class Journal(PlanLog):
     def baselines(self) -> list[dict[str, Any]]:
         with self.read() as conn:
             rows = conn.execute("SELECT * FROM baselines ORDER BY id").fetchall()
-            return [rd.with_times({"id": r["id"], "at": r["at"], "operator": r["operator"],
+            return [rd.with_times({"id": r["id"], "at": r["at"], "operator": r["operator"], "plan": r["plan"],
                                    "data": json.loads(r["data"])}) for r in rows]
+
+    @staticmethod
+    def _rollback_part(kind: str, target: str) -> str:
+        """What a rollback's ``step_fp`` fingerprints: its step or phase, or the runbook's rollback (quick)."""
+        return ROLLBACK_PART if kind == "quick" else target
 
     def rollback_started(self, kind: str, target: str, at: float) -> int:
         with self.write("FULL") as conn:
             self.fence(conn)
-            stamp = self._stamp(conn, at, target)
+            stamp = self._stamp(conn, at, self._rollback_part(kind, target))
             rid = int(conn.execute("INSERT INTO rollbacks (kind, target, started, operator, plan, step_fp) "
                                    "VALUES (?, ?, ?, ?, ?, ?)",
                                    (kind, target, at, self.operator, *stamp)).lastrowid or 0)
@@ -432,9 +440,10 @@ class Journal(PlanLog):
                 return False
             conn.execute("UPDATE rollbacks SET ended = ?, ok = ?, detail = ? WHERE id = ?",
                          (at, int(ok), detail, rollback_id))
+            stamp = self._stamp(conn, at, self._rollback_part(row["kind"], row["target"]))
             self._log(conn, "rollback-ended", at, {
                 "rollback_id": rollback_id, "rollback_kind": row["kind"], "target": row["target"], "ok": ok,
-                "detail": detail, "duration": rd.duration(row["started"], at)}, rollback_id)
+                "detail": detail, "duration": rd.duration(row["started"], at), **self._fields(stamp)}, rollback_id)
         return True
 
     def rollbacks(self) -> list[dict[str, Any]]:
@@ -443,7 +452,8 @@ class Journal(PlanLog):
             return [rd.with_times({
                 "id": r["id"], "kind": r["kind"], "target": r["target"], "operator": r["operator"],
                 "started": r["started"], "ended": r["ended"], "duration": rd.duration(r["started"], r["ended"]),
-                "ok": rd.tristate(r["ok"]), "detail": r["detail"]}) for r in rows]
+                "ok": rd.tristate(r["ok"]), "detail": r["detail"], "plan": r["plan"], "step_fp": r["step_fp"]})
+                for r in rows]
 
     # -- reading everything ---------------------------------------------------------------------
 

@@ -166,10 +166,19 @@ def _v4(conn: sqlite3.Connection) -> None:
         conn.execute(f"ALTER TABLE {table} ADD COLUMN step_fp TEXT")
 
 
+def _v5(conn: sqlite3.Connection) -> None:
+    """Every decision under its plan: holds and baselines name the plan they were made under (a hold also
+    its phase's own fingerprint); gate results, phase transitions and phase rollbacks fill ``step_fp`` with
+    the phase's fingerprint from now on. Rows written before stay NULL: not known, never guessed."""
+    conn.execute("ALTER TABLE holds ADD COLUMN plan TEXT")
+    conn.execute("ALTER TABLE holds ADD COLUMN step_fp TEXT")
+    conn.execute("ALTER TABLE baselines ADD COLUMN plan TEXT")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 #: ``MIGRATIONS[i]`` migrates version ``i`` to ``i + 1``; append, never edit
-MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3, _v4)
+MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3, _v4, _v5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

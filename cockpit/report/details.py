@@ -39,6 +39,7 @@ class DetailSections(PlanSections):
         for i, phase in enumerate(self.spec.phases, 1):
             out += self.phase(i, phase)
         out += self.strays()
+        out += self.removed_section()
         return out
 
     def phase(self, index: int, phase: PhaseSpec) -> list[str]:
@@ -121,7 +122,8 @@ class DetailSections(PlanSections):
         """Phases and steps the journal knows but the config's runbook no longer has."""
         known = {("phase", p.id) for p in self.spec.phases} | {
             ("step", f"{p.id}.{s.id}") for p in self.spec.phases for s in p.steps}
-        stray = sorted(k for k in self.latest if k[0] in ("phase", "step") and k not in known)
+        ran = {("step", a["step"]) for a in self.actions if a["kind"] == "step"}  # in "Removed after running"
+        stray = sorted(k for k in self.latest if k[0] in ("phase", "step") and k not in known and k not in ran)
         if not stray:
             return []
         out = ["### Not in the runbook", "",

@@ -27,6 +27,25 @@ class PlanSections(ReportBase):
             out.append(f"#{a['id']} {self.t(a['kind'])} {_iso(a['started'])}{plan}: {per_host or 'no hosts'}")
         return out
 
+    def removed_section(self) -> list[str]:
+        """Steps that ran but are no longer in the config's runbook: removed after running, each run with the
+        plan version it was made under and each host's exact command (the config cannot say what they were)."""
+        known = {f"{p.id}.{s.id}" for p in self.spec.phases for s in p.steps}
+        gone = [ref for ref in dict.fromkeys(a["step"] for a in self.actions if a["kind"] == "step" and a["step"])
+                if ref not in known]
+        if not gone:
+            return []
+        out = ["### Removed after running", "",
+               "These steps ran, but the config's runbook no longer has them (a plan change removed them):", "",
+               "| Step | Latest state | Runs (plan version, each host's exact command) |", "|---|---|---|"]
+        for ref in gone:
+            t = self.latest.get(("step", ref))
+            state = f"**{self.t(t['state'])}** {_iso(t['at'])}" if t else "not recorded"
+            runs = self.step_runs(ref, [a for a in self.actions if a["step"] == ref])
+            out.append(f"| {self.t(ref)} | removed after running; {state} | {'<br>'.join(runs)} |")
+        out.append("")
+        return out
+
     def changed_note(self, ref: str, mine: list[dict[str, Any]]) -> str:
         """"; changed since run" when the step's last run was made under another definition than the config's."""
         last = mine[-1] if mine else None

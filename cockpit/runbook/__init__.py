@@ -18,6 +18,7 @@ from cockpit.runbook.views import (
     HostCheck,
     PhaseView,
     PlanView,
+    RemovedStep,
     RollbackRecord,
     StepView,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "HostCheck",
     "PhaseView",
     "PlanView",
+    "RemovedStep",
     "RollbackRecord",
     "Runbook",
     "RunbookError",

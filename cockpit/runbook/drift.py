@@ -8,9 +8,11 @@ again then needs its id typed (:meth:`cockpit.runbook.Runbook.rerun_needed`), an
 
 from __future__ import annotations
 
+import json
 import time
 
 from cockpit.plans import PlanVersion, diff_plans
+from cockpit.runbook.views import RemovedStep
 
 
 def hhmm(at: float) -> str:
@@ -33,9 +35,53 @@ def changed_since_run(journal: object | None, ref: str) -> str:
     return f"changed since run (its last run started at {hhmm(action['started'])} under plan {action['plan']}): {what}"
 
 
-def removed_after_running(journal: object | None, steps: set[str]) -> list[str]:
-    """Steps that ran (a step action in the journal) but are not in ``steps`` (the plan in use now)."""
+def done_under_other(journal: object | None, ref: str, hosts: list[str]) -> dict[str, str]:
+    """{host: "plan P at HH:MM"} for the hosts of ``ref`` whose last journaled outcome is done under another
+    definition of the step than the plan in use now: a changed step's next run leaves them alone unless the
+    operator chooses to re-run them (:meth:`cockpit.runbook.Runbook.run_step`, ``rerun_done``). An outcome
+    older than a rollback of the step, of its phase or of the whole plan does not count: it was undone."""
+    plan: PlanVersion | None = getattr(journal, "plan", None)
+    if journal is None or plan is None:
+        return {}
+    phase = ref.partition(".")[0]
+    undone = max((float(rb["started"]) for rb in journal.rollbacks()  # type: ignore[attr-defined]
+                  if rb["kind"] not in ("step", "phase") or rb["target"] in (ref, phase)), default=0.0)
+    last: dict[str, dict[str, object]] = {}
+    for r in journal.verify_results(ref):  # type: ignore[attr-defined]
+        if float(r["at"]) > undone:  # a rollback since (of the step, its phase, or the quick one) undid it
+            last[str(r["host"])] = r
+    now = plan.step(ref)
+    out: dict[str, str] = {}
+    for h in hosts:
+        r = last.get(h)
+        if r is not None and r["ok"] is True and r.get("step_fp") and r["step_fp"] != now:
+            out[h] = f"plan {r['plan']} at {hhmm(float(r['at']))}"  # type: ignore[arg-type]
+    return out
+
+
+def removed_after_running(journal: object | None, steps: set[str]) -> list[RemovedStep]:
+    """Steps that ran (a step action in the journal) but are not in ``steps`` (the plan in use now), with
+    their title as the plan they last ran under had it, and their last journaled state."""
     if journal is None or not hasattr(journal, "last_step_runs"):
         return []
-    return [f"{r['step']} (last run {hhmm(r['started'])} by {r['operator']}: {r['command']})"
-            for r in journal.last_step_runs() if r["step"] not in steps]
+    out = []
+    for r in journal.last_step_runs():
+        if r["step"] in steps:
+            continue
+        moves = journal.transitions(r["step"])  # type: ignore[attr-defined]
+        text = journal.plan_text(r["plan"]) if r.get("plan") else None  # type: ignore[attr-defined]
+        out.append(RemovedStep(r["step"], _title(text, r["step"]), moves[-1]["state"] if moves else "",
+                               r["started"], r["operator"], r["command"], r.get("plan")))
+    return out
+
+
+def _title(plan_text: str | None, ref: str) -> str:
+    """A step's title in a plan version's normalised text ("" when not found)."""
+    if not plan_text:
+        return ""
+    phase, _, step = ref.partition(".")
+    for p in json.loads(plan_text).get("phases", []):
+        for s in p.get("steps", []) if p.get("id") == phase else []:
+            if s.get("id") == step:
+                return str(s.get("title") or "")
+    return ""

@@ -132,5 +132,6 @@ class Runbook(StepsMixin, RollbackMixin, LifecycleMixin):
         for p in self.spec.phases:
             self._holds[p.id] = self.journal.hold(p.id)  # type: ignore[attr-defined]
         self._restore_hosts()
+        self._see_drift()  # the driver's runs: under which definition, and of steps this plan no longer has
         self.engine.rejudge()
         self._publish()

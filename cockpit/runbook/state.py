@@ -24,6 +24,7 @@ from cockpit.runbook.views import (
     HostCheck,
     PhaseView,
     PlanView,
+    RemovedStep,
     RollbackRecord,
     StepView,
     _StepState,
@@ -51,7 +52,7 @@ class RunbookState:
         self.driver = ""
         self.banner = ""
         self.plan_notice: tuple[str, ...] = ()
-        self._removed: tuple[str, ...] = ()
+        self._removed: tuple[RemovedStep, ...] = ()
         self._changed: dict[str, str] = {}  # steps whose last run had another definition (drift.changed_since_run)
         self._gate_task: asyncio.Task[None] | None = None
         #: step -> hosts it was ever done on, for irreversible steps (a retirement never re-expected)
@@ -94,8 +95,7 @@ class RunbookState:
         for rb in self.journal.rollbacks():  # type: ignore[attr-defined]
             self._rollbacks.append(RollbackRecord(rb.get("target") or rb.get("kind", "rollback"),
                                                   rb["started"], rb.get("ended"), rb.get("ok")))
-        self._removed = tuple(removed_after_running(self.journal, set(self._refs())))
-        self._changed = {ref: why for ref in self._refs() if (why := changed_since_run(self.journal, ref))}
+        self._see_drift()
 
     def _restore_hosts(self) -> None:
         """Each host's outcome of each step's last run (what lifecycle services follow), read from the journal.
@@ -204,7 +204,8 @@ class RunbookState:
         return PlanView(phases=phases, current=current, regressions=tuple(r.line() for r in self.regressions()),
                         rollbacks=tuple(self._rollbacks), budget=self.spec.rollback_budget, driver=self.driver,
                         observer=self.observer, interrupted=tuple(self._interrupted), banner=banner,
-                        plan_notice=self.plan_notice, removed=self._removed,
+                        plan_notice=self.plan_notice, removed=tuple(r.line() for r in self._removed),
+                        removed_steps=self._removed,
                         baseline_at=(self.tracker.baseline or {}).get("at"))
 
     def _publish(self) -> None:
@@ -233,9 +234,13 @@ class RunbookState:
         for p in spec.phases:
             for s in p.steps:
                 self._steps.setdefault(f"{p.id}.{s.id}", _StepState())
+        self._see_drift()
+        self._publish()
+
+    def _see_drift(self) -> None:
+        """Steps changed since their last run, and steps that ran but are gone from the plan in use now."""
         self._removed = tuple(removed_after_running(self.journal, set(self._refs())))
         self._changed = {ref: why for ref in self._refs() if (why := changed_since_run(self.journal, ref))}
-        self._publish()
 
     def _refs(self) -> list[str]:
         return [f"{p.id}.{s.id}" for p in self.spec.phases for s in p.steps]

@@ -13,7 +13,7 @@ import time
 from cockpit.conditions import Verdict, evaluate_all
 from cockpit.errors import RunbookError
 from cockpit.runbook.context import EngineContext
-from cockpit.runbook.drift import hhmm, changed_since_run
+from cockpit.runbook.drift import changed_since_run, done_under_other, hhmm
 from cockpit.runbook.rolling import batches, ordered
 from cockpit.runbook.state import RunbookState
 from cockpit.runbook.views import VERIFY_POLL, HostCheck, StepView
@@ -64,11 +64,24 @@ class StepsMixin(RunbookState):
         """
         state = self._steps[ref].state
         changed = changed_since_run(self.journal, ref)
+        if done := self.done_under_other(ref):
+            _phase, step = self.spec.step(ref)
+            rest = [h for h in self.step_hosts(step) if h not in done]
+            note = (f"done on {', '.join(f'{h} ({w})' for h, w in done.items())} under an earlier definition: the "
+                    f"next run fires on {', '.join(rest) or 'no host'} only, unless you choose to re-run the done "
+                    "hosts too")
+            changed = f"{changed}; {note}" if changed else note
         if state not in ("interrupted", "done"):
             return f"step {ref} {changed}" if changed else ""
         if changed:
             return f"{self._rerun_why(ref, state)}; {changed}"
         return self._rerun_why(ref, state)
+
+    def done_under_other(self, ref: str) -> dict[str, str]:
+        """Hosts of ``ref`` done under an earlier definition of it (when and under which plan): a changed step
+        is not re-run there unless the operator asks (``rerun_done``)."""
+        _phase, step = self.spec.step(ref)
+        return done_under_other(self.journal, ref, self.step_hosts(step))
 
     def _rerun_why(self, ref: str, state: str) -> str:
         j = self.journal
@@ -86,12 +99,14 @@ class StepsMixin(RunbookState):
                 f"{action['operator']} and the cockpit stopped while it ran; outcome unknown on {hosts}")
 
     async def run_step(self, ref: str, *, typed_id: str | None = None, accept_not_ready: bool = False,
-                       rerun: str | None = None) -> StepView:
+                       rerun: str | None = None, rerun_done: bool = False) -> StepView:
         """Fire the step on its hosts (rolling in batches when asked), then verify each host on fresh checks.
 
         An irreversible step needs ``typed_id == ref``; a step whose rollback is not ready needs
         ``accept_not_ready`` (the UI asks for a typed confirmation, the CLI a flag); a step whose last run
-        was interrupted, or that is done, needs ``rerun == ref`` (:meth:`rerun_needed`).
+        was interrupted, or that is done, needs ``rerun == ref`` (:meth:`rerun_needed`). Hosts where the step
+        is done under an earlier definition (:meth:`done_under_other`) keep what they ran and count as done,
+        unless ``rerun_done``: the new definition runs on the remaining hosts only.
         """
         phase, step = self.spec.step(ref)
         self._may_drive()
@@ -115,8 +130,15 @@ class StepsMixin(RunbookState):
             raise RunbookError(f"rollback is NOT READY for {ref}: {ready.detail}",
                                "fix what the rollback needs, or confirm that you run it anyway")
         hosts = ordered(step, self.step_hosts(step), self.engine.config.hosts)
-        plan = batches(step, hosts)
-        st.checks = {h: HostCheck(h, None, "waiting") for h in hosts}
+        kept = {} if rerun_done else self.done_under_other(ref)
+        if kept and all(h in kept for h in hosts):
+            raise RunbookError(f"step {ref} is done on all its hosts ({', '.join(hosts)}) under an earlier "
+                               "definition: no host remains for the changed one",
+                               f"to run the new definition there, re-run the done hosts: headless pass --rerun-done "
+                               f"(with --rerun {ref}), in the cockpit type ALL {ref}")
+        plan = batches(step, [h for h in hosts if h not in kept])
+        st.checks = {h: HostCheck(h, True, f"done under {kept[h]} (an earlier definition); not re-run")
+                     if h in kept else HostCheck(h, None, "waiting") for h in hosts}
         st.batch = st.waiting = ""
         st.progress = None
         self._set_step(ref, "running")

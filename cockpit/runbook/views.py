@@ -73,6 +73,29 @@ class RollbackRecord:
 
 
 @dataclass(frozen=True)
+class RemovedStep:
+    """A step that ran but is no longer in the plan in use: what it last ran, when, by whom, under which plan."""
+
+    ref: str
+    title: str  # from the plan version it last ran under ("" when the journal does not keep it)
+    state: str  # its last journaled state ("" when none)
+    started: float  # its last run
+    operator: str
+    command: str
+    plan: str | None  # the fingerprint of the plan its last run was made under (None: before plan versions)
+
+    def what(self) -> str:
+        """"last run 10:02 UTC by alice under plan 1a2b3c4d5e6f, done: echo other"."""
+        under = f" under plan {self.plan}" if self.plan else ""
+        state = f", {self.state}" if self.state else ""
+        when = time.strftime("%H:%M %Z", time.localtime(self.started))
+        return f"last run {when} by {self.operator}{under}{state}: {self.command}"
+
+    def line(self) -> str:
+        return f"{self.ref} ({self.what()})"
+
+
+@dataclass(frozen=True)
 class PlanView:
     phases: tuple[PhaseView, ...]
     current: str | None  # id of the first phase not done
@@ -85,6 +108,7 @@ class PlanView:
     banner: str = ""  # e.g. the journal is not writable
     plan_notice: tuple[str, ...] = ()  # an edit of the config on disk (diff or errors), a driver's newer plan
     removed: tuple[str, ...] = ()  # steps that ran but are no longer in the plan ("removed after running")
+    removed_steps: tuple[RemovedStep, ...] = ()  # the same, for the plan view's rows
     baseline_at: float | None = None
 
 

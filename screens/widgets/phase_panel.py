@@ -9,7 +9,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from cockpit.runbook import PhaseView, PlanView, StepView
+from cockpit.runbook import PhaseView, PlanView, RemovedStep, StepView
 from screens import render
 
 STATE_STYLE = {
@@ -78,6 +78,14 @@ def step_detail(st: StepView) -> Text:
     return t
 
 
+def removed_row(r: RemovedStep) -> tuple[str, tuple[Text, ...]]:
+    """A step that ran but is gone from the plan: it stays in view, with what it ran and the plan version."""
+    detail = Text("removed after running ", style="bold yellow")
+    detail.append(render.clean(r.what()))
+    return (f"removed:{r.ref}", (_state(r.state) if r.state else Text("⊘", style="yellow"),
+                                 Text("  ") + render.plain(r.title or r.ref), detail))
+
+
 class PhasePanel(DataTable[Text]):
     DEFAULT_CSS = """
     PhasePanel { height: 1fr; }
@@ -112,6 +120,9 @@ class PhasePanel(DataTable[Text]):
             for st in ph.steps:
                 rows.append((f"step:{st.ref}", (_state(st.state), Text("  ") + render.plain(st.title),
                                                  step_detail(st))))
+            rows += [removed_row(r) for r in view.removed_steps if r.ref.partition(".")[0] == ph.id]
+        phases = {ph.id for ph in view.phases}  # a removed phase's steps: after the plan
+        rows += [removed_row(r) for r in view.removed_steps if r.ref.partition(".")[0] not in phases]
         self._apply(rows)
 
     def _apply(self, rows: list[tuple[str, tuple[Text, ...]]]) -> None:
