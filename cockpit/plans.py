@@ -85,8 +85,8 @@ def plan_version(config: Config) -> PlanVersion:
         d["steps"] = [_step(config, s, redactor) for s in p.steps]
         phases.append(d)
     top = {f.name: _plain(getattr(rb, f.name), redactor) for f in dataclasses.fields(rb) if f.name != "phases"}
-    if rb.rollback is not None:
-        top["rollback"]["hosts"] = _hosts(config, rb.rollback.on)
+    for i, named in enumerate(rb.rollbacks):
+        top["rollbacks"][i]["hosts"] = _hosts(config, named.on)
     doc = {"phases": phases, "runbook": top, "services": [_plain(s, redactor) for s in config.services]}
     steps = tuple((f"{p['id']}.{s['id']}", _hash(s)) for p in phases for s in p["steps"])
     return PlanVersion(_hash(doc), _canonical(doc), steps)

@@ -16,9 +16,11 @@ from cockpit.runbook.views import (
     DONE_STEP,
     VERIFY_POLL,
     HostCheck,
+    HostFailure,
     PhaseView,
     PlanView,
     RollbackRecord,
+    RollbackState,
     StepView,
 )
 
@@ -27,9 +29,11 @@ __all__ = [
     "DONE_PHASE",
     "DONE_STEP",
     "HostCheck",
+    "HostFailure",
     "PhaseView",
     "PlanView",
     "RollbackRecord",
+    "RollbackState",
     "Runbook",
     "RunbookError",
     "StepView",

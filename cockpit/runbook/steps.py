@@ -95,6 +95,7 @@ class StepsMixin(RunbookState):
         """
         phase, step = self.spec.step(ref)
         self._may_drive()
+        self._refuse_while_rolling_back()
         if (why := self.rerun_needed(ref)) and rerun != ref:
             raise RunbookError(f"{why}; running it again needs its id typed",
                                f"check those hosts first; headless pass --rerun {ref}, in the cockpit type {ref}")
@@ -122,6 +123,8 @@ class StepsMixin(RunbookState):
         self._set_step(ref, "running")
         self._changed.pop(ref, None)  # it runs the definition in use now
         failures = 0
+        if (task := asyncio.current_task()) is not None:
+            self._step_tasks[ref] = task  # what a rollback cancels first
         try:
             for i, group in enumerate(plan):
                 if i > 0 and step.pause is not None:
@@ -139,6 +142,16 @@ class StepsMixin(RunbookState):
                     self._j("transition", "step", ref, "batch", detail=f"stopped after {st.batch}: {failures} failed; "
                             f"untouched: {', '.join(rest)}")
                     break
+        except asyncio.CancelledError:
+            if self._preempting:  # pre-empted: journaled, so the plan and the report say so
+                for h, c in st.checks.items():
+                    if not c.ok:
+                        st.checks[h] = HostCheck(h, False, "cancelled by rollback")
+                self._set_step(ref, "failed", detail="cancelled by rollback")
+            else:
+                self._steps[ref].state = "failed"
+                self._publish()
+            raise
         except BaseException:
             self._steps[ref].state = "failed"
             self._publish()
@@ -146,6 +159,7 @@ class StepsMixin(RunbookState):
         finally:
             st.waiting = ""
             st.progress = None
+            self._step_tasks.pop(ref, None)
         good = [c for c in st.checks.values() if c.ok]
         final = "done" if len(good) == len(hosts) else "failed" if not good else "partial"
         bad = [c.host for c in st.checks.values() if not c.ok]
@@ -298,6 +312,7 @@ class StepsMixin(RunbookState):
         """A manual step (or one host of it) done or failed by the operator; ``verify`` still applies."""
         phase, step = self.spec.step(ref)
         self._may_drive()
+        self._refuse_while_rolling_back()
         if self.phase_state(phase) == "locked":
             raise RunbookError(f"phase {phase.id!r} is locked: an earlier phase is not done")
         if not note.strip():
