@@ -292,6 +292,13 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
         yield SystemCommand("Keys", "Every key binding", self.action_help)
         yield SystemCommand("Accept plan change", "Review the edited config's plan diff and accept it (journaled)",
                             self.action_accept_plan)
+        for rb in self.engine.config.runbook.rollbacks:
+            yield SystemCommand(render.literal(f"Rollback: {rb.title}"),
+                                render.literal(f"[rollback.{rb.name}] within a {rb.budget:g}s budget (confirmed first)"),
+                                lambda name=rb.name: self.action_quick_rollback(name))  # type: ignore[misc]
+        if self.engine.config.runbook.rollbacks or self.engine.config.runbook.phases:
+            yield SystemCommand("Close cutover as rolled back", "End the cutover as rolled back, with a reason",
+                                self.action_close_rolled_back)
         for a in self.engine.config.actions:
             yield SystemCommand(render.literal(f"Action: {a.title}"), render.literal(f"key {a.key}: {a.run[:60]}"),
                                 lambda name=a.name: self.action_run_configured(  # type: ignore[misc]

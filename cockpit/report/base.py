@@ -174,12 +174,12 @@ class ReportBase:
         rolled = [t for (k, t), tr in self.latest.items() if k == "phase" and tr["state"] == "rolled-back"]
         if rb["ok"] is True and not rolled:
             return None
-        when = time.strftime("%H:%M", time.localtime(rb["started"]))
+        when = time.strftime("%H:%M UTC", time.gmtime(rb["started"]))  # the report's times are UTC
         reasons = [t["reason"] for t in self.transitions if t["kind"] == "runbook" and t["target"] == f"rollback#{rb['id']}"]
         why = f" ({self.t(reasons[-1])})" if reasons else ""
         named = self.spec.named_rollback(rb["kind"]) if rb["kind"] not in ("step", "phase") else None
         title = named.title if named else f"{rb['kind']} {rb['target']} rollback"
-        took = f"{rb['duration']:.1f} s" if rb["duration"] is not None else "not ended"
+        took = _dur(rb["duration"]) if rb["duration"] is not None else "not ended"
         budget = self.rollback_budget(rb)
         head = {True: f"{BAD} rolled back", False: f"{BAD} ROLLBACK FAILED", None: f"{UNKNOWN} rollback not ended"}[rb["ok"]]
         line = (f"{head} at {when} by {self.t(rb['operator'])}{why}; {self.t(title)} {took} of {_dur(budget)} budget"

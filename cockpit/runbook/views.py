@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from cockpit.conditions import Verdict
+from cockpit.runbook.drift import hhmm
 
 VERIFY_POLL = 1.0  # seconds between verify attempts within `within`
 DONE_PHASE = frozenset({"done", "overridden"})
@@ -150,7 +151,7 @@ class RollbackState:
 
     def headline(self) -> str:
         """One line: ROLLING BACK / ROLLED BACK / ROLLBACK FAILED, which, when, by whom, why, time vs budget."""
-        when = time.strftime("%H:%M", time.localtime(self.started))
+        when = hhmm(self.started)
         who = f" by {self.operator}" if self.operator else ""
         why = f" ({self.reason})" if self.reason else " (no reason given)"
         if self.ok is None:
@@ -164,7 +165,7 @@ class RollbackState:
 
     def outcome(self) -> str:
         """``cockpit plan`` and the report's Outcome line."""
-        when = time.strftime("%H:%M", time.localtime(self.started))
+        when = hhmm(self.started)
         who = self.operator or "?"
         why = f" ({self.reason})" if self.reason else ""
         took = f"{self.duration:.1f} s" if self.duration is not None else "running"
