@@ -160,7 +160,7 @@ class RollbackState:
         took = self.duration or 0.0
         over = "" if took <= self.budget else " OVER BUDGET"
         fails = "" if self.ok else ": " + "; ".join(f.line() for f in self.failures)
-        return (f"{word} at {when}{who}{why}; {self.title} {took:.1f}s of {_short(self.budget)} budget{over}"
+        return (f"{word} at {when}{who}{why}; {self.title} {took:.1f} s of {_short(self.budget)} budget{over}"
                 + fails)
 
     def outcome(self) -> str:
