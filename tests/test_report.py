@@ -452,3 +452,17 @@ def test_reads_a_read_only_journal(config: Config, journal: Journal) -> None:
     finally:
         observer.close()
     assert report == build_report(config, journal, now=T0 + 1000)
+
+
+def test_longest_outage_per_critical_service(config: Config, journal: Journal) -> None:
+    """agent went down on web1 at +25s and never came back (ongoing); api flapped on web1 from +500s."""
+    text = section(build_report(config, journal, now=T0 + 1000), "Longest outage per critical service")
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in text.splitlines()
+            if line.startswith("| ") and not line.startswith("| Service")}
+    assert rows["agent"][1:4] == ["web1", "2026-11-22T10:00:25Z", "ongoing at the last record"]
+    flaps = STATUS_RECENT_LIMIT + 10
+    downs = sum(1 for i in range(flaps) if i % 2)  # each odd change goes down, the next one comes back up
+    assert rows["api"][1] == "web1" and int(rows["api"][4]) == downs
+    last_down = (flaps - 1) % 2 == 1  # it ended down: the longest is the ongoing one, else each lasted 1s
+    assert rows["api"][3] == "ongoing at the last record" if last_down else rows["api"][0] == "1s"
+    assert "`unknown` (host unreachable) are not outages here" in text
