@@ -231,3 +231,19 @@ def test_a_failing_gate_names_the_service_and_host_in_plan_and_json(fleet, httpd
     plan = json.loads(cockpit("plan", "-c", str(path), "--json").stdout)
     why = " ".join(plan[0]["reason"])
     assert plan[0]["state"] == "failing" and "gate FAILS" in why and "agent" in why and h2 in why
+
+
+def test_a_failed_step_names_each_host_with_exit_status_duration_and_stderr(fleet, httpd, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    h2 = fleet.hosts[1].name
+    path = _cfg(tmp_path, fleet, httpd)
+    path.write_text(path.read_text().replace(
+        'run = "echo backing up; echo rows=42"',
+        f'run = "echo backing up; if [ \\"$COCKPIT_TEST_HOST\\" = {h2} ]; then echo disk full >&2; exit 4; fi"\n'
+        '  on = ["all"]', 1).replace('  on = ["h1"]\n  run = "echo backing up', '  run = "echo backing up', 1))
+    res = cockpit("step", "run", "decommission.stop-v1", "-c", str(path))
+    assert res.returncode == 0, res.stdout + res.stderr
+    res = cockpit("step", "run", "decommission.backup", "-c", str(path))
+    assert res.returncode == 1, res.stdout + res.stderr
+    res = cockpit("plan", "-c", str(path))
+    line = next(ln for ln in res.stdout.splitlines() if "decommission.backup" in ln)
+    assert "[partial]" in line and f"{h2}: command failed exit 4 after " in line and "stderr: disk full" in line

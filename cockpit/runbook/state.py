@@ -90,6 +90,9 @@ class RunbookState:
                 self._steps[target].state = "interrupted" if state in ("running", "verifying") else state
             elif kind == "phase":
                 self._phase_state[target] = state
+        for t in self.journal.transitions():  # type: ignore[attr-defined]
+            if t["kind"] == "step" and t["target"] in self._steps:  # why it is not done ("not done on h2: exit 4 …")
+                self._steps[t["target"]].detail = t["detail"] or ""
         for p in self.spec.phases:
             self._holds[p.id] = self.journal.hold(p.id)  # type: ignore[attr-defined]
             last = self.journal.gate_results(p.id)[-1:]  # type: ignore[attr-defined]

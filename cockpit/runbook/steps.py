@@ -162,8 +162,9 @@ class StepsMixin(RunbookState):
             self._step_tasks.pop(ref, None)
         good = [c for c in st.checks.values() if c.ok]
         final = "done" if len(good) == len(hosts) else "failed" if not good else "partial"
-        bad = [c.host for c in st.checks.values() if not c.ok]
-        self._set_step(ref, final, detail="" if final == "done" else f"not done on {', '.join(bad)}")
+        bad = [c for c in st.checks.values() if not c.ok]  # each named with why: exit status, stderr, verify
+        why = "; ".join(f"{c.host}: {c.detail}" for c in bad[:3]) + (f"; and {len(bad) - 3} more" if len(bad) > 3 else "")
+        self._set_step(ref, final, detail="" if final == "done" else f"not done on {why}")
         return self._step_view(phase, step)
 
     def _accepted_meanwhile(self, ref: str, step: StepSpec) -> StepSpec:
@@ -235,10 +236,16 @@ class StepsMixin(RunbookState):
 
     @staticmethod
     def _why(r: object) -> str:
+        """A failed host's line in the plan: exit status or signal, duration, the last line of its stderr."""
         state = getattr(r, "state", "")
         code = getattr(r, "exit_status", None)
+        sig = getattr(r, "signal", "")
         error = getattr(r, "error", "")
-        return f"command {state}" + (f" exit {code}" if code is not None else "") + (f": {error}" if error else "")
+        took = getattr(r, "duration", None)
+        tail = [ln for ln in (getattr(r, "stderr", "") or "").splitlines() if ln.strip()][-1:]
+        return (f"command {state}" + (f" exit {code}" if code is not None else f" killed by {sig}" if sig else "")
+                + (f" after {took:.1f}s" if took is not None else "") + (f": {error}" if error else "")
+                + (f"; stderr: {tail[0]}" if tail else ""))
 
     async def _wait_back(self, ref: str, step: StepSpec, hosts: list[str], after: float) -> None:
         """expect_disconnect: each host must be reachable again and pass verify within wait_for."""
