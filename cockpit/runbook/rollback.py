@@ -199,6 +199,7 @@ class RollbackMixin(RunbookState):
         self._j("transition", "phase", phase_id, "rolled-back", detail=detail)
         self._phase_state[phase_id] = "rolled-back"
         self._holds[phase_id] = None
+        self._gates.pop(phase_id, None)  # its gate result no longer counts
         self._try_hold_clear(phase_id)
         self.engine.rejudge()
 

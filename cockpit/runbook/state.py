@@ -96,7 +96,7 @@ class RunbookState:
         for p in self.spec.phases:
             self._holds[p.id] = self.journal.hold(p.id)  # type: ignore[attr-defined]
             last = self.journal.gate_results(p.id)[-1:]  # type: ignore[attr-defined]
-            if last and p.gate:  # said with when it was judged: `cockpit plan` shows why without judging anew
+            if last and p.gate and self._phase_state.get(p.id) != "rolled-back":  # said with when it was judged: `cockpit plan` shows why without judging anew
                 when = time.strftime("%H:%M:%S", time.localtime(last[0]["at"]))
                 self._gates[p.id] = Verdict(last[0]["ok"], f"{last[0]['detail']} (judged at {when})")
         self._restore_hosts()
