@@ -96,7 +96,8 @@ class RunbookState:
         for p in self.spec.phases:
             self._holds[p.id] = self.journal.hold(p.id)  # type: ignore[attr-defined]
             last = self.journal.gate_results(p.id)[-1:]  # type: ignore[attr-defined]
-            if last and p.gate and self._phase_state.get(p.id) != "rolled-back":  # said with when it was judged: `cockpit plan` shows why without judging anew
+            # said with when it was judged: `cockpit plan` shows why without judging anew
+            if last and p.gate and self._phase_state.get(p.id) != "rolled-back":
                 when = time.strftime("%H:%M:%S", time.localtime(last[0]["at"]))
                 self._gates[p.id] = Verdict(last[0]["ok"], f"{last[0]['detail']} (judged at {when})")
         self._restore_hosts()
@@ -119,8 +120,10 @@ class RunbookState:
         rb = rows[-1]
         states = j.states()  # type: ignore[union-attr]
         undid = tuple(t for (k, t), st in states.items() if k == "phase" and st == "rolled-back")
-        if rb.get("ok") is True and not undid:
-            return None  # every phase it undid was reopened: the cutover went on
+        reopened = any(t["state"] == "reopened" and t["at"] >= rb["started"]
+                       for t in j.transitions() if t["kind"] == "phase")  # type: ignore[union-attr]
+        if not undid and (rb.get("ok") is True or reopened):
+            return None  # every phase it undid was reopened (after a failure too): the cutover went on
         kind, target = rb["kind"], rb["target"]
         named = self.spec.named_rollback(kind) if kind not in ("step", "phase") else None
         if kind == "quick" and named is None:
