@@ -104,8 +104,8 @@ def plan_version(config: Config) -> PlanVersion:
         d["steps"] = [_step(config, s, redactor) for s in p.steps]
         phases.append(d)
     top = {f.name: _plain(getattr(rb, f.name), redactor) for f in dataclasses.fields(rb) if f.name != "phases"}
-    if rb.rollback is not None:
-        top["rollback"]["hosts"] = _hosts(config, rb.rollback.on)
+    for i, named in enumerate(rb.rollbacks):
+        top["rollbacks"][i]["hosts"] = _hosts(config, named.on)
     doc = {"phases": phases, "runbook": top, "services": [_plain(s, redactor) for s in config.services]}
     return version_of(_canonical(doc))
 

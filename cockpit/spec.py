@@ -181,7 +181,7 @@ class PhaseSpec:
 
 @dataclass(frozen=True)
 class RollbackSpec:
-    """The quick rollback: one key, any time."""
+    """A named rollback of the runbook (``[rollback.NAME]``): one key, any time, timed against its own budget."""
 
     title: str
     on: tuple[str, ...]
@@ -192,17 +192,31 @@ class RollbackSpec:
     rollback_requires: tuple[str, ...] = ()  # checked before every step: rollback READY / NOT READY
     sudo: bool = False
     env: tuple[tuple[str, str], ...] = ()
+    name: str = "quick"  # the NAME of [rollback.NAME]; a single [rollback] is "quick"
+    budget: float = 60.0  # how long it may take, command and verify together
+    undoes: tuple[str, ...] = ()  # phase ids it undoes; () = every phase done (or running) when it fires
 
 
 @dataclass(frozen=True)
 class RunbookSpec:
     phases: tuple[PhaseSpec, ...] = ()
-    rollback: RollbackSpec | None = None
+    rollbacks: tuple[RollbackSpec, ...] = ()  # in config order; R fires the first
     rollback_budget: float = 60.0
     window: float = 300.0  # p95 / error_rate window
     min_samples: int = 20  # fewer samples in the window: inconclusive
     regression_rounds: int = 2  # consecutive down rounds before a baseline service counts as regressed
     latency_factor: float = 1.5  # p95 latency growth over the baseline that counts as a regression
+
+    @property
+    def rollback(self) -> RollbackSpec | None:
+        """The first rollback (what ``R`` fires; its ``rollback_requires`` gate every step)."""
+        return self.rollbacks[0] if self.rollbacks else None
+
+    def named_rollback(self, name: str | None) -> RollbackSpec | None:
+        """The rollback called ``name`` (the first one for None)."""
+        if name is None:
+            return self.rollback
+        return next((r for r in self.rollbacks if r.name == name), None)
 
     def phase(self, phase_id: str) -> PhaseSpec:
         for p in self.phases:

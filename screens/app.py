@@ -294,6 +294,13 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
                             self.action_accept_plan)
         yield SystemCommand("Load the driver's plan", "Observer: replace this cockpit's plan with the one the driver "
                             "runs (from the journal), in place", self.action_load_driver_plan)
+        for rb in self.engine.config.runbook.rollbacks:
+            yield SystemCommand(render.literal(f"Rollback: {rb.title}"),
+                                render.literal(f"[rollback.{rb.name}] within a {rb.budget:g}s budget (confirmed first)"),
+                                lambda name=rb.name: self.action_quick_rollback(name))  # type: ignore[misc]
+        if self.engine.config.runbook.rollbacks or self.engine.config.runbook.phases:
+            yield SystemCommand("Close cutover as rolled back", "End the cutover as rolled back, with a reason",
+                                self.action_close_rolled_back)
         for a in self.engine.config.actions:
             yield SystemCommand(render.literal(f"Action: {a.title}"), render.literal(f"key {a.key}: {a.run[:60]}"),
                                 lambda name=a.name: self.action_run_configured(  # type: ignore[misc]

@@ -26,6 +26,7 @@ from screens.widgets.fleet_table import FleetTable
 from screens.widgets.header import CockpitHeader
 from screens.widgets.output_pane import OutputPane
 from screens.widgets.phase_panel import PhasePanel
+from screens.widgets.plan_detail import PlanDetail, rollback_lines
 from screens.widgets.services_grid import ServicesGrid
 
 WIDE = 120
@@ -96,11 +97,13 @@ class DashboardScreen(Contained, Screen[None]):
                         yield ServicesGrid(id="grid-main")
                     with Vertical(id="right"):
                         yield PhasePanel(id="phases-main")
+                        yield PlanDetail(id="plan-detail-main", classes="-empty")
                         yield EventLog(id="events")
             with TabPane("Services", id="tab-services"):
                 yield ServicesGrid(id="grid-tab")
             with TabPane("Plan", id="tab-plan"):
                 yield PhasePanel(id="phases-tab")
+                yield PlanDetail(id="plan-detail-tab", classes="-empty")
             with TabPane("Output", id="tab-output"):
                 yield OutputPane(id="output")
         yield Input(placeholder="filter: name, tag or status (Enter keeps, Escape clears)", id="filter")
@@ -164,16 +167,21 @@ class DashboardScreen(Contained, Screen[None]):
         current = next((p for p in view.phases if p.id == view.current), None)
         header = self.query_one("#header", CockpitHeader)
         header.phase = current.title if current else ("plan complete" if view.phases else "")
+        if view.rollback is not None:  # never "plan complete" after a rollback
+            word = {None: "ROLLING BACK", True: "ROLLED BACK", False: "ROLLBACK FAILED"}[view.rollback.ok]
+            header.phase = f"{word} · {header.phase}"
         header.observer = view.driver if view.observer else ""
         for pid in ("#phases-main", "#phases-tab"):
             self.query_one(pid, PhasePanel).apply(view)
-        lines = []
+        self._show_detail()
+        lines = rollback_lines(view)
         if view.banner:
             lines.append(view.banner)
         if view.observer:
             lines.append(f"OBSERVER: {view.driver} drives the runbook; this cockpit runs nothing")
+        offer = not view.observer and (view.rollback is None or view.rollback.ok is False)
         for r in view.regressions[:3]:
-            lines.append(f"REGRESSION {r}" + ("   R: quick rollback" if not view.observer else ""))
+            lines.append(f"REGRESSION {r}" + ("   R: quick rollback" if offer else ""))
         if len(view.regressions) > 3:
             lines.append(f"… and {len(view.regressions) - 3} more regressions")
         for line in view.interrupted[:3]:
@@ -366,8 +374,24 @@ class DashboardScreen(Contained, Screen[None]):
 
     @on(DataTable.RowSelected, "PhasePanel")
     def _plan_row(self, event: DataTable.RowSelected) -> None:
-        if str(event.row_key.value).startswith("step:"):
+        key = str(event.row_key.value)
+        if key.startswith("step:"):
             self.action_run_step()
+        elif key.startswith("phase:"):
+            phase = next((p for p in (self.plan.phases if self.plan else ()) if f"phase:{p.id}" == key), None)
+            if phase is not None and phase.state == "rolled-back":
+                self.app.action_retry_phase(phase.id)  # type: ignore[attr-defined]
+            self._show_detail()
+
+    @on(DataTable.RowHighlighted, "PhasePanel")
+    def _plan_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        """The selected row's full verdict under the plan (the short form in the row never hides it)."""
+        wide = self.has_class("-wide")
+        self.query_one("#plan-detail-main" if wide else "#plan-detail-tab", PlanDetail).show(
+            self.plan, self.plan_selection())
 
     def action_retry(self) -> None:
         host = self.query_one("#fleet", FleetTable).current_host

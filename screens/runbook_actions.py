@@ -206,27 +206,53 @@ class RunbookActions(_AppBase):
         self.push_screen(ConfirmScreen(title, self.engine.redactor.redact(command), hosts or ["(none)"],
                                        self._no_return_note()), answered)
 
-    def action_quick_rollback(self) -> None:
+    def action_quick_rollback(self, name: str | None = None) -> None:
+        """Fire a named rollback (R: the first, or the one that failed: a retry); the reason is asked after firing."""
         if self._refuse_read_only():
             return
-        rb = self.engine.config.runbook.rollback
+        spec = self.engine.config.runbook
+        last = self.runbook.view().rollback
+        if name is None and last is not None and last.ok is False and spec.named_rollback(last.name) is not None:
+            name = last.name  # ROLLBACK FAILED: R retries that rollback
+        rb = spec.named_rollback(name)
         if rb is None:
             self.notify("no [rollback] in the config", severity="warning")
             return
         hosts = self._resolve(rb.on)
-        budget = self.engine.config.runbook.rollback_budget
 
         def report(rec: object) -> str:
             d = rec.duration or 0.0  # type: ignore[attr-defined]
-            verdict = "within" if d <= budget else "OVER"
-            return f"{rb.title}: {'ok' if rec.ok else 'FAILED'} in {d:.1f}s ({verdict} the {budget:g}s budget)"  # type: ignore[attr-defined]
+            verdict = "within" if d <= rb.budget else "OVER"
+            return f"{rb.title}: {'ok' if rec.ok else 'FAILED'} in {d:.1f}s ({verdict} its {rb.budget:g}s budget)"  # type: ignore[attr-defined]
+
+        def reason(text: str | None) -> None:
+            if text:
+                self._sync(lambda: self.runbook.give_reason(text), "reason journaled with the rollback")
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._runbook_task(self.runbook.quick_rollback(), report)
+                self._runbook_task(self.runbook.quick_rollback(rb.name), report)
+                self.push_screen(ReasonPrompt(f"{rb.title} fired. Why? (optional, journaled; Escape skips)",
+                                              "reason"), reason)
 
         self.push_screen(ConfirmScreen(rb.title, self.engine.redactor.redact(rb.run), hosts, self._no_return_note()),
                          answered)
+
+    def action_retry_phase(self, phase: str) -> None:
+        """Reopen a rolled-back phase (its steps run again); the reason is journaled."""
+        if self._refuse_read_only():
+            return
+        self.push_screen(ReasonPrompt(f"Retry phase {phase} (reopen it after its rollback)? Why:", "reason"),
+                         lambda why: why and self._sync(lambda: self.runbook.retry_phase(phase, why),
+                                                        f"phase {phase} reopened"))
+
+    def action_close_rolled_back(self) -> None:
+        """End the cutover as rolled back, with a reason (plan and report say so)."""
+        if self._refuse_read_only():
+            return
+        self.push_screen(ReasonPrompt("Close the cutover as rolled back? Why:", "reason"),
+                         lambda why: why and self._sync(lambda: self.runbook.close_rolled_back(why),
+                                                        "cutover closed as rolled back"))
 
     def _no_return_note(self) -> str:
         done = self.runbook.no_return()

@@ -30,6 +30,7 @@ def test_config_example_shows_every_feature() -> None:
     assert cfg.actions and any(a.confirm for a in cfg.actions)
     rb = cfg.runbook
     assert rb.rollback is not None and rb.rollback.verify
+    assert [(r.name, r.budget) for r in rb.rollbacks] == [("quick", 60.0), ("full", 300.0)]  # seed 003's two
     assert all(p.gate for p in rb.phases) and any(p.hold for p in rb.phases)
     steps = [s for p in rb.phases for s in p.steps]
     assert any(s.verify for s in steps) and any(s.run is None for s in steps)

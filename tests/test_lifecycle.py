@@ -266,7 +266,7 @@ def test_quick_rollback_re_expects_the_old_service_unless_its_retirement_was_irr
         finally:
             await s.close()
         assert after == (("down", f"retired by {ref} (irreversible) done on this host") if irreversible
-                         else ("up", f"retired by {ref}: {ref} undone by the quick rollback"))
+                         else ("up", f"retired by {ref}: {ref} rolled back"))
         again = Session(cfg, "check", drive=False, read_only=True)  # a headless command, from the journal alone
         try:
             assert again.runbook.expectation("h1", svc) == after

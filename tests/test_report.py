@@ -237,12 +237,13 @@ def test_header_and_summary(config: Config, journal: Journal) -> None:
     assert "- **Started:** 2026-11-22T10:00:00Z" in report and "- **Ended:** 2026-11-22T10:15:01Z" in report
     assert "- **Duration:** 15m1s" in report
     summary = section(report, "Summary")
-    assert "rolled back (canary)" in summary
+    assert ("- **Outcome:** ✖ ROLLBACK FAILED at 10:06 UTC by alice; phase canary rollback 1m30s of 1m budget "
+            "(OVER budget): deploy-v2 --undo hung; phases rolled back: canary") in summary
     assert "3 in the runbook; 0 done, 1 overridden, 1 rolled back, 1 in progress, 0 not started" in summary
     assert "4 in the runbook; 1 done, 0 failed, 1 partial, 1 skipped, 0 rolled back, 0 not run, 1 running" in summary
     assert "4 run; 2 with a failure (2 host runs not ok): #1 Stop v1 agents, #4 Switch DNS" in summary
     assert "#4 Switch DNS (outcome unknown on web2)" in summary
-    assert "- **Rollbacks:** 2 (budget 1m)" in summary
+    assert "- **Rollbacks:** 2: #1 quick Quick rollback: ✔ within budget" in summary
     assert "1 override, 1 skip, 1 lease take-over" in summary
     for line in report.splitlines():  # every time is UTC ISO 8601 with Z
         for stamp in re.findall(r"\d{4}-\d\d-\d\dT[\d:.+]+Z?", line):
@@ -451,3 +452,17 @@ def test_reads_a_read_only_journal(config: Config, journal: Journal) -> None:
     finally:
         observer.close()
     assert report == build_report(config, journal, now=T0 + 1000)
+
+
+def test_longest_outage_per_critical_service(config: Config, journal: Journal) -> None:
+    """agent went down on web1 at +25s and never came back (ongoing); api flapped on web1 from +500s."""
+    text = section(build_report(config, journal, now=T0 + 1000), "Longest outage per critical service")
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in text.splitlines()
+            if line.startswith("| ") and not line.startswith("| Service")}
+    assert rows["agent"][1:4] == ["web1", "2026-11-22T10:00:25Z", "ongoing at the last record"]
+    flaps = STATUS_RECENT_LIMIT + 10
+    downs = sum(1 for i in range(flaps) if i % 2)  # each odd change goes down, the next one comes back up
+    assert rows["api"][1] == "web1" and int(rows["api"][4]) == downs
+    last_down = (flaps - 1) % 2 == 1  # it ended down: the longest is the ongoing one, else each lasted 1s
+    assert rows["api"][3] == "ongoing at the last record" if last_down else rows["api"][0] == "1s"
+    assert "`unknown` (host unreachable) are not outages here" in text

@@ -24,7 +24,7 @@ from cockpit.sudo import SudoPassword
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 GLYPH = {"done": "●", "overridden": "◍", "running": "◔", "verifying": "◔", "failed": "✖", "partial": "◐",
          "skipped": "↷", "rolled-back": "↶", "interrupted": "⚠", "pending": "○", "open": "○", "locked": "·",
-         "holding": "◔"}
+         "holding": "◔", "failing": "✖"}
 
 
 def operator_name(value: str | None) -> str:
@@ -80,6 +80,7 @@ def render_plan(view: PlanView) -> str:
             mark = {True: "holds", False: "FAILS", None: "inconclusive"}[ph.gate.value]
             gate = f"  gate {mark}: {ph.gate.detail}"
         lines.append(f"{GLYPH.get(ph.state, '?')} {ph.id}  {ph.title}  [{ph.state}]{hold}{gate}")
+        lines += [f"    why: {r}" for r in ph.reasons() if not r.startswith(("gate FAILS", "gate holds", "gate inc"))]
         for st in ph.steps:
             who = "manual" if st.manual else ", ".join(st.hosts)
             lines.append(f"    {GLYPH.get(st.state, '?')} {st.ref}  {st.title}  [{st.state}]  on {who}"
@@ -89,6 +90,8 @@ def render_plan(view: PlanView) -> str:
             for c in st.checks:
                 mark = {True: "✔", False: "✖", None: "…"}[c.ok]
                 lines.append(f"        {mark} {c.host}: {c.detail}")
+            if st.state == "pending" and not st.checks:
+                lines.append(f"        why: {st.reasons()[0]}" if st.reasons() else "")
     if view.driver:
         lines.append(("observer; driver: " if view.observer else "driver: ") + view.driver)
     for line in view.interrupted:
@@ -97,7 +100,31 @@ def render_plan(view: PlanView) -> str:
         lines.append(f"⚠ removed after running: {line}")
     for line in view.regressions:
         lines.append(f"REGRESSION {line}")
-    return "\n".join(lines) + "\n"
+    lines.append(f"Outcome: {outcome(view)}")
+    return "\n".join(line for line in lines if line) + "\n"
+
+
+def outcome(view: PlanView) -> str:
+    """One line: rolled back (which, when, by whom, why, time vs budget), ROLLBACK FAILED, completed, in progress."""
+    if view.rollback is not None:
+        return view.rollback.outcome()
+    if view.phases and view.current is None:
+        return "completed"
+    current = next((p for p in view.phases if p.id == view.current), None)
+    return f"in progress: phase {current.id} {current.state}" if current else "no phases"
+
+
+def plan_json(view: PlanView) -> list[dict[str, Any]]:
+    """``cockpit plan --json``: every phase and step with its state and why (a rolled-back phase names its rollback)."""
+    rb = view.rollback
+    return [{"id": p.id, "title": p.title, "state": p.state, "reason": list(p.reasons()),
+             **({"rolled_back_by": rb.outcome()} if rb is not None and p.state == "rolled-back" else {}),
+             "steps": [{"ref": s.ref, "title": s.title, "state": s.state, "reason": list(s.reasons())}
+                       for s in p.steps],
+             "removed_after_running": [  # steps of this phase that ran, gone from the plan since
+                 {"ref": r.ref, "title": r.title, "state": r.state, "last_run": r.started,
+                  "operator": r.operator, "plan": r.plan, "command": r.command}
+                 for r in view.removed_steps if r.ref.partition(".")[0] == p.id]} for p in view.phases]
 
 
 def _confirm(prompt: str, expected: str) -> bool:

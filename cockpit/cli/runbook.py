@@ -18,7 +18,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cockpit.cli.common import EXIT_OK, _load, _need_runbook, _operator, driving_session, render_plan, write_atomic
+from cockpit.cli.common import (
+    EXIT_OK,
+    _load,
+    _need_runbook,
+    _operator,
+    driving_session,
+    plan_json,
+    render_plan,
+    write_atomic,
+)
 from cockpit.cli.steps import cmd_gate, cmd_rollback, cmd_step
 from cockpit.baseline import RULE_MIN_SAMPLES
 from cockpit.errors import UsageError
@@ -65,10 +74,15 @@ def add_parsers(sub: argparse._SubParsersAction, config_arg: Any) -> None:  # ty
                        help="the config differs from the plan last accepted in the journal: accept it (journaled)")
     r.add_argument("--ask-sudo", action="store_true", help="ask once for the sudo password (memory only)")
 
-    rb = sub.add_parser("rollback", help="the quick rollback (default), or one step's or phase's rollback")
+    rb = sub.add_parser("rollback", help="the first [rollback.NAME] (default), another by --name, one step's or "
+                                         "phase's rollback; or retry a rolled-back phase, or close as rolled back")
     config_arg(rb)
+    rb.add_argument("--name", metavar="NAME", help="fire [rollback.NAME] (e.g. full) instead of the first one")
     rb.add_argument("--step", metavar="PHASE.STEP")
     rb.add_argument("--phase", metavar="PHASE")
+    rb.add_argument("--reason", default="", help="why (journaled after it fired; optional)")
+    rb.add_argument("--retry-phase", metavar="PHASE", help="reopen a rolled-back phase: its steps run again")
+    rb.add_argument("--close", metavar="REASON", help="close the cutover as rolled back, with the reason")
     rb.add_argument("--yes", action="store_true")
     rb.add_argument("--operator")
     rb.add_argument("--ask-sudo", action="store_true", help="ask once for the sudo password (memory only)")
@@ -111,13 +125,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     view = asyncio.run(run())
     if args.json:
-        print(json.dumps([{"id": p.id, "title": p.title, "state": p.state,
-                           "steps": [{"ref": s.ref, "title": s.title, "state": s.state} for s in p.steps],
-                           "removed_after_running": [  # steps of this phase that ran, gone from the plan since
-                               {"ref": r.ref, "title": r.title, "state": r.state, "last_run": r.started,
-                                "operator": r.operator, "plan": r.plan, "command": r.command}
-                               for r in view.removed_steps if r.ref.partition(".")[0] == p.id]}
-                          for p in view.phases], indent=2))
+        print(json.dumps(plan_json(view), indent=2))
     else:
         sys.stdout.write(render_plan(view))
     return EXIT_OK

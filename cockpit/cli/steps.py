@@ -19,6 +19,7 @@ from cockpit.cli.common import (
     _need_runbook,
     _Printer,
     driving_session,
+    outcome,
     render_plan,
     sudo_password,
 )
@@ -138,25 +139,33 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     async def run(stop: SignalStop) -> int:
         s = await driving_session(config, args, "roll back from the driver", password, stop)
         try:
+            if args.retry_phase or args.close:
+                if args.retry_phase:
+                    s.runbook.retry_phase(args.retry_phase, args.reason)
+                    print(f"phase {args.retry_phase} reopened: its steps run again")
+                if args.close:
+                    s.runbook.close_rolled_back(args.close)
+                print(f"Outcome: {outcome(s.runbook.view())}")
+                return EXIT_OK
             lost = s.runbook.no_return()
             if lost:
                 print("WARNING: past a point of no return; this rollback cannot undo: " + "; ".join(lost))
-            what = f"step {args.step}" if args.step else f"phase {args.phase}" if args.phase else "quick rollback"
+            named = config.runbook.named_rollback(args.name)
+            what = (f"step {args.step}" if args.step else f"phase {args.phase}" if args.phase
+                    else named.title if named else f"rollback {args.name}")
             if not args.yes and not _confirm(f"roll back ({what})? type y:", "y"):
                 raise UsageError("rollback needs confirmation", "answer y on a terminal, or pass --yes")
             s.engine.actions.listeners.append(_Printer())
             await s.engine.run_round()
-            started = time.time()
             if args.step:
                 ok = await s.runbook.rollback_step(args.step)
             elif args.phase:
                 ok = await s.runbook.rollback_phase(args.phase)
             else:
-                ok = bool((await s.runbook.quick_rollback()).ok)
-            took = time.time() - started
-            budget = config.runbook.rollback_budget
-            print(f"{what}: {'ok' if ok else 'FAILED'} in {took:.1f}s "
-                  f"({'within' if took <= budget else 'OVER'} the {budget:g}s budget)")
+                ok = bool((await s.runbook.quick_rollback(args.name)).ok)
+            s.runbook.give_reason(args.reason)
+            state = s.runbook.view().rollback
+            print(state.headline() if state is not None else f"{what}: {'ok' if ok else 'FAILED'}")
             return EXIT_OK if ok else EXIT_FAIL
         except (RunbookError, KeyError) as exc:
             raise UsageError(str(exc)) from None

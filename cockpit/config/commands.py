@@ -36,8 +36,9 @@ def _templates(actions: list[ActionSpec], runbook: RunbookSpec) -> Iterator[tupl
                 yield (*p, "run"), step.run, step.on
             if step.rollback:
                 yield (*p, "rollback"), step.rollback, step.on
-    if runbook.rollback is not None:
-        yield ("rollback", "run"), runbook.rollback.run, runbook.rollback.on
+    for rb in runbook.rollbacks:  # a lone [rollback] is named "quick"; its keys sit directly under [rollback]
+        single = len(runbook.rollbacks) == 1 and rb.name == "quick"
+        yield (("rollback", "run") if single else ("rollback", rb.name, "run")), rb.run, rb.on
 
 
 def check_placeholders(r: Reader, hosts: list[HostSpec], actions: list[ActionSpec], runbook: RunbookSpec) -> None:

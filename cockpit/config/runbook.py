@@ -24,7 +24,8 @@ PHASE_KEYS = ("id", "title", "gate", "hold", "steps", "rollback_requires")
 STEP_KEYS = ("id", "title", "on", "run", "verify", "within", "rollback", "confirm", "timeout", "sudo", "detach",
              "expect_disconnect", "wait_for", "batch", "order", "max_failures", "pause", "irreversible",
              "rollback_requires", "env")
-ROLLBACK_KEYS = ("title", "on", "run", "verify", "within", "timeout", "rollback_requires", "sudo", "env")
+ROLLBACK_KEYS = ("title", "on", "run", "verify", "within", "timeout", "rollback_requires", "sudo", "env", "budget",
+                 "undoes")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
@@ -194,32 +195,61 @@ def read_runbook(r: Reader, text: str, data: dict[str, Any], hosts: list[HostSpe
             hold=r.duration((*p, "hold"), t["hold"], zero_ok=True) if "hold" in t else 0.0,
             rollback_requires=c.conditions((*p, "rollback_requires"), t.get("rollback_requires"), anchor),
         ))
-    rollback = None
-    if "rollback" in data:
-        p = ("rollback",)
-        t = r.table(p, data["rollback"])
-        r.known(p, t, ROLLBACK_KEYS)
-        on = read_selectors(r, (*p, "on"), t.get("on", []), hosts)
-        run = r.string((*p, "run"), t.get("run"), example='"./scripts/quick-rollback.sh"') if "run" in t else ""
-        if not run:
-            r.issue((*p, "run"), "the quick rollback needs a command", 'e.g. run = "./scripts/quick-rollback.sh"')
-        rollback = RollbackSpec(
-            title=r.title((*p, "title"), t["title"], "Quick rollback") if "title" in t else "Quick rollback", on=on, run=run,
-            verify=c.conditions((*p, "verify"), t.get("verify"), "[rollback]"),
-            within=r.duration((*p, "within"), t["within"]) if "within" in t else 60.0,
-            timeout=r.duration((*p, "timeout"), t["timeout"]) if "timeout" in t else 600.0,
-            rollback_requires=c.conditions((*p, "rollback_requires"), t.get("rollback_requires"), "[rollback]"),
-            sudo=r.boolean((*p, "sudo"), t.get("sudo", False)),
-            env=r.env_table((*p, "env"), t["env"]) if "env" in t else (),
-        )
+    budget = r.duration(("runbook", "rollback_budget"), rb["rollback_budget"]) if "rollback_budget" in rb else 60.0
+    rollbacks = _rollbacks(c, data["rollback"], budget, seen_phases) if "rollback" in data else ()
     return RunbookSpec(
-        phases=tuple(phases), rollback=rollback,
-        rollback_budget=r.duration(("runbook", "rollback_budget"), rb["rollback_budget"]) if "rollback_budget" in rb else 60.0,
+        phases=tuple(phases), rollbacks=rollbacks, rollback_budget=budget,
         window=r.duration(("runbook", "window"), rb["window"]) if "window" in rb else 300.0,
         min_samples=r.integer(("runbook", "min_samples"), rb["min_samples"], 1, 100000, 20) if "min_samples" in rb else 20,
         regression_rounds=r.integer(("runbook", "regression_rounds"), rb["regression_rounds"], 1, 1000, 2)
         if "regression_rounds" in rb else 2,
         latency_factor=_factor(r, rb.get("latency_factor", 1.5)),
+    )
+
+
+def _rollbacks(c: _Ctx, raw: Any, budget: float, phases: set[str]) -> tuple[RollbackSpec, ...]:
+    """``[rollback]`` (one rollback, named "quick") or ``[rollback.NAME]`` tables, each with its own budget."""
+    r = c.r
+    t = r.table(("rollback",), raw)
+    tables = {k: v for k, v in t.items() if isinstance(v, dict) and k != "env"}
+    if not tables:
+        return (_rollback(c, ("rollback",), t, "quick", budget, phases),)
+    if flat := [k for k in t if k not in tables]:
+        r.issue(("rollback", flat[0]), "[rollback] holds either one rollback's keys or [rollback.NAME] tables, not both",
+                "move the keys into a named table, e.g. [rollback.quick] and [rollback.full]")
+    out = []
+    for name, sub in tables.items():
+        if not _ID.match(name):
+            r.issue(("rollback", name), f"rollback name {name!r} must be letters, digits, '-' or '_'",
+                    "e.g. [rollback.quick]")
+            continue
+        out.append(_rollback(c, ("rollback", name), sub, name, budget, phases))
+    return tuple(out)
+
+
+def _rollback(c: _Ctx, p: KeyPath, t: dict[str, Any], name: str, budget: float, phases: set[str]) -> RollbackSpec:
+    r = c.r
+    where = "[" + ".".join(p) + "]"
+    r.known(p, t, ROLLBACK_KEYS)
+    on = read_selectors(r, (*p, "on"), t.get("on", []), c.hosts)
+    run = r.string((*p, "run"), t.get("run"), example='"./scripts/quick-rollback.sh"') if "run" in t else ""
+    if not run:
+        r.issue((*p, "run"), f"the rollback {name!r} needs a command", 'e.g. run = "./scripts/quick-rollback.sh"')
+    undoes = tuple(r.strings((*p, "undoes"), t["undoes"], example='["canary", "ramp"]')) if "undoes" in t else ()
+    for pid in undoes:
+        if pid not in phases:
+            r.issue((*p, "undoes"), f"undoes names phase {pid!r}, which is not in the runbook",
+                    f"one of: {', '.join(sorted(phases)) or '(no phases)'}")
+    default_title = "Quick rollback" if name == "quick" else f"{name.capitalize()} rollback"
+    return RollbackSpec(
+        title=r.title((*p, "title"), t["title"], default_title) if "title" in t else default_title, on=on, run=run,
+        verify=c.conditions((*p, "verify"), t.get("verify"), where),
+        within=r.duration((*p, "within"), t["within"]) if "within" in t else 60.0,
+        timeout=r.duration((*p, "timeout"), t["timeout"]) if "timeout" in t else 600.0,
+        rollback_requires=c.conditions((*p, "rollback_requires"), t.get("rollback_requires"), where),
+        sudo=r.boolean((*p, "sudo"), t.get("sudo", False)),
+        env=r.env_table((*p, "env"), t["env"]) if "env" in t else (),
+        name=name, budget=r.duration((*p, "budget"), t["budget"]) if "budget" in t else budget, undoes=undoes,
     )
 
 

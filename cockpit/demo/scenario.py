@@ -107,8 +107,12 @@ async def _scenario(env: DemoEnvironment, duration: float, out: Path, operator: 
         gate = await _gate_fails(s, current, deadline)
         log(f"{current} gate FAILS: {gate.detail}")
         rec = await rb.quick_rollback()
+        rb.give_reason("v2 regressed after the injected fault")
+        state = rb.view().rollback
         log(f"quick rollback: {'ok' if rec.ok else 'FAILED'} in {rec.duration or 0:.1f}s "
-            f"(budget {s.config.runbook.rollback_budget:g}s)")
+            f"(budget {state.budget if state else s.config.runbook.rollback_budget:g}s)")
+        if state is not None:
+            log(state.headline())
         await s.engine.actions.run("Heal v2", _cmd(s, "heal"), ["cockpit"], timeout=10)
         snap = await s.engine.run_round()
         out.mkdir(parents=True, exist_ok=True)

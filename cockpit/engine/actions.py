@@ -43,6 +43,7 @@ RESERVED_KEYS = frozenset({
 
 OUTPUT_LIMIT = 256 * 1024  # characters of output kept per host per action (the tail)
 DEFAULT_ACTION_TIMEOUT = 1800.0
+STDERR_TAIL = 2048  # characters of a host's stderr kept apart from its output: a failure's reason
 
 @dataclass(frozen=True)
 class HostRun:
@@ -60,6 +61,8 @@ class HostRun:
     spool: str = ""  # the file holding this host's whole output (see cockpit.engine.spool); "" if none
     lines: int = 0  # lines of output seen
     dropped: int = 0  # lines the spool's cap left out of the file (a marker line there says how many)
+    signal: str = ""  # the signal that killed it ("TERM"), when the transport knows
+    stderr: str = ""  # the tail of its stderr alone (sanitised, redacted): why it failed
 
     @property
     def duration(self) -> float | None:
@@ -411,4 +414,5 @@ class ActionRunner:
         if message:
             ended["error"] = self._clean(message)
         self._update(live, host, **ended, state=state, exit_status=res.exit_status, ended=time.time(),
-                     output=buf.getvalue(), truncated=buf.truncated or res.truncated)
+                     output=buf.getvalue(), truncated=buf.truncated or res.truncated, signal=res.signal,
+                     stderr=self._clean(res.stderr[-STDERR_TAIL:]))

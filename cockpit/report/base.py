@@ -160,8 +160,42 @@ class ReportBase:
             groups.setdefault(_run_result(r), []).append(r["host"])
         return "; ".join(f"{self.t(k)}: {self.hosts(v)}" for k, v in groups.items()) or "no hosts"
 
+    def rollback_budget(self, rb: dict[str, Any]) -> float:
+        """A named rollback's own budget (its kind is its name); step and phase rollbacks: the runbook's."""
+        named = self.spec.named_rollback(rb["kind"]) if rb["kind"] not in ("step", "phase") else None
+        return named.budget if named is not None else self.spec.rollback_budget
+
+    def rollback_outcome(self) -> str | None:
+        """The Outcome line after a rollback, from the journal alone: None when no rollback is the outcome
+        (none ran, or every phase it undid was reopened)."""
+        if not self.rollbacks:
+            return None
+        rb = self.rollbacks[-1]
+        rolled = [t for (k, t), tr in self.latest.items() if k == "phase" and tr["state"] == "rolled-back"]
+        if rb["ok"] is True and not rolled:
+            return None
+        when = time.strftime("%H:%M UTC", time.gmtime(rb["started"]))  # the report's times are UTC
+        reasons = [t["reason"] for t in self.transitions if t["kind"] == "runbook" and t["target"] == f"rollback#{rb['id']}"]
+        why = f" ({self.t(reasons[-1])})" if reasons else ""
+        named = self.spec.named_rollback(rb["kind"]) if rb["kind"] not in ("step", "phase") else None
+        title = named.title if named else f"{rb['kind']} {rb['target']} rollback"
+        took = _dur(rb["duration"]) if rb["duration"] is not None else "not ended"
+        budget = self.rollback_budget(rb)
+        head = {True: f"{BAD} rolled back", False: f"{BAD} ROLLBACK FAILED", None: f"{UNKNOWN} rollback not ended"}[rb["ok"]]
+        line = (f"{head} at {when} by {self.t(rb['operator'])}{why}; {self.t(title)} {took} of {_dur(budget)} budget"
+                + (" (OVER budget)" if rb["duration"] is not None and rb["duration"] > budget else ""))
+        if rb["ok"] is False and rb["detail"]:
+            line += ": " + "; ".join(self.t(ln) for ln in rb["detail"].splitlines())
+        if rolled:
+            line += f"; phases rolled back: {self.hosts(rolled)}"
+        closed = [t for t in self.transitions
+                  if (t["kind"], t["target"]) == ("runbook", "cutover") and t["at"] >= rb["started"]]
+        if closed:
+            line += f"; closed as rolled back by {self.t(closed[-1]['operator'])}: {self.t(closed[-1]['reason'])}"
+        return line
+
     def budget_verdict(self, rb: dict[str, Any]) -> str:
-        budget = self.spec.rollback_budget
+        budget = self.rollback_budget(rb)
         if rb["duration"] is None:
             return f"{UNKNOWN} not ended (budget {_dur(budget)})"
         if rb["duration"] <= budget:

@@ -29,6 +29,7 @@ from cockpit.history import History
 from cockpit.journal import Journal
 from cockpit.model import FleetSnapshot
 from cockpit.report.details import DetailSections
+from cockpit.report.outages import OutagesSection
 from cockpit.report.overview import OverviewSections
 from cockpit.secrets import Redactor
 from cockpit.spec import Config
@@ -36,13 +37,13 @@ from cockpit.spec import Config
 __all__ = ["build_report"]
 
 
-class _Report(OverviewSections, DetailSections):
+class _Report(OverviewSections, DetailSections, OutagesSection):
     """One report: the journal read once (in :class:`ReportBase`), then rendered section by section."""
 
     def render(self) -> str:
         out: list[str] = []
         for section in (self.header, self.summary, self.timeline, self.phases, self.actions_section,
-                        self.baseline_section, self.rollbacks_section, self.reasons_section,
+                        self.baseline_section, self.rollbacks_section, self.outages_section, self.reasons_section,
                         self.plan_changes_section):
             out += section()
             out.append("")

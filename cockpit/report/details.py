@@ -248,7 +248,9 @@ class DetailSections(PlanSections):
 
     def rollbacks_section(self) -> list[str]:
         budget = self.spec.rollback_budget
-        out = ["## Rollbacks", "", f"Budget: {_dur(budget)} per rollback.", ""]
+        own = "; ".join(f"{self.t(r.title)} ({self.t(r.name)}) {_dur(r.budget)}" for r in self.spec.rollbacks)
+        out = ["## Rollbacks", "", f"Budget: {_dur(budget)} per step or phase rollback"
+               + (f"; {own}." if own else "."), ""]
         if not self.rollbacks:
             out.append("No rollbacks were run.")
             return out
@@ -259,8 +261,12 @@ class DetailSections(PlanSections):
             acts = [a for a in self.actions if a["kind"] == "rollback" and rb["started"] <= a["started"] <= end]
             ran = ", ".join(f"#{a['id']} {self.action_result(a)}" for a in acts) or "–"
             result = "not ended" if rb["ok"] is None else "ok" if rb["ok"] else "**failed**"
-            if rb["detail"]:
-                result += f" ({self.t(rb['detail'])})"
+            if rb["detail"]:  # one line per failed host: exit status or signal, duration, stderr's last lines
+                result += " (" + "; ".join(self.t(ln) for ln in rb["detail"].splitlines()) + ")"
+            reasons = [t["reason"] for t in self.transitions
+                       if t["kind"] == "runbook" and t["target"] == f"rollback#{rb['id']}"]
+            if reasons:
+                result += f"; reason: {self.t(reasons[-1])}"
             out.append(f"| {rb['id']} | {self.t(rb['kind'])} | {self.t(rb['target'])} | {self.t(rb['operator'])} | "
                        f"{_iso(rb['started'])} | {_iso(rb['ended'])} | {_dur(rb['duration'])} | {result} | "
                        f"{self.budget_verdict(rb)} | {ran} |")

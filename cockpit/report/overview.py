@@ -53,8 +53,11 @@ class OverviewSections(ReportBase):
         counts = Counter(phase_states.values())
         rolled = [pid for pid, s in phase_states.items() if s == "rolled-back"]
         open_phases = [pid for pid, s in phase_states.items() if s not in ("done", "overridden", "rolled-back")]
+        rolled_back = self.rollback_outcome()
         if not self.spec.phases:
             outcome = "no runbook phases in the config"
+        elif rolled_back is not None:
+            outcome = rolled_back
         elif rolled:
             outcome = f"{BAD} rolled back ({self.hosts(rolled)})"
         elif not open_phases:
@@ -95,7 +98,7 @@ class OverviewSections(ReportBase):
         if self.rollbacks:
             verdicts = "; ".join(f"#{rb['id']} {self.t(rb['kind'])} {self.t(rb['target'])}: {self.budget_verdict(rb)}"
                                  for rb in self.rollbacks)
-            out.append(f"- **Rollbacks:** {len(self.rollbacks)} (budget {_dur(self.spec.rollback_budget)}): {verdicts}")
+            out.append(f"- **Rollbacks:** {len(self.rollbacks)}: {verdicts}")
         else:
             out.append(f"- **Rollbacks:** none (budget {_dur(self.spec.rollback_budget)})")
         reasons = [t for t in self.transitions if t["state"] in REASON_STATES]
@@ -118,6 +121,10 @@ class OverviewSections(ReportBase):
                 text = f"Phase {self.t(target)} → **{self.t(state)}**"
             elif tk == "step":
                 text = f"Step {self.t(target)} → **{self.t(state)}**"
+            elif tk == "runbook" and target.startswith("rollback#"):
+                text = f"Rollback {self.t(target[8:])}: reason given after it fired"
+            elif tk == "runbook" and target == "cutover":
+                text = "**Cutover closed as rolled back**"
             else:
                 text = f"Runbook {self.t(target)} → **{self.t(state)}**"
             if r.get("reason"):

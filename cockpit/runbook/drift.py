@@ -12,12 +12,7 @@ import json
 import time
 
 from cockpit.plans import PlanVersion, diff_plans
-from cockpit.runbook.views import RemovedStep
-
-
-def hhmm(at: float) -> str:
-    """A journal time as the operator reads it in a message: local HH:MM, with the zone."""
-    return time.strftime("%H:%M %Z", time.localtime(at))
+from cockpit.runbook.views import RemovedStep, hhmm
 
 
 def changed_since_run(journal: object | None, ref: str) -> str:

@@ -32,9 +32,9 @@ class LifecycleMixin(RunbookState):
             return "after", f"{ref} (irreversible) done on this host"
         if st.state == "rolled-back":
             return "before", f"{ref} rolled back"
-        quick = self.spec.rollback.title if self.spec.rollback else None
-        if any(r.title == quick and r.ok and r.started >= st.at for r in self._rollbacks):
-            return "before", f"{ref} undone by the quick rollback"
+        named = {r.title for r in self.spec.rollbacks}  # an older journal: its quick rollback left steps done
+        if any(r.title in named and r.ok and r.started >= st.at for r in self._rollbacks):
+            return "before", f"{ref} undone by a rollback"
         if host not in self.step_hosts(step):
             return ("after", f"{ref} {st.state}") if st.state in DONE_STEP else ("before", f"{ref} not done")
         check = st.checks.get(host)

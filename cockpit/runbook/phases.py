@@ -118,6 +118,8 @@ class Runbook(StepsMixin, RollbackMixin, LifecycleMixin):
 
     def set_observer(self, observer: bool, driver: str) -> None:
         self.observer, self.driver = observer, driver
+        if self.journal is not None and (self._rb_state is None or not self._rb_state.running):
+            self._rb_state = self._restore_rollback()  # an observer sees the driver's rollback as running
         self._publish()
 
     def reload_states(self) -> None:
@@ -133,5 +135,6 @@ class Runbook(StepsMixin, RollbackMixin, LifecycleMixin):
             self._holds[p.id] = self.journal.hold(p.id)  # type: ignore[attr-defined]
         self._restore_hosts()
         self._see_drift()  # the driver's runs: under which definition, and of steps this plan no longer has
+        self._rb_state = self._restore_rollback()
         self.engine.rejudge()
         self._publish()

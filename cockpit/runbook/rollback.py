@@ -1,21 +1,54 @@
-"""Rollbacks: of one step, of a phase (its done steps, in reverse), and the quick rollback of the runbook.
+"""Rollbacks: of one step, of a phase (its done steps, in reverse), and the named rollbacks of the runbook.
 
 A mixin over :class:`cockpit.runbook.state.RunbookState`, part of
 :class:`cockpit.runbook.Runbook`. Every rollback is journaled and timed against
-the runbook's budget, so the report can say whether it was within it.
+its own budget. A rollback pre-empts: running steps are cancelled ("cancelled by
+rollback") before it fires, and no step runs while it does. What it undid is a
+state the whole cockpit believes (:class:`RollbackState` in every plan view):
+its phases are rolled back, lifecycle services are expected as before their
+steps, and a failure names each host with its exit status and stderr.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 from cockpit.conditions import evaluate_all
+from cockpit.engine import ActionRun
 from cockpit.errors import RunbookError
 from cockpit.inventory import select
 from cockpit.runbook.context import EngineContext
 from cockpit.runbook.state import RunbookState
-from cockpit.runbook.views import VERIFY_POLL, RollbackRecord
+from cockpit.runbook.views import (
+    DONE_PHASE,
+    VERIFY_POLL,
+    HostFailure,
+    RollbackRecord,
+    RollbackState,
+)
+from cockpit.spec import RollbackSpec
+
+#: what a running step's hosts are cancelled with, and what its journal record says
+PREEMPTED = "cancelled by rollback"
+STDERR_LINES = 3  # last lines of a failed host's stderr kept in the state, the journal and the report
+
+
+def host_failures(run: ActionRun) -> tuple[HostFailure, ...]:
+    """Every host of ``run`` that did not end ok: exit status or signal, duration, the last lines of stderr."""
+    out = []
+    for r in run.runs:
+        if r.state == "ok":
+            continue
+        how = (f"exit {r.exit_status}" if r.exit_status is not None
+               else f"killed by {r.signal}" if getattr(r, "signal", "") else r.state)
+        took = f" after {r.duration:.1f}s" if r.duration is not None else ""
+        tail = [ln for ln in (getattr(r, "stderr", "") or r.output).splitlines() if ln.strip()][-STDERR_LINES:]
+        err = f"; stderr: {' | '.join(tail)}" if tail else ""
+        extra = f"; {r.error}" if r.error else ""
+        out.append(HostFailure(r.host, f"{how}{took}{extra}{err}"))
+    return tuple(out)
 
 
 class RollbackMixin(RunbookState):
@@ -26,82 +59,222 @@ class RollbackMixin(RunbookState):
         return [f"{p.id}.{s.id} ({s.title})" for p in self.spec.phases for s in p.steps
                 if s.irreversible and self._steps[f"{p.id}.{s.id}"].state in ("done", "partial")]
 
-    async def _timed_rollback(self, title: str, command: str, hosts: list[str], timeout: float | None,
-                              phase: str | None, ref: str | None, *, sudo: bool = False,
-                              env: tuple[tuple[str, str], ...] = ()) -> bool:
-        """Run one rollback command, journaled and timed against the budget."""
-        started = time.time()
-        rid = self._j("rollback_started", "step", ref or title, started)
-        run = await self._fire(title, command, hosts, "rollback", timeout, phase, ref, sudo=sudo, env=env)
-        ok = all(r.state == "ok" for r in run.runs)
-        ended = time.time()
-        if rid is not None:
-            self._j("rollback_ended", rid, ended, ok)
-        self._rollbacks.append(RollbackRecord(title, started, ended, ok))
-        self._publish()
-        return ok
+    # -- pre-emption -----------------------------------------------------------------------
 
-    async def rollback_step(self, ref: str) -> bool:
-        phase, step = self.spec.step(ref)
+    async def _preempt(self) -> list[str]:
+        """Cancel every running step (its actions first, then its waits and verifies); return their refs."""
+        refs = [ref for ref, st in self._steps.items() if st.state in ("running", "verifying")]
+        for run in self.engine.actions.running():
+            if run.kind == "step":
+                self.engine.actions.cancel(run.id, reason=PREEMPTED)
+        tasks = [t for ref in refs if (t := self._step_tasks.get(ref)) is not None and not t.done()]
+        self._preempting = True
+        try:
+            for t in tasks:
+                t.cancel(PREEMPTED)
+            if tasks:
+                await asyncio.wait(tasks, timeout=10.0)
+            await self.engine.actions.settle(5.0)
+        finally:
+            self._preempting = False
+        for ref in refs:  # the step's own task journaled it; a step of another task (a paused one) is set here
+            if self._steps[ref].state in ("running", "verifying"):
+                self._set_step(ref, "failed", detail=PREEMPTED)
+        return refs
+
+    # -- the state ---------------------------------------------------------------------------
+
+    def _begin(self, name: str, title: str, budget: float, kind: str, target: str) -> RollbackState:
+        self._refuse_while_rolling_back()
+        started = time.time()
+        rid = self._j("rollback_started", kind, target, started)
+        self._rb_state = RollbackState(name=name, title=title, operator=self.operator, started=started, ended=None,
+                                       ok=None, budget=budget, journal_id=rid if isinstance(rid, int) else None)
+        self._publish()
+        return self._rb_state
+
+    def _end(self, state: RollbackState, ok: bool, failures: tuple[HostFailure, ...], undid: tuple[str, ...]) -> None:
+        ended = time.time()
+        if state.journal_id is not None:
+            self._j("rollback_ended", state.journal_id, ended, ok, "\n".join(f.line() for f in failures))
+        self._rollbacks.append(RollbackRecord(state.title, state.started, ended, ok))
+        cur = self._rb_state if self._rb_state is not None and self._rb_state.started == state.started else state
+        self._rb_state = RollbackState(name=state.name, title=state.title, operator=state.operator,
+                                       started=state.started, ended=ended, ok=ok, budget=state.budget,
+                                       reason=cur.reason, undid=undid, failures=failures,
+                                       journal_id=state.journal_id)
+        self._publish()
+
+    def give_reason(self, reason: str) -> None:
+        """The reason for the last rollback, asked after firing (speed first); journaled with it."""
+        rb = self._rb_state
+        if rb is None or not reason.strip():
+            return
+        if rb.journal_id is not None:
+            self._j("transition", "runbook", f"rollback#{rb.journal_id}", "reason", reason=reason)
+        self._rb_state = replace(rb, reason=reason.strip())
+        self._publish()
+
+    def close_rolled_back(self, reason: str) -> None:
+        """The operator ends the cutover as rolled back: the outcome stays rolled back, journaled with the reason."""
         self._may_drive()
+        rb = self._rb_state
+        if rb is None or rb.ok is None:
+            raise RunbookError("nothing was rolled back", "close a cutover as rolled back after a rollback")
+        if not reason.strip():
+            raise RunbookError("closing the cutover needs a reason", "say why; it goes into the journal and the report")
+        self._j("transition", "runbook", "cutover", "closed-rolled-back", reason=reason)
+        self._rb_state = replace(rb, closed=f"closed as rolled back: {reason.strip()}")
+        self._publish()
+
+    def retry_phase(self, phase_id: str, reason: str = "") -> None:
+        """Reopen a rolled-back phase: its steps run again (its gate and hold count again)."""
+        self._may_drive()
+        self._refuse_while_rolling_back()
+        phase = self.spec.phase(phase_id)
+        if self._phase_state.get(phase_id) != "rolled-back":
+            raise RunbookError(f"phase {phase_id} is not rolled back", "retry applies to a rolled-back phase")
+        self._j("transition", "phase", phase_id, "reopened", reason=reason or "retry after rollback")
+        self._phase_state.pop(phase_id, None)
+        self._holds[phase_id] = None
+        self._gates.pop(phase_id, None)
+        for s in phase.steps:
+            ref = f"{phase.id}.{s.id}"
+            if self._steps[ref].state == "rolled-back":
+                self._set_step(ref, "pending", reason="phase reopened after its rollback")
+        if self._rb_state is not None and not any(v == "rolled-back" for v in self._phase_state.values()):
+            self._rb_state = None  # nothing rolled back is left: the cutover goes on
+        self.engine.rejudge()
+        self._publish()
+
+    def _undo_phases(self, ids: tuple[str, ...], title: str) -> tuple[str, ...]:
+        """Mark phases rolled back (and their steps that ran): lifecycle expectations return to before them."""
+        undone = []
+        for p in self.spec.phases:
+            ran = [f"{p.id}.{s.id}" for s in p.steps
+                   if self._steps[f"{p.id}.{s.id}"].state not in ("pending", "skipped", "rolled-back")]
+            if (ids and p.id not in ids) or (not ids and not ran and self.phase_state(p) not in DONE_PHASE):
+                continue
+            for ref in ran:
+                self._set_step(ref, "rolled-back", detail=f"undone by {title}")
+            self._mark_rolled_back(p.id, f"undone by {title}")
+            undone.append(p.id)
+        return tuple(undone)
+
+    def _try_hold_clear(self, phase_id: str) -> None:
+        try:
+            self._j("set_hold", phase_id, None)
+        except RunbookError:
+            pass
+
+    # -- per step and per phase ----------------------------------------------------------------
+
+    async def _step_command(self, ref: str) -> tuple[bool, tuple[HostFailure, ...]]:
+        phase, step = self.spec.step(ref)
         if step.rollback is None:
             raise RunbookError(f"step {ref} has no rollback", "add rollback = \"...\" to the step")
-        ok = await self._timed_rollback(f"{ref} rollback", step.rollback, self.step_hosts(step), step.timeout,
-                                        phase.id, ref, sudo=step.sudo, env=step.env)
-        self._set_step(ref, "rolled-back" if ok else "failed", detail="" if ok else "rollback failed")
+        run = await self._fire(f"{ref} rollback", step.rollback, self.step_hosts(step), "rollback", step.timeout,
+                               phase.id, ref, sudo=step.sudo, env=step.env)
+        failures = host_failures(run)
+        self._set_step(ref, "rolled-back" if not failures else "failed",
+                       detail="" if not failures else "rollback failed: " + "; ".join(f.line() for f in failures))
+        return not failures, failures
+
+    async def rollback_step(self, ref: str) -> bool:
+        self.spec.step(ref)
+        self._may_drive()
+        state = self._begin(f"step {ref}", f"rollback of {ref}", self.spec.rollback_budget, "step", ref)
+        try:
+            await self._preempt()
+            ok, failures = await self._step_command(ref)
+        except BaseException:
+            self._end(state, False, (HostFailure("*", "the rollback stopped before it ended"),), ())
+            raise
+        phase = self.spec.step(ref)[0]
+        self._mark_rolled_back(phase.id, f"its step {ref} rolled back")  # it is not done any more
+        self._end(state, ok, failures, (phase.id,))
         return ok
 
-    async def rollback_phase(self, phase_id: str) -> bool:
-        """The phase's done steps' rollbacks, in reverse order."""
-        phase = self.spec.phase(phase_id)
-        self._may_drive()
-        started = time.time()
-        rid = self._j("rollback_started", "phase", phase_id, started)
-        ok = True
-        for step in reversed(phase.steps):
-            ref = f"{phase.id}.{step.id}"
-            if self._steps[ref].state in ("done", "partial") and step.rollback:
-                ok = await self.rollback_step(ref) and ok
-        ended = time.time()
-        if rid is not None:
-            self._j("rollback_ended", rid, ended, ok)
-        self._rollbacks.append(RollbackRecord(f"phase {phase_id}", started, ended, ok))
-        self._j("transition", "phase", phase_id, "rolled-back", detail=f"{ended - started:.1f}s")
+    def _mark_rolled_back(self, phase_id: str, detail: str) -> None:
+        self._j("transition", "phase", phase_id, "rolled-back", detail=detail)
         self._phase_state[phase_id] = "rolled-back"
         self._holds[phase_id] = None
-        self._publish()
-        return ok
+        self._gates.pop(phase_id, None)  # its gate result no longer counts
+        self._try_hold_clear(phase_id)
+        self.engine.rejudge()
 
-    async def quick_rollback(self) -> RollbackRecord:
-        rb = self.spec.rollback
-        if rb is None:
-            raise RunbookError("no [rollback] in the config", "add a [rollback] table with on and run")
+    async def rollback_phase(self, phase_id: str) -> bool:
+        """The phase's done steps' rollbacks, in reverse order; the phase is rolled back."""
+        phase = self.spec.phase(phase_id)
         self._may_drive()
-        hosts: list[str] = []
-        for sel in rb.on:
-            hosts += [h.name for h in select(self.engine.config.hosts, sel) if h.name not in hosts]
-        started = time.time()
-        rid = self._j("rollback_started", "quick", rb.title, started)
-        run = await self._fire(rb.title, rb.run, hosts, "rollback", rb.timeout, None, None, env=rb.env)
-        ok = all(r.state == "ok" for r in run.runs)
-        if ok and rb.verify:
-            ended_cmd = max((r.ended or time.time()) for r in run.runs)
-            deadline = ended_cmd + rb.within
-            ok = False
-            while True:
-                await asyncio.gather(*(self.engine.round_host(h) for h in self.engine.pollers))
+        state = self._begin(f"phase {phase_id}", f"rollback of phase {phase_id}", self.spec.rollback_budget,
+                            "phase", phase_id)
+        failures: list[HostFailure] = []
+        try:
+            await self._preempt()
+            for step in reversed(phase.steps):
+                ref = f"{phase.id}.{step.id}"
+                if self._steps[ref].state in ("done", "partial", "failed") and step.rollback:
+                    failures += (await self._step_command(ref))[1]
+        except BaseException:
+            self._end(state, False, (HostFailure("*", "the rollback stopped before it ended"),), ())
+            raise
+        self._mark_rolled_back(phase_id, f"{time.time() - state.started:.1f}s")
+        self._end(state, not failures, tuple(failures), (phase_id,))
+        return not failures
+
+    # -- the runbook's named rollbacks -----------------------------------------------------------
+
+    async def quick_rollback(self, name: str | None = None) -> RollbackRecord:
+        """Fire the named rollback (the first one by default): pre-empt, run, undo its phases, verify."""
+        rb = self.spec.named_rollback(name)
+        if rb is None:
+            names = ", ".join(r.name for r in self.spec.rollbacks) or "none"
+            raise RunbookError(f"no rollback named {name!r} in the config (rollbacks: {names})" if name
+                               else "no [rollback] in the config", "add a [rollback.NAME] table with on and run")
+        self._may_drive()
+        state = self._begin(rb.name, rb.title, rb.budget, rb.name, rb.title)
+        try:
+            await self._preempt()
+            hosts: list[str] = []
+            for sel in rb.on:
+                hosts += [h.name for h in select(self.engine.config.hosts, sel) if h.name not in hosts]
+            run = await self._fire(rb.title, rb.run, hosts, "rollback", rb.timeout, None, None, sudo=rb.sudo,
+                                   env=rb.env)
+            failures = host_failures(run)
+            undid = self._undo_phases(rb.undoes, rb.title)
+            if not failures:
+                failures = await self._verify_back(rb, run, hosts, undid)
+        except BaseException:
+            self._end(state, False, (HostFailure("*", "the rollback stopped before it ended"),), ())
+            raise
+        self._end(state, not failures, failures, undid)
+        assert self._rb_state is not None
+        return RollbackRecord(rb.title, state.started, self._rb_state.ended, not failures)
+
+    async def _verify_back(self, rb: RollbackSpec, run: ActionRun, hosts: list[str],
+                           undid: tuple[str, ...]) -> tuple[HostFailure, ...]:
+        """Within ``rb.within`` of the command's end: its verify holds and every old service it brought back is up."""
+        ended_cmd = max((r.ended or time.time()) for r in run.runs) if run.runs else time.time()
+        deadline = ended_cmd + rb.within
+        refs = set(undid) | {f"{p}.{s.id}" for p in undid for s in self.spec.phase(p).steps}
+        old = {s.name for s in self.engine.config.services if s.retired_by and s.lifecycle in refs}
+        while True:
+            await asyncio.gather(*(self.engine.round_host(h) for h in self.engine.pollers))
+            missing = [HostFailure(r.host, f"old service {r.service} not up again within {rb.within:g}s "
+                                           f"({r.status}: {r.detail})")
+                       for h in self.engine.snapshot().hosts for r in h.results
+                       if r.service in old and r.expect == "up" and (r.status != "up" or r.at < ended_cmd)]
+            verdict = None
+            if rb.verify:
                 ctx = EngineContext(self.engine, after=ended_cmd, default_hosts=hosts)
-                if (await evaluate_all(list(rb.verify), ctx)).value is True:
-                    ok = True
-                    break
-                if time.time() >= deadline:
-                    break
-                await asyncio.sleep(VERIFY_POLL)
-        ended = time.time()
-        if rid is not None:
-            self._j("rollback_ended", rid, ended, ok)
-        rec = RollbackRecord(rb.title, started, ended, ok)
-        self._rollbacks.append(rec)
-        self.engine.rejudge()  # a good quick rollback re-expects what the steps retired
-        self._publish()
-        return rec
+                verdict = await evaluate_all(list(rb.verify), ctx)
+            if not missing and (verdict is None or verdict.value is True):
+                return ()
+            if time.time() >= deadline:
+                bad = list(missing)
+                if verdict is not None and verdict.value is not True:
+                    bad.append(HostFailure("verify", f"not within {rb.within:g}s: {verdict.detail}"))
+                return tuple(bad)
+            await asyncio.sleep(VERIFY_POLL)
+

@@ -25,7 +25,9 @@ from cockpit.runbook.views import (
     PhaseView,
     PlanView,
     RemovedStep,
+    HostFailure,
     RollbackRecord,
+    RollbackState,
     StepView,
     _StepState,
 )
@@ -47,6 +49,9 @@ class RunbookState:
         self._gates: dict[str, Verdict] = {}
         self._holds: dict[str, float | None] = {}
         self._rollbacks: list[RollbackRecord] = []
+        self._rb_state: RollbackState | None = None  # rolling back / rolled back / ROLLBACK FAILED (all views)
+        self._step_tasks: dict[str, asyncio.Task[object]] = {}  # running steps: what a rollback pre-empts
+        self._preempting = False  # a rollback is cancelling the running steps
         self._interrupted: list[str] = []
         self.observer = False
         self.driver = ""
@@ -86,8 +91,16 @@ class RunbookState:
                 self._steps[target].state = "interrupted" if state in ("running", "verifying") else state
             elif kind == "phase":
                 self._phase_state[target] = state
+        for t in self.journal.transitions():  # type: ignore[attr-defined]
+            if t["kind"] == "step" and t["target"] in self._steps:  # why it is not done ("not done on h2: exit 4 …")
+                self._steps[t["target"]].detail = t["detail"] or ""
         for p in self.spec.phases:
             self._holds[p.id] = self.journal.hold(p.id)  # type: ignore[attr-defined]
+            last = self.journal.gate_results(p.id)[-1:]  # type: ignore[attr-defined]
+            # said with when it was judged: `cockpit plan` shows why without judging anew
+            if last and p.gate and self._phase_state.get(p.id) != "rolled-back":
+                when = time.strftime("%H:%M:%S", time.localtime(last[0]["at"]))
+                self._gates[p.id] = Verdict(last[0]["ok"], f"{last[0]['detail']} (judged at {when})")
         self._restore_hosts()
         base = self.journal.latest_baseline()  # type: ignore[attr-defined]
         if base is not None:
@@ -96,6 +109,43 @@ class RunbookState:
             self._rollbacks.append(RollbackRecord(rb.get("target") or rb.get("kind", "rollback"),
                                                   rb["started"], rb.get("ended"), rb.get("ok")))
         self._see_drift()
+        self._rb_state = self._restore_rollback()
+
+    def _restore_rollback(self) -> RollbackState | None:
+        """The last rollback, while any phase it undid is still rolled back (or it failed, or it was closed)."""
+        j = self.journal
+        rows = j.rollbacks() if j is not None else []  # type: ignore[attr-defined]
+        if not rows:
+            return None
+        rb = rows[-1]
+        states = j.states()  # type: ignore[union-attr]
+        undid = tuple(t for (k, t), st in states.items() if k == "phase" and st == "rolled-back")
+        reopened = any(t["state"] == "reopened" and t["at"] >= rb["started"]
+                       for t in j.transitions() if t["kind"] == "phase")  # type: ignore[union-attr]
+        if not undid and (rb.get("ok") is True or reopened):
+            return None  # every phase it undid was reopened (after a failure too): the cutover went on
+        kind, target = rb["kind"], rb["target"]
+        named = self.spec.named_rollback(kind) if kind not in ("step", "phase") else None
+        if kind == "quick" and named is None:
+            named = self.spec.rollback  # an older journal: "quick" was the one [rollback]
+        name = f"{kind} {target}" if kind in ("step", "phase") else kind
+        title = named.title if named else (f"rollback of {target}" if kind in ("step", "phase") else target)
+        budget = named.budget if named else self.spec.rollback_budget
+        failures = tuple(HostFailure(*line.split(": ", 1)) for line in (rb.get("detail") or "").splitlines()
+                         if ": " in line)
+        reasons = [t for t in j.transitions(f"rollback#{rb['id']}") if t["kind"] == "runbook"]  # type: ignore[union-attr]
+        closed = [t for t in j.transitions("cutover") if t["kind"] == "runbook"]  # type: ignore[union-attr]
+        ok = rb.get("ok")
+        ended = rb.get("ended")
+        if ok is None and ended is None and not self.observer:
+            ok, ended = False, rb["started"]  # a cockpit died while it ran: outcome unknown, which is not rolled back
+            failures = failures or (HostFailure("*", "the cockpit stopped while it ran: outcome unknown"),)
+        return RollbackState(name=name, title=title, operator=rb.get("operator") or "", started=rb["started"],
+                             ended=ended, ok=ok, budget=budget,
+                             reason=reasons[-1]["reason"] if reasons else "", undid=undid, failures=failures,
+                             closed=f"closed as rolled back: {closed[-1]['reason']}"
+                             if closed and closed[-1]["at"] >= rb["started"] else "",
+                             journal_id=int(rb["id"]))
 
     def _restore_hosts(self) -> None:
         """Each host's outcome of each step's last run (what lifecycle services follow), read from the journal.
@@ -184,6 +234,9 @@ class RunbookState:
             return "locked"
         states = [self._steps[f"{phase.id}.{s.id}"].state for s in phase.steps]
         if all(s in DONE_STEP for s in states):
+            gate = self._gates.get(phase.id)
+            if gate is not None and gate.value is False:
+                return "failing"  # never "holding" while its gate fails
             return "holding" if phase.gate or phase.hold else "open"
         if any(s in ("running", "verifying") for s in states):
             return "running"
@@ -206,7 +259,7 @@ class RunbookState:
                         observer=self.observer, interrupted=tuple(self._interrupted), banner=banner,
                         plan_notice=self.plan_notice, removed=tuple(r.line() for r in self._removed),
                         removed_steps=self._removed,
-                        baseline_at=(self.tracker.baseline or {}).get("at"))
+                        baseline_at=(self.tracker.baseline or {}).get("at"), rollback=self._rb_state)
 
     def _publish(self) -> None:
         v = self.view()
@@ -268,6 +321,12 @@ class RunbookState:
                 self.banner = ""
             return ""
         return str(getattr(j, "last_error", "") or "the journal is not writable")
+
+    def _refuse_while_rolling_back(self) -> None:
+        rb = self._rb_state
+        if rb is not None and rb.running:
+            raise RunbookError(f"{rb.title} is running: steps and other rollbacks are refused until it ends",
+                               "wait for it to end (the header shows it)")
 
     def _may_drive(self) -> None:
         if self.observer:

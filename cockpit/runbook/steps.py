@@ -110,6 +110,7 @@ class StepsMixin(RunbookState):
         """
         phase, step = self.spec.step(ref)
         self._may_drive()
+        self._refuse_while_rolling_back()
         if (why := self.rerun_needed(ref)) and rerun != ref:
             raise RunbookError(f"{why}; running it again needs its id typed",
                                f"check those hosts first; headless pass --rerun {ref}, in the cockpit type {ref}")
@@ -144,6 +145,8 @@ class StepsMixin(RunbookState):
         self._set_step(ref, "running")
         self._changed.pop(ref, None)  # it runs the definition in use now
         failures = 0
+        if (task := asyncio.current_task()) is not None:
+            self._step_tasks[ref] = task  # what a rollback cancels first
         try:
             for i, group in enumerate(plan):
                 if i > 0 and step.pause is not None:
@@ -161,6 +164,16 @@ class StepsMixin(RunbookState):
                     self._j("transition", "step", ref, "batch", detail=f"stopped after {st.batch}: {failures} failed; "
                             f"untouched: {', '.join(rest)}")
                     break
+        except asyncio.CancelledError:
+            if self._preempting:  # pre-empted: journaled, so the plan and the report say so
+                for h, c in st.checks.items():
+                    if not c.ok:
+                        st.checks[h] = HostCheck(h, False, "cancelled by rollback")
+                self._set_step(ref, "failed", detail="cancelled by rollback")
+            else:
+                self._steps[ref].state = "failed"
+                self._publish()
+            raise
         except BaseException:
             self._steps[ref].state = "failed"
             self._publish()
@@ -168,10 +181,12 @@ class StepsMixin(RunbookState):
         finally:
             st.waiting = ""
             st.progress = None
+            self._step_tasks.pop(ref, None)
         good = [c for c in st.checks.values() if c.ok]
         final = "done" if len(good) == len(hosts) else "failed" if not good else "partial"
-        bad = [c.host for c in st.checks.values() if not c.ok]
-        self._set_step(ref, final, detail="" if final == "done" else f"not done on {', '.join(bad)}")
+        bad = [c for c in st.checks.values() if not c.ok]  # each named with why: exit status, stderr, verify
+        why = "; ".join(f"{c.host}: {c.detail}" for c in bad[:3]) + (f"; and {len(bad) - 3} more" if len(bad) > 3 else "")
+        self._set_step(ref, final, detail="" if final == "done" else f"not done on {why}")
         return self._step_view(phase, step)
 
     def _accepted_meanwhile(self, ref: str, step: StepSpec) -> StepSpec:
@@ -243,10 +258,16 @@ class StepsMixin(RunbookState):
 
     @staticmethod
     def _why(r: object) -> str:
+        """A failed host's line in the plan: exit status or signal, duration, the last line of its stderr."""
         state = getattr(r, "state", "")
         code = getattr(r, "exit_status", None)
+        sig = getattr(r, "signal", "")
         error = getattr(r, "error", "")
-        return f"command {state}" + (f" exit {code}" if code is not None else "") + (f": {error}" if error else "")
+        took = getattr(r, "duration", None)
+        tail = [ln for ln in (getattr(r, "stderr", "") or "").splitlines() if ln.strip()][-1:]
+        return (f"command {state}" + (f" exit {code}" if code is not None else f" killed by {sig}" if sig else "")
+                + (f" after {took:.1f}s" if took is not None else "") + (f": {error}" if error else "")
+                + (f"; stderr: {tail[0]}" if tail else ""))
 
     async def _wait_back(self, ref: str, step: StepSpec, hosts: list[str], after: float) -> None:
         """expect_disconnect: each host must be reachable again and pass verify within wait_for."""
@@ -320,6 +341,7 @@ class StepsMixin(RunbookState):
         """A manual step (or one host of it) done or failed by the operator; ``verify`` still applies."""
         phase, step = self.spec.step(ref)
         self._may_drive()
+        self._refuse_while_rolling_back()
         if self.phase_state(phase) == "locked":
             raise RunbookError(f"phase {phase.id!r} is locked: an earlier phase is not done")
         if not note.strip():

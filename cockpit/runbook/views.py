@@ -17,6 +17,11 @@ DONE_PHASE = frozenset({"done", "overridden"})
 DONE_STEP = frozenset({"done", "skipped"})
 
 
+def hhmm(at: float) -> str:
+    """A journal time as the operator reads it in a message: local HH:MM, with the zone."""
+    return time.strftime("%H:%M %Z", time.localtime(at))
+
+
 @dataclass(frozen=True)
 class HostCheck:
     host: str
@@ -42,16 +47,55 @@ class StepView:
     rollback_detail: str = ""
     changed: str = ""  # "changed since run (...): command: 'a' -> 'b'": its last run had another definition
 
+    def reasons(self) -> tuple[str, ...]:
+        """Why it is in its state, failing hosts first: one line each (the plan's detail, ``cockpit plan``)."""
+        out = [self.detail] if self.detail and self.state not in DONE_STEP else []
+        if self.waiting:
+            out.append(self.waiting)
+        if self.rollback_ready is False:
+            out.append(f"rollback NOT READY: {self.rollback_detail}")
+        if self.changed:
+            out.append(self.changed)
+        order = sorted(self.checks, key=lambda c: {False: 0, None: 1, True: 2}[c.ok])
+        out += [f"{ {False: '✖', None: '…', True: '✔'}[c.ok]} {c.host}: {c.detail}" for c in order
+                if c.ok is not True or self.state not in DONE_STEP]
+        if not out and self.state == "pending":
+            out.append("not run yet" + (" (manual: tick it when done)" if self.manual else ""))
+        return tuple(out)
+
 
 @dataclass(frozen=True)
 class PhaseView:
     id: str
     title: str
-    state: str  # locked open running holding done overridden rolled-back
+    state: str  # locked open running holding failing done overridden rolled-back
     steps: tuple[StepView, ...]
     gate: Verdict | None = None
     hold: float = 0.0
     hold_since: float | None = None
+
+    def reasons(self) -> tuple[str, ...]:
+        """Why the phase is in its state: its gate's verdict (each failing condition), its hold, its steps."""
+        if self.state in DONE_PHASE:
+            return ()
+        out = []
+        if self.state == "locked":
+            out.append("locked: an earlier phase is not done")
+        if self.state == "rolled-back":
+            out.append("rolled back: its gate and hold no longer count; retry the phase or close the cutover")
+        if self.gate is not None and self.state != "rolled-back":
+            word = {True: "gate holds", False: "gate FAILS", None: "gate inconclusive"}[self.gate.value]
+            parts = [p.strip() for p in self.gate.detail.split("; ") if p.strip()] or [""]
+            out += [f"{word}: {p}" if p else word for p in parts]
+        elif self.state not in ("locked", "rolled-back") and all(s.state in DONE_STEP for s in self.steps) and self.hold:
+            out.append("gate not judged yet")
+        left = self.hold_left
+        if left is not None and self.gate is not None and self.gate.value is True:
+            out.append(f"holding: {left:.0f}s of {self.hold:g}s left")
+        pending = [s for s in self.steps if s.state not in DONE_STEP]
+        if pending and self.state not in ("locked", "rolled-back"):
+            out.append("steps not done: " + ", ".join(f"{s.ref.split('.', 1)[1]} ({s.state})" for s in pending))
+        return tuple(out)
 
     @property
     def hold_left(self) -> float | None:
@@ -96,6 +140,74 @@ class RemovedStep:
 
 
 @dataclass(frozen=True)
+class HostFailure:
+    """One host a rollback (or an action) failed on, and why: exit status or signal, duration, stderr's tail."""
+
+    host: str
+    why: str  # "exit 3 after 0.2s; stderr: no such unit" / "old service legacy-api not up again within 30s"
+
+    def line(self) -> str:
+        return f"{self.host}: {self.why}"
+
+
+@dataclass(frozen=True)
+class RollbackState:
+    """The cutover's rollback state (the last runbook-wide, step or phase rollback): what banners, the plan,
+    ``cockpit plan`` and the report say. ``ok`` None: still running; False: ROLLBACK FAILED."""
+
+    name: str  # "quick", "full", "step canary.split-10", "phase canary"
+    title: str
+    operator: str
+    started: float
+    ended: float | None
+    ok: bool | None
+    budget: float
+    reason: str = ""  # asked after firing; optional
+    undid: tuple[str, ...] = ()  # phase (or PHASE.STEP) ids it undid
+    failures: tuple[HostFailure, ...] = ()
+    closed: str = ""  # "closed as rolled back: REASON" once the operator closed the cutover
+    journal_id: int | None = None
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.ended is None else self.ended - self.started
+
+    @property
+    def running(self) -> bool:
+        return self.ok is None
+
+    def headline(self) -> str:
+        """One line: ROLLING BACK / ROLLED BACK / ROLLBACK FAILED, which, when, by whom, why, time vs budget."""
+        when = hhmm(self.started)
+        who = f" by {self.operator}" if self.operator else ""
+        why = f" ({self.reason})" if self.reason else " (no reason given)"
+        if self.ok is None:
+            return f"ROLLING BACK: {self.title} since {when}{who}; budget {_short(self.budget)}"
+        word = "ROLLED BACK" if self.ok else "ROLLBACK FAILED"
+        took = self.duration or 0.0
+        over = "" if took <= self.budget else " OVER BUDGET"
+        fails = "" if self.ok else ": " + "; ".join(f.line() for f in self.failures)
+        return (f"{word} at {when}{who}{why}; {self.title} {took:.1f} s of {_short(self.budget)} budget{over}"
+                + fails)
+
+    def outcome(self) -> str:
+        """``cockpit plan`` and the report's Outcome line."""
+        when = hhmm(self.started)
+        who = self.operator or "?"
+        why = f" ({self.reason})" if self.reason else ""
+        took = f"{self.duration:.1f} s" if self.duration is not None else "running"
+        head = ("rolling back" if self.ok is None else "rolled back" if self.ok else "ROLLBACK FAILED")
+        tail = "" if self.ok is not False else ": " + "; ".join(f.line() for f in self.failures)
+        closed = f"; {self.closed}" if self.closed else ""
+        return f"{head} at {when} by {who}{why}; {self.title} {took} of {_short(self.budget)} budget{tail}{closed}"
+
+
+def _short(seconds: float) -> str:
+    """60 -> "1 m", 300 -> "5 m", 90 -> "90 s"."""
+    return f"{seconds / 60:g} m" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g} s"
+
+
+@dataclass(frozen=True)
 class PlanView:
     phases: tuple[PhaseView, ...]
     current: str | None  # id of the first phase not done
@@ -110,6 +222,7 @@ class PlanView:
     removed: tuple[str, ...] = ()  # steps that ran but are no longer in the plan ("removed after running")
     removed_steps: tuple[RemovedStep, ...] = ()  # the same, for the plan view's rows
     baseline_at: float | None = None
+    rollback: RollbackState | None = None  # the cutover is rolling back / rolled back / its rollback failed
 
 
 @dataclass

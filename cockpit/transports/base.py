@@ -32,6 +32,7 @@ class CommandResult:
     truncated: bool = False  # output exceeded the bound; the head was dropped
     timed_out: bool = False
     cancelled: bool = False
+    signal: str = ""  # the signal that killed the command ("TERM"), when the transport knows it
 
     @property
     def ok(self) -> bool:

@@ -89,7 +89,9 @@ class LocalTransport:
         finally:
             if status is None and not timed_out and not cancelled:
                 await _kill_group(proc)
+        killed_by = signal.Signals(-status).name.removeprefix("SIG") if status is not None and status < 0 else ""
         return CommandResult(
+            signal=killed_by,
             exit_status=status if status is None or status >= 0 else None,
             stdout=out.getvalue(),
             stderr=err.getvalue(),

@@ -416,6 +416,7 @@ class SshTransport:
         pgid_seen = asyncio.Event()
         proc: asyncssh.SSHClientProcess[str] | None = None
         status: int | None = None
+        killed_by = ""
         timed_out = cancelled = False
         async with self._channels:
             try:
@@ -430,6 +431,8 @@ class SshTransport:
                     )
                     completed = await proc.wait(check=False)
                     status = completed.exit_status
+                    if completed.exit_signal:
+                        killed_by = str(completed.exit_signal[0])
                     if status is not None and status < 0:
                         status = None
             except TimeoutError:
@@ -454,6 +457,7 @@ class SshTransport:
             duration=time.monotonic() - started,
             truncated=out.truncated or err.truncated,
             timed_out=timed_out,
+            signal=killed_by,
         )
 
     # -- the rounds' kept shell ---------------------------------------------------------

@@ -29,6 +29,8 @@ def run_line(r: HostRun) -> Text:
     t = Text(f"{r.state}", style=RUN_STYLE.get(r.state, ""))
     if r.exit_status is not None:
         t.append(f" exit {r.exit_status}")
+    elif r.signal:
+        t.append(f" killed by {render.clean(r.signal)}", style="bold red")
     if r.duration is not None and r.state not in ("pending",):
         t.append(f" in {r.duration:.1f}s", style="dim")
     if r.error:
@@ -105,6 +107,9 @@ class OutputPane(Vertical):
                     continue
                 self._flush(r.host, final=True)
                 log.write(Text("── ").append_text(run_line(r)))
+                if r.state != "ok" and r.stderr.strip():  # why it failed, even when stdout flooded the tab
+                    for line in [ln for ln in r.stderr.splitlines() if ln.strip()][-3:]:
+                        log.write(Text("   stderr: ", style="red").append_text(render.plain(line)))
                 if r.spool:
                     note = f"   {r.lines} lines, all in {r.spool}"
                     if r.dropped:

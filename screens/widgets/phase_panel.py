@@ -14,7 +14,7 @@ from screens import render
 
 STATE_STYLE = {
     "done": ("●", "green"), "overridden": ("◍", "yellow"), "running": ("◔", "cyan"), "verifying": ("◔", "cyan"),
-    "holding": ("◔", "cyan"), "failed": ("✖", "bold red"), "partial": ("◐", "yellow"), "skipped": ("↷", "dim"),
+    "holding": ("◔", "cyan"), "failing": ("✖", "bold red"), "failed": ("✖", "bold red"), "partial": ("◐", "yellow"), "skipped": ("↷", "dim"),
     "rolled-back": ("↶", "magenta"), "interrupted": ("⚠", "bold yellow"), "pending": ("○", "dim"),
     "open": ("○", ""), "locked": ("·", "dim"),
 }
