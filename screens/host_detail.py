@@ -9,12 +9,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, RichLog, Sparkline, Static
+from textual.widgets import DataTable, Label, RichLog, Sparkline, Static
 
 from cockpit.engine import ActionRun, HostRun
 from cockpit.model import FleetSnapshot, HostState
 from screens import render
 from screens.safety import Contained
+from screens.widgets.key_footer import KeyFooter
 from screens.widgets.output_pane import run_line
 
 
@@ -44,7 +45,7 @@ class HostDetailScreen(Contained, Screen[None]):
         with Horizontal(id="hd-bottom"):
             yield DataTable(id="hd-actions", cursor_type="row")
             yield RichLog(id="hd-output", markup=False, wrap=False, highlight=False, max_lines=2000)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         services = self.query_one("#hd-services", DataTable)
