@@ -366,7 +366,7 @@ async def test_runbook_in_the_cockpit(fleet, httpd, tmp_path) -> None:  # type: 
         # web goes down: it was up in the baseline
         httpd.route("/ok", status=503)
         banner = app.dashboard.query_one("#banner")
-        await until(pilot, lambda: "REGRESSION h1 web" in str(banner.render()), timeout=15)
+        await until(pilot, lambda: "REGRESSION: h1 web" in str(banner.render()), timeout=15)
         assert "R: quick rollback" in str(banner.render())
         httpd.route("/ok", status=200)
         await pilot.press("R")

@@ -3,7 +3,7 @@
 Textual's Footer lays keys out in binding order and cuts the last ones (``f Inject fa…`` at 200
 columns; ``R Rollback`` gone at 80 while an action ran). Here each key has a priority
 (:func:`priority`): the rollback key, ``?`` and the screen's context keys always show; the others
-go, lowest priority first, and the footer then ends with ``+N more: ? lists every key``.
+go, lowest priority first, and the footer then ends with ``+N more on ?`` (the help lists every key).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _width(k: FooterKey) -> int:
 def fit(keys: list[FooterKey], width: int) -> tuple[list[FooterKey], int]:
     """The keys that fit in ``width`` cells, in their order, dropping the lowest ranks (last first) first."""
     shown = list(keys)
-    more = f"+{len(keys)} more: ? lists every key"
+    more = f"+{len(keys)} more on ?"
 
     def total(ks: list[FooterKey]) -> int:
         dropped = len(keys) - len(ks)
@@ -73,7 +73,7 @@ def render_keys(keys: list[FooterKey], width: int) -> Text:
         t.append(f" {k.key} ", style=KEY_STYLE if k.enabled else "dim reverse")
         t.append(f"{k.label} ", style="" if k.enabled else "dim strike")
     if dropped:
-        t.append(f"+{dropped} more: ? lists every key", style="italic")
+        t.append(f"+{dropped} more on ?", style="italic")
     return t
 
 
