@@ -116,6 +116,14 @@ def b7(d: dict[str, Any]) -> None:
     print(f"| load average (1 min) | {d.get('loadavg1_quiet')} | {d.get('loadavg1_flood')} |")
 
 
+def b8(d: dict[str, Any]) -> None:
+    print(f"\n### B8 bytes a second to a {d['size']} tmux pane ({d['seconds']:g} s counted)\n")
+    print("| subject | bytes/s |")
+    print("|---|---:|")
+    for name, r in d["results"].items():
+        print(f"| {name} | {r.get('bytes_per_second', r.get('skipped'))} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--prefix", default="")
@@ -134,6 +142,8 @@ def main() -> None:
         b6(d)
     if (d := load(f"{p}b7_flood")) is not None:
         b7(d)
+    if (d := load(f"{p}b8_wire")) is not None:
+        b8(d)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from screens.safety import Contained
 from screens.widgets.key_footer import KeyFooter
 from screens.widgets.output_pane import run_line
 
-
 #: the charts: (field, label, unit); load's scale is the host's CPU count
 CHARTS = (("cpu", "CPU", "%"), ("mem", "Memory", "%"), ("load1", "Load 1m", ""), ("disk", "Disk", "%"))
 
@@ -140,13 +139,13 @@ class HostDetailScreen(Contained, Screen[None]):
             text = Text(f"{label}: ")
             text.append(f"{values[-1]:.1f}{unit}" if values else "–", style="dim" if stale is not None else "bold")
             text.append(f"  {scale}", style="dim")
-            self.query_one(f"#hd-label-{key}", Label).update(text)
+            self.query_one(f"#hd-label-{key}", Label).update(text)  # text-safe: Text
         axis = self.query_one("#hd-axis", Static)
         width = self.query_one("#hd-spark-cpu", HistoryChart).size.width or 30
         line = time_axis([x.at for x in hist], width, self._clock())
         if stale is not None:
             line.append(f"\nfigures {render.age(stale)} old: the host does not answer", style="dim italic")
-        axis.update(line)
+        axis.update(line)  # text-safe: Text
 
     def show_actions(self, entries: list[tuple[ActionRun, HostRun]]) -> None:
         self._entries = {str(run.id): (run, hr) for run, hr in entries}
