@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the benchmarks need besides the project's own venv (make setup):
 #   - Debian's pssh package (its binary is parallel-ssh), via apt-get when root;
-#   - Debian's htop (B8 compares the bytes it writes to a terminal with the cockpit's);
+#   - Debian's htop (B9 compares the bytes it writes to a terminal with the cockpit's);
 #   - bench/.venv: ansible-core, parallel-ssh (the Python library), py-spy, Glances, from bench/requirements.txt.
 # bench/.venv is ignored by git (.gitignore: .venv/). Safe to run again: it only installs what is missing.
 set -euo pipefail
@@ -14,7 +14,7 @@ if ! command -v parallel-ssh >/dev/null 2>&1; then
     echo "missing system package: pssh (run: sudo apt-get install -y pssh)" >&2; exit 1
   fi
 fi
-if ! command -v htop >/dev/null 2>&1; then  # B8 measures the bytes it writes beside the cockpit's
+if ! command -v htop >/dev/null 2>&1; then  # B9 measures the bytes it writes beside the cockpit's
   if [ "$(id -u)" = 0 ]; then
     echo "installing: htop"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq htop

@@ -4,7 +4,7 @@
 (TEST-NET addresses, never contacted: ``live=False``), fed one round every INTERVAL seconds the way the
 engine's subscription feeds it: every host's state is new (new round times, new samples) and every value
 the same, which is what a quiet fleet looks like. What reaches the terminal is then the screen's own
-doing: redrawn rows, ticking ages, animations. ``changing`` (bench/b8_wire.py): every host's CPU moves
+doing: redrawn rows, ticking ages, animations. ``changing`` (bench/b9_wire.py): every host's CPU moves
 every round, as on a busy real fleet.
 """
 

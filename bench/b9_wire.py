@@ -1,8 +1,8 @@
-"""B8 wire: bytes a second written to a 120x40 tmux pane, the cockpit beside htop and Glances.
+"""B9 wire: bytes a second written to a 120x40 tmux pane, the cockpit beside htop and Glances.
 
 Usage:
-  .venv/bin/python bench/b8_wire.py --seconds 60 --warmup 10          # every subject
-  .venv/bin/python bench/b8_wire.py --only steady,htop --seconds 20
+  .venv/bin/python bench/b9_wire.py --seconds 60 --warmup 10          # every subject
+  .venv/bin/python bench/b9_wire.py --only steady,htop --seconds 20
 
 Each subject runs alone in a private tmux server (``tmux -L``), TERM=tmux-256color, 120x40. After
 ``--warmup`` seconds ``tmux pipe-pane`` copies what the program writes to its pane for ``--seconds``;
@@ -53,7 +53,7 @@ def subjects(tmp: Path) -> dict[str, str | None]:
 
 
 def measure(name: str, command: str, warmup: float, seconds: float, tmp: Path) -> dict[str, Any]:
-    sock = f"b8-{name}-{uuid.uuid4().hex[:6]}"
+    sock = f"b9-{name}-{uuid.uuid4().hex[:6]}"
     out = tmp / f"{name}.bytes"
     (tmp / name).mkdir(exist_ok=True)
 
@@ -81,10 +81,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--warmup", type=float, default=10)
     ap.add_argument("--only", default="steady,changing,demo,htop,glances")
-    ap.add_argument("--out", default="b8_wire")
+    ap.add_argument("--out", default="b9_wire")
     a = ap.parse_args()
     results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="b8-") as d:
+    with tempfile.TemporaryDirectory(prefix="b9-") as d:
         tmp = Path(d)
         subj = subjects(tmp)
         for name in a.only.split(","):
