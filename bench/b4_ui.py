@@ -14,13 +14,15 @@ conversion too (``render_segments``, what a real terminal driver would write) an
 ``--gc app`` (default) measures the app as it runs: it raises the GC threshold and freezes start-up's
 objects itself (screens/app.py); ``--gc python`` puts Python's defaults back after the first round.
 idle: the same app fed a round every ``--every`` seconds; CPU of the process over ``--seconds``.
-live: the real app and engine (live=True) against a loopback sshd fleet: the cockpit process's CPU.
+live: the real app and engine (live=True) against a loopback sshd fleet: the cockpit process's CPU, and each
+applied snapshot's apply + render (until the next one) p50/p99 (issue 22); ``--gc python`` as in feed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sys
 import tempfile
@@ -120,6 +122,7 @@ class Timings:
 
         gc.callbacks.append(on_gc)
         self.apply: list[float] = []
+        self.apply_at: list[float] = []  # when each apply started (live: rounds are not the bench's own)
         self.apply_cpu: list[float] = []  # the main thread's CPU time in the same calls (immune to other processes)
         self.updates: list[tuple[float, float]] = []  # (start, duration)
         self.updates_cpu: list[tuple[float, float]] = []  # (start, main thread's CPU time)
@@ -128,6 +131,7 @@ class Timings:
         def apply(snap):  # type: ignore[no-untyped-def]
             t0, c0 = time.perf_counter(), time.thread_time()
             original_apply(snap)
+            self.apply_at.append(t0)
             self.apply.append(time.perf_counter() - t0)
             self.apply_cpu.append(time.thread_time() - c0)
 
@@ -218,7 +222,25 @@ async def feed(n: int, rounds: int, every: float, flip: float, gc_mode: str = "a
     }
 
 
-async def live(n: int, seconds: float, interval: str) -> dict[str, Any]:
+def per_snapshot(timings: Timings, start: float, end: float, cpu: bool = False) -> list[float]:
+    """Live: each applied snapshot's apply plus every screen update until the next one, in ms.
+
+    ``cpu``: the main thread's CPU time in the same calls instead of wall time (what the UI itself costs,
+    without the waits for a core that 500 sshd on the same 2 cores add).
+    """
+    applied = timings.apply_cpu if cpu else timings.apply
+    updates = timings.updates_cpu if cpu else timings.updates
+    starts = [(t, d) for t, d in zip(timings.apply_at, applied, strict=True) if start <= t < end]
+    out = []
+    for i, (t, d) in enumerate(starts):
+        nxt = starts[i + 1][0] if i + 1 < len(starts) else end
+        out.append((d + sum(u for (ut, u) in updates if t <= ut < nxt)) * 1000)
+    return out
+
+
+async def live(n: int, seconds: float, interval: str, gc_mode: str = "app") -> dict[str, Any]:
+    import gc
+
     from cockpitcfg import write_config
 
     from common import BenchFleet
@@ -234,7 +256,15 @@ async def live(n: int, seconds: float, interval: str) -> dict[str, Any]:
         timings = Timings(app)
         proc = psutil.Process()
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause(8)  # connect and settle
+            await pilot.pause(8)
+            settle = time.monotonic() + 120  # every host connected (500 on a busy machine: a minute or more)
+            while time.monotonic() < settle and sum(1 for h in (app.snapshot.hosts if app.snapshot else ())
+                                                     if h.reachable) < n:
+                await pilot.pause(1)
+            await pilot.pause(2 * float(interval.rstrip("s")))  # two full rounds of every host
+            if gc_mode == "python":  # undo the app's own tuning: Python's default collector
+                gc.unfreeze()
+                gc.set_threshold(700, 10, 10)
             a0 = len(timings.apply)
             start = time.perf_counter()
             c0, w0 = proc.cpu_times(), time.monotonic()
@@ -243,9 +273,19 @@ async def live(n: int, seconds: float, interval: str) -> dict[str, Any]:
             rss = proc.memory_info().rss
             applied = timings.apply[a0:]
             renders = [d for (t, d) in timings.updates if t >= start]
+            snaps = per_snapshot(timings, start, time.perf_counter())
+            snaps_cpu = per_snapshot(timings, start, time.perf_counter(), cpu=True)
+            gc_ms = [d * 1000 for (t, d, _) in timings.gc if t >= start]
             reachable = sum(1 for h in (app.snapshot.hosts if app.snapshot else ()) if h.reachable)
     wall = w1 - w0
-    return {"hosts": n, "interval": interval, "seconds": seconds, "reachable": reachable,
+    return {"hosts": n, "interval": interval, "seconds": seconds, "reachable": reachable, "gc_mode": gc_mode,
+            # the live path: engine and UI in one process, probes and rendering sharing one loop
+            "apply_plus_render_ms": {"p50": round(pct(snaps, 50), 2), "p99": round(pct(snaps, 99), 2),
+                                     "max": round(max(snaps, default=0), 2), "n": len(snaps)},
+            "apply_plus_render_cpu_ms": {"p50": round(pct(snaps_cpu, 50), 2), "p99": round(pct(snaps_cpu, 99), 2),
+                                         "max": round(max(snaps_cpu, default=0), 2)},
+            "loadavg1": round(os.getloadavg()[0], 1),
+            "gc_ms": {"total": round(sum(gc_ms), 1), "max": round(max(gc_ms, default=0), 1), "runs": len(gc_ms)},
             "cpu_pct_of_one_core": round((c1.user + c1.system - c0.user - c0.system) / wall * 100, 2),
             # the UI's share: applying snapshots and every screen update, as % of one core
             "ui_apply_pct_of_one_core": round(sum(applied) / wall * 100, 2),
@@ -274,7 +314,7 @@ def main() -> None:
                                    "apply_plus_render_cpu_ms")}
         res["seconds"] = a.seconds
     else:
-        res = asyncio.run(live(a.hosts, a.seconds, a.interval))
+        res = asyncio.run(live(a.hosts, a.seconds, a.interval, a.gc))
     log(res)
     write_result(a.out or f"b4_ui_{a.mode}_{a.hosts}", {"mode": a.mode, "versions": versions(peers=False), **res})
 

@@ -120,6 +120,14 @@ def b7(d: dict[str, Any]) -> None:
     print(f"| load average (1 min) | {d.get('loadavg1_quiet')} | {d.get('loadavg1_flood')} |")
 
 
+def b9(d: dict[str, Any]) -> None:
+    print(f"\n### B9 bytes a second to a {d['size']} tmux pane ({d['seconds']:g} s counted)\n")
+    print("| subject | bytes/s |")
+    print("|---|---:|")
+    for name, r in d["results"].items():
+        print(f"| {name} | {r.get('bytes_per_second', r.get('skipped'))} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--prefix", default="")
@@ -138,6 +146,8 @@ def main() -> None:
         b6(d)
     if (d := load(f"{p}b7_flood")) is not None:
         b7(d)
+    if (d := load(f"{p}b9_wire")) is not None:
+        b9(d)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ PROFILES: dict[str, dict[str, list[list[str]]]] = {
                 "--warmup", "50", "--flip-every", "10", "--flip-hosts", "2", "--out", "quick_b5_soak"]],
         "b6": [["b6_false_alarms.py", "--soak", "30", "--out", "quick_b6_false_alarms"]],
         "b7": [["b7_flood.py", "--quiet-seconds", "10", "--big-mb", "10", "--out", "quick_b7_flood"]],
+        "b9": [["b9_wire.py", "--seconds", "20", "--warmup", "10", "--out", "quick_b9_wire"]],
     },
     "full": {
         "b1": [["b1_fanout.py", "--hosts", "50,200", "--runs", "5", "--out", "b1_fanout"]],
@@ -46,6 +47,7 @@ PROFILES: dict[str, dict[str, list[list[str]]]] = {
         "b5": [["b5_soak.py", "--hosts", "100", "--rounds", "3600", "--interval", "0.5", "--out", "b5_soak"]],
         "b6": [["b6_false_alarms.py", "--soak", "1800", "--out", "b6_false_alarms"]],
         "b7": [["b7_flood.py", "--quiet-seconds", "30", "--big-mb", "50", "--out", "b7_flood"]],
+        "b9": [["b9_wire.py", "--seconds", "60", "--warmup", "10", "--out", "b9_wire"]],
     },
 }
 
@@ -53,7 +55,7 @@ PROFILES: dict[str, dict[str, list[list[str]]]] = {
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("profile", choices=sorted(PROFILES))
-    ap.add_argument("--only", default="b1,b2,b3,b4,b5,b6,b7")
+    ap.add_argument("--only", default="b1,b2,b3,b4,b5,b6,b7,b9")
     ap.add_argument("--soak-rounds", type=int, default=None, help="override B5's rounds (full: 3600)")
     a = ap.parse_args()
     failed = []

@@ -267,8 +267,8 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
                     if b.system or b.action in UNLISTED_ACTIONS:
                         continue
                     name = b.action.split("(")[0]
-                    if node is self.dashboard and name in ("cancel", "cancel_all"):
-                        pass  # shown only while an action runs, but always worth knowing
+                    if node is self.dashboard and name in ("cancel", "cancel_all", "other_columns"):
+                        pass  # shown only while an action runs / below 100 columns, but always worth knowing
                     elif node is self.dashboard and self.dashboard.check_action(name, ()) is False:
                         continue  # e.g. runbook keys without a runbook
                     label = b.key_display or key

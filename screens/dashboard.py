@@ -1,8 +1,9 @@
 """The main screen: header, fleet table, services grid, plan, event log and action output.
 
-Wide terminals (>= WIDE columns) show the grid, the plan and the events beside
-the table; narrow ones keep the table readable and move the grid and the plan
-to their own tabs.
+Three layouts (:mod:`screens.layout`): below 100 columns a compact column set (``w`` shows the
+others) with the grid and the plan in their own tabs; from 100 every column, the grid under the
+table; from 160 the plan and the events beside the fleet. The header carries the current phase
+and its gate's verdict at every size, the footer the rollback key.
 """
 
 from __future__ import annotations
@@ -14,22 +15,23 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.events import Key, Resize
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
 from cockpit.engine import ActionRun
 from cockpit.model import FleetSnapshot
 from cockpit.runbook import PlanView
-from screens import render
+from screens import banners, layout, render
 from screens.safety import Contained
 from screens.widgets.event_log import EventLog
 from screens.widgets.fleet_table import FleetTable
 from screens.widgets.header import CockpitHeader
+from screens.widgets.key_footer import KeyFooter
 from screens.widgets.output_pane import OutputPane
 from screens.widgets.phase_panel import PhasePanel
-from screens.widgets.plan_detail import PlanDetail, rollback_lines
+from screens.widgets.plan_detail import PlanDetail
 from screens.widgets.services_grid import ServicesGrid
 
-WIDE = 120
+WIDE = layout.WIDE
 
 #: actions that fire something; disabled in --read-only
 FIRING = frozenset({"probe", "adhoc", "run_configured", "cancel", "cancel_all", "retry", "run_step", "skip_step",
@@ -50,6 +52,8 @@ class DashboardScreen(Contained, Screen[None]):
         Binding("exclamation_mark", "adhoc", "Run cmd", key_display="!"),
         Binding("space", "toggle_select", "Select", show=False),
         Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("m", "other_columns", "More cols",
+                tooltip="Below 100 columns: the fleet table's other columns (CPU, Mem <-> Load1, Disk)"),
         Binding("enter", "detail", "Detail", show=False),
         Binding("x", "cancel", "Cancel host"),
         Binding("X", "cancel_all", "Cancel all"),
@@ -90,15 +94,14 @@ class DashboardScreen(Contained, Screen[None]):
         yield CockpitHeader(self._clock, id="header")
         yield Static(id="banner")
         with TabbedContent(id="tabs", initial="tab-fleet"):
-            with TabPane("Fleet", id="tab-fleet"):
-                with Horizontal(id="main"):
-                    with Vertical(id="left"):
-                        yield FleetTable(id="fleet")
-                        yield ServicesGrid(id="grid-main")
-                    with Vertical(id="right"):
-                        yield PhasePanel(id="phases-main")
-                        yield PlanDetail(id="plan-detail-main", classes="-empty")
-                        yield EventLog(id="events")
+            with TabPane("Fleet", id="tab-fleet"), Horizontal(id="main"):
+                with Vertical(id="left"):
+                    yield FleetTable(self._clock, id="fleet")
+                    yield ServicesGrid(id="grid-main")
+                with Vertical(id="right"):
+                    yield PhasePanel(id="phases-main")
+                    yield PlanDetail(id="plan-detail-main", classes="-empty")
+                    yield EventLog(id="events")
             with TabPane("Services", id="tab-services"):
                 yield ServicesGrid(id="grid-tab")
             with TabPane("Plan", id="tab-plan"):
@@ -107,7 +110,7 @@ class DashboardScreen(Contained, Screen[None]):
             with TabPane("Output", id="tab-output"):
                 yield OutputPane(id="output")
         yield Input(placeholder="filter: name, tag or status (Enter keeps, Escape clears)", id="filter")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#header", CockpitHeader).read_only = self.read_only
@@ -122,20 +125,38 @@ class DashboardScreen(Contained, Screen[None]):
             self.apply(self.snapshot)  # a snapshot that arrived before the widgets existed
 
     def on_resize(self, event: Resize) -> None:
-        self._layout(event.size.width)
+        if self._ready:  # before on_mount the widgets may not exist; on_mount lays them out
+            self._layout(event.size.width)
 
     def _layout(self, width: int) -> None:
-        wide = width >= WIDE
-        self.set_class(wide, "-wide")
-        self.set_class(not wide, "-narrow")
+        mode = layout.mode(width)
+        if self.has_class(mode):
+            return
+        for m in ("-compact", "-full", "-wide"):
+            self.set_class(m == mode, m)
         tabs = self.query_one("#tabs", TabbedContent)
-        for pane in ("tab-services", "tab-plan"):
-            (tabs.hide_tab if wide else tabs.show_tab)(pane)
-        if wide and tabs.active in ("tab-services", "tab-plan"):
+        (tabs.show_tab if mode == "-compact" else tabs.hide_tab)("tab-services")
+        (tabs.hide_tab if mode == "-wide" else tabs.show_tab)("tab-plan")
+        if (tabs.active == "tab-services" and mode != "-compact") or (tabs.active == "tab-plan" and mode == "-wide"):
             tabs.active = "tab-fleet"
-        self.query_one("#fleet", FleetTable).set_spark(5 if wide else 3)
+        table = self.query_one("#fleet", FleetTable)
+        table.lay_out(table.width_for, mode == "-compact")
         if self.snapshot is not None and self._ready:  # the grid now shown may have missed updates
-            self.query_one("#grid-main" if wide else "#grid-tab", ServicesGrid).apply(self.snapshot, force=True)
+            self.query_one(self._grid_id, ServicesGrid).apply(self.snapshot, force=True)
+        self.refresh_bindings()  # `w` exists only with the compact columns
+
+    @property
+    def _grid_id(self) -> str:
+        return "#grid-tab" if self.has_class("-compact") else "#grid-main"
+
+    @property
+    def _plan_id(self) -> str:
+        return "#phases-main" if self.has_class("-wide") else "#phases-tab"
+
+    def action_other_columns(self) -> None:
+        """Compact layout (`m`): swap to the other column set (Host, Reach and Services stay)."""
+        table = self.query_one("#fleet", FleetTable)
+        table.lay_out(table.width_for, True, table.compact_set + 1)
 
     # -- data down ----------------------------------------------------------------------
 
@@ -147,8 +168,7 @@ class DashboardScreen(Contained, Screen[None]):
         with self.app.batch_update():
             self.query_one("#header", CockpitHeader).update_snapshot(snap)
             self.query_one("#fleet", FleetTable).apply(snap, snap.changed or None)
-            wide = self.has_class("-wide")
-            self.query_one("#grid-main" if wide else "#grid-tab", ServicesGrid).apply(snap)
+            self.query_one(self._grid_id, ServicesGrid).apply(snap)
             self.query_one("#events", EventLog).add(snap.events)
 
     def set_phases(self, titles: list[str]) -> None:
@@ -170,35 +190,24 @@ class DashboardScreen(Contained, Screen[None]):
         if view.rollback is not None:  # never "plan complete" after a rollback
             word = {None: "ROLLING BACK", True: "ROLLED BACK", False: "ROLLBACK FAILED"}[view.rollback.ok]
             header.phase = f"{word} · {header.phase}"
+        header.gate = current.gate if current is not None else None
         header.observer = view.driver if view.observer else ""
         for pid in ("#phases-main", "#phases-tab"):
             self.query_one(pid, PhasePanel).apply(view)
         self._show_detail()
-        lines = rollback_lines(view)
-        if view.banner:
-            lines.append(view.banner)
-        if view.observer:
-            lines.append(f"OBSERVER: {view.driver} drives the runbook; this cockpit runs nothing")
-        offer = not view.observer and (view.rollback is None or view.rollback.ok is False)
-        for r in view.regressions[:3]:
-            lines.append(f"REGRESSION {r}" + ("   R: quick rollback" if offer else ""))
-        if len(view.regressions) > 3:
-            lines.append(f"… and {len(view.regressions) - 3} more regressions")
-        for line in view.interrupted[:3]:
-            lines.append(f"INTERRUPTED when the last cockpit died: {line}")
-        lines += view.plan_notice
-        lines += [f"REMOVED AFTER RUNNING: {r}" for r in view.removed]
-        self.set_banner("\n".join(lines))
+        self.show_banners(banners.plan_banners(view))
         self.refresh_bindings()  # observer or driver: the firing keys grey out or come back
 
-    def set_banner(self, text: str) -> None:
+    def show_banners(self, wanted: list[banners.Banner]) -> None:
+        """At most two rows (:func:`screens.banners.rank_banners`); each row cut at the screen's edge."""
+        ranked = banners.rank_banners(wanted)
         banner = self.query_one("#banner", Static)
-        banner.update(Text(text))
-        banner.set_class(bool(text), "-active")
+        banner.update(Text("\n".join(ranked.rows), no_wrap=True, overflow="ellipsis"))
+        banner.set_class(bool(ranked.rows), "-active")
+        banner.set_class(ranked.top is not None and ranked.top > banners.Rank.REGRESSION, "-notice")
 
     def plan_selection(self) -> str | None:
-        panel = self.query_one("#phases-main" if self.has_class("-wide") else "#phases-tab", PhasePanel)
-        return panel.selected
+        return self.query_one(self._plan_id, PhasePanel).selected
 
     async def show_action(self, run: ActionRun) -> None:
         await self.query_one("#output", OutputPane).show(run)
@@ -209,6 +218,8 @@ class DashboardScreen(Contained, Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("cancel", "cancel_all") and not self.app.engine.actions.running():  # type: ignore[attr-defined]
             return False  # shown only while something runs
+        if action == "other_columns" and not self.has_class("-compact"):
+            return False  # every column is on screen
         if action in PLAN_ACTIONS and not self.has_runbook:
             return False
         if action == "quick_rollback" and not self.app.engine.config.runbook.rollback:  # type: ignore[attr-defined]
@@ -289,11 +300,11 @@ class DashboardScreen(Contained, Screen[None]):
     def action_tab(self, tab: str) -> None:
         tabs = self.query_one("#tabs", TabbedContent)
         focus_plan = tab == "tab-plan"
-        if tab in ("tab-services", "tab-plan") and self.has_class("-wide"):
-            tab = "tab-fleet"  # the grid and the plan are beside the table
+        if (tab == "tab-services" and not self.has_class("-compact")) or (tab == "tab-plan" and self.has_class("-wide")):
+            tab = "tab-fleet"  # the grid (from 100 columns) and the plan (from 160) are beside the table
         tabs.active = tab
         if focus_plan:
-            self.query_one("#phases-main" if self.has_class("-wide") else "#phases-tab", PhasePanel).focus()
+            self.query_one(self._plan_id, PhasePanel).focus()
         elif tab == "tab-fleet":
             self.query_one("#fleet", FleetTable).focus()
 

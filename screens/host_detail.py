@@ -1,4 +1,9 @@
-"""One host: every service with status, detail, latency and last change; load history; its last actions."""
+"""One host: every service with status, detail, latency and last change; load history; its last actions.
+
+The history charts are drawn on fixed scales (percentages 0-100, load 0 to twice the CPU count) with a
+time axis under them: Textual's Sparkline scales each series from its own minimum to its maximum, so
+memory at 10.7 % and disk at 22.6 % drew as full bars.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,49 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, RichLog, Sparkline, Static
+from textual.widget import Widget
+from textual.widgets import DataTable, Label, RichLog, Static
 
 from cockpit.engine import ActionRun, HostRun
 from cockpit.model import FleetSnapshot, HostState
 from screens import render
 from screens.safety import Contained
+from screens.widgets.key_footer import KeyFooter
 from screens.widgets.output_pane import run_line
+
+#: the charts: (field, label, unit); load's scale is the host's CPU count
+CHARTS = (("cpu", "CPU", "%"), ("mem", "Memory", "%"), ("load1", "Load 1m", ""), ("disk", "Disk", "%"))
+
+
+class HistoryChart(Widget):
+    """One series as bars on a fixed scale, as wide as the widget: the newest samples on the right."""
+
+    DEFAULT_CSS = "HistoryChart { height: 1; }"
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.values: list[float] = []
+        self.top = 100.0
+
+    def show(self, values: list[float], top: float) -> None:
+        self.values, self.top = values, top
+        self.refresh()
+
+    def render(self) -> Text:
+        return Text(render.sparkline(self.values, max(1, self.size.width), self.top), no_wrap=True)
+
+
+def time_axis(times: list[float], width: int, now: float) -> Text:
+    """``-2m25s ·········· now``: how far back the charts above reach (the newest ``width`` samples)."""
+    shown = times[-width:]
+    if not shown:
+        return Text("no history yet", style="dim")
+    left = f"-{render.age(now - shown[0])}"
+    right = "now" if now - shown[-1] < 2 else f"-{render.age(now - shown[-1])}"
+    pad = max(1, width - len(shown) + 0)
+    line = " " * (pad - 1) if len(shown) < width else ""
+    body = max(1, min(width, len(shown)) - len(left) - len(right))
+    return Text(line + left + "·" * body + right, style="dim", no_wrap=True)
 
 
 class HostDetailScreen(Contained, Screen[None]):
@@ -37,14 +78,15 @@ class HostDetailScreen(Contained, Screen[None]):
         with Horizontal(id="hd-top"):
             yield DataTable(id="hd-services", cursor_type="row")
             with Vertical(id="hd-load"):
-                for key, label in (("cpu", "CPU %"), ("mem", "Memory %"), ("load1", "Load 1m"), ("disk", "Disk %")):
+                for key, label, _unit in CHARTS:
                     yield Label(Text(label), id=f"hd-label-{key}")
-                    yield Sparkline([], id=f"hd-spark-{key}")
+                    yield HistoryChart(id=f"hd-spark-{key}")
+                yield Static(id="hd-axis")
         yield Label(Text("Last actions on this host", style="bold"), id="hd-actions-title")
         with Horizontal(id="hd-bottom"):
             yield DataTable(id="hd-actions", cursor_type="row")
             yield RichLog(id="hd-output", markup=False, wrap=False, highlight=False, max_lines=2000)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         services = self.query_one("#hd-services", DataTable)
@@ -87,13 +129,23 @@ class HostDetailScreen(Contained, Screen[None]):
             table.add_row(word, render.plain(r.service), Text(lat), Text(since), render.plain(detail),  # text-safe: word is Text
                           key=r.service)
         hist = list(h.history)
-        for key in ("cpu", "mem", "load1", "disk"):
-            values = [getattr(x, key) for x in hist]
-            values = [v for v in values if v is not None]
-            self.query_one(f"#hd-spark-{key}", Sparkline).data = values or [0.0]
-            last = f"{values[-1]:.1f}" if values else "–"
-            label = {"cpu": "CPU %", "mem": "Memory %", "load1": "Load 1m", "disk": "Disk %"}[key]
-            self.query_one(f"#hd-label-{key}", Label).update(Text(f"{label}: {last}"))
+        ncpu = h.load.ncpu if h.load is not None and h.load.ncpu else None
+        stale = None if h.reach in ("ok", "connecting") or not hist else self._clock() - hist[-1].at
+        for key, label, unit in CHARTS:
+            values = [v for v in (getattr(x, key) for x in hist) if v is not None]
+            top = 2.0 * ncpu if key == "load1" and ncpu else max([1.0, *values]) if key == "load1" else 100.0
+            self.query_one(f"#hd-spark-{key}", HistoryChart).show(values, top)
+            scale = (f"0-{top:g} (2x {ncpu} CPUs)" if ncpu else "own max, CPUs unknown") if key == "load1" else "0-100"
+            text = Text(f"{label}: ")
+            text.append(f"{values[-1]:.1f}{unit}" if values else "–", style="dim" if stale is not None else "bold")
+            text.append(f"  {scale}", style="dim")
+            self.query_one(f"#hd-label-{key}", Label).update(text)  # text-safe: Text
+        axis = self.query_one("#hd-axis", Static)
+        width = self.query_one("#hd-spark-cpu", HistoryChart).size.width or 30
+        line = time_axis([x.at for x in hist], width, self._clock())
+        if stale is not None:
+            line.append(f"\nfigures {render.age(stale)} old: the host does not answer", style="dim italic")
+        axis.update(line)  # text-safe: Text
 
     def show_actions(self, entries: list[tuple[ActionRun, HostRun]]) -> None:
         self._entries = {str(run.id): (run, hr) for run, hr in entries}

@@ -14,9 +14,17 @@ from rich.text import Text
 from cockpit.model import CheckResult, HostState
 from cockpit.sanitize import strip_control
 
+#: the threshold palette, checked by tests/test_colour_vision.py: a CIEDE2000 distance of at least 20
+#: between each pair with deuteranomaly and protanomaly simulated at severity 100, and at least 4.5:1
+#: contrast against the screen's background ($surface, #1E1E1E). Green/amber/red failed both.
+OK_COLOUR, WARN_COLOUR, BAD_COLOUR = "#5CE1E6", "#FFE500", "#FF4080"
+BACKGROUND = "#1E1E1E"
+#: meaning without colour: a warning is underlined, a bad value bold and reversed (NO_COLOR keeps both)
+OK = OK_COLOUR
+WARN = f"underline {WARN_COLOUR}"
+BAD = f"bold reverse {BAD_COLOUR}"
 GLYPH = {"up": "●", "degraded": "◐", "down": "✖", "unknown": "?"}
-STYLE = {"up": "green", "degraded": "yellow", "down": "bold red", "unknown": "magenta"}
-REACH_STYLE = {"ok": "green", "connecting": "cyan", "unknown": "dim"}
+STYLE = {"up": OK, "degraded": WARN_COLOUR, "down": f"bold {BAD_COLOUR}", "unknown": "magenta"}
 SPARKS = "▁▂▃▄▅▆▇█"
 
 
@@ -66,7 +74,7 @@ def host_services(h: HostState) -> Text:
 
 def reach(h: HostState) -> Text:
     if h.reach == "ok":
-        return Text("● ok", style="green")
+        return Text("● ok", style=OK)
     if h.reach == "connecting":
         return Text("… connecting", style="cyan")
     if h.reach == "unknown":
@@ -74,29 +82,40 @@ def reach(h: HostState) -> Text:
     reason = {"host-key-CHANGED": "key CHANGED", "host-key-unknown": "key unknown"}.get(h.reach, h.reach)
     if h.reach == "unreachable" and h.error:
         reason = h.error.split(":", 1)[0]  # the short reason code: refused, timeout, …
-    return Text(f"⨯ {reason}"[:14], style="bold red")
+    return Text(f"⨯ {reason}"[:14], style=f"bold {BAD_COLOUR}")
 
 
 def level_style(pct: float | None, warn: float = 70.0, crit: float = 90.0) -> str:
+    """A threshold's colour and weight (never colour alone): plain, underlined, bold reversed."""
     if pct is None:
         return "dim"
-    return "bold red" if pct >= crit else "yellow" if pct >= warn else "green"
+    return BAD if pct >= crit else WARN if pct >= warn else OK
 
 
-def sparkline(values: Sequence[float | None], width: int, top: float | None = 100.0) -> str:
+def sparkline(values: Sequence[float | None], width: int, top: float = 100.0) -> str:
+    """Bars on a fixed scale, 0 to ``top`` (100 for percentages): 10 % never draws as a full bar."""
     vals = [v for v in values if v is not None][-width:]
     if not vals:
         return " " * width
-    hi = top if top else max(max(vals), 1e-9)
+    hi = max(top, 1e-9)
     out = "".join(SPARKS[min(len(SPARKS) - 1, max(0, int(v / hi * (len(SPARKS) - 1) + 0.5)))] for v in vals)
     return out.rjust(width)
 
 
-def gauge(pct: float | None, history: Sequence[float | None], spark: int = 5) -> Text:
-    """A percentage with its recent history: ``▂▃▅▆▇ 91%``, coloured by threshold."""
+def gauge(pct: float | None, history: Sequence[float | None], spark: int = 5, stale: float | None = None) -> Text:
+    """A percentage with its recent history: ``▂▃▅▆▇ 91%``, coloured and weighted by threshold.
+
+    ``stale``: the figures' age when the host no longer answers; the sparkline gives way to ``12s ago``
+    and the value is dimmed, so an old 100 % reads as old, not as now.
+    """
+    if stale is not None:
+        t = Text(f"{age(stale)} ago"[-spark:].rjust(spark), style="dim italic")
+        t.append(" ")
+        t.append("   –" if pct is None else f"{pct:3.0f}%", style="dim")
+        return t
     t = Text(sparkline(history, spark), style="dim")
     t.append(" ")
-    t.append("  –" if pct is None else f"{pct:3.0f}%", style=level_style(pct))
+    t.append("   –" if pct is None else f"{pct:3.0f}%", style=level_style(pct))
     return t
 
 

@@ -13,6 +13,7 @@ from test_ui_pilot import until
 
 from cockpit.config import load_config
 from cockpit.session import Session
+from screens import render
 from screens.app import CockpitApp
 from screens.widgets.fleet_table import FleetTable
 
@@ -66,12 +67,12 @@ async def test_new_service_is_neutral_before_its_step_and_judged_after(fleet, tm
         view = await app.runbook.run_step("deploy.start-v2")
         assert view.state == "done"
         try:
-            await until(pilot, lambda: _cell(app, "h1") == ("● up", "green"))
+            await until(pilot, lambda: _cell(app, "h1") == ("● up", render.OK))  # the palette of screens/render.py
         except AssertionError:
             r = session.engine.snapshot().host("h1").results[0]
             raise AssertionError(f"{_cell(app, 'h1')} {r}") from None
         fleet.set_systemd("h2", "fleet-agent", "inactive dead")  # introduced, then lost: now a failure
-        await until(pilot, lambda: _cell(app, "h2") == ("✖ down", "bold red"), timeout=15)
+        await until(pilot, lambda: _cell(app, "h2") == ("✖ down", render.STYLE["down"]), timeout=15)
         await until(pilot, lambda: "●2 ◐0 ✖1 ⨯0" in header())
         assert "✖ down" in _row(app, "h2")
         assert session.engine.snapshot().counts() == {"up": 2, "degraded": 0, "down": 1, "unreachable": 0}

@@ -299,7 +299,7 @@ async def test_resize_moves_the_grid_between_main_view_and_tab(fleet, tmp_path) 
         assert grid.display and app.dashboard.has_class("-wide")
         await until(pilot, lambda: grid.row_count == 3)
         await pilot.resize_terminal(80, 24)
-        await until(pilot, lambda: app.dashboard.has_class("-narrow"))
+        await until(pilot, lambda: app.dashboard.has_class("-compact"))
         await pilot.pause()
         assert not grid.display
         await pilot.press("2")
@@ -366,7 +366,7 @@ async def test_runbook_in_the_cockpit(fleet, httpd, tmp_path) -> None:  # type: 
         # web goes down: it was up in the baseline
         httpd.route("/ok", status=503)
         banner = app.dashboard.query_one("#banner")
-        await until(pilot, lambda: "REGRESSION h1 web" in str(banner.render()), timeout=15)
+        await until(pilot, lambda: "REGRESSION: h1 web" in str(banner.render()), timeout=15)
         assert "R: quick rollback" in str(banner.render())
         httpd.route("/ok", status=200)
         await pilot.press("R")

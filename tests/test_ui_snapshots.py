@@ -1,4 +1,6 @@
-"""One snapshot per screen, at 80×24 and 160×48, on a fixed fleet with a fixed clock.
+"""One snapshot per screen, at 80×24, 120×35 and 200×50 (and the dashboard with NO_COLOR at 80×24), on a
+fixed fleet with a fixed clock. The breakpoints between them (100 and 160 columns) are asserted by
+tests/test_screen_sizes.py.
 
 The baselines live in ``tests/__snapshots__/test_ui_snapshots/``. After a deliberate UI
 change, regenerate them with ``--snapshot-update``, look at every changed SVG (the
@@ -19,7 +21,8 @@ from screens.confirm import ConfirmScreen
 from screens.help import HelpScreen
 from screens.host_detail import HostDetailScreen
 
-SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 35), id="120x35"),
+         pytest.param((200, 50), id="200x50")]
 DETAIL_HOST = "web01"  # down: a failed unit and a failed command beside a healthy container
 
 
@@ -37,6 +40,20 @@ async def _settle(pilot: Pilot) -> None:  # type: ignore[type-arg]
 
 async def _dashboard(pilot: Pilot) -> None:  # type: ignore[type-arg]
     await ui_fixtures.feed(pilot)
+    await _settle(pilot)
+
+
+async def _plan(pilot: Pilot) -> None:  # type: ignore[type-arg]
+    """Tab 3 below 160 columns; from 160 the plan is beside the fleet and 3 focuses it there."""
+    await ui_fixtures.feed(pilot)
+    await pilot.press("3")
+    await _settle(pilot)
+
+
+async def _output(pilot: Pilot) -> None:  # type: ignore[type-arg]
+    """Tab 4 before any action: the pane says so (no action is run: it would reach for the test hosts)."""
+    await ui_fixtures.feed(pilot)
+    await pilot.press("4")
     await _settle(pilot)
 
 
@@ -69,8 +86,8 @@ async def _help(pilot: Pilot) -> None:  # type: ignore[type-arg]
 
 
 def _check(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int],
-           run_before: Callable[[Pilot], Awaitable[None]]) -> None:  # type: ignore[type-arg]
-    app = ui_fixtures.make_app(tmp_path)
+           run_before: Callable[[Pilot], Awaitable[None]], **kw: object) -> None:  # type: ignore[type-arg]
+    app = ui_fixtures.make_app(tmp_path, **kw)
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
@@ -78,6 +95,25 @@ def _check(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, i
 def test_dashboard(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]) -> None:
     """Header counts, fleet table (every reach kind), events; wide: services grid and plan beside it."""
     _check(snap_compare, tmp_path, size, _dashboard)
+
+
+def test_dashboard_no_color(snap_compare: Callable[..., bool], tmp_path: Path,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """NO_COLOR at 80×24: bad values stay bold and reversed, warnings underlined; nothing is dim grey."""
+    monkeypatch.setenv("NO_COLOR", "1")  # read (and removed) by the App when it is built
+    _check(snap_compare, tmp_path, (80, 24), _dashboard)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_plan(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]) -> None:
+    """The phases: in their tab below 160 columns, beside the fleet (and the events) from 160."""
+    _check(snap_compare, tmp_path, size, _plan)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_output(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]) -> None:
+    """The output tab with no action yet."""
+    _check(snap_compare, tmp_path, size, _output)
 
 
 @pytest.mark.parametrize("size", SIZES)

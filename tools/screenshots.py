@@ -217,7 +217,9 @@ class Shot:
 
 SHOTS = [
     Shot("dashboard-narrow", (80, 24), _dashboard, "the dashboard at 80x24: header, banner, fleet table, events"),
+    Shot("dashboard-full", (120, 35), _dashboard, "the dashboard at 120x35: every column, grid under the table"),
     Shot("dashboard-wide", (160, 48), _dashboard, "the dashboard at 160x48: table, services grid, plan, events"),
+    Shot("dashboard-huge", (200, 50), _dashboard, "the dashboard at 200x50: longer sparklines, a wider plan"),
     Shot("host-detail", (120, 36), _host_detail, "host detail of web01: services, load history, last actions"),
     Shot("plan", (100, 30), _plan, "the plan tab (3) on a narrow terminal, a failing canary step selected"),
     Shot("confirm", (100, 30), _confirm, "the confirmation of an action with confirm = true"),

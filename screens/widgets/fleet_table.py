@@ -1,44 +1,58 @@
 """The fleet table: one row per host, updated cell by cell (never rebuilt on a round).
 
 Only rows on screen cost anything on a round; the others are rebuilt when they are about to be
-drawn (:class:`screens.widgets.lazy_table.LazyTable`).
+drawn (:class:`screens.widgets.lazy_table.LazyTable`). Which columns show and how wide they are
+comes from :mod:`screens.layout` (the terminal's width and the fleet's names).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from rich.text import Text
+from textual.events import Resize
 
 from cockpit.model import FleetSnapshot, HostState
-from screens import render
+from screens import layout, render
 from screens.widgets.lazy_table import LazyTable
 
-COLUMNS = (("host", "Host"), ("reach", "Reach"), ("cpu", "CPU"), ("mem", "Mem"), ("load", "Load1"),
-           ("disk", "Disk"), ("svc", "Services"))
-#: fixed widths (Textual's auto widths never shrink back); cpu/mem depend on the sparkline width
-WIDTHS = {"host": 12, "reach": 14, "load": 5, "disk": 4, "svc": 14}
+#: a host's figures are stale when it no longer answers; their age then ticks (once a second, on screen)
+FRESH_REACH = frozenset({"ok", "connecting"})
 
 
-def host_cells(h: HostState, selected: bool, spark: int = 5) -> dict[str, Text]:
-    """Every cell of a host's row, from its state alone."""
+def stale_age(h: HostState, now: float | None) -> float | None:
+    """Seconds since the host's shown figures were measured, when it no longer answers (else None)."""
+    if now is None or h.reach in FRESH_REACH or h.load is None:
+        return None
+    return max(0.0, now - h.load.at)
+
+
+def host_cells(h: HostState, selected: bool, spark: int = 5, host_width: int = layout.HOST_CAP - 2,
+               now: float | None = None) -> dict[str, Text]:
+    """Every cell of a host's row, from its state alone (``now``: to age the figures of a silent host)."""
     name = Text("▶ " if selected else "  ", style="bold cyan")
-    name.append(render.plain(h.name))
+    name.append(render.plain(layout.middle_ellipsis(render.clean(h.name), host_width)))
     ld = h.load
     hist = h.history
+    stale = stale_age(h, now)
     load1 = Text("–", style="dim") if ld is None or ld.load1 is None else Text(f"{ld.load1:.2f}")
-    if ld is not None and ld.load1 is not None and ld.ncpu:
-        load1.stylize(render.level_style(100 * ld.load1 / ld.ncpu, 100, 200))
-    disk = Text("–", style="dim") if ld is None or ld.disk is None else Text(f"{ld.disk:.0f}%", style=render.level_style(ld.disk, 80, 90))
-    svc = render.host_services(h)
+    disk = Text("–", style="dim") if ld is None or ld.disk is None else Text(f"{ld.disk:.0f}%")
+    if stale is not None:
+        load1.stylize("dim")
+        disk.stylize("dim")
+    else:
+        if ld is not None and ld.load1 is not None and ld.ncpu:
+            load1.stylize(render.level_style(100 * ld.load1 / ld.ncpu, 100, 200))
+        if ld is not None and ld.disk is not None:
+            disk.stylize(render.level_style(ld.disk, 80, 90))
     return {
         "host": name,
         "reach": render.reach(h),
-        "cpu": render.gauge(ld.cpu if ld else None, [x.cpu for x in hist], spark),
-        "mem": render.gauge(ld.mem if ld else None, [x.mem for x in hist], spark),
+        "cpu": render.gauge(ld.cpu if ld else None, [x.cpu for x in hist], spark, stale),
+        "mem": render.gauge(ld.mem if ld else None, [x.mem for x in hist], spark, stale),
         "load": load1,
         "disk": disk,
-        "svc": svc,
+        "svc": render.host_services(h),
     }
 
 
@@ -60,30 +74,55 @@ class FleetTable(LazyTable):
     FleetTable { height: 1fr; }
     """
 
-    def __init__(self, **kw: object) -> None:
+    def __init__(self, clock: Callable[[], float] | None = None, **kw: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)
         self._states: dict[str, HostState] = {}
         self.selected: set[str] = set()
         self.filter_text = ""
-        self.spark = 5
+        self._clock = clock
+        self.width_for = 80  # the width the columns were laid out for
+        self.compact = True
+        self.compact_set = 0
+        self._reach_len: dict[str, int] = {}
+        self.columns_now = layout.fleet_columns(80, 0, 0, compact=True)
+
+    @property
+    def spark(self) -> int:
+        return self.columns_now.spark
 
     def on_mount(self) -> None:
         self._columns()
+        if self._clock is not None:
+            self.set_interval(1.0, self._tick_stale)  # ages of silent hosts; only rows on screen redraw
 
     def _columns(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key, width=WIDTHS.get(key, self.spark + 5))
+        for key, label, width in zip(self.columns_now.keys, layout.labels(self.columns_now.keys),
+                                     self.columns_now.widths, strict=True):
+            self.add_column(label, key=key, width=width)
 
-    def set_spark(self, width: int) -> None:
-        """Narrow terminals get shorter sparklines so every column fits in 80 columns."""
-        if width == self.spark:
+    def lay_out(self, width: int, compact: bool, compact_set: int | None = None) -> None:
+        """Columns for a table ``width`` cells wide; rebuilt only when their set or a width changes."""
+        self.width_for, self.compact = width, compact
+        if compact_set is not None:
+            self.compact_set = compact_set
+        cols = layout.fleet_columns(width, max(map(len, self._states), default=0),
+                                    max(self._reach_len.values(), default=0), self.compact_set, compact)
+        if cols == self.columns_now:
             return
-        self.spark = width
-        states = [self._states[n] for n in self.visible_hosts() if n in self._states]
+        self.columns_now = cols
+        rows = [self._states[n] for n in self.visible_hosts() if n in self._states]
         keep = self.current_host  # before clear(): the cursor stays on its host
         self.clear(columns=True)
         self._columns()
-        self._rebuild(states, keep)
+        self._rebuild(rows, keep)
+
+    def on_resize(self, event: Resize) -> None:
+        self.lay_out(event.size.width, self.compact)  # sparklines grow with the column, names get room
+
+    def _tick_stale(self) -> None:
+        silent = [n for n, h in self._states.items() if h.reach not in FRESH_REACH and h.load is not None]
+        if silent:
+            self.mark_stale(silent)
 
     @property
     def current_host(self) -> str | None:
@@ -100,13 +139,21 @@ class FleetTable(LazyTable):
 
     def row_cells(self, key: str) -> dict[str, Text] | None:
         h = self._states.get(key)
-        return None if h is None else host_cells(h, key in self.selected, self.spark)
+        if h is None:
+            return None
+        cells = host_cells(h, key in self.selected, self.spark, self.columns_now.host_text,
+                           None if self._clock is None else self._clock())
+        return {k: cells[k] for k in self.columns_now.keys}
 
     def apply(self, snap: FleetSnapshot, changed: Iterable[str] | None = None) -> None:
         """Bring rows up to date with a snapshot: add, remove and update only what differs."""
         want = [h for h in snap.hosts if matches(h, self.filter_text)] if self.filter_text else list(snap.hosts)
+        moved = None if changed is None else set(changed)
         for h in snap.hosts:
             self._states[h.name] = h
+            if moved is None or h.name in moved or h.name not in self._reach_len:
+                self._reach_len[h.name] = len(render.reach(h).plain)
+        self.lay_out(self.width_for, self.compact)  # a longer name or reach word widens its column
         if [h.name for h in want] != self.visible_hosts():
             self._rebuild(want)
             return

@@ -8,8 +8,13 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from cockpit.conditions import Verdict
 from cockpit.model import FleetSnapshot
 from screens import render
+
+#: the gate's verdict in the header: a word and a weight, never colour alone
+GATE_WORDS = {True: ("gate holds", render.OK), False: ("gate FAILS", render.BAD),
+              None: ("gate inconclusive", render.WARN)}
 
 
 class CockpitHeader(Widget):
@@ -20,6 +25,7 @@ class CockpitHeader(Widget):
     phase: reactive[str] = reactive("")
     read_only: reactive[bool] = reactive(False)
     observer: reactive[str] = reactive("")
+    gate: reactive[Verdict | None] = reactive(None)
 
     def __init__(self, clock: Callable[[], float], **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
@@ -60,6 +66,10 @@ class CockpitHeader(Widget):
         t.append(f"{render.age(since)} ago  ", style=style)
         if self.phase:
             t.append(render.clean(self.phase), style="bold")
+            if self.gate is not None:  # the current phase's gate, at every size (the plan may be a tab away)
+                word, style = GATE_WORDS[self.gate.value]
+                t.append(" ")
+                t.append(word, style=style)
             t.append(" · ")
         t.append(render.clean(snap.title if snap else ""), style="bold")
         return t

@@ -1,8 +1,8 @@
 """Why the selected phase or step is in its state: every condition's one-line reason, per host for verify.
 
 A few lines under the plan that fit 80 columns (wrapped, never cut): the plan row keeps its short form,
-and this shows the whole verdict of the row under the cursor. Also the rollback state's lines for any
-banner (:func:`rollback_lines`): small and self-contained, so the dashboard's layout stays its own.
+and this shows the whole verdict of the row under the cursor. The rollback state's banner is ranked
+with the others in ``screens.banners``.
 """
 
 from __future__ import annotations
@@ -10,25 +10,10 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from cockpit.runbook import PlanView, RollbackState
+from cockpit.runbook import PlanView
 from screens import render
 
 MAX_LINES = 6  # then "… N more": the plan keeps most of the tab at 80x24
-
-
-def rollback_lines(view: PlanView) -> list[str]:
-    """The banner's rollback line (ROLLING BACK / ROLLED BACK / ROLLBACK FAILED) and what the operator may do."""
-    rb: RollbackState | None = view.rollback
-    if rb is None:
-        return []
-    lines = [rb.headline()]
-    if rb.ok is False:
-        lines.append("  R retries the rollback; the plan shows each failed host")
-    elif rb.ok and not rb.closed and not view.observer:
-        lines.append("  Enter on a rolled-back phase retries it; palette: Close cutover as rolled back")
-    if rb.closed:
-        lines.append(f"  {rb.closed}")
-    return lines
 
 
 def detail_lines(view: PlanView | None, key: str | None) -> list[str]:
