@@ -81,9 +81,10 @@ def _gone(children: list[psutil.Process], timeout: float = 10) -> list[psutil.Pr
     return alive
 
 
-def _port_free(port: int) -> bool:
-    """Nothing listens on it any more (a TIME_WAIT left by our own probes is not a bound port)."""
-    return not any(c.laddr.port == port and c.status == psutil.CONN_LISTEN
+def _port_free(port: int, ours: set[int]) -> bool:
+    """None of the demo's processes listens on it any more (a TIME_WAIT left by our own probes is not a
+    bound port; another test's server that got the freed port from the kernel since is not the demo's)."""
+    return not any(c.laddr.port == port and c.status == psutil.CONN_LISTEN and (c.pid is None or c.pid in ours)
                    for c in psutil.net_connections(kind="tcp"))
 
 
@@ -101,7 +102,7 @@ def test_demo_leaves_nothing_behind(tmp_path: Path, sig: signal.Signals) -> None
     assert f"stopped by {sig.name}" in err and "Traceback" not in err, err
     assert _gone(children) == []
     assert not demo_dir.exists()
-    assert all(_port_free(p) for p in ports if p < 65536)
+    assert all(_port_free(p, {c.pid for c in children}) for p in ports if p < 65536)
 
 
 def test_demo_children_die_with_it_even_on_kill_9(tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ async def test_r_during_a_running_step_cancels_it_then_the_cockpit_says_rolled_b
         await until(pilot, lambda: "ROLLED BACK" in _header(app))
         assert "plan complete" not in _header(app)
         await until(pilot, lambda: "(v2 too slow)" in _banner(app))
-        assert "ROLLED BACK at" in _banner(app) and "by alice" in _banner(app) and "of 1 m budget" in _banner(app)
+        assert "ROLLED BACK: at" in _banner(app) and "by alice" in _banner(app) and "of 1 m budget" in _banner(app)
         assert "R: quick rollback" not in _banner(app)
         view = app.runbook.view()
         assert [p.state for p in view.phases] == ["rolled-back", "locked"]

@@ -303,6 +303,10 @@ def compose(inv: Inventory, text: str) -> yaml.Node | None:
         inv.issue("", f"YAML syntax error: {problem}", "fix the YAML syntax at that spot",
                   mark.line + 1 if mark is not None else None)
         return None
+    except RecursionError:
+        inv.issue("", "lists or mappings are nested too deep to read",
+                  "no inventory needs more than a few levels: remove the extra brackets")
+        return None
 
 
 def parse_yaml(inv: Inventory, root: yaml.Node | None) -> None:

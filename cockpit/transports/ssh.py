@@ -422,9 +422,12 @@ class SshTransport:
             try:
                 async with asyncio.timeout(timeout):
                     proc = await self._open_channel(conn, wrap_remote(command, login_shell=login_shell, keep_stdin=stdin is not None))
-                    if stdin is not None:
-                        proc.stdin.write(stdin)
-                    proc.stdin.write_eof()
+                    try:
+                        if stdin is not None:
+                            proc.stdin.write(stdin)
+                        proc.stdin.write_eof()
+                    except (asyncssh.Error, BrokenPipeError):
+                        pass  # the command ended before reading its input: its status and stderr say why
                     await asyncio.gather(
                         pump(proc.stdout.read, out, "stdout", on_output),
                         pump(proc.stderr.read, err, "stderr", on_output, stripper, pgid_seen),
