@@ -27,6 +27,7 @@ __all__ = [
     "ResolvedSsh",
     "Sourced",
     "SshConfigFile",
+    "jump_hops",
     "load_ssh_config",
     "parse_count",
     "resolve_host",
@@ -521,6 +522,17 @@ def _jump(raw: str) -> str | None:
     extra = raw[: raw.rfind(",")] if "," in raw.split("#", 1)[0] else ""
     host = f"[{host}]" if ":" in host else host
     return f"{extra + ',' if extra else ''}{user + '@' if user else ''}{host}{f':{port}' if port else ''}"
+
+
+def jump_hops(proxy_jump: str) -> tuple[tuple[str | None, str, int | None], ...]:
+    """The hops of a ProxyJump as (user, host, port), first hop first; unparseable hops are left out."""
+    out = []
+    for hop in proxy_jump.split(","):
+        parsed = _hop(hop)
+        if parsed is not None:
+            user, host, port = parsed
+            out.append((user or None, host, port or None))
+    return tuple(out)
 
 
 def _hop(hop: str) -> tuple[str, str, int] | None:
