@@ -190,8 +190,8 @@ class SshConfigFile:
     ops: tuple[object, ...]
     stamp: tuple[object, ...]
     wants_final: bool
-    #: options this OpenSSH would refuse (``file:line: …``), and ``Include`` globs that matched nothing
-    warnings: tuple[str, ...] = ()
+    #: options this OpenSSH would refuse, and ``Include`` files that do not exist (file, line, fix)
+    warnings: tuple[ConfigIssue, ...] = ()
 
 
 def _stamp(path: str) -> tuple[str, int, int]:
@@ -206,7 +206,7 @@ class _Parser:
     def __init__(self, home: str) -> None:
         self.home = home
         self.issues: list[ConfigIssue] = []
-        self.warnings: list[str] = []
+        self.warnings: list[ConfigIssue] = []
         self.stamp: list[object] = []
         self.final = False
         self.ignore_unknown: _Patterns | None = None
@@ -249,8 +249,10 @@ class _Parser:
         if keyword not in KEYWORDS:
             if self.ignore_unknown is not None and self.ignore_unknown.matches(keyword):
                 return None
-            self.warnings.append(f"{path}:{no}: {m.group(1)} is not an option of OpenSSH 9.2's ssh, which "
-                                 "refuses the whole file (add it to IgnoreUnknown if another ssh reads this file)")
+            self.warnings.append(ConfigIssue(path, "", f"{m.group(1)} is not an option of OpenSSH 9.2's ssh: "
+                                             "ssh refuses the whole file (the cockpit ignores the line)",
+                                             f"add 'IgnoreUnknown {m.group(1)}' before it if another ssh "
+                                             "reads this file, or remove it", no))
             return None
         if keyword == "host":
             return _Host(_Patterns.of(args))
@@ -327,7 +329,8 @@ class _Parser:
             matched = sorted(glob.glob(pattern))
             self.stamp.append(("glob", pattern, tuple(matched)))
             if not matched and not glob.has_magic(pattern):
-                self.warnings.append(f"{path}:{no}: Include {arg}: {pattern} does not exist")
+                self.warnings.append(ConfigIssue(path, "", f"Include {arg}: {pattern} does not exist (ignored, "
+                                                 "as OpenSSH does)", "fix the path or remove the line", no))
             for name in matched:
                 files.append((name, self.file(name, depth + 1)))
         return _Include(tuple(files))
@@ -406,6 +409,7 @@ class ResolvedSsh:
     user: str
     identity_files: tuple[str, ...]  # expanded, in OpenSSH's order; the defaults when none is named
     identity_file: str | None  # the first that exists
+    identity_origins: tuple[str, ...]  # where each of identity_files was named
     missing_identity_files: tuple[str, ...]  # named explicitly but absent: skipped, as OpenSSH does
     identities_named: bool  # the config or the cockpit named identity files (else OpenSSH's defaults)
     proxy_jump: str | None
@@ -417,7 +421,8 @@ class ResolvedSsh:
 
     def origin_of(self, name: str) -> str:
         """Where a field came from: ``cockpit.toml:12``, ``~/.ssh/config:4``, ``OpenSSH default``…"""
-        return dict(self.origins).get(name, "OpenSSH default")
+        return dict(self.origins).get(name, "this machine's user (OpenSSH default)" if name == "user"
+                                      else "OpenSSH default")
 
     def option(self, keyword: str) -> tuple[str, ...] | None:
         """The arguments of an ssh_config option that applied (lowercase keyword), or None."""
@@ -429,7 +434,9 @@ class ResolvedSsh:
         return (self.hostname, self.port)
 
     def warnings(self) -> tuple[str, ...]:
-        return tuple(f"identity file {f} does not exist: skipped (as OpenSSH does)"
+        """What an operator should know about this connection (shown by ``validate`` and the host detail)."""
+        origins = dict(zip(self.identity_files, self.identity_origins, strict=True))
+        return tuple(f"identity file {f} ({origins.get(f, '?')}) does not exist: skipped, as OpenSSH does"
                      for f in self.missing_identity_files)
 
 
@@ -629,7 +636,7 @@ def _finish(s: _State, config: SshConfigFile | None, given_ids: tuple[Sourced, .
     options = tuple((k, val[0]) for k, val in v.items() if k not in ("hostname", "port", "user", "proxyjump"))
     options += tuple((k, tuple(a for args, _o in vals for a in args)) for k, vals in s.appended.items())
     return ResolvedSsh(alias=s.alias, hostname=host, port=port, user=user, identity_files=tuple(files),
-                       identity_file=first, missing_identity_files=missing, identities_named=bool(named),
+                       identity_file=first, identity_origins=tuple(file_origin[f] for f in files), missing_identity_files=missing, identities_named=bool(named),
                        proxy_jump=jump, proxy_command=command, proxy_command_line=line, options=options,
                        origins=tuple(origins.items()), config_path=config.path if config else None)
 
