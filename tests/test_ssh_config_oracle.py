@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from cockpit.errors import ConfigError
+from cockpit.transports import sshconfig
 from cockpit.transports.sshconfig import Sourced, load_ssh_config, resolve_ssh
 
 CORPUS = Path(__file__).parent / "data" / "ssh_config"
@@ -137,3 +139,47 @@ if __name__ == "__main__":  # the agreement counts for docs/ssh.md
           f"{n - len(problems)} agree")
     print("\n".join(problems))
     sys.exit(1 if problems else 0)
+
+
+def refused_by_openssh(tmp: Path, keyword: str) -> bool:
+    cfg = tmp / "one"
+    cfg.write_text(f"Host x\n  {keyword} foo\n")
+    g = subprocess.run(["ssh", "-G", "-F", str(cfg), "x"], check=False, capture_output=True, text=True, timeout=20,
+                       stdin=subprocess.DEVNULL)
+    return "Bad configuration option" in g.stderr
+
+
+def test_options_this_openssh_refuses_are_the_ones_validate_warns_about(tmp_path: Path) -> None:
+    accepted = [k for k in sorted(sshconfig.KEYWORDS) if refused_by_openssh(tmp_path, k)]
+    assert accepted == [], f"the cockpit accepts options this OpenSSH refuses: {accepted}"
+    for keyword in ("UseKeychain", "Tag", "ChannelTimeout", "NoSuchOption"):
+        assert refused_by_openssh(tmp_path, keyword), keyword
+        (tmp_path / "cfg").write_text(f"Host x\n  {keyword} yes\nIgnoreUnknown Other\n")
+        parsed = load_ssh_config(tmp_path / "cfg")
+        assert parsed is not None
+        assert [(w.line, keyword in w.message) for w in parsed.warnings] == [(2, True)]
+    (tmp_path / "cfg2").write_text("IgnoreUnknown UseKeychain,Add*\nUseKeychain yes\nAddKeysToAgentX yes\n")
+    parsed = load_ssh_config(tmp_path / "cfg2")
+    assert parsed is not None and parsed.warnings == ()
+
+
+@pytest.mark.parametrize(("text", "line", "words"), [
+    ("Host a\n  Port 70000\n", 2, "bad port"),
+    ('Host a\n  HostName "x\n', 2, "invalid quotes"),
+    ("Host a\n  User\n", 2, "no argument"),
+    ("Match exec true\n  User x\n", 1, "Match exec is not supported"),
+    ("Match colour blue\n", 1, "unsupported Match attribute"),
+    ("Match all host x\n", 1, "'all' cannot be combined"),
+    ("Host a\n  HostName one two\n", 2, "garbage at end of line"),
+    ("Host a\n  ProxyJump ops@hop:99999\n", 2, "invalid ProxyJump"),
+])
+def test_a_line_openssh_refuses_is_a_config_error_with_file_and_line(tmp_path: Path, text: str, line: int,
+                                                                      words: str) -> None:
+    cfg = tmp_path / "ssh_config"
+    cfg.write_text(text)
+    assert subprocess.run(["ssh", "-G", "-F", str(cfg), "a"], check=False, capture_output=True, timeout=20,
+                          stdin=subprocess.DEVNULL).returncode != 0 or "exec" in text  # OpenSSH refuses it too
+    with pytest.raises(ConfigError) as err:
+        load_ssh_config(cfg)
+    issue = err.value.issues[0]
+    assert (issue.file, issue.line) == (str(cfg), line) and words in issue.message, issue.render()

@@ -261,7 +261,7 @@ class _Parser:
         if keyword == "include":
             return self.include(path, no, args, depth)
         if keyword == "ignoreunknown" and self.ignore_unknown is None:
-            self.ignore_unknown = _Patterns.of(args)
+            self.ignore_unknown = _Patterns.of(args, fold=True)
         if not args and keyword not in RAW:
             self.issue(path, no, f"no argument after keyword {m.group(1)!r}", "give it a value or remove the line")
             return None
@@ -543,7 +543,7 @@ def jump_hops(proxy_jump: str) -> tuple[tuple[str | None, str, int | None], ...]
 
 
 def _hop(hop: str) -> tuple[str, str, int] | None:
-    m = re.fullmatch(r"(?:ssh://)?(?:([^@\s]+)@)?(\[[^\]]+\]|[^:@\s/\[\]]+)(?::(\d+))?/?", hop.strip())
+    m = re.fullmatch(r"(?:ssh://)?(?:(\S+)@)?(\[[^\]]+\]|[^:@\s/\[\]]+)(?::(\d+))?/?", hop.strip())
     if m is None:
         return None
     port = int(m.group(3)) if m.group(3) else 0
