@@ -13,6 +13,7 @@ options OpenSSH expands them in. The transport then hands asyncssh explicit opti
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import pwd
 import re
@@ -602,8 +603,11 @@ def _finish(s: _State, config: SshConfigFile | None, given_ids: tuple[Sourced, .
         origins["user"] = v["user"][2]
     home = _home()
     short = socket.gethostname().split(".")[0]
+    local = socket.gethostname()
+    alias_key = v.get("hostkeyalias")
     tokens = {"h": host, "p": str(port), "r": user, "u": s.local_user, "n": s.alias, "d": home,
-              "l": socket.gethostname(), "L": short, "i": str(os.getuid())}
+              "l": local, "L": short, "i": str(os.getuid()), "k": alias_key[0][0] if alias_key else s.alias,
+              "C": hashlib.sha1(f"{local}{host}{port}{user}".encode(), usedforsecurity=False).hexdigest()}
     jump = None
     if "proxyjump" in v:
         jump = _jump(v["proxyjump"][1])
@@ -616,7 +620,8 @@ def _finish(s: _State, config: SshConfigFile | None, given_ids: tuple[Sourced, .
     command = line = None
     if "proxycommand" in v and v["proxycommand"][1].strip().lower() != "none":
         command = v["proxycommand"][1]
-        line = _expand(v["proxycommand"][1], tokens, v["proxycommand"][2], tilde=False, home=home)
+        line = _expand(v["proxycommand"][1], {k: tokens[k] for k in "hnpr"}, v["proxycommand"][2], tilde=False,
+                       home=home)
         origins["proxy_command"] = v["proxycommand"][2]
     named: list[tuple[str, str]] = [(str(g.value), g.origin) for g in given_ids]
     for args, origin in s.appended.get("identityfile", []):
@@ -650,7 +655,7 @@ def _expand(raw: str, tokens: dict[str, str], origin: str, *, tilde: bool, home:
     except KeyError as exc:
         file, _, line = origin.rpartition(":")
         raise ConfigError(ConfigIssue(file or origin, "", f"unknown token %{exc.args[0]} in {raw!r}",
-                                      "use %h %p %r %u %n %d %l %L %i %j or %% for a percent sign",
+                                      "use %h %p %r %u %n %d %l %L %i %j %k %C or %% for a percent sign",
                                       int(line) if line.isdigit() else None)) from None
     return _env(text) if tilde else text
 
