@@ -234,6 +234,7 @@ class HostSpec:
     mounts: tuple[str, ...] = ("/",)
     identity_file: str | None = None
     source: tuple[str, int | None] | None = None  # (file, line) that declared it, for error messages
+    proxy_jump: str | None = None  # like ``ssh -J``: wins over the ssh config's ProxyJump (an inventory's bastion)
 
 
 @dataclass(frozen=True)

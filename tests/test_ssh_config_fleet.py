@@ -161,3 +161,26 @@ def test_validate_shows_each_connection_with_origins(tmp_path: Path) -> None:
     assert conn["user"] == {"value": "pilot", "origin": f"{toml}:3"}  # the host's table
     assert conn["key"] == {"value": str(key), "origin": f"{ssh_config}:5"}
     assert conn["jump"] == {"value": "ops@jump:2222", "origin": f"{ssh_config}:6"}
+
+
+async def test_host_detail_shows_the_connection_and_the_skipped_key(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from test_ui_pilot import until
+
+    from screens.app import CockpitApp
+    from screens.host_detail import HostDetailScreen
+    from screens.widgets.fleet_table import FleetTable
+
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text(f"Host web1\n  IdentityFile {tmp_path}/absent_key\n" + alias_block(fleet, "h1", "web1"))
+    app = CockpitApp(Engine(load_config(cockpit_toml(tmp_path, fleet, {"a": "web1"}, ssh_config))), quiet=True)
+    h = fleet["h1"]
+    async with app.run_test(size=(140, 40)) as pilot:
+        table = app.dashboard.query_one("#fleet", FleetTable)
+        await until(pilot, lambda: table.row_count == 1 and "ok" in " ".join(str(c) for c in table.get_row("a")))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, HostDetailScreen))
+        title = app.screen.query_one("#hd-title")
+        await until(pilot, lambda: "connects as" in str(title.content))
+        text = str(title.content)
+        assert f"connects as {fleet.user}@{h.address}:{h.port}" in text, text
+        assert f"⚠ identity file {tmp_path}/absent_key" in text and "skipped, as OpenSSH does" in text, text

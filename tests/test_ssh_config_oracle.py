@@ -183,3 +183,30 @@ def test_a_line_openssh_refuses_is_a_config_error_with_file_and_line(tmp_path: P
         load_ssh_config(cfg)
     issue = err.value.issues[0]
     assert (issue.file, issue.line) == (str(cfg), line) and words in issue.message, issue.render()
+
+
+def test_a_hosts_own_values_win_over_the_file_with_their_origin(tmp_path: Path) -> None:
+    """What an inventory or the cockpit config gives (like ssh -p/-l/-J) wins, and says where it came from."""
+    from cockpit.spec import HostSpec, SshSettings
+    from cockpit.transports import resolve_host
+
+    cfg = tmp_path / "ssh_config"
+    cfg.write_text("Host web1\n  HostName 10.0.0.5\n  Port 2201\n  User file-user\n  ProxyJump file-bastion\n")
+    spec = HostSpec(name="web1", address="web1", port=2202, user="inv-user", proxy_jump="ops@inv-bastion:2222",
+                    source=("hosts.ini", 7))
+    r = resolve_host(spec, SshSettings(config=cfg))
+    assert (r.hostname, r.port, r.user, r.proxy_jump) == ("10.0.0.5", 2202, "inv-user", "ops@inv-bastion:2222")
+    assert [r.origin_of(f) for f in ("hostname", "port", "user", "proxy_jump")] == [
+        f"{cfg}:2", "inventory hosts.ini:7", "inventory hosts.ini:7", "inventory hosts.ini:7"]
+    assert r.destination == ("10.0.0.5", 2202)
+
+
+def test_relative_includes_are_under_the_home_ssh_directory(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / ".ssh" / "conf.d").mkdir(parents=True)
+    (tmp_path / ".ssh" / "conf.d" / "a.conf").write_text("Host a\n  Port 2001\n")
+    (tmp_path / "elsewhere").mkdir()
+    cfg = tmp_path / "elsewhere" / "config"
+    cfg.write_text("Include conf.d/*.conf\nHost *\n  Port 2999\n")
+    monkeypatch.setattr(sshconfig, "_home", lambda: str(tmp_path))
+    assert resolve_ssh("a", load_ssh_config(cfg)).port == 2001  # ~/.ssh/conf.d, not beside the file
+    assert resolve_ssh("b", load_ssh_config(cfg)).port == 2999
