@@ -1,7 +1,7 @@
 """Client CPU to resolve every host of a fleet from one ssh_config: asyncssh's per-connection parse against the cockpit's.
 
-Before issue 20 each host's connection parsed the whole file twice through asyncssh (``connect`` and
-``resolve_hostname``); now the file is parsed once and each host is a walk over that parse. The config is
+Before issue 20 each host's connection parsed the whole file twice through asyncssh (``connect`` and the
+TCP checks' host name); now the file is parsed once and each host is a walk over that parse. The config is
 generated like a real fleet file: a ``Host *`` block, one block of 5 options per host plus 1 comment line.
 No network: this is the CPU a cold ``cockpit snapshot`` spends before its first handshake.
 
@@ -33,7 +33,7 @@ def asyncssh_per_host(path: Path, hosts: int) -> float:
     user = getpass.getuser()
     start = time.process_time()
     for i in range(hosts):
-        for _ in range(2):  # connect's parse and resolve_hostname's parse
+        for _ in range(2):  # connect's parse and the TCP checks' host-name parse
             cfg = SSHClientConfig.load(None, [str(path)], False, False, False, user, (), f"node{i:04d}", ())
             cfg.get("Hostname")
     return time.process_time() - start

@@ -26,6 +26,8 @@ def check_ssh_config(r: Reader, settings: SshSettings, hosts: list[HostSpec]) ->
     """Parse the ssh_config once and resolve every SSH host, adding its problems to ``r``."""
     if settings.config is not None and not settings.config.is_file():
         return  # already reported as [ssh] config
+    if not any(h.transport == "ssh" for h in hosts):
+        return  # nothing connects over SSH: ~/.ssh/config is none of this config's business
     try:
         parsed = load_ssh_config(settings.config)
     except ConfigError as exc:

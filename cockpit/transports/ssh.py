@@ -141,20 +141,6 @@ async def _record_known_host(path: Path, line: str) -> None:
         await asyncio.to_thread(write)
 
 
-def resolve_hostname(address: str, config_path: Path | None) -> str:
-    """The real address behind an ssh-config ``Host`` alias (its ``HostName``), for TCP checks.
-
-    From the one cached parse of the file (:mod:`cockpit.transports.sshconfig`), so it is what ``connect``
-    uses; falls back to the address itself when the file does not parse (the connection reports that).
-    """
-    if config_path is None:
-        return address
-    try:
-        return resolve_ssh(address, load_ssh_config(config_path)).hostname
-    except ConfigError:
-        return address
-
-
 _FAMILIES = {"inet": socket.AF_INET, "inet6": socket.AF_INET6}
 
 
@@ -315,12 +301,17 @@ class SshTransport:
         """
         if not r.proxy_jump:
             return None
-        config = load_ssh_config(self.settings.config) if r.config_path is not None or self.settings.config else None
         conn: asyncssh.SSHClientConnection | None = None
         try:
             for user, host, port in jump_hops(r.proxy_jump):
-                hop = resolve_ssh(host, config, port=Sourced(port, "ProxyJump") if port else None,
-                                  user=Sourced(user, "ProxyJump") if user else None)
+                try:
+                    hop = resolve_ssh(host, load_ssh_config(self.settings.config),
+                                      port=Sourced(port, "ProxyJump") if port else None,
+                                      user=Sourced(user, "ProxyJump") if user else None)
+                except ConfigError as exc:  # the file broke between the host's resolution and this hop's
+                    raise ConnectFailed(self.name, "ssh-config", f"{self.name}: the ssh_config does not parse: "
+                                        f"{exc.issues[0].render() if exc.issues else exc}",
+                                        "fix that line; `cockpit validate` shows every problem") from None
                 opts = {**self._options(hop), "client_factory": asyncssh.SSHClient, "proxy_command": None}
                 if conn is not None:
                     opts["tunnel"] = conn
