@@ -210,3 +210,10 @@ def test_relative_includes_are_under_the_home_ssh_directory(tmp_path: Path, monk
     monkeypatch.setattr(sshconfig, "_home", lambda: str(tmp_path))
     assert resolve_ssh("a", load_ssh_config(cfg)).port == 2001  # ~/.ssh/conf.d, not beside the file
     assert resolve_ssh("b", load_ssh_config(cfg)).port == 2999
+
+
+def test_a_given_proxyjump_openssh_would_refuse_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as err:
+        resolve_ssh("web1", None, proxy_jump=Sourced("ops@bastion:99999", "inventory hosts.ini:4"))
+    issue = err.value.issues[0]
+    assert (issue.file, issue.line) == ("inventory hosts.ini", 4) and "invalid ProxyJump" in issue.message

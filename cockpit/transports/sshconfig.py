@@ -635,8 +635,12 @@ def resolve_ssh(alias: str, config: SshConfigFile | None, *, hostname: Sourced |
     """One host's options, as ``ssh -p PORT -l USER -i KEY -J JUMP ALIAS`` would resolve them with this config.
 
     The given values come first (OpenSSH's command line beats the file); ``hostname`` is a HostName given
-    by the caller (an inventory's ``ansible_host`` goes in ``alias`` instead when no ssh_config aliasing is
-    wanted). Raises :class:`KeyError` only never: an unknown ``%`` token is a :class:`ConfigError`.
+    by the caller, like ``-o HostName=`` (an inventory's ``ansible_host`` is the ``alias``, as Ansible runs
+    ``ssh ANSIBLE_HOST``, so the file's ``Host`` blocks match it).
+
+    Raises:
+        ConfigError: an unknown ``%`` token in an option the cockpit expands, or a given ProxyJump that
+            OpenSSH would refuse (named with its origin).
     """
     s = _State(alias=alias, host=alias, local_user=_local_user(), final_pass=False)
     for name, given in (("hostname", hostname), ("port", port), ("user", user)):
@@ -676,6 +680,11 @@ def _finish(s: _State, config: SshConfigFile | None, given_ids: tuple[Sourced, .
     jump = None
     if "proxyjump" in v:
         jump = _jump(v["proxyjump"][1])
+        if jump is None:  # only a given one: the file's were checked at parse
+            file, _, line = v["proxyjump"][2].rpartition(":")
+            raise ConfigError(ConfigIssue(file or v["proxyjump"][2], "", f"invalid ProxyJump {v['proxyjump'][1]!r}",
+                                          "write [user@]host[:port] hops separated by commas",
+                                          int(line) if line.isdigit() else None))
         if jump == "none":
             jump = None
         else:
