@@ -217,3 +217,20 @@ def test_a_given_proxyjump_openssh_would_refuse_is_a_config_error() -> None:
         resolve_ssh("web1", None, proxy_jump=Sourced("ops@bastion:99999", "inventory hosts.ini:4"))
     issue = err.value.issues[0]
     assert (issue.file, issue.line) == ("inventory hosts.ini", 4) and "invalid ProxyJump" in issue.message
+
+
+def test_paths_the_transport_hands_to_asyncssh_are_expanded(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from cockpit.transports.ssh import connect_options
+
+    monkeypatch.setattr(sshconfig, "_home", lambda: str(tmp_path))
+    (tmp_path / "certs").mkdir()
+    (tmp_path / "certs" / "10.0.0.7-cert.pub").write_text("x\n")
+    (tmp_path / "id_10.0.0.7").write_text("x\n")  # %h is the HostName
+    cfg = tmp_path / "ssh_config"
+    cfg.write_text("Host web1\n  IdentityFile ~/absent\n  IdentityFile ~/id_%h\n  CertificateFile ~/certs/%h-cert.pub\n"
+                   "  IdentityAgent ~/agent.%n.sock\n  IdentitiesOnly yes\n  HostName 10.0.0.7\n")
+    opts = connect_options(resolve_ssh("web1", load_ssh_config(cfg)))
+    assert opts["host"] == "10.0.0.7" and opts["config"] == []  # asyncssh reads no ssh_config
+    assert opts["client_keys"] == [f"{tmp_path}/id_10.0.0.7"] == opts["agent_identities"]  # the absent one skipped
+    assert opts["client_certs"] == [f"{tmp_path}/certs/10.0.0.7-cert.pub"]
+    assert opts["agent_path"] == f"{tmp_path}/agent.web1.sock"

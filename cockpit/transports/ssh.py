@@ -156,14 +156,14 @@ def connect_options(r: ResolvedSsh) -> dict[str, Any]:
         opts["client_keys"] = keys
         if (r.option("identitiesonly") or ("no",))[0].lower() in ("yes", "true"):
             opts["agent_identities"] = keys
-    certs = [f for f in (r.option("certificatefile") or ()) if Path(f).expanduser().is_file()]
+    certs = [f for f in (r.option("certificatefile") or ()) if Path(f).is_file()]  # expanded by the resolver
     if certs:
-        opts["client_certs"] = [str(Path(f).expanduser()) for f in certs]
+        opts["client_certs"] = certs
     agent = (r.option("identityagent") or ("",))[0]
     if agent.lower() == "none":
         opts["agent_path"] = None
     elif agent and agent != "SSH_AUTH_SOCK":
-        opts["agent_path"] = str(Path(agent).expanduser())
+        opts["agent_path"] = agent
     if r.proxy_command_line:
         opts["proxy_command"] = r.proxy_command_line
     simple = {"hostkeyalias": "host_key_alias", "hostkeyalgorithms": "server_host_key_algs",
@@ -209,7 +209,10 @@ class SshTransport:
         self._shell_lock = asyncio.Lock()
         self.resolved: ResolvedSsh | None = None  # what the next connection uses (docs/ssh.md)
         self.ssh_config_problem = ""  # the ssh_config stopped parsing after the cockpit loaded it
-        self._resolve()
+        try:
+            self._resolve()
+        except ConnectFailed:
+            pass  # the file broke since load: the first connect reports it, with its line
         self.hostname = self.resolved.hostname if self.resolved is not None else spec.address
         self.state = "unknown"
 

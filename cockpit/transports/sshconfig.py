@@ -62,6 +62,8 @@ host match hostname port user localcommand sendenv setenv kexalgorithms
 """.split())  # noqa: SIM905 (a word list reads better than 130 quoted strings)
 #: options where every line adds a value (the rest: the first value wins)
 APPEND = frozenset({"identityfile", "certificatefile", "sendenv", "localforward", "remoteforward", "dynamicforward"})
+#: options whose paths get ``~``, ``%`` tokens and ``${ENV}`` expanded (IdentityFile has its own handling)
+_EXPANDED = frozenset({"certificatefile", "identityagent"})
 #: options whose value is the rest of the line, as written
 RAW = frozenset({"proxycommand", "remotecommand", "localcommand", "knownhostscommand"})
 SYNONYMS = {"identityfile2": "identityfile", "globalknownhostsfile2": "globalknownhostsfile",
@@ -712,8 +714,15 @@ def _finish(s: _State, config: SshConfigFile | None, given_ids: tuple[Sourced, .
     if first is not None:
         origins["identity_file"] = file_origin[first]
     missing = tuple(f for f in files if named and not os.path.isfile(f))
-    options = tuple((k, val[0]) for k, val in v.items() if k not in ("hostname", "port", "user", "proxyjump"))
-    options += tuple((k, tuple(a for args, _o in vals for a in args)) for k, vals in s.appended.items())
+    def expanded(keyword: str, args: tuple[str, ...], origin: str) -> tuple[str, ...]:
+        if keyword not in _EXPANDED or args[0].lower() == "none" or args[0] == "SSH_AUTH_SOCK":
+            return args
+        return tuple(_expand(a, tokens, origin, tilde=True, home=home) for a in args)
+
+    options = tuple((k, expanded(k, val[0], val[2])) for k, val in v.items()
+                    if k not in ("hostname", "port", "user", "proxyjump"))
+    options += tuple((k, tuple(a for args, o in vals for a in expanded(k, args, o))) for k, vals in s.appended.items()
+                     if k != "identityfile")
     return ResolvedSsh(alias=s.alias, hostname=host, port=port, user=user, identity_files=tuple(files),
                        identity_file=first, identity_origins=tuple(file_origin[f] for f in files), missing_identity_files=missing, identities_named=bool(named),
                        proxy_jump=jump, proxy_command=command, proxy_command_line=line, options=options,
