@@ -234,7 +234,16 @@ class HostSpec:
     mounts: tuple[str, ...] = ("/",)
     identity_file: str | None = None
     source: tuple[str, int | None] | None = None  # (file, line) that declared it, for error messages
-    proxy_jump: str | None = None  # like ``ssh -J``: wins over the ssh config's ProxyJump (an inventory's bastion)
+    #: jump host(s) as OpenSSH's ProxyJump spells them ("[user@]host[:port]", comma-separated), from an
+    #: Ansible inventory's ansible_ssh_common_args/extra_args; the SSH transport connects through them
+    proxy_jump: str | None = None
+    proxy_command: str | None = None  # a ProxyCommand from the same place (mutually exclusive with proxy_jump)
+    #: where each connection field came from: (field, "file:line (variable)"), for ``cockpit validate``
+    origins: tuple[tuple[str, str], ...] = ()
+
+    def origin(self, field_name: str) -> str | None:
+        """Where ``field_name`` (address, port, user, identity_file, ...) was set, if recorded."""
+        return dict(self.origins).get(field_name)
 
 
 @dataclass(frozen=True)
