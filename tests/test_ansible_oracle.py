@@ -34,6 +34,7 @@ from cockpit.config import (
     load_ansible,
     load_config,
 )
+from cockpit.config.sshconf import connections
 from cockpit.errors import ConfigError
 
 pytestmark = [
@@ -208,8 +209,8 @@ def test_validate_refuses_an_undefined_child_group_with_exit_2(tmp_path: Path) -
     assert "Traceback" not in done.stderr
 
 
-def test_a_jump_the_transport_does_not_follow_yet_is_said(tmp_path: Path) -> None:
-    """The cockpit never hides that it would connect directly; the merge with ProxyJump tunnelling drops this."""
+def test_an_inventorys_jump_is_what_the_connection_uses(tmp_path: Path) -> None:
+    """The inventory's ProxyJump/ProxyCommand reach the SSH connection (validate shows them with their origin)."""
     config = tmp_path / "cockpit.toml"
     config.write_text(f'[inventory]\nansible = "{CORPUS}/proxy/hosts.ini"\n')
     loaded = load_config(config, env={})
@@ -217,9 +218,12 @@ def test_a_jump_the_transport_does_not_follow_yet_is_said(tmp_path: Path) -> Non
     assert hosts["p2"].proxy_jump == "ops@b1.example.net,b2.example.net:2222"
     assert hosts["p6"].proxy_jump == "none" and hosts["p6"].proxy_command is None
     notes = "\n".join(loaded.notes)
-    assert f"{CORPUS}/proxy/hosts.ini:3: [p2] host 'p2': the inventory sets proxy_jump" in notes
-    assert "[p3] host 'p3': the inventory sets proxy_command 'ssh -W %h:%p -q jump.example.net'" in notes
-    assert "[p6]" not in notes
+    assert "does not follow" not in notes  # the transport connects through them now
+    resolved = {name: r for name, r, _why in connections(loaded)}
+    assert resolved["p2"] is not None and resolved["p2"].proxy_jump == "ops@b1.example.net,b2.example.net:2222"
+    assert resolved["p2"].origin_of("proxy_jump") == f"{CORPUS}/proxy/hosts.ini:3 (ansible_ssh_common_args)"
+    assert resolved["p3"] is not None and resolved["p3"].proxy_command == "ssh -W %h:%p -q jump.example.net"
+    assert resolved["p6"] is not None and resolved["p6"].proxy_jump is None
     lines = [" ".join(line.split()) for line in describe(loaded).splitlines()]
     assert (f"proxy_jump ops@b1.example.net,b2.example.net:2222 from {CORPUS}/proxy/hosts.ini:3 "
             "(ansible_ssh_common_args)") in lines

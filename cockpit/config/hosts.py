@@ -7,7 +7,7 @@ from typing import Any
 
 from cockpit.config.ansible import DEFAULT_COMMAND_TIMEOUT, load_ansible
 from cockpit.config.source import KeyPath, Reader, resolve_path
-from cockpit.errors import ConfigError, ConfigIssue
+from cockpit.errors import ConfigError
 from cockpit.inventory import is_glob
 from cockpit.sanitize import strip_control
 from cockpit.spec import HostSpec
@@ -110,30 +110,11 @@ def read_hosts(r: Reader, raw: Any, inventory: list[HostSpec], base: Path) -> li
         ))
     declared = {h.name for h in hosts}
     hosts.extend(h for h in inventory if h.name not in declared)
-    for h in hosts:
-        _warn_unfollowed_proxy(r, h)
     if not hosts:
         r.issue(("hosts",), "no hosts: the config declares none and imports none",
                 'add a [hosts.NAME] table (e.g. [hosts.web1] address = "web1.example.net") '
                 "or point [inventory] ansible at an inventory")
     return hosts
-
-
-def _warn_unfollowed_proxy(r: Reader, h: HostSpec) -> None:
-    """Until the SSH transport tunnels through a host's proxy_jump/proxy_command, say so rather than hide it.
-
-    The lead removes this when ProxyJump tunnelling (issue 20) and ProxyCommand from the host model reach
-    the transport; tests/test_ansible_oracle.py asserts it, so the merge cannot miss it.
-    """
-    for key in ("proxy_jump", "proxy_command"):
-        value = getattr(h, key)
-        if value and value != "none":
-            file, _, line = (h.origin(key) or "").rsplit(" (", 1)[0].rpartition(":")
-            r.warnings.append(ConfigIssue(file or r.file, h.name, f"host {h.name!r}: the inventory sets "
-                                          f"{key} {value!r}, which this build's SSH transport does not follow yet: "
-                                          "it connects to the host directly", "set the jump in the ssh_config "
-                                          "([ssh] config) for this host meanwhile", int(line) if line.isdigit()
-                                          else None))
 
 
 def _origins(r: Reader, p: KeyPath, t: dict[str, Any], old: HostSpec | None) -> tuple[tuple[str, str], ...]:

@@ -1,7 +1,8 @@
 """Transports: how commands reach a host. One connection per host, every call with a deadline.
 
 Parts: ``base`` (the :class:`Transport` protocol, :class:`CommandResult`, the remote wrapper), ``ssh``
-(asyncssh, host keys, bounded handshakes and channels), ``keepshell`` (the kept ``sh -s``), ``local``, ``stream``.
+(asyncssh, host keys, bounded handshakes and channels), ``sshconfig`` (the ssh_config read as OpenSSH reads it,
+once per change), ``keepshell`` (the kept ``sh -s``), ``local``, ``stream``.
 """
 
 from __future__ import annotations
@@ -17,15 +18,29 @@ from cockpit.transports.base import (
 )
 from cockpit.transports.local import LocalTransport
 from cockpit.transports.ssh import SshTransport
+from cockpit.transports.sshconfig import (
+    ResolvedSsh,
+    Sourced,
+    SshConfigFile,
+    load_ssh_config,
+    resolve_host,
+    resolve_ssh,
+)
 
 __all__ = [
-    "CommandResult",
     "DEFAULT_MAX_OUTPUT",
+    "PGID_MARKER",
+    "CommandResult",
     "LocalTransport",
     "OutputCallback",
-    "PGID_MARKER",
+    "ResolvedSsh",
+    "Sourced",
+    "SshConfigFile",
     "SshTransport",
     "TailBuffer",
     "Transport",
+    "load_ssh_config",
+    "resolve_host",
+    "resolve_ssh",
     "wrap_remote",
 ]

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import getpass
+import socket
 import time
 from pathlib import Path
 from typing import Any
 
 import asyncssh
 
-from cockpit.errors import AuthFailed, CommandTimeout, ConnectFailed, HostKeyError, TransportError
+from cockpit.errors import AuthFailed, CommandTimeout, ConfigError, ConnectFailed, HostKeyError, TransportError
 from cockpit.spec import HostSpec, SshSettings
 from cockpit.transports.base import (
     DEFAULT_MAX_OUTPUT,
@@ -35,6 +35,14 @@ from cockpit.transports.base import (
     wrap_remote,
 )
 from cockpit.transports.keepshell import KeptShell, read_until
+from cockpit.transports.sshconfig import (
+    ResolvedSsh,
+    Sourced,
+    jump_hops,
+    load_ssh_config,
+    resolve_host,
+    resolve_ssh,
+)
 from cockpit.transports.stream import pump
 
 BACKOFF_MIN = 1.0
@@ -133,21 +141,48 @@ async def _record_known_host(path: Path, line: str) -> None:
         await asyncio.to_thread(write)
 
 
-def resolve_hostname(address: str, config_path: Path | None) -> str:
-    """The real address behind an ssh-config ``Host`` alias (its ``HostName``), for TCP checks.
+_FAMILIES = {"inet": socket.AF_INET, "inet6": socket.AF_INET6}
 
-    Uses asyncssh's own config parser so the answer matches what ``connect`` does;
-    falls back to the address itself.
+
+def connect_options(r: ResolvedSsh) -> dict[str, Any]:
+    """asyncssh's explicit options for a resolved host: with these and ``config=[]`` it reads no ssh_config.
+
+    Every ssh_config option the cockpit honours is mapped here (docs/ssh.md lists them); a named key file
+    that is missing is left out, so OpenSSH's "skip it and go on" holds instead of a fatal error.
     """
-    if config_path is None:
-        return address
-    try:
-        from asyncssh.config import SSHClientConfig
-
-        cfg = SSHClientConfig.load(None, [str(config_path)], False, False, False, getpass.getuser(), (), address, ())
-        return str(cfg.get("Hostname", address) or address)
-    except Exception:  # an unreadable config is reported by connect; the check falls back
-        return address
+    opts: dict[str, Any] = {"host": r.hostname, "port": r.port, "username": r.user, "config": []}
+    if r.identities_named:
+        keys = [f for f in r.identity_files if Path(f).is_file()]
+        opts["client_keys"] = keys
+        if (r.option("identitiesonly") or ("no",))[0].lower() in ("yes", "true"):
+            opts["agent_identities"] = keys
+    certs = [f for f in (r.option("certificatefile") or ()) if Path(f).is_file()]  # expanded by the resolver
+    if certs:
+        opts["client_certs"] = certs
+    agent = (r.option("identityagent") or ("",))[0]
+    if agent.lower() == "none":
+        opts["agent_path"] = None
+    elif agent and agent != "SSH_AUTH_SOCK":
+        opts["agent_path"] = agent
+    if r.proxy_command_line:
+        opts["proxy_command"] = r.proxy_command_line
+    simple = {"hostkeyalias": "host_key_alias", "hostkeyalgorithms": "server_host_key_algs",
+              "ciphers": "encryption_algs", "macs": "mac_algs", "kexalgorithms": "kex_algs"}
+    for keyword, name in simple.items():
+        if (value := r.option(keyword)) is not None:
+            opts[name] = value[0]
+    if (value := r.option("compression")) is not None:
+        on = value[0].lower() in ("yes", "true")
+        opts["compression_algs"] = "zlib@openssh.com,zlib,none" if on else "none,zlib@openssh.com,zlib"
+    if (value := r.option("addressfamily")) is not None and value[0].lower() in _FAMILIES:
+        opts["family"] = _FAMILIES[value[0].lower()]
+    if (value := r.option("bindaddress")) is not None:
+        opts["local_addr"] = (value[0], 0)
+    if (value := r.option("sendenv")) is not None:
+        opts["send_env"] = list(value)
+    if (value := r.option("setenv")) is not None:
+        opts["env"] = dict(v.split("=", 1) for v in value if "=" in v)
+    return opts
 
 
 class SshTransport:
@@ -172,8 +207,26 @@ class SshTransport:
         self._killers: set[asyncio.Task[None]] = set()
         self._shell: KeptShell | None = None  # the rounds' kept `sh -s` (keepshell.py)
         self._shell_lock = asyncio.Lock()
-        self.hostname = resolve_hostname(spec.address, settings.config)
+        self.resolved: ResolvedSsh | None = None  # what the next connection uses (docs/ssh.md)
+        self.ssh_config_problem = ""  # the ssh_config stopped parsing after the cockpit loaded it
+        try:
+            self._resolve()
+        except ConnectFailed:
+            pass  # the file broke since load: the first connect reports it, with its line
+        self.hostname = self.resolved.hostname if self.resolved is not None else spec.address
         self.state = "unknown"
+
+    def _resolve(self) -> ResolvedSsh:
+        """This host's options from the ssh_config's one cached parse; a file broken since load fails the connect."""
+        try:
+            self.resolved = resolve_host(self.spec, self.settings)
+            self.ssh_config_problem = ""
+        except ConfigError as exc:
+            self.ssh_config_problem = exc.issues[0].render() if exc.issues else str(exc)
+        if self.ssh_config_problem or self.resolved is None:
+            raise ConnectFailed(self.name, "ssh-config", f"{self.name}: the ssh_config does not parse: "
+                                f"{self.ssh_config_problem}", "fix that line; `cockpit validate` shows every problem")
+        return self.resolved
 
     # -- connection -------------------------------------------------------------------
 
@@ -228,36 +281,84 @@ class SshTransport:
             self._backoff = min(BACKOFF_MAX, max(BACKOFF_MIN, self._backoff * 2))
         self._retry_at = time.monotonic() + self._backoff
 
-    def _options(self) -> dict[str, Any]:
-        s, h = self.settings, self.spec
+    def _options(self, resolved: ResolvedSsh | None = None) -> dict[str, Any]:
+        s = self.settings
+        r = resolved or self.resolved
+        assert r is not None
         opts: dict[str, Any] = {
+            **connect_options(r),
             "known_hosts": _trusted(s.known_hosts),
             "client_factory": lambda: _HostKeyJudge(self),
             "connect_timeout": s.connect_timeout,
             "login_timeout": s.connect_timeout,
             "keepalive_interval": s.keepalive,
             "keepalive_count_max": 3,
-            "config": [str(s.config)] if s.config else (),
             "preferred_auth": "publickey",
         }
-        if h.port:
-            opts["port"] = h.port
-        if h.user:
-            opts["username"] = h.user
-        keys = [h.identity_file] if h.identity_file else list(getattr(s, "identity_files", ()) or ())
-        if keys:
-            opts["client_keys"] = [str(Path(k).expanduser()) for k in keys]
         return opts
+
+    async def _jump(self, r: ResolvedSsh) -> asyncssh.SSHClientConnection | None:
+        """The connection to the last ProxyJump hop, each hop resolved from the ssh_config as OpenSSH does.
+
+        One login per hop per host connection for now; the hops' own ProxyJump/ProxyCommand are not followed.
+        """
+        if not r.proxy_jump:
+            return None
+        conn: asyncssh.SSHClientConnection | None = None
+        try:
+            for user, host, port in jump_hops(r.proxy_jump):
+                try:
+                    hop = resolve_ssh(host, load_ssh_config(self.settings.config),
+                                      port=Sourced(port, "ProxyJump") if port else None,
+                                      user=Sourced(user, "ProxyJump") if user else None)
+                except ConfigError as exc:  # the file broke between the host's resolution and this hop's
+                    raise ConnectFailed(self.name, "ssh-config", f"{self.name}: the ssh_config does not parse: "
+                                        f"{exc.issues[0].render() if exc.issues else exc}",
+                                        "fix that line; `cockpit validate` shows every problem") from None
+                opts = {**self._options(hop), "client_factory": asyncssh.SSHClient, "proxy_command": None}
+                if conn is not None:
+                    opts["tunnel"] = conn
+                try:
+                    new = await asyncssh.connect(**opts)
+                except asyncssh.HostKeyNotVerifiable:
+                    raise HostKeyError(self.name, "host-key-unknown",
+                                       f"{self.name}: the jump host {host} ({hop.hostname}:{hop.port}) offered a "
+                                       f"host key that is not in {self.settings.known_hosts}",
+                                       hint="verify the jump host's key and add it (ssh-keyscan)") from None
+                except (asyncssh.Error, OSError) as exc:
+                    raise ConnectFailed(self.name, "jump-host", f"{self.name}: jump host {host} "
+                                        f"({hop.hostname}:{hop.port}): {getattr(exc, 'reason', None) or exc}",
+                                        "check the jump host (ProxyJump) is up and lets you in") from None
+                if conn is not None:
+                    new.set_tunnel(conn)
+                conn = new
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
+        return conn
 
     async def _open(self) -> asyncssh.SSHClientConnection:
         self._hostkey_verdict = self._known_desc = self._offered_type = ""
         self._pending_key = None
-        addr = self.spec.address
+        r = self._resolve()
+        addr, where = r.hostname, f"{r.hostname}:{r.port}" + (f" via {r.proxy_jump}" if r.proxy_jump else "")
+        jump: asyncssh.SSHClientConnection | None = None
         try:
             async with asyncio.timeout(self.settings.connect_timeout):
-                conn = await asyncssh.connect(addr, **self._options())
+                jump = await self._jump(r)
+                opts = self._options(r)
+                if jump is not None:
+                    opts["tunnel"] = jump
+                conn = await asyncssh.connect(**opts)
+                if jump is not None:
+                    conn.set_tunnel(jump)  # closing the host's connection closes the hop's
+                    jump = None
+        except TransportError:
+            raise
         except TimeoutError:
-            raise ConnectFailed(self.name, "timeout", f"{self.name}: no SSH answer within {self.settings.connect_timeout:g}s",
+            raise ConnectFailed(self.name, "timeout", f"{self.name}: no SSH answer from {where} within "
+                                f"{self.settings.connect_timeout:g}s",
                                 "check the host is up and sshd answers; a hung host looks like this") from None
         except asyncssh.HostKeyNotVerifiable as exc:
             raise self._hostkey_error() from exc
@@ -272,7 +373,7 @@ class SshTransport:
             raise ConnectFailed(self.name, "disconnected", f"{self.name}: SSH handshake failed: {exc.reason}",
                                 "sshd may be dropping connections (MaxStartups) or refusing this client") from None
         except ConnectionRefusedError:
-            raise ConnectFailed(self.name, "refused", f"{self.name}: connection refused on port {self.spec.port or 22}",
+            raise ConnectFailed(self.name, "refused", f"{self.name}: connection refused by {where}",
                                 "sshd is not listening there; check the host and port") from None
         except FileNotFoundError as exc:
             raise AuthFailed(self.name, "auth-failed", f"{self.name}: key file {exc.filename} does not exist",
@@ -281,13 +382,16 @@ class SshTransport:
             if isinstance(exc, (ConnectionResetError, BrokenPipeError)) and await self._offers_another_key_type(addr):
                 raise self._hostkey_error() from exc  # sshd found no common host key type and hung up
             reason = "dns" if "name" in str(exc).lower() and "resol" in str(exc).lower() else "unreachable"
-            raise ConnectFailed(self.name, reason, f"{self.name}: {exc.strerror or exc}",
+            raise ConnectFailed(self.name, reason, f"{self.name}: {where}: {exc.strerror or exc}",
                                 "check the address, DNS and the network path") from None
         except asyncssh.KeyImportError as exc:
             raise AuthFailed(self.name, "auth-failed", f"{self.name}: the client key could not be loaded ({exc})",
                              "keys with a passphrase belong in ssh-agent (ssh-add); check identity_file(s)") from None
         except asyncssh.Error as exc:
             raise ConnectFailed(self.name, "ssh-error", f"{self.name}: {exc}", None) from None
+        finally:
+            if jump is not None:
+                jump.close()
         if self._pending_key is not None:
             host, port, key = self._pending_key
             await _record_known_host(self.settings.known_hosts, _known_hosts_line(host, port, key))
@@ -302,7 +406,10 @@ class SshTransport:
         always refused), then one more with the known types. A key of another type there, and the known
         types failing again, is a changed host key.
         """
-        known = _keys_for(self.settings.known_hosts, addr, addr, self.spec.port or 22)
+        r = self.resolved
+        if r is None or r.proxy_jump:  # through a jump host the probe would need a tunnel of its own
+            return False
+        known = _keys_for(self.settings.known_hosts, addr, addr, r.port)
         if not known:
             return False
         seen: list[asyncssh.SSHKey] = []
@@ -311,7 +418,7 @@ class SshTransport:
         for attempt in (opts, self._options()):
             try:
                 async with asyncio.timeout(self.settings.connect_timeout):
-                    conn = await asyncssh.connect(addr, **attempt)
+                    conn = await asyncssh.connect(**attempt)
                 conn.close()  # the known types worked this time: it was a dropped handshake after all
                 return False
             except (asyncssh.Error, OSError, TimeoutError):
