@@ -56,6 +56,11 @@ class PortCheck:
     kind: Literal["port"] = "port"
 
 
+#: one ``expect_json`` entry: a path into the answer (``result.items.0.id``), an operator
+#: (``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``exists``, ``absent``) and the value it is compared with
+JsonExpectation = tuple[str, str, "str | int | float | bool | None"]
+
+
 @dataclass(frozen=True)
 class HttpCheck:
     """An HTTP(S) endpoint answers as expected, probed from the cockpit or ``via`` a host."""
@@ -71,6 +76,10 @@ class HttpCheck:
     verify_tls: bool = True
     connect_to: str | None = None  # "IP" or "IP:PORT": test a backend before DNS moves
     via: str | None = None
+    method: str = "GET"
+    body: str | None = None  # sent as is (``body``) or the JSON of ``json``; may hold a ${ENV} value: never shown
+    content_type: str | None = None  # "application/json" for ``json`` (unless ``headers`` sets one)
+    expect_json: tuple[JsonExpectation, ...] = ()
     kind: Literal["http"] = "http"
 
 

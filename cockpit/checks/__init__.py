@@ -4,7 +4,8 @@ Parts: ``remote`` (the shell snippet of each host-side kind and how to judge its
 round's snippets framed into one ``sh -s`` script, and its output split back), ``http`` (HTTP and TCP probes
 from the cockpit, direct or through an SSH forward), ``probing`` (the probe worker process that times
 direct probes away from the screen, and the rule that drops a latency timed while the cockpit stalled),
-``probe_worker`` (that process's ``main``), ``lag`` (how late an event loop runs).
+``probe_worker`` (that process's ``main``), ``lag`` (how late an event loop runs),
+``json_expect`` (``expect_json``: what an answer's JSON must hold).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from cockpit.checks.batch import (
     strip_frames,
 )
 from cockpit.checks.http import HttpProber, probe_tcp
+from cockpit.checks.json_expect import OPS as JSON_OPS
+from cockpit.checks.json_expect import json_failure
 from cockpit.checks.lag import OVERLOADED, LoopLag, blame_for
 from cockpit.checks.probing import Probed, ProbeProcess, lateness, trust_timing
 from cockpit.checks.remote import Verdict, check_snippet, judge, needs_cut
@@ -30,6 +33,8 @@ __all__ = [
     "render_target",
     "target_placeholders",
     "HttpProber",
+    "JSON_OPS",
+    "json_failure",
     "LoopLag",
     "OVERLOADED",
     "Probed",

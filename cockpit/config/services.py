@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from cockpit.checks import TARGET_PLACEHOLDERS, render_target, target_placeholders
 from cockpit.config.hosts import name_problem
+from cockpit.config.probe_options import read_http_request
 from cockpit.config.source import KeyPath, Reader, short_list, suggest
 from cockpit.inventory import is_valid_selector, select, selector_kind
 from cockpit.spec import (
@@ -33,7 +34,7 @@ KIND_OPTIONS: dict[str, tuple[str, ...]] = {
     "systemd": (), "launchd": (), "docker": (), "process": (),
     "port": ("port_owner", "port_free"),
     "http": ("expect_status", "expect_body", "expect_body_regex", "max_latency", "headers",
-             "follow_redirects", "verify_tls", "connect_to", "via"),
+             "follow_redirects", "verify_tls", "connect_to", "via", "method", "body", "json", "expect_json"),
     "tcp": ("tcp_host", "via"),
     "command": ("expect_stdout", "expect_stdout_regex", "env"),
 }
@@ -183,6 +184,7 @@ def _check(r: Reader, p: KeyPath, t: dict[str, Any], kind: str, hosts: list[Host
         follow_redirects=opt("follow_redirects", r.boolean, False),
         verify_tls=opt("verify_tls", r.boolean, True),
         connect_to=opt("connect_to", lambda q, v: _connect_to(r, q, v)),
+        **read_http_request(r, p, t),
     )
 
 
