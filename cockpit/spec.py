@@ -84,6 +84,20 @@ class HttpCheck:
 
 
 @dataclass(frozen=True)
+class WsCheck:
+    """A WebSocket endpoint opens (101), or refuses with an expected status (401: exists, unauthorised)."""
+
+    url: str  # ws:// or wss://
+    expect_status: int = 101
+    send: str | None = None  # one text message sent once open; may hold a ${ENV} value: never shown
+    expect_reply: str | None = None  # a substring of the first message that comes back
+    headers: tuple[tuple[str, str], ...] = ()
+    max_latency: float | None = None
+    verify_tls: bool = True
+    kind: Literal["ws"] = "ws"
+
+
+@dataclass(frozen=True)
 class TcpCheck:
     """A TCP connect to the host's address (or ``host``) succeeds."""
 
@@ -105,13 +119,13 @@ class CommandCheck:
 
 
 Check = Union[
-    SystemdCheck, LaunchdCheck, DockerCheck, ProcessCheck, PortCheck, HttpCheck, TcpCheck, CommandCheck
+    SystemdCheck, LaunchdCheck, DockerCheck, ProcessCheck, PortCheck, HttpCheck, TcpCheck, CommandCheck, WsCheck
 ]
 
 #: Kinds whose probe runs on the host itself (batched into one script per round).
 REMOTE_KINDS = frozenset({"systemd", "launchd", "docker", "process", "port", "command"})
 #: Kinds with a latency series (p95, error_rate): probes the cockpit times itself.
-LATENCY_KINDS = ("http", "tcp")
+LATENCY_KINDS = ("http", "tcp", "ws")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ round's snippets framed into one ``sh -s`` script, and its output split back), `
 from the cockpit, direct or through an SSH forward), ``probing`` (the probe worker process that times
 direct probes away from the screen, and the rule that drops a latency timed while the cockpit stalled),
 ``probe_worker`` (that process's ``main``), ``lag`` (how late an event loop runs),
-``json_expect`` (``expect_json``: what an answer's JSON must hold).
+``json_expect`` (``expect_json``: what an answer's JSON must hold), ``ws`` (WebSocket probes).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from cockpit.checks.json_expect import json_failure
 from cockpit.checks.lag import OVERLOADED, LoopLag, blame_for
 from cockpit.checks.probing import Probed, ProbeProcess, lateness, trust_timing
 from cockpit.checks.remote import Verdict, check_snippet, judge, needs_cut
+from cockpit.checks.ws import probe_ws
 from cockpit.checks.targets import TARGET_PLACEHOLDERS, render_target, target_placeholders
 
 __all__ = [
@@ -54,5 +55,6 @@ __all__ = [
     "new_delimiter",
     "parse_round",
     "probe_tcp",
+    "probe_ws",
     "strip_frames",
 ]

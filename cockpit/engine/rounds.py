@@ -30,6 +30,7 @@ from cockpit.checks import (
     new_delimiter,
     parse_round,
     probe_tcp,
+    probe_ws,
     render_target,
     trust_timing,
 )
@@ -38,7 +39,7 @@ from cockpit.errors import HostKeyError, TransportError
 from cockpit.model import CheckResult, HostState, Load
 from cockpit.sanitize import one_line
 from cockpit.secrets import Redactor
-from cockpit.spec import REMOTE_KINDS, Config, HostSpec, HttpCheck, ServiceSpec, TcpCheck
+from cockpit.spec import REMOTE_KINDS, Config, HostSpec, HttpCheck, ServiceSpec, TcpCheck, WsCheck
 from cockpit.transports import LocalTransport, SshTransport, Transport
 
 #: default total deadline of an HTTP or TCP probe when the service sets no timeout
@@ -192,7 +193,7 @@ class HostPoller:
         deadline = self._probe_deadline(svc)
         via = getattr(check, "via", None)
         address = self.transport.hostname if isinstance(self.transport, SshTransport) else self.spec.address
-        if isinstance(check, HttpCheck) and "{" in check.url:
+        if isinstance(check, (HttpCheck, WsCheck)) and "{" in check.url:
             check = dataclasses.replace(check, url=render_target(check.url, self.spec.name, address, url=True))
         elif isinstance(check, TcpCheck) and check.host and "{" in check.host:
             check = dataclasses.replace(check, host=render_target(check.host, self.spec.name, address, url=False))
@@ -202,6 +203,8 @@ class HostPoller:
                 return await self.probes.http(check, deadline)
             if isinstance(check, TcpCheck):
                 return await self.probes.tcp(check, address, deadline)
+            if isinstance(check, WsCheck):
+                return await self.probes.ws(check, deadline)
             raise TypeError(check.kind)
         began = time.monotonic()
         try:
@@ -213,6 +216,8 @@ class HostPoller:
                 if isinstance(vt, SshTransport):
                     opener = lambda h, p, vt=vt: vt.open_tcp(h, p, deadline)  # noqa: E731
                 v, latency = await probe_tcp(check, address, deadline, opener)
+            elif isinstance(check, WsCheck):
+                v, latency = await probe_ws(check, deadline)
             else:
                 raise TypeError(check.kind)
         except TransportError as exc:
