@@ -98,6 +98,20 @@ class WsCheck:
 
 
 @dataclass(frozen=True)
+class DnsCheck:
+    """A name resolves as expected on every chosen resolver (addresses or CNAME, TTL at most ``max_ttl``)."""
+
+    name: str
+    record: Literal["A", "AAAA", "CNAME"] = "A"
+    resolvers: tuple[str, ...] = ()  # "IP", "IP:PORT", "[v6]:PORT" or a name; (): the host's (or cockpit's) own
+    expect_addresses: tuple[str, ...] = ()
+    expect_cname: str | None = None
+    max_ttl: float | None = None
+    source: Literal["host", "cockpit"] = "host"  # ``from``: dig on the host, or dnspython in the cockpit
+    kind: Literal["dns"] = "dns"
+
+
+@dataclass(frozen=True)
 class TcpCheck:
     """A TCP connect to the host's address (or ``host``) succeeds."""
 
@@ -119,11 +133,16 @@ class CommandCheck:
 
 
 Check = Union[
-    SystemdCheck, LaunchdCheck, DockerCheck, ProcessCheck, PortCheck, HttpCheck, TcpCheck, CommandCheck, WsCheck
+    SystemdCheck, LaunchdCheck, DockerCheck, ProcessCheck, PortCheck, HttpCheck, TcpCheck, CommandCheck, WsCheck, DnsCheck
 ]
 
 #: Kinds whose probe runs on the host itself (batched into one script per round).
 REMOTE_KINDS = frozenset({"systemd", "launchd", "docker", "process", "port", "command"})
+
+
+def runs_on_host(check: Check) -> bool:
+    """Whether a check is part of its host's round script (a dns check unless ``from = "cockpit"``)."""
+    return check.kind in REMOTE_KINDS or (isinstance(check, DnsCheck) and check.source == "host")
 #: Kinds with a latency series (p95, error_rate): probes the cockpit times itself.
 LATENCY_KINDS = ("http", "tcp", "ws")
 

@@ -5,7 +5,8 @@ round's snippets framed into one ``sh -s`` script, and its output split back), `
 from the cockpit, direct or through an SSH forward), ``probing`` (the probe worker process that times
 direct probes away from the screen, and the rule that drops a latency timed while the cockpit stalled),
 ``probe_worker`` (that process's ``main``), ``lag`` (how late an event loop runs),
-``json_expect`` (``expect_json``: what an answer's JSON must hold), ``ws`` (WebSocket probes).
+``json_expect`` (``expect_json``: what an answer's JSON must hold), ``ws`` (WebSocket probes),
+``dns`` (dns checks: dig on the host or dnspython in the cockpit, one judge).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from cockpit.checks.batch import (
     parse_round,
     strip_frames,
 )
+from cockpit.checks.dns import probe_dns, split_resolver
 from cockpit.checks.http import HttpProber, probe_tcp
 from cockpit.checks.json_expect import OPS as JSON_OPS
 from cockpit.checks.json_expect import json_failure
@@ -54,6 +56,8 @@ __all__ = [
     "needs_cut",
     "new_delimiter",
     "parse_round",
+    "probe_dns",
+    "split_resolver",
     "probe_tcp",
     "probe_ws",
     "strip_frames",

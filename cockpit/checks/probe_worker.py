@@ -14,6 +14,7 @@ import sys
 import time
 
 from cockpit.checks.http import HttpProber, probe_tcp
+from cockpit.checks.dns import probe_dns
 from cockpit.checks.remote import Verdict
 from cockpit.checks.ws import probe_ws
 from cockpit.checks.lag import LoopLag
@@ -26,6 +27,8 @@ async def _probe(prober: HttpProber, lag: LoopLag, kind: str, check: object, add
     try:
         if kind == "http":
             verdict, latency = await prober.probe(check, deadline)  # type: ignore[arg-type]
+        elif kind == "dns":
+            verdict, latency = Verdict(*await probe_dns(check, deadline)), None  # type: ignore[arg-type]
         elif kind == "ws":
             verdict, latency = await probe_ws(check, deadline)  # type: ignore[arg-type]
         else:

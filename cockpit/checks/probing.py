@@ -29,7 +29,7 @@ from pathlib import Path
 
 from cockpit.checks.remote import Verdict
 from cockpit.checks.lag import OVERLOADED, LoopLag
-from cockpit.spec import HttpCheck, TcpCheck, WsCheck
+from cockpit.spec import DnsCheck, HttpCheck, TcpCheck, WsCheck
 
 #: a probe's verdict, its latency, how late the probing loop ran over the whole probe, and within its timed part
 Probed = tuple[Verdict, float | None, float, float]
@@ -188,6 +188,9 @@ class ProbeProcess:
 
     async def ws(self, check: WsCheck, deadline: float) -> Probed:
         return await self._ask(("ws", check, "", deadline), deadline)
+
+    async def dns(self, check: DnsCheck, deadline: float) -> Probed:
+        return await self._ask(("dns", check, "", deadline), deadline)
 
     async def aclose(self) -> None:
         async with self._start:

@@ -1,4 +1,4 @@
-"""Options of the probes that send something: an http check's ``method``, ``body``/``json`` and ``expect_json``."""
+"""Options of the probes that ask something: an http check's ``method``, ``body``/``json`` and ``expect_json``; dns checks."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import math
 import re
 from typing import Any
 
-from cockpit.checks import JSON_OPS
-from cockpit.config.source import KeyPath, Reader
-from cockpit.spec import JsonExpectation
+import ipaddress
 
-__all__ = ["HTTP_METHODS", "read_expect_json", "read_http_request"]
+from cockpit.checks import JSON_OPS, split_resolver
+from cockpit.config.source import KeyPath, Reader
+from cockpit.spec import DnsCheck, JsonExpectation
+
+__all__ = ["HTTP_METHODS", "read_dns", "read_expect_json", "read_http_request"]
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _PATH = re.compile(r"[^.\s]+(\.[^.\s]+)*")
@@ -96,3 +98,53 @@ def read_expect_json(r: Reader, p: KeyPath, raw: Any) -> tuple[JsonExpectation, 
         else:
             out.append((path, op, value))
     return tuple(out)
+
+
+_NAME = re.compile(r"(?=.{1,253}\.?$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?")
+
+
+def read_dns(r: Reader, p: KeyPath, t: dict[str, Any]) -> DnsCheck:
+    """A ``dns`` service: the name, the record type, resolvers, what it must resolve to, and from where."""
+    name = r.string((*p, "dns"), t["dns"], example='"api.example.net"')
+    if name and not _NAME.fullmatch(name):
+        r.issue((*p, "dns"), f"{name!r} is not a DNS name", 'e.g. dns = "api.example.net"')
+    record = "A"
+    if "record" in t:
+        record = r.string((*p, "record"), t["record"], "A", example='"A"').upper()
+        if record not in ("A", "AAAA", "CNAME"):
+            r.issue((*p, "record"), f"record must be A, AAAA or CNAME, got {t['record']!r}", 'e.g. record = "AAAA"')
+            record = "A"
+    resolvers = tuple(r.strings((*p, "resolvers"), t["resolvers"], bare_ok=True,
+                                example='["127.0.0.1:5353", "ns1.example.net"]')) if "resolvers" in t else ()
+    for res in resolvers:
+        if split_resolver(res) is None:
+            r.issue((*p, "resolvers"), f"{res!r} is not a resolver", 'use "IP", "IP:PORT", "[v6]:PORT" or a name, '
+                    'e.g. resolvers = ["1.1.1.1", "127.0.0.1:5353"]')
+    addresses = tuple(r.strings((*p, "expect_addresses"), t["expect_addresses"], bare_ok=True,
+                                example='["10.0.0.12"]')) if "expect_addresses" in t else ()
+    for a in addresses:
+        try:
+            version = ipaddress.ip_address(a).version
+        except ValueError:
+            r.issue((*p, "expect_addresses"), f"{a!r} is not an IP address", 'e.g. expect_addresses = ["10.0.0.12"]')
+            continue
+        if record == "CNAME" or (version == 6) != (record == "AAAA"):
+            r.issue((*p, "expect_addresses"), f"{a} is an IPv{version} address but record = {record!r}",
+                    'record = "A" for IPv4, "AAAA" for IPv6; a CNAME is checked with expect_cname')
+    cname = r.string((*p, "expect_cname"), t["expect_cname"], example='"new-lb.example.net"') \
+        if "expect_cname" in t else None
+    if cname and not _NAME.fullmatch(cname):
+        r.issue((*p, "expect_cname"), f"{cname!r} is not a DNS name", 'e.g. expect_cname = "new-lb.example.net"')
+    if record == "CNAME" and not cname:
+        r.issue((*p, "record"), 'record = "CNAME" needs expect_cname (the name it must point at)',
+                'add expect_cname = "new-lb.example.net", or query A/AAAA with expect_addresses')
+    source = "host"
+    if "from" in t:
+        source = r.string((*p, "from"), t["from"], "host", example='"cockpit"')
+        if source not in ("host", "cockpit"):
+            r.issue((*p, "from"), f'from must be "host" or "cockpit", got {t["from"]!r}',
+                    'from = "cockpit" resolves from the cockpit\'s machine; the default "host" runs dig on the host')
+            source = "host"
+    max_ttl = r.duration((*p, "max_ttl"), t["max_ttl"], 300.0) if "max_ttl" in t else None
+    return DnsCheck(name=name, record=record, resolvers=resolvers, expect_addresses=addresses,  # type: ignore[arg-type]
+                    expect_cname=cname or None, max_ttl=max_ttl, source=source)  # type: ignore[arg-type]

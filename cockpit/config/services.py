@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from cockpit.checks import TARGET_PLACEHOLDERS, render_target, target_placeholders
 from cockpit.config.hosts import name_problem
-from cockpit.config.probe_options import read_http_request
+from cockpit.config.probe_options import read_dns, read_http_request
 from cockpit.config.source import KeyPath, Reader, short_list, suggest
 from cockpit.inventory import is_valid_selector, select, selector_kind
 from cockpit.spec import (
@@ -38,6 +38,7 @@ KIND_OPTIONS: dict[str, tuple[str, ...]] = {
              "follow_redirects", "verify_tls", "connect_to", "via", "method", "body", "json", "expect_json"),
     "tcp": ("tcp_host", "via"),
     "ws": ("expect_status", "send", "expect_reply", "headers", "max_latency", "verify_tls"),
+    "dns": ("record", "resolvers", "expect_addresses", "expect_cname", "max_ttl", "from"),
     "command": ("expect_stdout", "expect_stdout_regex", "env"),
 }
 KIND_EXAMPLES = {
@@ -45,6 +46,7 @@ KIND_EXAMPLES = {
     "docker": 'docker = "traefik"', "process": 'process = "fleet-agent --serve"',
     "port": "port = 8080", "http": 'http = "https://example.net/health"', "tcp": "tcp = 5432",
     "command": 'command = "test -f /etc/fleet/v2.toml"', "ws": 'ws = "wss://example.net/ws"',
+    "dns": 'dns = "api.example.net"',
 }
 SERVICE_KEYS = COMMON_SERVICE_KEYS + tuple(KIND_OPTIONS) + tuple(
     dict.fromkeys(o for opts in KIND_OPTIONS.values() for o in opts)
@@ -133,6 +135,8 @@ def _check(r: Reader, p: KeyPath, t: dict[str, Any], kind: str, hosts: list[Host
             r.issue(key("port_free"), "port_free = true contradicts port_owner: a free port has no owner",
                     "keep port_owner (someone must listen) or port_free = true (nobody may listen), not both")
         return PortCheck(r.port(key("port"), t["port"]), owner=owner, free=free)
+    if kind == "dns":
+        return read_dns(r, p, t)
     via = opt("via", lambda q, v: _via(r, q, v, hosts))
     if kind == "tcp":
         tcp_host = opt("tcp_host", r.env_string)

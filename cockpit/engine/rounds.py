@@ -29,6 +29,7 @@ from cockpit.checks import (
     needs_cut,
     new_delimiter,
     parse_round,
+    probe_dns,
     probe_tcp,
     probe_ws,
     render_target,
@@ -39,7 +40,7 @@ from cockpit.errors import HostKeyError, TransportError
 from cockpit.model import CheckResult, HostState, Load
 from cockpit.sanitize import one_line
 from cockpit.secrets import Redactor
-from cockpit.spec import REMOTE_KINDS, Config, HostSpec, HttpCheck, ServiceSpec, TcpCheck, WsCheck
+from cockpit.spec import Config, DnsCheck, HostSpec, HttpCheck, ServiceSpec, TcpCheck, WsCheck, runs_on_host
 from cockpit.transports import LocalTransport, SshTransport, Transport
 
 #: default total deadline of an HTTP or TCP probe when the service sets no timeout
@@ -78,8 +79,8 @@ class HostPoller:
     async def round(self) -> HostState:
         started = time.time()
         began = time.monotonic()
-        remote_services = [s for s in self.services if s.check.kind in REMOTE_KINDS]
-        net_services = [s for s in self.services if s.check.kind not in REMOTE_KINDS]
+        remote_services = [s for s in self.services if runs_on_host(s.check)]
+        net_services = [s for s in self.services if not runs_on_host(s.check)]
         host_task = asyncio.create_task(self._host_side(remote_services))
         net_tasks = [asyncio.create_task(self._network(s)) for s in net_services]
         try:
@@ -205,6 +206,8 @@ class HostPoller:
                 return await self.probes.tcp(check, address, deadline)
             if isinstance(check, WsCheck):
                 return await self.probes.ws(check, deadline)
+            if isinstance(check, DnsCheck):
+                return await self.probes.dns(check, deadline)
             raise TypeError(check.kind)
         began = time.monotonic()
         try:
@@ -218,6 +221,8 @@ class HostPoller:
                 v, latency = await probe_tcp(check, address, deadline, opener)
             elif isinstance(check, WsCheck):
                 v, latency = await probe_ws(check, deadline)
+            elif isinstance(check, DnsCheck):
+                v, latency = Verdict(*await probe_dns(check, deadline)), None  # type: ignore[arg-type]
             else:
                 raise TypeError(check.kind)
         except TransportError as exc:
