@@ -79,6 +79,7 @@ class HttpCheck:
     method: str = "GET"
     body: str | None = None  # sent as is (``body``) or the JSON of ``json``; may hold a ${ENV} value: never shown
     content_type: str | None = None  # "application/json" for ``json`` (unless ``headers`` sets one)
+    secret_body: bool = False  # the body holds a ${ENV} value: never sent to another origin
     expect_json: tuple[JsonExpectation, ...] = ()
     kind: Literal["http"] = "http"
 

@@ -188,3 +188,37 @@ def test_body_from_env_is_a_secret_and_method_belongs_to_http(tmp_path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(bad, env={})
     assert "'method' does not apply to a tcp check; it belongs to http" in str(info.value)
+
+
+async def test_a_307_keeps_the_post_but_a_secret_body_never_goes_to_another_server(tmp_path, rpc) -> None:  # type: ignore[no-untyped-def]
+    from httpd import HttpServer
+
+    target = f"http://127.0.0.1:{rpc.server_address[1]}/api/_rpc"
+    with HttpServer() as front:
+        front.route("/rpc", status=307, body="", headers={"Location": target})
+        services = f'''
+[services.plain]
+on = ["me"]
+http = "{front.url('/rpc')}"
+follow_redirects = true
+method = "POST"
+json = {{ method = "ping" }}
+expect_json = {{ "result" = "pong" }}
+
+[services.secret]
+on = ["me"]
+http = "{front.url('/rpc')}"
+follow_redirects = true
+method = "POST"
+body = '{{"method": "ping", "token": "${{RPC_TOKEN}}"}}'
+'''
+        path = _config(tmp_path, services)
+        async with Engine(load_config(path, env={"RPC_TOKEN": "s3cr3t-value"})) as engine:
+            snap = await engine.run_round()
+    r = {x.service: x for h in snap.hosts for x in h.results}
+    assert r["plain"].status == "up", r["plain"].detail  # the POST and its body followed the 307
+    assert r["secret"].status == "down"
+    assert r["secret"].detail == (f"HTTP 307 redirects to another server (127.0.0.1:{rpc.server_address[1]}); "
+                                  "the body holds a ${ENV} value and is not sent there")
+    assert not [s for s in rpc.seen if "s3cr3t-value" in s[3]]
+    assert [s[0] for s in rpc.seen] == ["POST"]

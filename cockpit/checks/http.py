@@ -224,6 +224,10 @@ class HttpProber:
             hops.append(hop)
             if resp.status_code not in (307, 308) and method != "HEAD":  # 301/302/303: the next hop is a GET
                 method, content = "GET", None
+            elif content is not None and check.secret_body and hop.target != hops[0].target:
+                return Verdict("down", one_line(f"HTTP {resp.status_code} redirects to another server ({hop.target}); "
+                                                "the body holds a ${ENV} value and is not sent there"),
+                               (("http_status", resp.status_code),)), None
         try:
             cert_days = _cert_days(resp)
             body = b""

@@ -34,6 +34,7 @@ def read_http_request(r: Reader, p: KeyPath, t: dict[str, Any]) -> dict[str, Any
         r.issue((*p, "json"), "body and json both give the request's body", "keep one: body (text) or json (a table)")
     elif "body" in t:
         out["body"] = r.env_string((*p, "body"), t["body"], example="'{\"method\": \"ping\"}'") or None
+        out["secret_body"] = isinstance(t["body"], str) and "${" in t["body"].replace("$${", "")
     elif "json" in t and isinstance(t["json"], str):
         try:  # JSON text as a string: sent as written, once it parses
             json.loads(t["json"])
