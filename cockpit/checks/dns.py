@@ -144,7 +144,7 @@ def judge_dns(check: DnsCheck, answers: list[Answer], side: str = "host") -> Jud
 
 async def probe_dns(check: DnsCheck, deadline: float) -> Judged:
     """Resolve from the cockpit's machine (dnspython), every resolver at once, within ``deadline``."""
-    import dns.resolver  # noqa: PLC0415 (only the probe worker needs dnspython)
+    import dns.resolver
 
     resolvers = list(check.resolvers) or [f"{ip}" for ip in dns.resolver.Resolver().nameservers]
     labels = list(check.resolvers) or [f"the cockpit's resolver {r}" for r in resolvers]
@@ -153,12 +153,12 @@ async def probe_dns(check: DnsCheck, deadline: float) -> Judged:
 
 
 async def _ask(check: DnsCheck, resolver: str, label: str, deadline: float) -> Answer:
-    import dns.asyncquery  # noqa: PLC0415
-    import dns.exception  # noqa: PLC0415
-    import dns.flags  # noqa: PLC0415
-    import dns.message  # noqa: PLC0415
-    import dns.rcode  # noqa: PLC0415
-    import dns.rdatatype  # noqa: PLC0415
+    import dns.asyncquery
+    import dns.exception
+    import dns.flags
+    import dns.message
+    import dns.rcode
+    import dns.rdatatype
 
     parts = split_resolver(resolver)
     if parts is None:

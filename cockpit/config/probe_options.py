@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
 from typing import Any
-
-import ipaddress
 
 from cockpit.checks import JSON_OPS, split_resolver
 from cockpit.config.source import KeyPath, Reader
