@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from test_http_checks import make_cert, server_context
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
@@ -114,3 +115,21 @@ def test_p95_is_accepted_on_a_ws_check(tmp_path) -> None:  # type: ignore[no-unt
     path = _config(tmp_path, _svc("live", "ws://127.0.0.1:9000/") + '[[phases]]\nid = "p"\ngate = ["p95(live) < 200ms"]\n')
     config = load_config(path, env={})
     assert config.services[0].check.kind == "ws"
+
+
+async def test_wss_checks_the_certificate_unless_told_not_to(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cert = make_cert(tmp_path, "ws-self-signed", 90)
+
+    async def echo(conn: ServerConnection) -> None:
+        async for message in conn:
+            await conn.send(message)
+
+    async with serve(echo, "127.0.0.1", 0, ssl=server_context(cert)) as server:
+        url = f"wss://127.0.0.1:{_port(server)}/live"
+        services = _svc("strict", url) + _svc("lenient", url, "verify_tls = false", 'send = "hi"', 'expect_reply = "hi"')
+        async with Engine(load_config(_config(tmp_path, services), env={})) as engine:
+            snap = await engine.run_round()
+    r = {x.service: x for h in snap.hosts for x in h.results}
+    assert r["strict"].status == "down"
+    assert r["strict"].detail.startswith("TLS certificate verification failed: "), r["strict"].detail
+    assert r["lenient"].status == "up" and r["lenient"].detail.startswith("WebSocket open (101) in "), r["lenient"]
