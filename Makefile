@@ -29,6 +29,7 @@ $(STAMP): pyproject.toml | $(PY)
 # sshd and tmux run the integration tests (real loopback fleet, real terminal);
 # the checks run pgrep/ps (procps), ss (iproute2) and setsid (util-linux) on the hosts.
 # strace (installed when root, optional otherwise) lets a test count the processes a round starts.
+# dnsmasq (dnsmasq-base) serves the dns checks' test records; dig (bind9-dnsutils) resolves them on a host.
 system-deps:
 	@missing=""; \
 	[ -x /usr/sbin/sshd ] || command -v sshd >/dev/null 2>&1 || missing="$$missing openssh-server"; \
@@ -38,6 +39,8 @@ system-deps:
 	command -v ss >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	command -v ssh-keygen >/dev/null 2>&1 || missing="$$missing openssh-client"; \
 	command -v setsid >/dev/null 2>&1 || missing="$$missing util-linux"; \
+	[ -x /usr/sbin/dnsmasq ] || command -v dnsmasq >/dev/null 2>&1 || missing="$$missing dnsmasq-base"; \
+	command -v dig >/dev/null 2>&1 || missing="$$missing bind9-dnsutils"; \
 	if [ "$$(id -u)" = 0 ] && ! command -v strace >/dev/null 2>&1; then missing="$$missing strace"; fi; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

@@ -56,6 +56,11 @@ class PortCheck:
     kind: Literal["port"] = "port"
 
 
+#: one ``expect_json`` entry: a path into the answer (``result.items.0.id``), an operator
+#: (``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``exists``, ``absent``) and the value it is compared with
+JsonExpectation = tuple[str, str, "str | int | float | bool | None"]
+
+
 @dataclass(frozen=True)
 class HttpCheck:
     """An HTTP(S) endpoint answers as expected, probed from the cockpit or ``via`` a host."""
@@ -71,7 +76,40 @@ class HttpCheck:
     verify_tls: bool = True
     connect_to: str | None = None  # "IP" or "IP:PORT": test a backend before DNS moves
     via: str | None = None
+    method: str = "GET"
+    body: str | None = None  # sent as is (``body``) or the JSON of ``json``; may hold a ${ENV} value: never shown
+    content_type: str | None = None  # "application/json" for ``json`` (unless ``headers`` sets one)
+    secret_body: bool = False  # the body holds a ${ENV} value: never sent to another origin
+    expect_json: tuple[JsonExpectation, ...] = ()
     kind: Literal["http"] = "http"
+
+
+@dataclass(frozen=True)
+class WsCheck:
+    """A WebSocket endpoint opens (101), or refuses with an expected status (401: exists, unauthorised)."""
+
+    url: str  # ws:// or wss://
+    expect_status: int = 101
+    send: str | None = None  # one text message sent once open; may hold a ${ENV} value: never shown
+    expect_reply: str | None = None  # a substring of the first message that comes back
+    headers: tuple[tuple[str, str], ...] = ()
+    max_latency: float | None = None
+    verify_tls: bool = True
+    kind: Literal["ws"] = "ws"
+
+
+@dataclass(frozen=True)
+class DnsCheck:
+    """A name resolves as expected on every chosen resolver (addresses or CNAME, TTL at most ``max_ttl``)."""
+
+    name: str
+    record: Literal["A", "AAAA", "CNAME"] = "A"
+    resolvers: tuple[str, ...] = ()  # "IP", "IP:PORT", "[v6]:PORT" or a name; (): the host's (or cockpit's) own
+    expect_addresses: tuple[str, ...] = ()
+    expect_cname: str | None = None
+    max_ttl: float | None = None
+    source: Literal["host", "cockpit"] = "host"  # ``from``: dig on the host, or dnspython in the cockpit
+    kind: Literal["dns"] = "dns"
 
 
 @dataclass(frozen=True)
@@ -96,13 +134,18 @@ class CommandCheck:
 
 
 Check = Union[
-    SystemdCheck, LaunchdCheck, DockerCheck, ProcessCheck, PortCheck, HttpCheck, TcpCheck, CommandCheck
+    SystemdCheck, LaunchdCheck, DockerCheck, ProcessCheck, PortCheck, HttpCheck, TcpCheck, CommandCheck, WsCheck, DnsCheck
 ]
 
 #: Kinds whose probe runs on the host itself (batched into one script per round).
 REMOTE_KINDS = frozenset({"systemd", "launchd", "docker", "process", "port", "command"})
+
+
+def runs_on_host(check: Check) -> bool:
+    """Whether a check is part of its host's round script (a dns check unless ``from = "cockpit"``)."""
+    return check.kind in REMOTE_KINDS or (isinstance(check, DnsCheck) and check.source == "host")
 #: Kinds with a latency series (p95, error_rate): probes the cockpit times itself.
-LATENCY_KINDS = ("http", "tcp")
+LATENCY_KINDS = ("http", "tcp", "ws")
 
 
 @dataclass(frozen=True)

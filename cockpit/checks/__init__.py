@@ -4,7 +4,9 @@ Parts: ``remote`` (the shell snippet of each host-side kind and how to judge its
 round's snippets framed into one ``sh -s`` script, and its output split back), ``http`` (HTTP and TCP probes
 from the cockpit, direct or through an SSH forward), ``probing`` (the probe worker process that times
 direct probes away from the screen, and the rule that drops a latency timed while the cockpit stalled),
-``probe_worker`` (that process's ``main``), ``lag`` (how late an event loop runs).
+``probe_worker`` (that process's ``main``), ``lag`` (how late an event loop runs),
+``json_expect`` (``expect_json``: what an answer's JSON must hold), ``ws`` (WebSocket probes),
+``dns`` (dns checks: dig on the host or dnspython in the cockpit, one judge).
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ from cockpit.checks.batch import (
     parse_round,
     strip_frames,
 )
+from cockpit.checks.dns import probe_dns, split_resolver
 from cockpit.checks.http import HttpProber, probe_tcp
+from cockpit.checks.json_expect import OPS as JSON_OPS
+from cockpit.checks.json_expect import json_failure
 from cockpit.checks.lag import OVERLOADED, LoopLag, blame_for
 from cockpit.checks.probing import Probed, ProbeProcess, lateness, trust_timing
 from cockpit.checks.remote import Verdict, check_snippet, judge, needs_cut
+from cockpit.checks.ws import probe_ws
 from cockpit.checks.targets import TARGET_PLACEHOLDERS, render_target, target_placeholders
 
 __all__ = [
@@ -30,6 +36,8 @@ __all__ = [
     "render_target",
     "target_placeholders",
     "HttpProber",
+    "JSON_OPS",
+    "json_failure",
     "LoopLag",
     "OVERLOADED",
     "Probed",
@@ -48,6 +56,9 @@ __all__ = [
     "needs_cut",
     "new_delimiter",
     "parse_round",
+    "probe_dns",
+    "split_resolver",
     "probe_tcp",
+    "probe_ws",
     "strip_frames",
 ]

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from cryptography import x509
 
+from cockpit.checks.json_expect import json_failure
 from cockpit.checks.remote import Verdict
 from cockpit.errors import TransportError
 from cockpit.sanitize import one_line
@@ -194,8 +195,13 @@ class HttpProber:
         client = self._client(check.verify_tls)
         hop = hops[-1]
         redirects = 0
+        method, content = check.method, check.body.encode() if check.body is not None else None
         while True:
-            req = client.build_request("GET", hop.url, headers=hop.headers, extensions={**hop.ext, "trace": timing})
+            headers = hop.headers
+            if content is not None and check.content_type and not any(k.lower() == "content-type" for k in headers):
+                headers = {**headers, "Content-Type": check.content_type}
+            req = client.build_request(method, hop.url, headers=headers, content=content,
+                                       extensions={**hop.ext, "trace": timing})
             client.cookies.clear()  # no check passes on a cookie an earlier round left behind
             resp = await client.send(req, stream=True, follow_redirects=False)
             if not (check.follow_redirects and resp.is_redirect):
@@ -216,6 +222,12 @@ class HttpProber:
                 return Verdict("down", one_line(f"HTTP {resp.status_code} redirects to a bad URL: {location}"),
                                (("http_status", resp.status_code),)), None
             hops.append(hop)
+            if resp.status_code not in (307, 308) and method != "HEAD":  # 301/302/303: the next hop is a GET
+                method, content = "GET", None
+            elif content is not None and check.secret_body and hop.target != hops[0].target:
+                return Verdict("down", one_line(f"HTTP {resp.status_code} redirects to another server ({hop.target}); "
+                                                "the body holds a ${ENV} value and is not sent there"),
+                               (("http_status", resp.status_code),)), None
         try:
             cert_days = _cert_days(resp)
             body = b""
@@ -239,6 +251,8 @@ class HttpProber:
             return Verdict("down", f"HTTP {resp.status_code} but body lacks {check.expect_body!r}", extra), latency
         if check.expect_body_regex is not None and not re.search(check.expect_body_regex, text):
             return Verdict("down", f"HTTP {resp.status_code} but body does not match /{check.expect_body_regex}/", extra), latency
+        if check.expect_json and (why := json_failure(text, check.expect_json)) is not None:
+            return Verdict("down", f"HTTP {resp.status_code} but {why}", extra), latency
         if cert_days is not None and cert_days < CERT_WARN_DAYS:
             return Verdict("degraded", f"HTTP {resp.status_code}, {_expiry(cert_days)}", extra), latency
         if check.max_latency is not None and latency > check.max_latency:

@@ -14,7 +14,9 @@ import sys
 import time
 
 from cockpit.checks.http import HttpProber, probe_tcp
+from cockpit.checks.dns import probe_dns
 from cockpit.checks.remote import Verdict
+from cockpit.checks.ws import probe_ws
 from cockpit.checks.lag import LoopLag
 from cockpit.checks.probing import FRAME, PROBE_TICK, READY, Probed, lateness
 
@@ -25,6 +27,10 @@ async def _probe(prober: HttpProber, lag: LoopLag, kind: str, check: object, add
     try:
         if kind == "http":
             verdict, latency = await prober.probe(check, deadline)  # type: ignore[arg-type]
+        elif kind == "dns":
+            verdict, latency = Verdict(*await probe_dns(check, deadline)), None  # type: ignore[arg-type]
+        elif kind == "ws":
+            verdict, latency = await probe_ws(check, deadline)  # type: ignore[arg-type]
         else:
             verdict, latency = await probe_tcp(check, address, deadline)  # type: ignore[arg-type]
     except Exception as exc:  # noqa: BLE001 (a bug here must answer, not hang the cockpit's probe)

@@ -1,4 +1,4 @@
-"""Direct HTTP and TCP probes in a worker process of their own.
+"""Direct HTTP, TCP and WebSocket probes in a worker process of their own.
 
 The cockpit's main loop renders the screen, pumps action output and parses every host's round; a
 flood of output can hold it for a few hundred milliseconds at a time. A probe timed in that loop
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from cockpit.checks.remote import Verdict
 from cockpit.checks.lag import OVERLOADED, LoopLag
-from cockpit.spec import HttpCheck, TcpCheck
+from cockpit.spec import DnsCheck, HttpCheck, TcpCheck, WsCheck
 
 #: a probe's verdict, its latency, how late the probing loop ran over the whole probe, and within its timed part
 Probed = tuple[Verdict, float | None, float, float]
@@ -185,6 +185,12 @@ class ProbeProcess:
 
     async def tcp(self, check: TcpCheck, address: str, deadline: float) -> Probed:
         return await self._ask(("tcp", check, address, deadline), deadline)
+
+    async def ws(self, check: WsCheck, deadline: float) -> Probed:
+        return await self._ask(("ws", check, "", deadline), deadline)
+
+    async def dns(self, check: DnsCheck, deadline: float) -> Probed:
+        return await self._ask(("dns", check, "", deadline), deadline)
 
     async def aclose(self) -> None:
         async with self._start:

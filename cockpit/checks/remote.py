@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from cockpit.model import Status
 from cockpit.sanitize import one_line
-from cockpit.spec import Check, CommandCheck, DockerCheck, LaunchdCheck, PortCheck, ProcessCheck, SystemdCheck
+from cockpit.checks.dns import MISSING_DIG, dns_snippet, judge_dns, parse_dig
+from cockpit.spec import Check, CommandCheck, DnsCheck, DockerCheck, LaunchdCheck, PortCheck, ProcessCheck, SystemdCheck
 
 q = shlex.quote
 
@@ -59,6 +60,8 @@ def check_snippet(check: Check, timeout: float, login_shell: bool = False) -> st
             f"{exports}if command -v timeout >/dev/null 2>&1; then timeout -k 2 {t} {shell} {q(check.command)}; "
             f"else {shell} {q(check.command)}; fi"
         )
+    if isinstance(check, DnsCheck):
+        return dns_snippet(check, timeout)
     raise TypeError(f"{check.kind} does not run on the host")
 
 
@@ -83,6 +86,13 @@ def judge(check: Check, output: str, rc: int | None) -> Verdict:
         return _port(check, output)
     if isinstance(check, CommandCheck):
         return _command(check, output, rc)
+    if isinstance(check, DnsCheck):
+        answers = parse_dig(output)
+        if answers is None:
+            return Verdict("unknown", f"{MISSING_DIG.split(': ')[1].replace('missing', 'not found')} on the host: "
+                                      "install bind9-dnsutils (dnsutils), or resolve from the cockpit with "
+                                      'from = "cockpit"')
+        return Verdict(*judge_dns(check, answers))  # type: ignore[arg-type]
     raise TypeError(check.kind)
 
 

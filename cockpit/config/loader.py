@@ -230,7 +230,10 @@ def _clip(text: str, width: int = 60) -> str:
 def _check_summary(check: Check) -> str:
     target: dict[str, Callable[[Any], str]] = {
         "systemd": lambda c: c.unit, "launchd": lambda c: c.label, "docker": lambda c: c.container,
-        "process": lambda c: c.pattern, "command": lambda c: c.command, "http": lambda c: c.url,
+        "process": lambda c: c.pattern, "command": lambda c: c.command,
+        "http": lambda c: (f"{c.method} " if c.method != "GET" else "") + c.url,
+        "dns": lambda c: f"{c.name} {c.record}" + (" from the cockpit" if c.source == "cockpit" else ""),
+        "ws": lambda c: c.url + (f" (expect refusal {c.expect_status})" if c.expect_status != 101 else ""),
         "port": lambda c: f"{c.port}" + (" free" if c.free else f" owner {c.owner}" if c.owner else ""),
         "tcp": lambda c: f"{c.host or '(host address)'}:{c.port}",
     }

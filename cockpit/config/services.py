@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from cockpit.checks import TARGET_PLACEHOLDERS, render_target, target_placeholders
 from cockpit.config.hosts import name_problem
+from cockpit.config.probe_options import read_dns, read_http_request
 from cockpit.config.source import KeyPath, Reader, short_list, suggest
 from cockpit.inventory import is_valid_selector, select, selector_kind
 from cockpit.spec import (
@@ -23,6 +24,7 @@ from cockpit.spec import (
     ServiceSpec,
     SystemdCheck,
     TcpCheck,
+    WsCheck,
 )
 
 __all__ = ["COMMON_SERVICE_KEYS", "KIND_EXAMPLES", "KIND_OPTIONS", "SERVICE_KEYS", "check_lifecycle_refs", "read_selectors",
@@ -33,15 +35,18 @@ KIND_OPTIONS: dict[str, tuple[str, ...]] = {
     "systemd": (), "launchd": (), "docker": (), "process": (),
     "port": ("port_owner", "port_free"),
     "http": ("expect_status", "expect_body", "expect_body_regex", "max_latency", "headers",
-             "follow_redirects", "verify_tls", "connect_to", "via"),
+             "follow_redirects", "verify_tls", "connect_to", "via", "method", "body", "json", "expect_json"),
     "tcp": ("tcp_host", "via"),
+    "ws": ("expect_status", "send", "expect_reply", "headers", "max_latency", "verify_tls"),
+    "dns": ("record", "resolvers", "expect_addresses", "expect_cname", "max_ttl", "from"),
     "command": ("expect_stdout", "expect_stdout_regex", "env"),
 }
 KIND_EXAMPLES = {
     "systemd": 'systemd = "nginx.service"', "launchd": 'launchd = "com.example.agent"',
     "docker": 'docker = "traefik"', "process": 'process = "fleet-agent --serve"',
     "port": "port = 8080", "http": 'http = "https://example.net/health"', "tcp": "tcp = 5432",
-    "command": 'command = "test -f /etc/fleet/v2.toml"',
+    "command": 'command = "test -f /etc/fleet/v2.toml"', "ws": 'ws = "wss://example.net/ws"',
+    "dns": 'dns = "api.example.net"',
 }
 SERVICE_KEYS = COMMON_SERVICE_KEYS + tuple(KIND_OPTIONS) + tuple(
     dict.fromkeys(o for opts in KIND_OPTIONS.values() for o in opts)
@@ -130,27 +135,17 @@ def _check(r: Reader, p: KeyPath, t: dict[str, Any], kind: str, hosts: list[Host
             r.issue(key("port_free"), "port_free = true contradicts port_owner: a free port has no owner",
                     "keep port_owner (someone must listen) or port_free = true (nobody may listen), not both")
         return PortCheck(r.port(key("port"), t["port"]), owner=owner, free=free)
+    if kind == "dns":
+        return read_dns(r, p, t)
     via = opt("via", lambda q, v: _via(r, q, v, hosts))
     if kind == "tcp":
         tcp_host = opt("tcp_host", r.env_string)
         if tcp_host:
             _placeholders(r, key("tcp_host"), tcp_host)
         return TcpCheck(r.port(key("tcp"), t["tcp"]), host=tcp_host, via=via)
-    url = r.env_string(key("http"), t["http"], example='"https://example.net/health"')
-    if url:
-        _placeholders(r, key("http"), url)
-    # {host} and {address} are filled in per host at run time: check the URL's shape with stand-ins
-    parts = urlsplit(render_target(url, "host.invalid", "192.0.2.1", url=True)) if url else None
-    if url and (problem := _text_problem(url, tab_ok=False, space_ok=False)) is not None:
-        r.issue(key("http"), f"the URL holds {problem}", "percent-encode it (a space is %20, a tab %09)")
-    elif parts is not None and (parts.scheme not in ("http", "https") or not parts.netloc):
-        r.issue(key("http"), f"{t['http']!r} is not an http:// or https:// URL",
-                'e.g. http = "https://example.net/health"')
-    elif parts is not None:
-        try:
-            parts.port  # raises on a port outside 0..65535 or not a number
-        except ValueError:
-            r.issue(key("http"), f"{t['http']!r} has a bad port", "ports are 1..65535, e.g. https://example.net:8443/")
+    if kind == "ws":
+        return _ws(r, p, t)
+    url = _url(r, key("http"), t["http"], ("http", "https"))
     status: tuple[int, ...] = (200,)
     if "expect_status" in t:
         raw = t["expect_status"]
@@ -159,22 +154,7 @@ def _check(r: Reader, p: KeyPath, t: dict[str, Any], kind: str, hosts: list[Host
         if not codes:
             r.issue(key("expect_status"), "expect_status is an empty list", "e.g. expect_status = [200, 302]")
         status = tuple(codes) or (200,)
-    headers: list[tuple[str, str]] = []
-    secret: list[str] = []
-    for name, value in (r.table(key("headers"), t["headers"]) if "headers" in t else {}).items():
-        if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
-            r.issue((*key("headers"), name), f"{name!r} is not a valid HTTP header name",
-                    "header names are letters, digits and - (e.g. Authorization)")
-        text = r.env_string((*key("headers"), name), value, example='"Bearer ${TOKEN}"')
-        from_env = isinstance(value, str) and "${" in value.replace("$${", "")
-        if (problem := _text_problem(text, tab_ok=True)) is not None:
-            r.issue((*key("headers"), name), f"the value of header {name} holds {problem}"
-                    + (" (it comes from ${ENV}: the value is not shown)" if from_env else ""),
-                    "a header value is one line of printable ASCII: check the variable "
-                    "(a trailing newline from $(cat file)?) or percent-encode what is not ASCII")
-        headers.append((name, text))
-        if from_env:
-            secret.append(name)
+    headers, secret = _headers(r, key("headers"), t)
     return HttpCheck(
         url=url, expect_status=status, headers=tuple(headers), secret_headers=tuple(secret), via=via,
         expect_body=opt("expect_body", r.string),
@@ -183,6 +163,71 @@ def _check(r: Reader, p: KeyPath, t: dict[str, Any], kind: str, hosts: list[Host
         follow_redirects=opt("follow_redirects", r.boolean, False),
         verify_tls=opt("verify_tls", r.boolean, True),
         connect_to=opt("connect_to", lambda q, v: _connect_to(r, q, v)),
+        **read_http_request(r, p, t),
+    )
+
+
+def _url(r: Reader, p: KeyPath, raw: Any, schemes: tuple[str, str]) -> str:
+    """A target URL of one of ``schemes``, ``${ENV}`` and ``{host}``/``{address}`` allowed."""
+    url = r.env_string(p, raw, example=f'"{schemes[1]}://example.net/health"')
+    if url:
+        _placeholders(r, p, url)
+    # {host} and {address} are filled in per host at run time: check the URL's shape with stand-ins
+    parts = urlsplit(render_target(url, "host.invalid", "192.0.2.1", url=True)) if url else None
+    if url and (problem := _text_problem(url, tab_ok=False, space_ok=False)) is not None:
+        r.issue(p, f"the URL holds {problem}", "percent-encode it (a space is %20, a tab %09)")
+    elif parts is not None and (parts.scheme not in schemes or not parts.netloc):
+        r.issue(p, f"{raw!r} is not {_a(schemes[0])} {schemes[0]}:// or {schemes[1]}:// URL",
+                f'e.g. {p[-1]} = "{schemes[1]}://example.net/health"')
+    elif parts is not None:
+        try:
+            parts.port  # raises on a port outside 0..65535 or not a number
+        except ValueError:
+            r.issue(p, f"{raw!r} has a bad port", f"ports are 1..65535, e.g. {schemes[1]}://example.net:8443/")
+    return url
+
+
+def _headers(r: Reader, p: KeyPath, t: dict[str, Any]) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """``headers``: (name, value) pairs, and the names whose value came from ``${ENV}``."""
+    headers: list[tuple[str, str]] = []
+    secret: list[str] = []
+    for name, value in (r.table(p, t["headers"]) if "headers" in t else {}).items():
+        if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+            r.issue((*p, name), f"{name!r} is not a valid HTTP header name",
+                    "header names are letters, digits and - (e.g. Authorization)")
+        text = r.env_string((*p, name), value, example='"Bearer ${TOKEN}"')
+        from_env = isinstance(value, str) and "${" in value.replace("$${", "")
+        if (problem := _text_problem(text, tab_ok=True)) is not None:
+            r.issue((*p, name), f"the value of header {name} holds {problem}"
+                    + (" (it comes from ${ENV}: the value is not shown)" if from_env else ""),
+                    "a header value is one line of printable ASCII: check the variable "
+                    "(a trailing newline from $(cat file)?) or percent-encode what is not ASCII")
+        headers.append((name, text))
+        if from_env:
+            secret.append(name)
+    return tuple(headers), tuple(secret)
+
+
+def _ws(r: Reader, p: KeyPath, t: dict[str, Any]) -> WsCheck:
+    """A ``ws`` service: the URL, the status expected (101, or a refusal), one message and its reply."""
+    url = _url(r, (*p, "ws"), t["ws"], ("ws", "wss"))
+    status = 101
+    if "expect_status" in t:
+        status = r.integer((*p, "expect_status"), t["expect_status"], 100, 599, 101, "one HTTP status")
+    if "expect_reply" in t and "send" not in t:
+        r.issue((*p, "expect_reply"), "expect_reply needs a message to answer: send is missing",
+                "add send = '{\"op\": \"ping\"}' (the text sent once the WebSocket is open)")
+    if status != 101 and "send" in t:
+        r.issue((*p, "send"), f"expect_status = {status} expects a refusal: nothing can be sent",
+                "drop send/expect_reply, or expect the handshake (expect_status = 101, the default)")
+    headers, _ = _headers(r, (*p, "headers"), t)
+    return WsCheck(
+        url=url, expect_status=status, headers=headers,
+        send=r.env_string((*p, "send"), t["send"], example='"ping"') or None if "send" in t else None,
+        expect_reply=r.string((*p, "expect_reply"), t["expect_reply"], example='"pong"') or None
+        if "expect_reply" in t else None,
+        max_latency=r.duration((*p, "max_latency"), t["max_latency"]) if "max_latency" in t else None,
+        verify_tls=r.boolean((*p, "verify_tls"), t["verify_tls"], True) if "verify_tls" in t else True,
     )
 
 

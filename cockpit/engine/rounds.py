@@ -30,7 +30,9 @@ from cockpit.checks import (
     needs_cut,
     new_delimiter,
     parse_round,
+    probe_dns,
     probe_tcp,
+    probe_ws,
     render_target,
     trust_timing,
 )
@@ -39,7 +41,7 @@ from cockpit.errors import HostKeyError, TransportError
 from cockpit.model import CheckResult, HostState, Load
 from cockpit.sanitize import one_line
 from cockpit.secrets import Redactor
-from cockpit.spec import REMOTE_KINDS, Config, HostSpec, HttpCheck, ServiceSpec, TcpCheck
+from cockpit.spec import Config, DnsCheck, HostSpec, HttpCheck, ServiceSpec, TcpCheck, WsCheck, runs_on_host
 from cockpit.transports import LocalTransport, SshTransport, Transport
 
 #: default total deadline of an HTTP or TCP probe when the service sets no timeout
@@ -78,8 +80,8 @@ class HostPoller:
     async def round(self) -> HostState:
         started = time.time()
         began = time.monotonic()
-        remote_services = [s for s in self.services if s.check.kind in REMOTE_KINDS]
-        net_services = [s for s in self.services if s.check.kind not in REMOTE_KINDS]
+        remote_services = [s for s in self.services if runs_on_host(s.check)]
+        net_services = [s for s in self.services if not runs_on_host(s.check)]
         host_task = asyncio.create_task(self._host_side(remote_services))
         net_tasks = [asyncio.create_task(self._network(s)) for s in net_services]
         try:
@@ -202,7 +204,7 @@ class HostPoller:
         deadline = self._probe_deadline(svc)
         via = getattr(check, "via", None)
         address = self.transport.hostname if isinstance(self.transport, SshTransport) else self.spec.address
-        if isinstance(check, HttpCheck) and "{" in check.url:
+        if isinstance(check, (HttpCheck, WsCheck)) and "{" in check.url:
             check = dataclasses.replace(check, url=render_target(check.url, self.spec.name, address, url=True))
         elif isinstance(check, TcpCheck) and check.host and "{" in check.host:
             check = dataclasses.replace(check, host=render_target(check.host, self.spec.name, address, url=False))
@@ -212,6 +214,10 @@ class HostPoller:
                 return await self.probes.http(check, deadline)
             if isinstance(check, TcpCheck):
                 return await self.probes.tcp(check, address, deadline)
+            if isinstance(check, WsCheck):
+                return await self.probes.ws(check, deadline)
+            if isinstance(check, DnsCheck):
+                return await self.probes.dns(check, deadline)
             raise TypeError(check.kind)
         began = time.monotonic()
         try:
@@ -223,6 +229,10 @@ class HostPoller:
                 if isinstance(vt, SshTransport):
                     opener = lambda h, p, vt=vt: vt.open_tcp(h, p, deadline)  # noqa: E731
                 v, latency = await probe_tcp(check, address, deadline, opener)
+            elif isinstance(check, WsCheck):
+                v, latency = await probe_ws(check, deadline)
+            elif isinstance(check, DnsCheck):
+                v, latency = Verdict(*await probe_dns(check, deadline)), None  # type: ignore[arg-type]
             else:
                 raise TypeError(check.kind)
         except TransportError as exc:
