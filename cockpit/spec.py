@@ -233,6 +233,8 @@ class HostSpec:
     login_shell: bool = False
     mounts: tuple[str, ...] = ("/",)
     identity_file: str | None = None
+    #: ``[user@]host[:port][,...]`` as ssh's ProxyJump (wins over the ssh_config's); ``"none"``: direct
+    proxy_jump: str | None = None
     source: tuple[str, int | None] | None = None  # (file, line) that declared it, for error messages
 
 
@@ -244,7 +246,8 @@ class SshSettings:
     connect_timeout: float = 5.0
     command_timeout: float = 30.0
     max_sessions: int = 8
-    max_startups: int = 8  # concurrent handshakes across the fleet (sshd MaxStartups is 10)
+    max_startups: int = 8  # handshakes in progress per destination sshd and per jump host (sshd MaxStartups is 10)
+    max_handshakes: int | None = None  # across the fleet, for this machine; None: sized from CPUs and fds
     keepalive: float = 15.0
     identity_files: tuple[str, ...] = ()  # extra private keys; else agent + ssh config + defaults
 

@@ -1,8 +1,9 @@
 """Ansible inventory import (INI or YAML): groups become tags, so ``tag:webservers`` works on it.
 
 Only the connection variables are honoured (``ansible_host``, ``ansible_port``,
-``ansible_user``, ``ansible_connection=local``, ``ansible_ssh_private_key_file``);
-everything else in an inventory is for Ansible and is ignored.
+``ansible_user``, ``ansible_connection=local``, ``ansible_ssh_private_key_file``, and a
+ProxyJump in ``ansible_ssh_common_args``/``ansible_ssh_extra_args``: ``-J X`` or
+``-o ProxyJump=X``); everything else in an inventory is for Ansible and is ignored.
 """
 
 from __future__ import annotations
@@ -189,6 +190,8 @@ class _Inventory:
                            "use an integer from 1 to 65535", host.line)
                 return None
         transport = "local" if str(connection) == "local" else "ssh"
+        jump = _proxy_jump(" ".join(str(v) for v in (var("ansible_ssh_common_args"), var("ansible_ssh_extra_args"))
+                                    if v is not None))
         default_address = "localhost" if transport == "local" else host.name
         return HostSpec(
             name=host.name,
@@ -198,8 +201,28 @@ class _Inventory:
             tags=tags,
             transport=transport,  # type: ignore[arg-type]
             identity_file=str(Path(str(key_file)).expanduser()) if key_file is not None else None,
+            proxy_jump=jump,
             source=(self.file, host.line),
         )
+
+
+def _proxy_jump(args: str) -> str | None:
+    """The jump chain in ssh arguments as Ansible passes them (``-J X``, ``-o ProxyJump=X``), else None."""
+    try:
+        words = shlex.split(args)
+    except ValueError:
+        return None
+    for i, w in enumerate(words):
+        nxt = words[i + 1] if i + 1 < len(words) else ""
+        if w == "-J" and nxt:
+            return nxt
+        if w.startswith("-J") and len(w) > 2:
+            return w[2:]
+        opt = nxt if w == "-o" else (w[2:] if w.startswith("-o") else "")
+        key, sep, value = opt.replace(" ", "=", 1).partition("=")
+        if sep and key.lower() == "proxyjump" and value:
+            return value
+    return None
 
 
 class _Cycle(Exception):

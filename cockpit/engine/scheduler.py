@@ -22,7 +22,7 @@ from cockpit.model import Expect, FleetSnapshot, HostState, StatusChange
 from cockpit.sanitize import one_line
 from cockpit.secrets import Redactor
 from cockpit.spec import Config, ServiceSpec
-from cockpit.transports import CommandResult, LocalTransport, OutputCallback, SshTransport, Transport
+from cockpit.transports import CommandResult, LocalTransport, OutputCallback, SshPool, SshTransport, Transport
 
 
 class Subscription:
@@ -85,11 +85,13 @@ class Engine:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.redactor = Redactor(config.secrets)
-        self._handshakes = asyncio.Semaphore(config.ssh.max_startups)
+        #: handshake limits per destination sshd, per jump host and for this machine; the jump connections
+        self.ssh_pool = SshPool.for_fleet(config.ssh.max_startups, config.ssh.max_handshakes,
+                                          sum(h.transport == "ssh" for h in config.hosts))
         self._transports: dict[str, Transport] = {}
         for h in config.hosts:
             self._transports[h.name] = (
-                LocalTransport(h) if h.transport == "local" else SshTransport(h, config.ssh, self._handshakes)
+                LocalTransport(h) if h.transport == "local" else SshTransport(h, config.ssh, self.ssh_pool)
             )
         self.prober = HttpProber()
         self.pollers = {
@@ -318,6 +320,7 @@ class Engine:
         for sub in self._subs:
             sub.closed = True
         await asyncio.gather(*(t.close() for t in self._transports.values()), return_exceptions=True)
+        await self.ssh_pool.aclose()  # the jump hosts' connections, once nothing tunnels through them
         await self.prober.aclose()
         await self.lag.stop()
 

@@ -1,9 +1,11 @@
 """SSH on asyncssh: one persistent connection per host, bounded channels, strict host keys.
 
-Manners towards production sshd: one connection per host; handshakes across the
-fleet bounded (sshd drops connections past MaxStartups); channels per host bounded
-by ``max_sessions`` (MaxSessions defaults to 10); a failed authentication is never
-retried automatically (fail2ban); other failures back off exponentially.
+Manners towards production sshd: one connection per host; handshakes bounded per
+destination sshd and per jump host (sshd drops connections past MaxStartups, which
+is per sshd; ``limits``); hosts behind a ProxyJump share one connection to it;
+channels per host bounded by ``max_sessions`` (MaxSessions defaults to 10); a failed
+authentication is never retried automatically (fail2ban); other failures back off
+exponentially.
 
 What a deadline cannot do: when a command times out we close its channel and
 signal its process group from a second channel (TERM, then KILL). If the host
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import getpass
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ from cockpit.transports.base import (
     wrap_remote,
 )
 from cockpit.transports.keepshell import KeptShell, read_until
+from cockpit.transports.limits import SshPool
+from cockpit.transports.route import MAX_JUMP_DEPTH, Route, parse_hop, resolve_route, split_jump
 from cockpit.transports.stream import pump
 
 BACKOFF_MIN = 1.0
@@ -133,31 +136,27 @@ async def _record_known_host(path: Path, line: str) -> None:
         await asyncio.to_thread(write)
 
 
-def resolve_hostname(address: str, config_path: Path | None) -> str:
-    """The real address behind an ssh-config ``Host`` alias (its ``HostName``), for TCP checks.
-
-    Uses asyncssh's own config parser so the answer matches what ``connect`` does;
-    falls back to the address itself.
-    """
-    if config_path is None:
-        return address
-    try:
-        from asyncssh.config import SSHClientConfig
-
-        cfg = SSHClientConfig.load(None, [str(config_path)], False, False, False, getpass.getuser(), (), address, ())
-        return str(cfg.get("Hostname", address) or address)
-    except Exception:  # an unreadable config is reported by connect; the check falls back
-        return address
-
-
 class SshTransport:
-    """One host over SSH. ``state`` is what the dashboard shows while connecting."""
+    """One host over SSH. ``state`` is what the dashboard shows while connecting.
 
-    def __init__(self, spec: HostSpec, settings: SshSettings, handshakes: asyncio.Semaphore) -> None:
+    A jump host is one of these too (:meth:`jump_host`): it only holds the connection the hosts behind
+    it tunnel through, with the same host-key policy, backoff and never-retried authentication.
+    """
+
+    def __init__(self, spec: HostSpec, settings: SshSettings, pool: SshPool | None = None,
+                 *, proxy_jump: str | None = None, depth: int = 0) -> None:
         self.name = spec.name
         self.spec = spec
         self.settings = settings
-        self._handshakes = handshakes
+        self.pool = pool if pool is not None else SshPool.for_fleet(settings.max_startups, settings.max_handshakes, 1)
+        #: where the connection goes (ssh_config HostName/Port/ProxyJump): the handshake limits' key
+        self.route: Route = resolve_route(spec.address, spec.port, spec.user,
+                                          proxy_jump if proxy_jump is not None else spec.proxy_jump, settings.config)
+        self._jump: SshTransport | None = None
+        self._depth = depth
+        if self.route.proxy_jump is not None and depth < MAX_JUMP_DEPTH:
+            self._jump = self.jump_host(self.route.proxy_jump, settings, self.pool, depth + 1)
+        self._tunnel: asyncssh.SSHClientConnection | None = None
         self._channels = asyncio.Semaphore(settings.max_sessions)
         self._conn: asyncssh.SSHClientConnection | None = None
         self._lock = asyncio.Lock()
@@ -172,8 +171,20 @@ class SshTransport:
         self._killers: set[asyncio.Task[None]] = set()
         self._shell: KeptShell | None = None  # the rounds' kept `sh -s` (keepshell.py)
         self._shell_lock = asyncio.Lock()
-        self.hostname = resolve_hostname(spec.address, settings.config)
+        self.hostname = self.route.host
         self.state = "unknown"
+
+    @classmethod
+    def jump_host(cls, chain: str, settings: SshSettings, pool: SshPool, depth: int = 1) -> SshTransport:
+        """The one transport of ``pool`` for this jump chain (``"a,b"``: b reached through a)."""
+        known = pool.jumps.get(chain)
+        if known is None:
+            last, before = split_jump(chain)
+            user, host, port = parse_hop(last)
+            spec = HostSpec(name=f"jump host {last}", address=host, port=port, user=user)
+            # the chain before the last hop, or (None) the hop's own ProxyJump from the ssh_config
+            known = pool.jumps[chain] = cls(spec, settings, pool, proxy_jump=before, depth=depth)
+        return known
 
     # -- connection -------------------------------------------------------------------
 
@@ -194,10 +205,12 @@ class SshTransport:
         return conn is not None and not conn.is_closed() and getattr(conn, "_keepalive_count", 0) >= 1
 
     def reset(self) -> None:
-        """Operator asked to retry: forget auth/host-key failures and backoff."""
+        """Operator asked to retry: forget auth/host-key failures and backoff (the jump host's too)."""
         self._failure = None
         self._retry_at = 0.0
         self._backoff = 0.0
+        if self._jump is not None:
+            self._jump.reset()
 
     async def connect(self) -> None:
         async with self._lock:
@@ -210,7 +223,9 @@ class SshTransport:
             self._drop_forwards()  # they belonged to the previous connection
             self._drop_shell(kill=False)  # so did the rounds' shell
             try:
-                async with self._handshakes:
+                # the jump host's connection first, outside this host's slots: it takes slots of its own
+                self._tunnel = await self._through_jump()
+                async with self.pool.limits.slot(self.route.dest, self.route.proxy_jump):
                     self._conn = await self._open()
             except TransportError as exc:
                 self._fail(exc)
@@ -218,6 +233,22 @@ class SshTransport:
             self._failure = None
             self._backoff = 0.0
             self.state = "ok"
+
+    async def _through_jump(self) -> asyncssh.SSHClientConnection | None:
+        """The shared connection to this host's jump host (opened once for every host behind it), or None."""
+        if self.route.proxy_jump is None:
+            return None
+        jump = self._jump
+        if jump is None:
+            raise ConnectFailed(self.name, "jump-host",
+                                f"{self.name}: ProxyJump {self.route.proxy_jump} nests more than {MAX_JUMP_DEPTH} "
+                                "jump hosts deep", "the ssh_config's ProxyJump lines form a loop; fix them")
+        try:
+            await jump.connect()
+        except TransportError as exc:
+            raise ConnectFailed(self.name, "jump-host", f"{self.name}: via {exc.message}", exc.hint) from None
+        assert jump._conn is not None
+        return jump._conn
 
     def _fail(self, exc: TransportError) -> None:
         self._failure = exc
@@ -239,6 +270,9 @@ class SshTransport:
             "keepalive_count_max": 3,
             "config": [str(s.config)] if s.config else (),
             "preferred_auth": "publickey",
+            # the shared jump connection, or None: the ssh_config's ProxyJump is resolved in ``route``, never
+            # left to asyncssh (which would log in to the jump host once per host, without our known_hosts)
+            "tunnel": self._tunnel,
         }
         if h.port:
             opts["port"] = h.port
