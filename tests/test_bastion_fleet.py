@@ -16,7 +16,7 @@ from fleet import Fleet, FleetHost
 from cockpit.config import load_config
 from cockpit.engine import Engine
 
-DROPPED = re.compile(r"drop connection|MaxStartups throttling|past MaxStartups", re.I)
+DROPPED = re.compile(r"drop connection|MaxStartups throttling|past MaxStartups", re.IGNORECASE)
 
 
 def bastion_debug_log(fleet: Fleet, bastion: FleetHost) -> None:
@@ -50,8 +50,8 @@ def ssh_config(tmp_path: Path, fleet: Fleet, bastion: FleetHost, targets: list[F
 
 def cockpit_toml(tmp_path: Path, fleet: Fleet, names: list[str], ssh: str, hosts_extra: str = "") -> Path:
     path = tmp_path / "cockpit.toml"
-    body = [f'[cockpit]\ntitle = "bastion"\ninterval = "1s"\n\n[ssh]\n{ssh}known_hosts = "{fleet.known_hosts}"\n'
-            f'identity_files = ["{fleet.client_key}"]\nconnect_timeout = "10s"\ncommand_timeout = "20s"\n']
+    body = [(f'[cockpit]\ntitle = "bastion"\ninterval = "1s"\n\n[ssh]\n{ssh}known_hosts = "{fleet.known_hosts}"\n'
+            f'identity_files = ["{fleet.client_key}"]\nconnect_timeout = "10s"\ncommand_timeout = "20s"\n')]
     body += [f'[hosts.{n}]\naddress = "{n}"\n{hosts_extra}' for n in names]
     body.append('[services.agent]\non = "all"\nsystemd = "fleet-agent"\n')
     path.write_text("\n".join(body))

@@ -39,8 +39,7 @@ def split_jump(chain: str) -> tuple[str, str | None]:
 
 def parse_hop(hop: str) -> tuple[str | None, str, int | None]:
     """``[user@]host[:port]`` of a ProxyJump hop (``ssh://`` URLs too) → (user, host, port)."""
-    if hop.startswith("ssh://"):
-        hop = hop[len("ssh://"):]
+    hop = hop.removeprefix("ssh://")
     user, _, hostport = hop.rpartition("@")
     host, port = hostport, None
     if hostport.startswith("["):  # [v6]:port
@@ -74,8 +73,8 @@ def resolve_route(address: str, port: int | None, user: str | None, proxy_jump: 
             cfg_port = int(value) if isinstance(value, int) else None
             jump = cfg.get("ProxyJump")
             cfg_jump = str(jump) if jump else None
-        except Exception:  # an unreadable config is reported by connect
-            pass
+        except (OSError, ValueError):  # an unreadable config (ConfigParseError is a ValueError): connect reports it
+            host, cfg_port, cfg_jump = address, None, None
     jump_text = proxy_jump if proxy_jump is not None else cfg_jump
     if jump_text is not None and jump_text.strip().lower() in ("", "none"):
         jump_text = None
