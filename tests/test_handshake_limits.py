@@ -11,9 +11,9 @@ import pytest
 from cockpit.config import load_config
 from cockpit.config.ansible import load_ansible
 from cockpit.errors import ConfigError
-from cockpit.transports import HandshakeLimits, Route
+from cockpit.spec import HostSpec, SshSettings
+from cockpit.transports import HandshakeLimits, SshPool, SshTransport, resolve_host
 from cockpit.transports.limits import default_ceiling
-from cockpit.transports.route import parse_hop, resolve_route, split_jump
 
 
 async def _handshakes(limits: HandshakeLimits, dests: list[tuple[str, int]], jump: str | None = None) -> None:
@@ -51,21 +51,31 @@ def test_ceiling_is_sized_for_this_machine() -> None:
     assert soft == resource.RLIM_INFINITY or soft - 1000 >= ceiling  # room for 1,000 connections and the ceiling
 
 
-def test_jump_chains_and_hops() -> None:
-    assert split_jump("a,ops@b:2222") == ("ops@b:2222", "a")
-    assert split_jump("bastion") == ("bastion", None)
-    assert parse_hop("ops@b:2222") == ("ops", "b", 2222)
-    assert parse_hop("ssh://b") == (None, "b", None)
-    assert parse_hop("[::1]:22") == (None, "::1", 22)
-
-
 def test_route_from_the_ssh_config_and_the_hosts_own_field(tmp_path: Path) -> None:
+    """The handshake limits' key and the jump chain: the ssh_config's HostName/Port/ProxyJump, the host's proxy_jump first."""
     cfg = tmp_path / "ssh_config"
     cfg.write_text("Host web*\n  HostName 10.2.0.5\n  Port 2200\n  ProxyJump bastion\n")
-    assert resolve_route("web1", None, None, None, cfg) == Route(host="10.2.0.5", port=2200, proxy_jump="bastion")
-    assert resolve_route("web1", None, None, "none", cfg).proxy_jump is None  # the host's field wins
-    assert resolve_route("db1", None, None, "j1,j2", cfg).proxy_jump == "j1,j2"
-    assert resolve_route("db1", None, None, None, cfg).dest == ("db1", 22)
+    settings = SshSettings(config=cfg)
+    web = resolve_host(HostSpec(name="web1", address="web1"), settings)
+    assert (web.destination, web.proxy_jump) == (("10.2.0.5", 2200), "bastion")
+    assert resolve_host(HostSpec(name="web1", address="web1", proxy_jump="none"), settings).proxy_jump is None
+    assert resolve_host(HostSpec(name="db1", address="db1", proxy_jump="j1,j2"), settings).proxy_jump == "j1,j2"
+    assert resolve_host(HostSpec(name="db1", address="db1"), settings).destination == ("db1", 22)
+
+
+def test_one_jump_transport_per_chain_and_its_hops(tmp_path: Path) -> None:
+    pool = SshPool(HandshakeLimits(8, 32))
+    settings = SshSettings(config=None)
+    a = SshTransport(HostSpec(name="h1", address="10.0.0.1", proxy_jump="ops@b1:2222,b2"), settings, pool)
+    b = SshTransport(HostSpec(name="h2", address="10.0.0.2", proxy_jump="ops@b1:2222,b2"), settings, pool)
+    assert a.resolved is not None and b.resolved is not None
+    last = SshTransport.jump_host(a.resolved.proxy_jump or "", settings, pool)
+    assert last is SshTransport.jump_host(b.resolved.proxy_jump or "", settings, pool)
+    assert last.resolved is not None
+    assert (last.resolved.destination, last.resolved.proxy_jump) == (("b2", 22), "ops@b1:2222")
+    first = SshTransport.jump_host("ops@b1:2222", settings, pool)
+    assert first.resolved is not None
+    assert (first.resolved.destination, first.resolved.user, first.resolved.proxy_jump) == (("b1", 2222), "ops", None)
 
 
 def _config(tmp_path: Path, ssh: str, host: str = "") -> Path:

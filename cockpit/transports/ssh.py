@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import socket
 import time
 from pathlib import Path
 from typing import Any
 
 import asyncssh
 
-from cockpit.errors import AuthFailed, CommandTimeout, ConnectFailed, HostKeyError, TransportError
+from cockpit.errors import AuthFailed, CommandTimeout, ConfigError, ConnectFailed, HostKeyError, TransportError
 from cockpit.spec import HostSpec, SshSettings
 from cockpit.transports.base import (
     DEFAULT_MAX_OUTPUT,
@@ -37,12 +38,14 @@ from cockpit.transports.base import (
 )
 from cockpit.transports.keepshell import KeptShell, read_until
 from cockpit.transports.limits import SshPool
-from cockpit.transports.route import MAX_JUMP_DEPTH, Route, parse_hop, resolve_route, split_jump
+from cockpit.transports.sshconfig import ResolvedSsh, jump_hops, load_ssh_config, resolve_host, resolve_ssh
 from cockpit.transports.stream import pump
 
 BACKOFF_MIN = 1.0
 BACKOFF_MAX = 30.0
 HOSTKEY_BACKOFF = 60.0
+#: jump chains nested deeper than this through the ssh_config (a jump host with its own ProxyJump) are a loop
+MAX_JUMP_DEPTH = 8
 _known_hosts_lock = asyncio.Lock()
 
 
@@ -136,6 +139,64 @@ async def _record_known_host(path: Path, line: str) -> None:
         await asyncio.to_thread(write)
 
 
+def resolve_hostname(address: str, config_path: Path | None) -> str:
+    """The real address behind an ssh-config ``Host`` alias (its ``HostName``), for TCP checks.
+
+    From the one cached parse of the file (:mod:`cockpit.transports.sshconfig`), so it is what ``connect``
+    uses; falls back to the address itself when the file does not parse (the connection reports that).
+    """
+    if config_path is None:
+        return address
+    try:
+        return resolve_ssh(address, load_ssh_config(config_path)).hostname
+    except ConfigError:
+        return address
+
+
+_FAMILIES = {"inet": socket.AF_INET, "inet6": socket.AF_INET6}
+
+
+def connect_options(r: ResolvedSsh) -> dict[str, Any]:
+    """asyncssh's explicit options for a resolved host: with these and ``config=[]`` it reads no ssh_config.
+
+    Every ssh_config option the cockpit honours is mapped here (docs/ssh.md lists them); a named key file
+    that is missing is left out, so OpenSSH's "skip it and go on" holds instead of a fatal error.
+    """
+    opts: dict[str, Any] = {"host": r.hostname, "port": r.port, "username": r.user, "config": []}
+    if r.identities_named:
+        keys = [f for f in r.identity_files if Path(f).is_file()]
+        opts["client_keys"] = keys
+        if (r.option("identitiesonly") or ("no",))[0].lower() in ("yes", "true"):
+            opts["agent_identities"] = keys
+    certs = [f for f in (r.option("certificatefile") or ()) if Path(f).expanduser().is_file()]
+    if certs:
+        opts["client_certs"] = [str(Path(f).expanduser()) for f in certs]
+    agent = (r.option("identityagent") or ("",))[0]
+    if agent.lower() == "none":
+        opts["agent_path"] = None
+    elif agent and agent != "SSH_AUTH_SOCK":
+        opts["agent_path"] = str(Path(agent).expanduser())
+    if r.proxy_command_line:
+        opts["proxy_command"] = r.proxy_command_line
+    simple = {"hostkeyalias": "host_key_alias", "hostkeyalgorithms": "server_host_key_algs",
+              "ciphers": "encryption_algs", "macs": "mac_algs", "kexalgorithms": "kex_algs"}
+    for keyword, name in simple.items():
+        if (value := r.option(keyword)) is not None:
+            opts[name] = value[0]
+    if (value := r.option("compression")) is not None:
+        on = value[0].lower() in ("yes", "true")
+        opts["compression_algs"] = "zlib@openssh.com,zlib,none" if on else "none,zlib@openssh.com,zlib"
+    if (value := r.option("addressfamily")) is not None and value[0].lower() in _FAMILIES:
+        opts["family"] = _FAMILIES[value[0].lower()]
+    if (value := r.option("bindaddress")) is not None:
+        opts["local_addr"] = (value[0], 0)
+    if (value := r.option("sendenv")) is not None:
+        opts["send_env"] = list(value)
+    if (value := r.option("setenv")) is not None:
+        opts["env"] = dict(v.split("=", 1) for v in value if "=" in v)
+    return opts
+
+
 class SshTransport:
     """One host over SSH. ``state`` is what the dashboard shows while connecting.
 
@@ -143,19 +204,13 @@ class SshTransport:
     it tunnel through, with the same host-key policy, backoff and never-retried authentication.
     """
 
-    def __init__(self, spec: HostSpec, settings: SshSettings, pool: SshPool | None = None,
-                 *, proxy_jump: str | None = None, depth: int = 0) -> None:
+    def __init__(self, spec: HostSpec, settings: SshSettings, pool: SshPool | None = None, *, depth: int = 0) -> None:
         self.name = spec.name
         self.spec = spec
         self.settings = settings
         self.pool = pool if pool is not None else SshPool.for_fleet(settings.max_startups, settings.max_handshakes, 1)
-        #: where the connection goes (ssh_config HostName/Port/ProxyJump): the handshake limits' key
-        self.route: Route = resolve_route(spec.address, spec.port, spec.user,
-                                          proxy_jump if proxy_jump is not None else spec.proxy_jump, settings.config)
-        self._jump: SshTransport | None = None
-        self._depth = depth
-        if self.route.proxy_jump is not None and depth < MAX_JUMP_DEPTH:
-            self._jump = self.jump_host(self.route.proxy_jump, settings, self.pool, depth + 1)
+        self._jump: SshTransport | None = None  # the shared transport of this host's jump chain, once connected
+        self._depth = depth  # how many jump hosts deep this one is (0: a fleet host)
         self._tunnel: asyncssh.SSHClientConnection | None = None
         self._channels = asyncio.Semaphore(settings.max_sessions)
         self._conn: asyncssh.SSHClientConnection | None = None
@@ -171,19 +226,36 @@ class SshTransport:
         self._killers: set[asyncio.Task[None]] = set()
         self._shell: KeptShell | None = None  # the rounds' kept `sh -s` (keepshell.py)
         self._shell_lock = asyncio.Lock()
-        self.hostname = self.route.host
+        self.resolved: ResolvedSsh | None = None  # what the next connection uses (docs/ssh.md)
+        self.ssh_config_problem = ""  # the ssh_config stopped parsing after the cockpit loaded it
+        self._resolve()
+        self.hostname = self.resolved.hostname if self.resolved is not None else spec.address
         self.state = "unknown"
+
+    def _resolve(self) -> ResolvedSsh:
+        """This host's options from the ssh_config's one cached parse; a file broken since load fails the connect."""
+        try:
+            self.resolved = resolve_host(self.spec, self.settings)
+            self.ssh_config_problem = ""
+        except ConfigError as exc:
+            self.ssh_config_problem = exc.issues[0].render() if exc.issues else str(exc)
+        if self.ssh_config_problem or self.resolved is None:
+            raise ConnectFailed(self.name, "ssh-config", f"{self.name}: the ssh_config does not parse: "
+                                f"{self.ssh_config_problem}", "fix that line; `cockpit validate` shows every problem")
+        return self.resolved
 
     @classmethod
     def jump_host(cls, chain: str, settings: SshSettings, pool: SshPool, depth: int = 1) -> SshTransport:
         """The one transport of ``pool`` for this jump chain (``"a,b"``: b reached through a)."""
         known = pool.jumps.get(chain)
         if known is None:
-            last, before = split_jump(chain)
-            user, host, port = parse_hop(last)
-            spec = HostSpec(name=f"jump host {last}", address=host, port=port, user=user)
+            parts = chain.split(",")
+            hops = jump_hops(parts[-1])
+            user, host, port = hops[0] if hops else (None, parts[-1], None)
             # the chain before the last hop, or (None) the hop's own ProxyJump from the ssh_config
-            known = pool.jumps[chain] = cls(spec, settings, pool, proxy_jump=before, depth=depth)
+            spec = HostSpec(name=f"jump host {parts[-1]}", address=host, port=port, user=user,
+                            proxy_jump=",".join(parts[:-1]) or None)
+            known = pool.jumps[chain] = cls(spec, settings, pool, depth=depth)
         return known
 
     # -- connection -------------------------------------------------------------------
@@ -225,7 +297,8 @@ class SshTransport:
             try:
                 # the jump host's connection first, outside this host's slots: it takes slots of its own
                 self._tunnel = await self._through_jump()
-                async with self.pool.limits.slot(self.route.dest, self.route.proxy_jump):
+                r = self._resolve()
+                async with self.pool.limits.slot(r.destination, r.proxy_jump):
                     self._conn = await self._open()
             except TransportError as exc:
                 self._fail(exc)
@@ -236,13 +309,13 @@ class SshTransport:
 
     async def _through_jump(self) -> asyncssh.SSHClientConnection | None:
         """The shared connection to this host's jump host (opened once for every host behind it), or None."""
-        if self.route.proxy_jump is None:
+        chain = self._resolve().proxy_jump
+        if not chain:
             return None
-        jump = self._jump
-        if jump is None:
-            raise ConnectFailed(self.name, "jump-host",
-                                f"{self.name}: ProxyJump {self.route.proxy_jump} nests more than {MAX_JUMP_DEPTH} "
-                                "jump hosts deep", "the ssh_config's ProxyJump lines form a loop; fix them")
+        if self._depth >= MAX_JUMP_DEPTH:
+            raise ConnectFailed(self.name, "jump-host", f"{self.name}: ProxyJump {chain} nests more than "
+                                f"{MAX_JUMP_DEPTH} jump hosts deep", "the ssh_config's ProxyJump lines form a loop; fix them")
+        jump = self._jump = self.jump_host(chain, self.settings, self.pool, self._depth + 1)
         try:
             await jump.connect()
         except TransportError as exc:
@@ -259,39 +332,35 @@ class SshTransport:
             self._backoff = min(BACKOFF_MAX, max(BACKOFF_MIN, self._backoff * 2))
         self._retry_at = time.monotonic() + self._backoff
 
-    def _options(self) -> dict[str, Any]:
-        s, h = self.settings, self.spec
+    def _options(self, resolved: ResolvedSsh | None = None) -> dict[str, Any]:
+        s = self.settings
+        r = resolved or self.resolved
+        assert r is not None
         opts: dict[str, Any] = {
+            **connect_options(r),
             "known_hosts": _trusted(s.known_hosts),
             "client_factory": lambda: _HostKeyJudge(self),
             "connect_timeout": s.connect_timeout,
             "login_timeout": s.connect_timeout,
             "keepalive_interval": s.keepalive,
             "keepalive_count_max": 3,
-            "config": [str(s.config)] if s.config else (),
             "preferred_auth": "publickey",
-            # the shared jump connection, or None: the ssh_config's ProxyJump is resolved in ``route``, never
-            # left to asyncssh (which would log in to the jump host once per host, without our known_hosts)
+            # the shared jump connection (``_through_jump``), or None: never a ProxyJump left to asyncssh
             "tunnel": self._tunnel,
         }
-        if h.port:
-            opts["port"] = h.port
-        if h.user:
-            opts["username"] = h.user
-        keys = [h.identity_file] if h.identity_file else list(getattr(s, "identity_files", ()) or ())
-        if keys:
-            opts["client_keys"] = [str(Path(k).expanduser()) for k in keys]
         return opts
 
     async def _open(self) -> asyncssh.SSHClientConnection:
         self._hostkey_verdict = self._known_desc = self._offered_type = ""
         self._pending_key = None
-        addr = self.spec.address
+        r = self._resolve()
+        addr, where = r.hostname, f"{r.hostname}:{r.port}" + (f" via {r.proxy_jump}" if r.proxy_jump else "")
         try:
             async with asyncio.timeout(self.settings.connect_timeout):
-                conn = await asyncssh.connect(addr, **self._options())
+                conn = await asyncssh.connect(**self._options(r))
         except TimeoutError:
-            raise ConnectFailed(self.name, "timeout", f"{self.name}: no SSH answer within {self.settings.connect_timeout:g}s",
+            raise ConnectFailed(self.name, "timeout", f"{self.name}: no SSH answer from {where} within "
+                                f"{self.settings.connect_timeout:g}s",
                                 "check the host is up and sshd answers; a hung host looks like this") from None
         except asyncssh.HostKeyNotVerifiable as exc:
             raise self._hostkey_error() from exc
@@ -306,7 +375,7 @@ class SshTransport:
             raise ConnectFailed(self.name, "disconnected", f"{self.name}: SSH handshake failed: {exc.reason}",
                                 "sshd may be dropping connections (MaxStartups) or refusing this client") from None
         except ConnectionRefusedError:
-            raise ConnectFailed(self.name, "refused", f"{self.name}: connection refused on port {self.spec.port or 22}",
+            raise ConnectFailed(self.name, "refused", f"{self.name}: connection refused by {where}",
                                 "sshd is not listening there; check the host and port") from None
         except FileNotFoundError as exc:
             raise AuthFailed(self.name, "auth-failed", f"{self.name}: key file {exc.filename} does not exist",
@@ -315,7 +384,7 @@ class SshTransport:
             if isinstance(exc, (ConnectionResetError, BrokenPipeError)) and await self._offers_another_key_type(addr):
                 raise self._hostkey_error() from exc  # sshd found no common host key type and hung up
             reason = "dns" if "name" in str(exc).lower() and "resol" in str(exc).lower() else "unreachable"
-            raise ConnectFailed(self.name, reason, f"{self.name}: {exc.strerror or exc}",
+            raise ConnectFailed(self.name, reason, f"{self.name}: {where}: {exc.strerror or exc}",
                                 "check the address, DNS and the network path") from None
         except asyncssh.KeyImportError as exc:
             raise AuthFailed(self.name, "auth-failed", f"{self.name}: the client key could not be loaded ({exc})",
@@ -336,7 +405,10 @@ class SshTransport:
         always refused), then one more with the known types. A key of another type there, and the known
         types failing again, is a changed host key.
         """
-        known = _keys_for(self.settings.known_hosts, addr, addr, self.spec.port or 22)
+        r = self.resolved
+        if r is None or r.proxy_jump:  # through a jump host the probe would need a tunnel of its own
+            return False
+        known = _keys_for(self.settings.known_hosts, addr, addr, r.port)
         if not known:
             return False
         seen: list[asyncssh.SSHKey] = []
@@ -345,7 +417,7 @@ class SshTransport:
         for attempt in (opts, self._options()):
             try:
                 async with asyncio.timeout(self.settings.connect_timeout):
-                    conn = await asyncssh.connect(addr, **attempt)
+                    conn = await asyncssh.connect(**attempt)
                 conn.close()  # the known types worked this time: it was a dropped handshake after all
                 return False
             except (asyncssh.Error, OSError, TimeoutError):
