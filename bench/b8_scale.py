@@ -252,7 +252,7 @@ def bastion(n: int, runs: int) -> dict[str, Any]:
                 "wall_ratio_bastion_vs_direct": round(w_jump / w_direct, 2) if w_direct and w_jump else None}
 
 
-def big(n: int, warm_rounds: int, tools: list[str]) -> dict[str, Any]:
+def big(n: int, warm_rounds: int, tools: list[str], skip: tuple[str, ...] = ()) -> dict[str, Any]:
     with ScaleFleet(n) as fleet, tempfile.TemporaryDirectory(prefix="bench-b8b-") as tmp_s:
         tmp = Path(tmp_s)
         log(f"B8 big: {n} hosts up in {fleet.startup_seconds:.1f}s")
@@ -263,6 +263,8 @@ def big(n: int, warm_rounds: int, tools: list[str]) -> dict[str, Any]:
         res: dict[str, Any] = {"hosts": n, "cold": {"tools": tab, "ratios": ratios(tab),
                                                      "cpu_per_host_ms": {t: round(med(r, "cpu_s") / n * 1000, 2)
                                                                          for t, r in tab.items() if med(r, "cpu_s")}}}
+        if "warm" in skip:
+            return res
         warm = {}
         for tool in ("cockpit", "asyncssh"):
             out = tmp / f"warm-{tool}.out"
@@ -281,6 +283,8 @@ def big(n: int, warm_rounds: int, tools: list[str]) -> dict[str, Any]:
         if med(warm["cockpit"], "round_s") and med(warm["asyncssh"], "round_s"):
             warm["ratio_cockpit_vs_asyncssh"] = round(med(warm["cockpit"], "round_s") / med(warm["asyncssh"], "round_s"), 2)
         res["warm"] = warm
+        if "tui" in skip:
+            return res
         out = tmp / "tui.out"
         r = run_measured([PY, str(ME), "tui-worker", str(files["toml"]), str(n)], env=env(), cwd=ROOT, stdout=out,
                          fleet=fleet, timeout=1800)
@@ -379,6 +383,7 @@ def main() -> None:
     ap.add_argument("--warm-rounds", type=int, default=3)
     ap.add_argument("--tools", default=None, help="cold: all four; big: without asyncssh-config, whose parse per "
                     "connection is quadratic (minutes of CPU at 1,000 hosts; the 100/200-host rows show it)")
+    ap.add_argument("--skip", default="", help="big: leave out warm and/or tui (comma-separated)")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     raise_nofile()
@@ -389,7 +394,7 @@ def main() -> None:
     elif a.mode == "bastion":
         res = {"results": bastion(sizes[0], a.runs)}
     else:
-        res = {"results": big(sizes[0], a.warm_rounds, tools)}
+        res = {"results": big(sizes[0], a.warm_rounds, tools, tuple(a.skip.split(",")))}
     v = versions(peers=False)
     try:
         from importlib.metadata import version
