@@ -103,6 +103,8 @@ class HostState:
     round_started: float = 0.0
     round_ended: float = 0.0
     tags: tuple[str, ...] = ()
+    connection: str = ""  # what SSH connects to, as resolved: "user@hostname:port via jump" (sanitised)
+    notes: tuple[str, ...] = ()  # what an operator should know about the connection (a key file skipped…)
 
     @property
     def reachable(self) -> bool:

@@ -236,6 +236,7 @@ class HostSpec:
     #: ``[user@]host[:port][,...]`` as ssh's ProxyJump (wins over the ssh_config's); ``"none"``: direct
     proxy_jump: str | None = None
     source: tuple[str, int | None] | None = None  # (file, line) that declared it, for error messages
+    proxy_jump: str | None = None  # like ``ssh -J``: wins over the ssh config's ProxyJump (an inventory's bastion)
 
 
 @dataclass(frozen=True)

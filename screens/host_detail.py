@@ -75,6 +75,10 @@ class HostDetailScreen(Contained, Screen[None]):
             title.append("  tags: " + render.clean(", ".join(h.tags)), style="dim")
         if h.fingerprint:
             title.append(f"\noffered host key {h.fingerprint}", style="bold red")
+        if h.connection:
+            title.append("\nconnects as " + render.clean(h.connection), style="dim")
+        for note in h.notes:
+            title.append("\n⚠ " + render.clean(note), style="yellow")
         self.query_one("#hd-title", Static).update(title)  # text-safe: Text
         table = self.query_one("#hd-services", DataTable)
         table.clear()

@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a config file and summarise it")
     v.add_argument("file", nargs="?", help="config file (default as -c)")
     v.add_argument("-c", "--config", dest="config_sub")
+    v.add_argument("--json", action="store_true",
+                   help="each host's resolved SSH connection (hostname, port, user, key, jump) with origins, as JSON")
 
     s = sub.add_parser("snapshot", help="one round, then print the fleet's state")
     s.add_argument("-c", "--config", dest="config_sub")

@@ -12,12 +12,13 @@ from pathlib import Path
 
 from cockpit.cli.common import EXIT_FAIL, EXIT_OK, config_path, write_atomic
 from cockpit.cli.runbook import regressions_now, rounds_wanted
-from cockpit.config import describe, load_config
+from cockpit.config import describe, describe_json, load_config
 from cockpit.engine import Engine
 from cockpit.errors import UsageError
 from cockpit.exports import Exporter, failures, notes, warnings
 from cockpit.inventory import select
 from cockpit.model import FleetSnapshot, HostState, StatusChange
+from cockpit.secrets import Redactor
 from cockpit.session import Session
 from cockpit.spec import Config
 
@@ -42,7 +43,10 @@ async def one_round(config: Config, hosts: list[str] | None) -> tuple[Engine, Fl
 
 def cmd_validate(args: argparse.Namespace) -> int:
     config = load_config(config_path(args))
-    print(describe(config))
+    if getattr(args, "json", False):
+        print(Redactor(config.secrets).redact(json.dumps(describe_json(config), indent=2)))
+    else:
+        print(describe(config))
     return EXIT_OK
 
 

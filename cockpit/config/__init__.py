@@ -3,13 +3,14 @@
 Every problem is a :class:`~cockpit.errors.ConfigIssue` naming the file, line, key path and a fix.
 Parts: ``loader`` (the top level, ``load_config``), ``source`` (reading TOML with lines, ``${ENV}``),
 ``hosts`` and ``ansible`` (hosts and inventories), ``services``, ``actions``, ``runbook``,
-``commands`` (placeholder values that commands use must be shell-safe).
+``commands`` (placeholder values that commands use must be shell-safe), ``sshconf`` (the ssh_config checked at
+load, and what each SSH connection will use).
 """
 
 from __future__ import annotations
 
 from cockpit.config.ansible import expand_host_range, load_ansible
-from cockpit.config.loader import ENV_VAR, describe, find_config, load_config
+from cockpit.config.loader import ENV_VAR, describe, describe_json, find_config, load_config
 from cockpit.config.source import DEFAULT_FILE, key_path
 from cockpit.config.watch import ConfigWatch, PlanUpdate
 
@@ -18,6 +19,7 @@ __all__ = [
     "DEFAULT_FILE",
     "ENV_VAR",
     "describe",
+    "describe_json",
     "expand_host_range",
     "find_config",
     "key_path",

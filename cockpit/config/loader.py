@@ -23,15 +23,16 @@ from cockpit.config.commands import check_placeholders
 from cockpit.config.hosts import read_hosts, read_inventory
 from cockpit.config.runbook import read_runbook, thin_thresholds
 from cockpit.config.services import check_lifecycle_refs, read_services
+from cockpit.config.sshconf import check_ssh_config, connection_json, connections, describe_connections
 from cockpit.config.source import DEFAULT_FILE, KeyPath, Reader, read_text, resolve_path, short_list, syntax_issue
 from cockpit.durations import format_duration
 from cockpit.errors import ConfigError, ConfigIssue
 from cockpit.inventory import select
 from cockpit.sanitize import strip_control
 from cockpit.secrets import Redactor
-from cockpit.spec import Check, CockpitSettings, Config, JournalSettings, ServiceSpec, SshSettings
+from cockpit.spec import Check, CockpitSettings, Config, HostSpec, JournalSettings, ServiceSpec, SshSettings
 
-__all__ = ["ENV_VAR", "describe", "find_config", "load_config"]
+__all__ = ["ENV_VAR", "describe", "describe_json", "find_config", "load_config"]
 
 ENV_VAR = "COCKPIT_CONFIG"
 
@@ -102,7 +103,7 @@ def _ssh(r: Reader, raw: Any, base: Path) -> SshSettings:
         config = resolve_path(base, text)
         if not config.is_file():
             r.issue((*p, "config"), f"ssh config file {str(config)!r} does not exist",
-                    "create it, fix the path, or remove ssh.config (asyncssh then reads ~/.ssh/config if present)")
+                    "create it, fix the path, or remove ssh.config (the cockpit then reads ~/.ssh/config if present)")
     known_hosts = d.known_hosts
     if "known_hosts" in t and (text := r.string((*p, "known_hosts"), t["known_hosts"])):
         known_hosts = resolve_path(base, text)
@@ -178,6 +179,7 @@ def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> Confi
     ssh = _ssh(r, data.get("ssh", {}), base)
     inventory = read_inventory(r, data.get("inventory", {}), base)
     hosts = read_hosts(r, data.get("hosts", {}), inventory, base)
+    check_ssh_config(r, ssh, hosts)
     services = read_services(r, data.get("services", {}), hosts)
     actions = read_actions(r, data.get("actions", {}), hosts)
     runbook = read_runbook(r, text, data, hosts, services)
@@ -276,9 +278,22 @@ def describe(config: Config) -> str:
         lines.append("  phases    " + "  ".join(f"{i}. {t}" for i, t in enumerate(c.phases, 1)))
     lines += ["", f"{len(config.hosts)} host{'s' if len(config.hosts) != 1 else ''}"]
     redactor = Redactor(config.secrets)
-    lines += _table([[h.name, "(this machine)" if h.transport == "local" and h.address == "localhost"
-                      else f"{h.address}:{h.port or 22}", h.transport, ", ".join(h.tags)] for h in config.hosts],
-                    redactor)
+    reached = {name: r for name, r, _why in connections(config) if r is not None}
+
+    def where(h: HostSpec) -> str:
+        if h.transport == "local":
+            return "(this machine)" if h.address == "localhost" else h.address
+        r = reached.get(h.name)
+        if r is None:
+            return f"{h.address}:{h.port or 22}"
+        return f"{r.hostname}:{r.port}" + (f" via {r.proxy_jump}" if r.proxy_jump else "")
+
+    lines += _table([[h.name, where(h), h.transport, ", ".join(h.tags)] for h in config.hosts], redactor)
+    rows, broken = describe_connections(config)
+    if rows or broken:
+        lines += ["", "SSH connections (what each will use, and where it came from)"]
+        lines += _table(rows, redactor)
+        lines += [f"  ssh_config problem: {b}" for b in broken]
     lines += ["", f"{len(config.services)} service{'s' if len(config.services) != 1 else ''}"]
     rows = []
     for svc in config.services:
@@ -296,3 +311,15 @@ def describe(config: Config) -> str:
     if config.notes:
         lines += ["", "Notes"] + [f"  note: {n}" for n in config.notes]
     return redactor.redact("\n".join(lines))
+
+
+def describe_json(config: Config) -> dict[str, Any]:
+    """``cockpit validate --json``: every host with what its SSH connection will use and where each value came from."""
+    resolved = {name: (r, why) for name, r, why in connections(config)}
+    hosts = []
+    for h in config.hosts:
+        r, why = resolved.get(h.name, (None, ""))
+        hosts.append({"name": h.name, "transport": h.transport, "address": h.address, "tags": list(h.tags),
+                      "connection": connection_json(r) if r is not None else None,
+                      **({"error": why} if why else {})})
+    return {"config": str(config.path) if config.path else None, "hosts": hosts, "notes": list(config.notes)}

@@ -40,6 +40,7 @@ tags = ["app", "edge"]
     if env.ssh_host is not None:
         ssh = f"""
 [ssh]
+config = "{env.dir / 'ssh_config'}"
 known_hosts = "{env.dir / 'known_hosts'}"
 identity_files = ["{env.dir / 'client_key'}"]
 host_keys = "strict"

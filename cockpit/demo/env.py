@@ -160,6 +160,7 @@ class DemoEnvironment:
             return
         pub = (self.dir / "hostkey.pub").read_text().split()
         (self.dir / "known_hosts").write_text(f"[{address}]:{port} {pub[0]} {pub[1]}\n")
+        (self.dir / "ssh_config").write_text("# the demo's own: your ~/.ssh/config plays no part\n")
         self.ssh_host = (address, port, user)
         self.ssh_note = f"a throwaway sshd on {address}:{port} plays the host 'edge' (real SSH)"
 

@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Callable
+from typing import Any
 
 from cockpit.checks import (
     SECTION_LIMIT,
@@ -103,9 +104,18 @@ class HostPoller:
             name=self.spec.name, reach=reach, error=self._text(error), fingerprint=fingerprint,
             load=load if load is not None else (self.state.load if reach != "ok" else None),
             history=history, results=results, round_started=started, round_ended=time.time(),
-            tags=self.spec.tags,
+            tags=self.spec.tags, **self.connection(),
         )
         return self.state
+
+    def connection(self) -> dict[str, Any]:
+        """The host's resolved SSH connection and its notes, for the host detail (sanitised, redacted)."""
+        r = self.transport.resolved if isinstance(self.transport, SshTransport) else None
+        if r is None:
+            return {}
+        where = f"{r.user}@{r.hostname}:{r.port}" + (f" via {r.proxy_jump}" if r.proxy_jump else "")
+        notes = tuple(self.redactor.redact(one_line(n, 500)) for n in r.warnings())  # paths are long: keep them whole
+        return {"connection": self._text(where), "notes": notes}
 
     def _result(self, svc: ServiceSpec, v: Verdict, latency: float | None) -> CheckResult:
         return CheckResult(service=svc.name, host=self.spec.name, kind=svc.check.kind, status=v.status,

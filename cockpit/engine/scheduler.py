@@ -193,7 +193,7 @@ class Engine:
             t = poller.transport
             if isinstance(t, SshTransport) and not t.connected and old.reach not in ("connecting",):
                 poller.state = HostState(name=name, reach="connecting", load=old.load, history=old.history,
-                                         results=old.results, tags=old.tags)
+                                         results=old.results, tags=old.tags, **poller.connection())
                 self._publish([name], [])
             self.lag.start()
             new, old = await self._round_watched(name, old)  # old: what was shown last (maybe mid-round)

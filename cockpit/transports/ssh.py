@@ -38,7 +38,7 @@ from cockpit.transports.base import (
 )
 from cockpit.transports.keepshell import KeptShell, read_until
 from cockpit.transports.limits import SshPool
-from cockpit.transports.sshconfig import ResolvedSsh, jump_hops, load_ssh_config, resolve_host, resolve_ssh
+from cockpit.transports.sshconfig import ResolvedSsh, jump_hops, resolve_host
 from cockpit.transports.stream import pump
 
 BACKOFF_MIN = 1.0
@@ -139,20 +139,6 @@ async def _record_known_host(path: Path, line: str) -> None:
         await asyncio.to_thread(write)
 
 
-def resolve_hostname(address: str, config_path: Path | None) -> str:
-    """The real address behind an ssh-config ``Host`` alias (its ``HostName``), for TCP checks.
-
-    From the one cached parse of the file (:mod:`cockpit.transports.sshconfig`), so it is what ``connect``
-    uses; falls back to the address itself when the file does not parse (the connection reports that).
-    """
-    if config_path is None:
-        return address
-    try:
-        return resolve_ssh(address, load_ssh_config(config_path)).hostname
-    except ConfigError:
-        return address
-
-
 _FAMILIES = {"inet": socket.AF_INET, "inet6": socket.AF_INET6}
 
 
@@ -168,14 +154,14 @@ def connect_options(r: ResolvedSsh) -> dict[str, Any]:
         opts["client_keys"] = keys
         if (r.option("identitiesonly") or ("no",))[0].lower() in ("yes", "true"):
             opts["agent_identities"] = keys
-    certs = [f for f in (r.option("certificatefile") or ()) if Path(f).expanduser().is_file()]
+    certs = [f for f in (r.option("certificatefile") or ()) if Path(f).is_file()]  # expanded by the resolver
     if certs:
-        opts["client_certs"] = [str(Path(f).expanduser()) for f in certs]
+        opts["client_certs"] = certs
     agent = (r.option("identityagent") or ("",))[0]
     if agent.lower() == "none":
         opts["agent_path"] = None
     elif agent and agent != "SSH_AUTH_SOCK":
-        opts["agent_path"] = str(Path(agent).expanduser())
+        opts["agent_path"] = agent
     if r.proxy_command_line:
         opts["proxy_command"] = r.proxy_command_line
     simple = {"hostkeyalias": "host_key_alias", "hostkeyalgorithms": "server_host_key_algs",
@@ -228,7 +214,10 @@ class SshTransport:
         self._shell_lock = asyncio.Lock()
         self.resolved: ResolvedSsh | None = None  # what the next connection uses (docs/ssh.md)
         self.ssh_config_problem = ""  # the ssh_config stopped parsing after the cockpit loaded it
-        self._resolve()
+        try:
+            self._resolve()
+        except ConnectFailed:
+            pass  # the file broke since load: the first connect reports it, with its line
         self.hostname = self.resolved.hostname if self.resolved is not None else spec.address
         self.state = "unknown"
 

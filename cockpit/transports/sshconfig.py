@@ -12,7 +12,9 @@ options OpenSSH expands them in. The transport then hands asyncssh explicit opti
 
 from __future__ import annotations
 
+import functools
 import glob
+import hashlib
 import os
 import pwd
 import re
@@ -60,6 +62,8 @@ host match hostname port user localcommand sendenv setenv kexalgorithms
 """.split())  # noqa: SIM905 (a word list reads better than 130 quoted strings)
 #: options where every line adds a value (the rest: the first value wins)
 APPEND = frozenset({"identityfile", "certificatefile", "sendenv", "localforward", "remoteforward", "dynamicforward"})
+#: options whose paths get ``~``, ``%`` tokens and ``${ENV}`` expanded (IdentityFile has its own handling)
+_EXPANDED = frozenset({"certificatefile", "identityagent"})
 #: options whose value is the rest of the line, as written
 RAW = frozenset({"proxycommand", "remotecommand", "localcommand", "knownhostscommand"})
 SYNONYMS = {"identityfile2": "identityfile", "globalknownhostsfile2": "globalknownhostsfile",
@@ -169,6 +173,19 @@ class _Line:
 @dataclass(frozen=True)
 class _Host:
     patterns: _Patterns
+    names: frozenset[str] | None = None  # the names, when every pattern is a plain name (no * ? !)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Consecutive ``Host`` blocks of plain names, indexed by name: a 1,000-host file costs a host one lookup.
+
+    Without it every host walks every block (O(hosts × blocks) for a file listing the fleet). Only the blocks
+    that match apply, in file order, exactly as the plain walk would apply them.
+    """
+
+    blocks: tuple[tuple[object, ...], ...]
+    index: dict[str, tuple[int, ...]]
 
 
 @dataclass(frozen=True)
@@ -190,8 +207,8 @@ class SshConfigFile:
     ops: tuple[object, ...]
     stamp: tuple[object, ...]
     wants_final: bool
-    #: options this OpenSSH would refuse (``file:line: …``), and ``Include`` globs that matched nothing
-    warnings: tuple[str, ...] = ()
+    #: options this OpenSSH would refuse, and ``Include`` files that do not exist (file, line, fix)
+    warnings: tuple[ConfigIssue, ...] = ()
 
 
 def _stamp(path: str) -> tuple[str, int, int]:
@@ -206,7 +223,7 @@ class _Parser:
     def __init__(self, home: str) -> None:
         self.home = home
         self.issues: list[ConfigIssue] = []
-        self.warnings: list[str] = []
+        self.warnings: list[ConfigIssue] = []
         self.stamp: list[object] = []
         self.final = False
         self.ignore_unknown: _Patterns | None = None
@@ -229,7 +246,7 @@ class _Parser:
             op = self.line(path, no, line, depth)
             if op is not None:
                 ops.append(op)
-        return tuple(ops)
+        return _indexed(ops)
 
     def line(self, path: str, no: int, line: str, depth: int) -> object | None:
         line = line.rstrip(" \t\r\n\f")
@@ -249,17 +266,21 @@ class _Parser:
         if keyword not in KEYWORDS:
             if self.ignore_unknown is not None and self.ignore_unknown.matches(keyword):
                 return None
-            self.warnings.append(f"{path}:{no}: {m.group(1)} is not an option of OpenSSH 9.2's ssh, which "
-                                 "refuses the whole file (add it to IgnoreUnknown if another ssh reads this file)")
+            self.warnings.append(ConfigIssue(path, "", f"{m.group(1)} is not an option of OpenSSH 9.2's ssh: "
+                                             "ssh refuses the whole file (the cockpit ignores the line)",
+                                             f"add 'IgnoreUnknown {m.group(1)}' before it if another ssh "
+                                             "reads this file, or remove it", no))
             return None
         if keyword == "host":
-            return _Host(_Patterns.of(args))
+            words = [p for w in args for p in w.split(",") if p]
+            plain = all(not (set(p) & set("*?!")) for p in words)
+            return _Host(_Patterns.of(args), frozenset(words) if plain and words else None)
         if keyword == "match":
             return self.match(path, no, args)
         if keyword == "include":
             return self.include(path, no, args, depth)
         if keyword == "ignoreunknown" and self.ignore_unknown is None:
-            self.ignore_unknown = _Patterns.of(args)
+            self.ignore_unknown = _Patterns.of(args, fold=True)
         if not args and keyword not in RAW:
             self.issue(path, no, f"no argument after keyword {m.group(1)!r}", "give it a value or remove the line")
             return None
@@ -327,21 +348,62 @@ class _Parser:
             matched = sorted(glob.glob(pattern))
             self.stamp.append(("glob", pattern, tuple(matched)))
             if not matched and not glob.has_magic(pattern):
-                self.warnings.append(f"{path}:{no}: Include {arg}: {pattern} does not exist")
+                self.warnings.append(ConfigIssue(path, "", f"Include {arg}: {pattern} does not exist (ignored, "
+                                                 "as OpenSSH does)", "fix the path or remove the line", no))
             for name in matched:
                 files.append((name, self.file(name, depth + 1)))
         return _Include(tuple(files))
 
 
+def _indexed(ops: list[object]) -> tuple[object, ...]:
+    """The ops with each run of plain-name ``Host`` blocks (two or more) folded into one :class:`_Run`."""
+    out: list[object] = []
+    blocks: list[tuple[_Host, list[object]]] = []
+
+    def flush() -> None:
+        if len(blocks) > 1:
+            index: dict[str, list[int]] = {}
+            for i, (host, _body) in enumerate(blocks):
+                for name in sorted(host.names or ()):
+                    index.setdefault(name, []).append(i)
+            out.append(_Run(tuple(tuple(body) for _h, body in blocks), {k: tuple(v) for k, v in index.items()}))
+        else:
+            for host, body in blocks:
+                out.extend([host, *body])
+        blocks.clear()
+
+    for op in ops:
+        if isinstance(op, _Host) and op.names is not None:
+            blocks.append((op, []))
+        elif isinstance(op, (_Host, _Match)):
+            flush()
+            out.append(op)
+        elif blocks:
+            blocks[-1][1].append(op)
+        else:
+            out.append(op)
+    flush()
+    return tuple(out)
+
+
 _cache: dict[Path, SshConfigFile] = {}
+
+
+@functools.cache
+def _passwd(uid: int) -> tuple[str, str]:
+    """(home, user name) from the password database, read once per process (0.1 ms a call, twice a host)."""
+    try:
+        entry = pwd.getpwuid(uid)
+    except KeyError:
+        import getpass
+
+        return os.path.expanduser("~"), getpass.getuser()
+    return entry.pw_dir, entry.pw_name
 
 
 def _home() -> str:
     """OpenSSH expands ``~`` and ``%d`` from the password database, not ``$HOME``."""
-    try:
-        return pwd.getpwuid(os.getuid()).pw_dir
-    except KeyError:
-        return os.path.expanduser("~")
+    return _passwd(os.getuid())[0]
 
 
 def default_config_path() -> Path:
@@ -406,6 +468,7 @@ class ResolvedSsh:
     user: str
     identity_files: tuple[str, ...]  # expanded, in OpenSSH's order; the defaults when none is named
     identity_file: str | None  # the first that exists
+    identity_origins: tuple[str, ...]  # where each of identity_files was named
     missing_identity_files: tuple[str, ...]  # named explicitly but absent: skipped, as OpenSSH does
     identities_named: bool  # the config or the cockpit named identity files (else OpenSSH's defaults)
     proxy_jump: str | None
@@ -417,7 +480,8 @@ class ResolvedSsh:
 
     def origin_of(self, name: str) -> str:
         """Where a field came from: ``cockpit.toml:12``, ``~/.ssh/config:4``, ``OpenSSH default``…"""
-        return dict(self.origins).get(name, "OpenSSH default")
+        return dict(self.origins).get(name, "this machine's user (OpenSSH default)" if name == "user"
+                                      else "OpenSSH default")
 
     def option(self, keyword: str) -> tuple[str, ...] | None:
         """The arguments of an ssh_config option that applied (lowercase keyword), or None."""
@@ -429,7 +493,9 @@ class ResolvedSsh:
         return (self.hostname, self.port)
 
     def warnings(self) -> tuple[str, ...]:
-        return tuple(f"identity file {f} does not exist: skipped (as OpenSSH does)"
+        """What an operator should know about this connection (shown by ``validate`` and the host detail)."""
+        origins = dict(zip(self.identity_files, self.identity_origins, strict=True))
+        return tuple(f"identity file {f} ({origins.get(f, '?')}) does not exist: skipped, as OpenSSH does"
                      for f in self.missing_identity_files)
 
 
@@ -488,17 +554,32 @@ def _walk(ops: tuple[object, ...], s: _State, active: bool, never: bool) -> bool
         elif isinstance(op, _Include):
             for _name, sub in op.files:
                 _walk(sub, s, active, never or not active)  # an include never changes its parent's block
+        elif isinstance(op, _Run):
+            hits = () if never else op.index.get(s.host, ())
+            for i in hits:
+                _walk(op.blocks[i], s, True, False)
+            active = bool(hits) and hits[-1] == len(op.blocks) - 1  # as if the run's last Host line was read
     return active
 
 
+class _Tokens(dict[str, str]):
+    """The ``%`` tokens of one host; ``%C`` (a hash of %l%h%p%r) is computed only when a value uses it."""
+
+    def __missing__(self, key: str) -> str:
+        if key != "C":
+            raise KeyError(key)
+        text = f"{self['l']}{self['h']}{self['p']}{self['r']}"
+        self["C"] = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+        return self["C"]
+
+
 def _percent(text: str, tokens: dict[str, str]) -> str:
+    if "%" not in text:
+        return text
+
     def one(m: re.Match[str]) -> str:
         key = m.group(1)
-        if key == "%":
-            return "%"
-        if key not in tokens:
-            raise KeyError(key)
-        return tokens[key]
+        return "%" if key == "%" else tokens[key]
 
     return re.sub(r"%(.)", one, text)
 
@@ -536,7 +617,7 @@ def jump_hops(proxy_jump: str) -> tuple[tuple[str | None, str, int | None], ...]
 
 
 def _hop(hop: str) -> tuple[str, str, int] | None:
-    m = re.fullmatch(r"(?:ssh://)?(?:([^@\s]+)@)?(\[[^\]]+\]|[^:@\s/\[\]]+)(?::(\d+))?/?", hop.strip())
+    m = re.fullmatch(r"(?:ssh://)?(?:(\S+)@)?(\[[^\]]+\]|[^:@\s/\[\]]+)(?::(\d+))?/?", hop.strip())
     if m is None:
         return None
     port = int(m.group(3)) if m.group(3) else 0
@@ -546,12 +627,7 @@ def _hop(hop: str) -> tuple[str, str, int] | None:
 
 
 def _local_user() -> str:
-    try:
-        return pwd.getpwuid(os.getuid()).pw_name
-    except KeyError:
-        import getpass
-
-        return getpass.getuser()
+    return _passwd(os.getuid())[1]
 
 
 def resolve_ssh(alias: str, config: SshConfigFile | None, *, hostname: Sourced | None = None,
@@ -561,8 +637,12 @@ def resolve_ssh(alias: str, config: SshConfigFile | None, *, hostname: Sourced |
     """One host's options, as ``ssh -p PORT -l USER -i KEY -J JUMP ALIAS`` would resolve them with this config.
 
     The given values come first (OpenSSH's command line beats the file); ``hostname`` is a HostName given
-    by the caller (an inventory's ``ansible_host`` goes in ``alias`` instead when no ssh_config aliasing is
-    wanted). Raises :class:`KeyError` only never: an unknown ``%`` token is a :class:`ConfigError`.
+    by the caller, like ``-o HostName=`` (an inventory's ``ansible_host`` is the ``alias``, as Ansible runs
+    ``ssh ANSIBLE_HOST``, so the file's ``Host`` blocks match it).
+
+    Raises:
+        ConfigError: an unknown ``%`` token in an option the cockpit expands, or a given ProxyJump that
+            OpenSSH would refuse (named with its origin).
     """
     s = _State(alias=alias, host=alias, local_user=_local_user(), final_pass=False)
     for name, given in (("hostname", hostname), ("port", port), ("user", user)):
@@ -595,11 +675,18 @@ def _finish(s: _State, config: SshConfigFile | None, given_ids: tuple[Sourced, .
         origins["user"] = v["user"][2]
     home = _home()
     short = socket.gethostname().split(".")[0]
-    tokens = {"h": host, "p": str(port), "r": user, "u": s.local_user, "n": s.alias, "d": home,
-              "l": socket.gethostname(), "L": short, "i": str(os.getuid())}
+    local = socket.gethostname()
+    alias_key = v.get("hostkeyalias")
+    tokens = _Tokens({"h": host, "p": str(port), "r": user, "u": s.local_user, "n": s.alias, "d": home,
+                      "l": local, "L": short, "i": str(os.getuid()), "k": alias_key[0][0] if alias_key else s.alias})
     jump = None
     if "proxyjump" in v:
         jump = _jump(v["proxyjump"][1])
+        if jump is None:  # only a given one: the file's were checked at parse
+            file, _, line = v["proxyjump"][2].rpartition(":")
+            raise ConfigError(ConfigIssue(file or v["proxyjump"][2], "", f"invalid ProxyJump {v['proxyjump'][1]!r}",
+                                          "write [user@]host[:port] hops separated by commas",
+                                          int(line) if line.isdigit() else None))
         if jump == "none":
             jump = None
         else:
@@ -609,7 +696,8 @@ def _finish(s: _State, config: SshConfigFile | None, given_ids: tuple[Sourced, .
     command = line = None
     if "proxycommand" in v and v["proxycommand"][1].strip().lower() != "none":
         command = v["proxycommand"][1]
-        line = _expand(v["proxycommand"][1], tokens, v["proxycommand"][2], tilde=False, home=home)
+        line = _expand(v["proxycommand"][1], {k: tokens[k] for k in "hnpr"}, v["proxycommand"][2], tilde=False,
+                       home=home)
         origins["proxy_command"] = v["proxycommand"][2]
     named: list[tuple[str, str]] = [(str(g.value), g.origin) for g in given_ids]
     for args, origin in s.appended.get("identityfile", []):
@@ -626,10 +714,17 @@ def _finish(s: _State, config: SshConfigFile | None, given_ids: tuple[Sourced, .
     if first is not None:
         origins["identity_file"] = file_origin[first]
     missing = tuple(f for f in files if named and not os.path.isfile(f))
-    options = tuple((k, val[0]) for k, val in v.items() if k not in ("hostname", "port", "user", "proxyjump"))
-    options += tuple((k, tuple(a for args, _o in vals for a in args)) for k, vals in s.appended.items())
+    def expanded(keyword: str, args: tuple[str, ...], origin: str) -> tuple[str, ...]:
+        if keyword not in _EXPANDED or args[0].lower() == "none" or args[0] == "SSH_AUTH_SOCK":
+            return args
+        return tuple(_expand(a, tokens, origin, tilde=True, home=home) for a in args)
+
+    options = tuple((k, expanded(k, val[0], val[2])) for k, val in v.items()
+                    if k not in ("hostname", "port", "user", "proxyjump"))
+    options += tuple((k, tuple(a for args, o in vals for a in expanded(k, args, o))) for k, vals in s.appended.items()
+                     if k != "identityfile")
     return ResolvedSsh(alias=s.alias, hostname=host, port=port, user=user, identity_files=tuple(files),
-                       identity_file=first, missing_identity_files=missing, identities_named=bool(named),
+                       identity_file=first, identity_origins=tuple(file_origin[f] for f in files), missing_identity_files=missing, identities_named=bool(named),
                        proxy_jump=jump, proxy_command=command, proxy_command_line=line, options=options,
                        origins=tuple(origins.items()), config_path=config.path if config else None)
 
@@ -643,7 +738,7 @@ def _expand(raw: str, tokens: dict[str, str], origin: str, *, tilde: bool, home:
     except KeyError as exc:
         file, _, line = origin.rpartition(":")
         raise ConfigError(ConfigIssue(file or origin, "", f"unknown token %{exc.args[0]} in {raw!r}",
-                                      "use %h %p %r %u %n %d %l %L %i %j or %% for a percent sign",
+                                      "use %h %p %r %u %n %d %l %L %i %j %k %C or %% for a percent sign",
                                       int(line) if line.isdigit() else None)) from None
     return _env(text) if tilde else text
 
