@@ -62,7 +62,7 @@ screenshots: $(STAMP)
 # Debian's pssh and bench/.venv (ansible-core, parallel-ssh, py-spy); results go to bench/results/.
 # bench-quick: small N, few runs, about eight minutes. bench: the full suite (about 2 hours: B5 and B6 soaks).
 # bench-scale: B8 alone (issue 20: cold snapshot at 100/200/1,000 hosts, a bastion, warm rounds and the TUI's
-# first full table at 1,000 hosts), about 25 minutes.
+# first full table at 1,000 hosts); about an hour on a loaded 2-core machine.
 .PHONY: bench bench-quick bench-scale
 
 bench: setup

@@ -49,7 +49,7 @@ PROFILES: dict[str, dict[str, list[list[str]]]] = {
         "b5": [["b5_soak.py", "--hosts", "100", "--rounds", "3600", "--interval", "0.5", "--out", "b5_soak"]],
         "b6": [["b6_false_alarms.py", "--soak", "1800", "--out", "b6_false_alarms"]],
         "b7": [["b7_flood.py", "--quiet-seconds", "30", "--big-mb", "50", "--out", "b7_flood"]],
-        # issue 20, not in the default --only (make bench-scale): about 25 minutes, 1,000 sshd at once
+        # issue 20, not in the default --only (make bench-scale): 1,000 sshd at once; about an hour on a loaded machine
         "b8": [["b8_scale.py", "cold", "--hosts", "100,200", "--runs", "3", "--out", "b8_scale_cold"],
                ["b8_scale.py", "bastion", "--hosts", "40", "--runs", "3", "--out", "b8_scale_bastion"],
                ["b8_scale.py", "big", "--hosts", "1000", "--warm-rounds", "3", "--out", "b8_scale_big"]],
