@@ -24,6 +24,7 @@ import asyncio
 import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -81,8 +82,8 @@ class ScaleFleet(BenchFleet):
         for proc in procs:
             try:
                 proc.wait(timeout=10)
-            except Exception:  # noqa: BLE001 - left to the per-host stop below
-                continue
+            except subprocess.TimeoutExpired:
+                pass  # left to the per-host stop below
         for h in self.hosts:
             if h._proc is not None and h._proc.poll() is not None:
                 h._proc = None
