@@ -233,10 +233,10 @@ class HostSpec:
     login_shell: bool = False
     mounts: tuple[str, ...] = ("/",)
     identity_file: str | None = None
-    #: ``[user@]host[:port][,...]`` as ssh's ProxyJump (wins over the ssh_config's); ``"none"``: direct
+    #: ``[user@]host[:port][,...]`` like ``ssh -J``: wins over the ssh_config's ProxyJump (an inventory's
+    #: bastion); ``"none"``: direct
     proxy_jump: str | None = None
     source: tuple[str, int | None] | None = None  # (file, line) that declared it, for error messages
-    proxy_jump: str | None = None  # like ``ssh -J``: wins over the ssh config's ProxyJump (an inventory's bastion)
 
 
 @dataclass(frozen=True)
