@@ -74,6 +74,7 @@ class Probe:
         self.ticks: list[float] = []
         self.rounds: list[tuple[float, float]] = []  # (at, round seconds)
         self.http: list[tuple[float, float]] = []  # (at, latency seconds)
+        self.uncounted: list[tuple[float, float]] = []  # answers whose timing was not counted (checks/probing.py)
         self.changes: list[tuple[float, StatusChange]] = []
         self.rss: list[tuple[float, int]] = []
         app.engine.round_hooks.append(self.on_round)
@@ -83,6 +84,8 @@ class Probe:
         if state.round_ended and state.round_started:
             self.rounds.append((now, state.round_ended - state.round_started))
         self.http.extend((now, r.latency) for r in state.results if r.kind == "http" and r.latency is not None)
+        self.uncounted.extend((now, float(r.get("uncounted_ms") or 0) / 1000) for r in state.results
+                              if r.kind == "http" and r.get("timing"))
         self.changes.extend((now, e) for e in events)
 
     def tick(self) -> None:
@@ -92,13 +95,16 @@ class Probe:
         ticks = [t for t in self.ticks if t0 <= t <= t1]
         gaps = [(b - a) * 1000 for a, b in zip(ticks, ticks[1:])] or [0.0]
         rounds = [d * 1000 for t, d in self.rounds if t0 <= t <= t1] or [0.0]
-        http = [d * 1000 for t, d in self.http if t0 <= t <= t1] or [0.0]
+        counted = [d * 1000 for t, d in self.http if t0 <= t <= t1]
+        uncounted = [d * 1000 for t, d in self.uncounted if t0 <= t <= t1]
+        http, raw = counted or [0.0], counted + uncounted or [0.0]
         changes = [e for t, e in self.changes if t0 <= t <= t1]
         return {
             "seconds": round(t1 - t0, 1),
             "ui_tick_gap_ms": {"p50": round(pct(gaps, 50), 1), "p99": round(pct(gaps, 99), 1), "max": round(max(gaps), 1)},
             "round_ms": {"p50": round(pct(rounds, 50), 1), "p99": round(pct(rounds, 99), 1), "n": len(rounds)},
-            "http_probe_ms": {"p50": round(pct(http, 50), 2), "p99": round(pct(http, 99), 2), "n": len(http)},
+            "http_probe_ms": {"p50": round(pct(http, 50), 2), "p99": round(pct(http, 99), 2), "n": len(http),
+                              "not_counted": len(uncounted), "p99_all_answers": round(pct(raw, 99), 2)},
             "false_downs": sum(1 for e in changes if e.new in ("down", "unreachable")),
             "status_changes": [f"{e.host} {e.service or 'reach'} {e.old} -> {e.new}: {e.detail}" for e in changes],
             "rss_mb_max": round(max((r for t, r in self.rss if t0 <= t <= t1), default=0) / 2**20, 1),

@@ -110,6 +110,10 @@ def b7(d: dict[str, Any]) -> None:
     for name, key, sub in (("UI tick gap p99 ms", "ui_tick_gap_ms", "p99"), ("UI tick gap max ms", "ui_tick_gap_ms", "max"),
                            ("HTTP probe p99 ms", "http_probe_ms", "p99"), ("round p99 ms", "round_ms", "p99")):
         print(f"| {name} | {q[key][sub]} | {fl[key][sub]} |")
+    print(f"| HTTP p99 ms over every answer, counted or not | {q['http_probe_ms'].get('p99_all_answers', '')} | "
+          f"{fl['http_probe_ms'].get('p99_all_answers', '')} |")
+    print(f"| HTTP answers whose timing was not counted | {q['http_probe_ms'].get('not_counted', '')} | "
+          f"{fl['http_probe_ms'].get('not_counted', '')} |")
     print(f"| false downs | {q['false_downs']} | {fl['false_downs']} |")
     print(f"| RSS max MB | {q['rss_mb_max']} | {fl['rss_mb_max']} |")
     print(f"| remote end to finished, max s | | {fl.get('finish_lag_s_max')} |")

@@ -237,6 +237,13 @@ class HostSpec:
     #: bastion); ``"none"``: direct
     proxy_jump: str | None = None
     source: tuple[str, int | None] | None = None  # (file, line) that declared it, for error messages
+    proxy_command: str | None = None  # a ProxyCommand from the same place (mutually exclusive with proxy_jump)
+    #: where each connection field came from: (field, "file:line (variable)"), for ``cockpit validate``
+    origins: tuple[tuple[str, str], ...] = ()
+
+    def origin(self, field_name: str) -> str | None:
+        """Where ``field_name`` (address, port, user, identity_file, ...) was set, if recorded."""
+        return dict(self.origins).get(field_name)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -19,15 +20,26 @@ from cockpit.engine import Engine
 ROOT = Path(__file__).resolve().parents[1]
 
 
-async def _probe_with_loop_blocked(tmp_path, httpd, fleet, block: float):  # type: ignore[no-untyped-def]
-    url = httpd.route("/slow", delay=3.0)
+async def _probe_with_loop_blocked(tmp_path, httpd, fleet, block: float, where: str = "probes",  # type: ignore[no-untyped-def]
+                                   delay: float = 3.0, at: float = 0.2):
+    """One probe of h1's web service with a loop of the cockpit held ``block`` seconds ``at`` seconds in.
+
+    ``where``: ``"probes"`` stops the probe worker process (the machine starving the probing itself),
+    ``"main"`` holds the main loop (a render, an output flood).
+    """
+    url = httpd.route("/slow", delay=delay)
     path = write_config(tmp_path, fleet, f'[services.web]\non = ["h1"]\nhttp = "{url}"\ntimeout = "1s"\n',
                         hosts=["h1"])
     async with Engine(load_config(path)) as engine:
-        await engine.run_round()  # connected; the loop monitor runs
+        await engine.run_round()  # connected; the loop monitors run
         loop = asyncio.get_running_loop()
-        if block:
-            loop.call_later(0.2, time.sleep, block)  # the cockpit busy (a render, a flood) mid-probe
+        if block and where == "main":
+            loop.call_later(at, time.sleep, block)
+        elif block:
+            pid = engine.probes.pid
+            assert pid is not None
+            loop.call_later(at, os.kill, pid, signal.SIGSTOP)
+            loop.call_later(at + block, os.kill, pid, signal.SIGCONT)
         snap = await engine.run_round()
     return next(r for r in snap.host("h1").results if r.service == "web")
 
@@ -41,6 +53,23 @@ async def test_a_probe_timed_out_while_the_cockpit_stalled_is_not_down(fleet, ht
 async def test_a_probe_timed_out_with_the_cockpit_on_time_is_down(fleet, httpd, tmp_path) -> None:  # type: ignore[no-untyped-def]
     result = await _probe_with_loop_blocked(tmp_path, httpd, fleet, block=0.0)
     assert result.status == "down" and "within 1s" in result.detail, result
+
+
+async def test_a_stalled_screen_neither_stretches_nor_fails_a_probe(fleet, httpd, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The main loop held 1.5 s (what a flood of output did to it): the probe runs in its own loop, so a
+    fast endpoint is up with its own latency, not the stall's (before: 1.5 s measured, or down)."""
+    result = await _probe_with_loop_blocked(tmp_path, httpd, fleet, block=1.5, where="main", delay=0.0, at=0.0)
+    assert result.status == "up", result
+    assert result.latency is not None and result.latency < 0.75, result
+
+
+async def test_a_latency_timed_while_the_probe_loop_stalled_is_not_counted(fleet, httpd, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The answer came (up) but its timing includes the cockpit's own 0.5 s stall: no latency sample, and
+    the result says why, so no p95 and no regression is judged on it."""
+    result = await _probe_with_loop_blocked(tmp_path, httpd, fleet, block=0.5, delay=0.3, at=0.1)
+    assert result.status == "up", result
+    assert result.latency is None, result
+    assert str(result.get("timing")).startswith("not counted: the cockpit ran"), result
 
 
 async def test_a_hung_host_is_unreachable_within_a_keepalive_interval(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -104,3 +133,51 @@ def test_watch_prints_healthy_hosts_on_time_while_one_hangs(fleet, tmp_path) -> 
         ends = [next(h for h in line["hosts"] if h["name"] == name) for _, line in lines]
         assert all(h["reach"] == "ok" for h in ends), ends
     assert [line["round"] for _, line in lines] == [2, 3, 4]
+
+
+def test_only_a_stall_inside_the_timed_part_drops_a_latency() -> None:
+    """A stall before the request was sent (building the client) leaves the figure; one inside it drops it."""
+    from cockpit.checks import LoopLag, Verdict, trust_timing
+
+    lag = LoopLag()
+    now = time.monotonic()
+    lag._samples.extend([(now - 1.0, 0.3), (now - 0.05, 0.04)])  # stalls over [-1.3, -1.0] and [-0.09, -0.05]
+    assert abs(lag.stalled_within(now - 0.5, now) - 0.04) < 1e-9
+    assert abs(lag.stalled_within(now - 1.1, now) - 0.1) < 1e-9  # only the stall's part inside the window
+    up = Verdict("up", "200 OK", (("http_status", 200), ("connect_ms", 1.0)))
+    kept, latency = trust_timing(up, 0.5, 0.04)  # 40 ms of stall in a 500 ms answer: within its 20 % share
+    assert latency == 0.5 and kept is up
+    dropped, latency = trust_timing(up, 0.05, 0.04)  # 40 ms of stall in a 50 ms answer: not the server's time
+    assert latency is None and dropped.status == "up"
+    assert dict(dropped.extra) == {"http_status": 200, "timing": "not counted: the cockpit ran 40 ms late while timing it",
+                                   "uncounted_ms": 50.0}
+
+
+def test_the_probe_worker_never_outlives_the_cockpit(tmp_path, httpd) -> None:  # type: ignore[no-untyped-def]
+    """Crash: `cockpit watch` killed outright (SIGKILL, no clean-up) leaves no probe worker behind."""
+    import psutil
+
+    httpd.route("/ok")
+    cfg = tmp_path / "probe.toml"
+    cfg.write_text(f'[cockpit]\ninterval = "0.5s"\n[journal]\npath = "{tmp_path / "j.sqlite"}"\n'
+                   f'[hosts.local]\ntransport = "local"\n[services.web]\non = ["local"]\nhttp = "{httpd.url("/ok")}"\n')
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "cockpit", "watch", "-c", str(cfg), "--jsonl", "--rounds", "1000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
+    worker = None
+    try:
+        assert proc.stdout is not None
+        assert json.loads(proc.stdout.readline())  # a round came: its probe went through the worker
+        workers = [c for c in psutil.Process(proc.pid).children() if "cockpit.checks.probe_worker" in c.cmdline()]
+        assert len(workers) == 1, workers
+        worker = workers[0]
+        proc.kill()
+        proc.wait(timeout=10)
+        worker.wait(timeout=10)  # its stdin closed with the cockpit: it exits by itself
+        assert not worker.is_running()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if worker is not None and worker.is_running():
+            worker.kill()
+            raise AssertionError("the probe worker outlived the cockpit")

@@ -173,7 +173,7 @@ def test_empty_inventories(tmp_path: Path) -> None:
     ("name", "text", "line", "needle"),
     [
         ("bad_header.ini", "[web\nhost1\n", 1, "malformed section header"),
-        ("bad_kind.ini", "[web:hosts]\nhost1\n", 1, "unknown section kind"),
+        ("bad_kind.ini", "[web:host]\nhost1\n", 1, "unknown section kind"),
         ("bad_var.ini", "[web]\nhost1 ansible_port\n", 2, "expected key=value"),
         ("bad_quote.ini", '[web]\nhost1 ansible_host="x\n', 2, "cannot parse line"),
         ("bad_range.ini", "[web]\nweb[01:3]\n", 2, "bad host range"),
@@ -204,8 +204,71 @@ def test_children_cycle_is_an_error(tmp_path: Path) -> None:
 def test_unreadable_inventories(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_ansible(tmp_path / "missing.ini")
-    with pytest.raises(ConfigError, match="directory"):
-        load_ansible(tmp_path)
+    assert load_ansible(tmp_path) == []  # an inventory directory, empty so far
     (tmp_path / "latin1.ini").write_bytes(b"caf\xe9\n")
     with pytest.raises(ConfigError, match="UTF-8"):
         load_ansible(tmp_path / "latin1.ini")
+
+
+def test_editing_group_vars_is_noticed_like_editing_the_inventory(tmp_path: Path) -> None:
+    """group_vars/ and host_vars/ files that set a connection field are watched (a reload checks them)."""
+    import shutil
+
+    from cockpit.config import ConfigWatch, load_config
+
+    shutil.copytree(Path(__file__).parent / "data" / "ansible" / "gvars", tmp_path / "inv")
+    (tmp_path / "cockpit.toml").write_text('[inventory]\nansible = "inv/hosts.ini"\n')
+    config = load_config(tmp_path / "cockpit.toml", env={})
+    watched = {p.relative_to(tmp_path).as_posix() for p in ConfigWatch.files(config) if p.is_relative_to(tmp_path)}
+    assert {"inv/hosts.ini", "inv/group_vars/web.yaml", "inv/group_vars/eu", "inv/group_vars/db/20-more.yaml",
+            "inv/host_vars/db1/main.yml", "inv/host_vars/db2.json"} <= watched
+    watch = ConfigWatch(config)
+    assert not watch.changed()
+    (tmp_path / "inv" / "group_vars" / "web.yaml").write_text("ansible_user: someone-else-entirely\n")
+    assert watch.changed()
+
+
+def test_host_list_source_and_group_priority(tmp_path: Path) -> None:
+    hosts = load_ansible("alpha,beta:2222,")
+    assert [(h.name, h.port, h.tags) for h in hosts] == [("alpha", None, ()), ("beta", 2222, ())]
+    path = tmp_path / "prio.yml"  # equal depth: ansible_group_priority, then the name, decides who wins
+    path.write_text("all:\n  children:\n    zeta:\n      hosts:\n        h:\n      vars:\n        ansible_user: z\n"
+                    "    alpha:\n      hosts:\n        h:\n      vars:\n        ansible_user: a\n"
+                    "        ansible_group_priority: 5\n")
+    assert load_ansible(path)[0].user == "a"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "executable", "needle"),
+    [
+        ("dyn.py", "#!/bin/sh\necho {}\n", True, "dynamic inventory script"),
+        ("aws_ec2.yml", "plugin: amazon.aws.aws_ec2\nregions: [eu-west-1]\n", False, "inventory plugin"),
+        ("hosts.toml", "[web]\nhosts = {}\n", False, "TOML inventories"),
+    ],
+)
+def test_what_only_ansible_reads_points_at_the_switch(tmp_path: Path, name: str, text: str, executable: bool,
+                                                      needle: str) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    if executable:
+        path.chmod(0o755)
+    with pytest.raises(ConfigError) as info:
+        load_ansible(path)
+    assert needle in str(info.value) and "ansible_inventory_command = true" in str(info.value)
+
+
+def test_vaulted_group_vars_are_refused_with_the_file(tmp_path: Path) -> None:
+    (tmp_path / "hosts.ini").write_text("[web]\nweb1\n")
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "web.yml").write_text("$ANSIBLE_VAULT;1.1;AES256\n6162\n")
+    with pytest.raises(ConfigError, match=r"group_vars/web\.yml: .*ansible-vault"):
+        load_ansible(tmp_path / "hosts.ini")
+
+
+def test_inventory_switch_needs_a_source(tmp_path: Path) -> None:
+    from cockpit.config import load_config
+
+    (tmp_path / "cockpit.toml").write_text("[inventory]\nansible_inventory_command = true\n\n[hosts.a]\n")
+    with pytest.raises(ConfigError, match=r"cockpit\.toml:2: \[inventory\.ansible_inventory_command\] .*no "
+                                          r"\[inventory\] ansible source"):
+        load_config(tmp_path / "cockpit.toml", env={})

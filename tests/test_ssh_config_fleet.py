@@ -149,16 +149,16 @@ def test_validate_shows_each_connection_with_origins(tmp_path: Path) -> None:
     rows = [line.split() for line in out.splitlines()]
     assert ["r2d5", "10.20.30.41:9019", "via", "ops@jump:2222", "ssh"] in rows, out
     for field, value, origin in (("hostname", "10.20.30.41", f"{ssh_config}:2"), ("port", "9019", f"{ssh_config}:3"),
-                                 ("user", "pilot", f"{toml}:3"), ("key", str(key), f"{ssh_config}:5"),
+                                 ("user", "pilot", f"{toml}:4 (hosts.r2d5.user)"), ("key", str(key), f"{ssh_config}:5"),
                                  ("jump", "ops@jump:2222", f"{ssh_config}:6")):
-        assert any(row[-3:] == [field, value, origin] for row in rows), (field, out)
+        assert any(" ".join(row).endswith(f"{field} {value} {origin}") for row in rows), (field, out)
     assert f"{ssh_config}:7: UseKeychain is not an option of OpenSSH" in out
     assert "absent" in out and "skipped, as OpenSSH does" in out
     data = json.loads(validate(toml, "--json").stdout)
     conn = data["hosts"][0]["connection"]
     assert conn["hostname"] == {"value": "10.20.30.41", "origin": f"{ssh_config}:2"}
     assert conn["port"] == {"value": 9019, "origin": f"{ssh_config}:3"}
-    assert conn["user"] == {"value": "pilot", "origin": f"{toml}:3"}  # the host's table
+    assert conn["user"] == {"value": "pilot", "origin": f"{toml}:4 (hosts.r2d5.user)"}
     assert conn["key"] == {"value": str(key), "origin": f"{ssh_config}:5"}
     assert conn["jump"] == {"value": "ops@jump:2222", "origin": f"{ssh_config}:6"}
 

@@ -198,6 +198,9 @@ def test_a_hosts_own_values_win_over_the_file_with_their_origin(tmp_path: Path) 
     assert (r.hostname, r.port, r.user, r.proxy_jump) == ("10.0.0.5", 2202, "inv-user", "ops@inv-bastion:2222")
     assert [r.origin_of(f) for f in ("hostname", "port", "user", "proxy_jump")] == [
         f"{cfg}:2", "inventory hosts.ini:7", "inventory hosts.ini:7", "inventory hosts.ini:7"]
+    recorded = HostSpec(name="web1", address="web1", port=2202, source=("hosts.ini", 7),
+                        origins=(("port", "host_vars/web1.yml:2 (ansible_port)"),))
+    assert resolve_host(recorded, SshSettings(config=cfg)).origin_of("port") == "host_vars/web1.yml:2 (ansible_port)"
     assert r.destination == ("10.0.0.5", 2202)
 
 

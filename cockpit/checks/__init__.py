@@ -2,7 +2,9 @@
 
 Parts: ``remote`` (the shell snippet of each host-side kind and how to judge its output), ``batch`` (one
 round's snippets framed into one ``sh -s`` script, and its output split back), ``http`` (HTTP and TCP probes
-from the cockpit, direct or through an SSH forward).
+from the cockpit, direct or through an SSH forward), ``probing`` (the probe worker process that times
+direct probes away from the screen, and the rule that drops a latency timed while the cockpit stalled),
+``probe_worker`` (that process's ``main``), ``lag`` (how late an event loop runs).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from cockpit.checks.batch import (
     strip_frames,
 )
 from cockpit.checks.http import HttpProber, probe_tcp
+from cockpit.checks.lag import OVERLOADED, LoopLag, blame_for
+from cockpit.checks.probing import Probed, ProbeProcess, lateness, trust_timing
 from cockpit.checks.remote import Verdict, check_snippet, judge, needs_cut
 from cockpit.checks.targets import TARGET_PLACEHOLDERS, render_target, target_placeholders
 
@@ -26,6 +30,13 @@ __all__ = [
     "render_target",
     "target_placeholders",
     "HttpProber",
+    "LoopLag",
+    "OVERLOADED",
+    "Probed",
+    "ProbeProcess",
+    "blame_for",
+    "lateness",
+    "trust_timing",
     "SECTION_LIMIT",
     "Section",
     "SectionOutput",

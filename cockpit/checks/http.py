@@ -137,6 +137,17 @@ class HttpProber:
             self._clients[verify] = client
         return client
 
+    def warm(self) -> None:
+        """Build both clients and import what httpcore loads on its first request (its anyio backend).
+
+        Each costs 50-150 ms of CPU once (seconds on a loaded machine); a long-lived prober pays it
+        up front so no probe's deadline or timing ever includes it.
+        """
+        import httpcore._backends.anyio  # noqa: F401 (httpcore imports it lazily on the first request)
+
+        for verify in (True, False):
+            self._client(verify)
+
     async def aclose(self) -> None:
         for c in self._clients.values():
             await c.aclose()

@@ -5,27 +5,40 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cockpit.config.ansible import load_ansible
+from cockpit.config.ansible import DEFAULT_COMMAND_TIMEOUT, load_ansible
 from cockpit.config.source import KeyPath, Reader, resolve_path
 from cockpit.errors import ConfigError
 from cockpit.inventory import is_glob
+from cockpit.sanitize import strip_control
 from cockpit.spec import HostSpec
 
-__all__ = ["HOST_KEYS", "INVENTORY_KEYS", "name_problem", "read_hosts", "read_inventory"]
+__all__ = ["HOST_KEYS", "INVENTORY_KEYS", "name_problem", "origin_rows", "read_hosts", "read_inventory"]
 
-INVENTORY_KEYS = ("ansible",)
+INVENTORY_KEYS = ("ansible", "ansible_inventory_command", "ansible_inventory_timeout")
 HOST_KEYS = ("address", "port", "user", "tags", "transport", "login_shell", "mounts", "identity_file", "proxy_jump")
 
 
 def read_inventory(r: Reader, raw: Any, base: Path) -> list[HostSpec]:
-    """Hosts of ``[inventory] ansible``; its own issues join this config's."""
+    """Hosts of ``[inventory] ansible`` (one source or several); their own issues join this config's."""
     p: KeyPath = ("inventory",)
     t = r.table(p, raw)
     r.known(p, t, INVENTORY_KEYS)
-    if "ansible" not in t or not (text := r.string((*p, "ansible"), t["ansible"], example='"hosts.ini"')):
+    command = r.boolean((*p, "ansible_inventory_command"), t["ansible_inventory_command"]) \
+        if "ansible_inventory_command" in t else False
+    timeout = r.duration((*p, "ansible_inventory_timeout"), t["ansible_inventory_timeout"], DEFAULT_COMMAND_TIMEOUT) \
+        if "ansible_inventory_timeout" in t else DEFAULT_COMMAND_TIMEOUT
+    if "ansible" not in t:
+        for key in ("ansible_inventory_command", "ansible_inventory_timeout"):
+            if key in t:
+                r.issue((*p, key), f"{key} is set but there is no [inventory] ansible source",
+                        'add ansible = "hosts.ini" (or a list of sources), or remove it')
         return []
+    texts = r.strings((*p, "ansible"), t["ansible"], bare_ok=True, example='"hosts.ini" or ["hosts.ini", "extra/"]')
+    if not texts:
+        return []
+    sources = [text if "," in text else str(resolve_path(base, text)) for text in texts]  # "a,b," lists as given
     try:
-        return load_ansible(resolve_path(base, text))
+        return load_ansible(sources, command=command, timeout=timeout)
     except ConfigError as exc:
         if len(exc.issues) == 1 and not exc.issues[0].key and exc.issues[0].line is None:
             issue = exc.issues[0]  # the file itself is unusable: point at the config key that names it
@@ -98,6 +111,7 @@ def read_hosts(r: Reader, raw: Any, inventory: list[HostSpec], base: Path) -> li
             login_shell=r.boolean((*p, "login_shell"), t["login_shell"], False) if "login_shell" in t
             else (old.login_shell if old else False),
             mounts=mounts, identity_file=identity, proxy_jump=jump, source=(r.file, r.locator.line(p)),
+            proxy_command=old.proxy_command if old else None, origins=_origins(r, p, t, old),
         ))
     declared = {h.name for h in hosts}
     hosts.extend(h for h in inventory if h.name not in declared)
@@ -106,3 +120,35 @@ def read_hosts(r: Reader, raw: Any, inventory: list[HostSpec], base: Path) -> li
                 'add a [hosts.NAME] table (e.g. [hosts.web1] address = "web1.example.net") '
                 "or point [inventory] ansible at an inventory")
     return hosts
+
+
+def _origins(r: Reader, p: KeyPath, t: dict[str, Any], old: HostSpec | None) -> tuple[tuple[str, str], ...]:
+    """The inventory's origins, with the fields this table sets pointing at its lines."""
+    origins = dict(old.origins) if old else {}
+    for key in ("address", "port", "user", "identity_file", "transport"):
+        if key in t:
+            origins[key] = f"{r.file}:{r.locator.line((*p, key))} (hosts.{p[-1]}.{key})"
+    return tuple(origins.items())
+
+
+_SHOWN = ("address", "port", "user", "identity_file", "proxy_jump", "proxy_command", "transport")
+
+
+def origin_rows(hosts: list[HostSpec], base: Path | None) -> list[list[str]]:
+    """``cockpit validate``: per inventory host, each connection field set by the inventory or the config, and where."""
+    rows: list[list[str]] = []
+    for h in hosts:
+        if all(o.endswith(f"(hosts.{h.name}.{k})") for k, o in h.origins):
+            continue  # declared in the config alone: its table says it all
+        first = True
+        for key in _SHOWN:
+            where = h.origin(key)
+            if where is None:
+                continue
+            if base is not None:
+                where = where.replace(f"{base}/", "")
+            value = getattr(h, key)
+            rows.append([h.name if first else "", key, strip_control(str(value)), f"from {strip_control(where)}"])
+            first = False
+    return rows
+

@@ -20,7 +20,7 @@ from typing import Any
 
 from cockpit.config.actions import read_actions
 from cockpit.config.commands import check_placeholders
-from cockpit.config.hosts import read_hosts, read_inventory
+from cockpit.config.hosts import origin_rows, read_hosts, read_inventory
 from cockpit.config.runbook import read_runbook, thin_thresholds
 from cockpit.config.services import check_lifecycle_refs, read_services
 from cockpit.config.sshconf import check_ssh_config, connection_json, connections, describe_connections
@@ -289,6 +289,8 @@ def describe(config: Config) -> str:
         return f"{r.hostname}:{r.port}" + (f" via {r.proxy_jump}" if r.proxy_jump else "")
 
     lines += _table([[h.name, where(h), h.transport, ", ".join(h.tags)] for h in config.hosts], redactor)
+    if origin_rows_ := origin_rows(list(config.hosts), config.path.parent if config.path is not None else None):
+        lines += ["", "Where each host's connection comes from"] + _table(origin_rows_, redactor)
     rows, broken = describe_connections(config)
     if rows or broken:
         lines += ["", "SSH connections (what each will use, and where it came from)"]

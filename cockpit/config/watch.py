@@ -52,11 +52,15 @@ class ConfigWatch:
 
     @staticmethod
     def files(config: Config) -> list[Path]:
-        """The config file and every inventory file a host came from."""
+        """The config file and every inventory file a host or one of its connection fields came from."""
         out = [config.path] if config.path is not None else []
         for h in config.hosts:
-            if h.source and h.source[0]:
-                p = Path(h.source[0])
+            named = [h.source[0]] if h.source and h.source[0] else []
+            for _field, origin in h.origins:  # "group_vars/web.yml:3 (ansible_port)"
+                file, _, line = origin.rsplit(" (", 1)[0].rpartition(":")
+                if file and line.isdigit():
+                    named.append(file)
+            for p in map(Path, named):
                 if p not in out:
                     out.append(p)
         return out

@@ -16,19 +16,24 @@ from typing import Any
 from cockpit.checks import (
     SECTION_LIMIT,
     HttpProber,
+    LoopLag,
+    Probed,
+    ProbeProcess,
     Section,
     Verdict,
+    blame_for,
     build_script,
     check_snippet,
     end_marker,
     judge,
+    lateness,
     needs_cut,
     new_delimiter,
     parse_round,
     probe_tcp,
     render_target,
+    trust_timing,
 )
-from cockpit.engine.lag import LoopLag
 from cockpit.engine.load import LoadTracker
 from cockpit.errors import HostKeyError, TransportError
 from cockpit.model import CheckResult, HostState, Load
@@ -58,6 +63,8 @@ class HostPoller:
         self.tracker = LoadTracker(config.cockpit.history)
         self.state = HostState(name=spec.name, reach="unknown", tags=spec.tags)
         self.lag = LoopLag()  # the engine's monitor replaces this idle one: a missed deadline is blamed right
+        #: direct probes run in the probe worker (checks/probing.py); None: in this loop
+        self.probes: ProbeProcess | None = None
 
     @property
     def deadline(self) -> float:
@@ -182,22 +189,24 @@ class HostPoller:
     async def _network(self, svc: ServiceSpec) -> CheckResult:
         """HTTP/TCP from the cockpit, or through the ``via`` host's SSH connection.
 
-        A probe that failed at its deadline while the cockpit's loop was late is ``unknown`` (cockpit
-        overloaded), never ``down``: the answer may have been waiting unread.
+        Judged against the lateness of the loop that ran the probe (checks/probing.py): a probe that
+        failed at its deadline while that loop was late is ``unknown`` (cockpit overloaded), never
+        ``down``, since the answer may have been waiting unread; a latency timed while it was late
+        is not counted.
         """
         began = time.monotonic()
-        result = await self._probe(svc)
-        if result.status == "down" and time.monotonic() - began >= self._probe_deadline(svc) * 0.9:
-            blame = self.lag.blame(began)
-            if blame:
-                return dataclasses.replace(result, status="unknown", detail=self._text(f"{blame} ({result.detail})"),
-                                           latency=None)
-        return result
+        v, latency, late, timed_late = await self._probe(svc)
+        blame = blame_for(late)
+        if v.status == "down" and time.monotonic() - began >= self._probe_deadline(svc) * 0.9 and blame:
+            return self._result(svc, Verdict("unknown", f"{blame} ({v.detail})"), None)
+        v, latency = trust_timing(v, latency, timed_late)
+        return self._result(svc, v, latency)
 
     def _probe_deadline(self, svc: ServiceSpec) -> float:
         return svc.timeout or min(NETWORK_CHECK_DEADLINE, self.config.ssh.command_timeout)
 
-    async def _probe(self, svc: ServiceSpec) -> CheckResult:
+    async def _probe(self, svc: ServiceSpec) -> Probed:
+        """The verdict, the latency and how late the probing loop ran meanwhile (checks/probing.py)."""
         check = svc.check
         deadline = self._probe_deadline(svc)
         via = getattr(check, "via", None)
@@ -206,28 +215,28 @@ class HostPoller:
             check = dataclasses.replace(check, url=render_target(check.url, self.spec.name, address, url=True))
         elif isinstance(check, TcpCheck) and check.host and "{" in check.host:
             check = dataclasses.replace(check, host=render_target(check.host, self.spec.name, address, url=False))
+        vt = self.transports(via) if via else None
+        if not isinstance(vt, SshTransport) and self.probes is not None:
+            if isinstance(check, HttpCheck):
+                return await self.probes.http(check, deadline)
+            if isinstance(check, TcpCheck):
+                return await self.probes.tcp(check, address, deadline)
+            raise TypeError(check.kind)
+        began = time.monotonic()
         try:
             if isinstance(check, HttpCheck):
-                forward = None
-                if via:
-                    vt = self.transports(via)
-                    if not isinstance(vt, SshTransport):
-                        forward = None
-                    else:
-                        forward = vt.local_forward
+                forward = vt.local_forward if isinstance(vt, SshTransport) else None
                 v, latency = await self.prober.probe(check, deadline, forward)
             elif isinstance(check, TcpCheck):
                 opener = None
-                if via:
-                    vt = self.transports(via)
-                    if isinstance(vt, SshTransport):
-                        opener = lambda h, p, vt=vt: vt.open_tcp(h, p, deadline)  # noqa: E731
+                if isinstance(vt, SshTransport):
+                    opener = lambda h, p, vt=vt: vt.open_tcp(h, p, deadline)  # noqa: E731
                 v, latency = await probe_tcp(check, address, deadline, opener)
             else:
                 raise TypeError(check.kind)
         except TransportError as exc:
             v, latency = Verdict("unknown", f"via {via}: {exc.reason}"), None
-        return self._result(svc, v, latency)
+        return (v, latency, *lateness(self.lag, began, v, latency))
 
 
 def _carry_since(new: CheckResult, old: CheckResult | None) -> CheckResult:

@@ -13,9 +13,8 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 
 from cockpit import detach
-from cockpit.checks import HttpProber
+from cockpit.checks import HttpProber, LoopLag, ProbeProcess
 from cockpit.engine.actions import ActionRunner
-from cockpit.engine.lag import LoopLag
 from cockpit.engine.rounds import HostPoller
 from cockpit.history import History
 from cockpit.model import Expect, FleetSnapshot, HostState, StatusChange
@@ -98,10 +97,13 @@ class Engine:
             h.name: HostPoller(h, config, self._transports[h.name], self.prober, self.transport, self.redactor)
             for h in config.hosts
         }
-        #: how late this loop runs: a deadline missed while it was late is "cockpit overloaded" (engine/lag.py)
+        #: how late this loop runs: a deadline missed while it was late is "cockpit overloaded" (checks/lag.py)
         self.lag = LoopLag()
+        #: direct HTTP/TCP probes in a worker process, timed away from rendering (checks/probing.py)
+        self.probes = ProbeProcess()
         for poller in self.pollers.values():
             poller.lag = self.lag
+            poller.probes = self.probes
         self.actions = ActionRunner(self, config.host, self.redactor)
         self.actions.detached = detach.action_runner(self)
         state_dir = config.cockpit.state_dir
@@ -322,6 +324,7 @@ class Engine:
         await asyncio.gather(*(t.close() for t in self._transports.values()), return_exceptions=True)
         await self.ssh_pool.aclose()  # the jump hosts' connections, once nothing tunnels through them
         await self.prober.aclose()
+        await self.probes.aclose()
         await self.lag.stop()
 
     async def __aenter__(self) -> Engine:

@@ -633,7 +633,7 @@ def _local_user() -> str:
 def resolve_ssh(alias: str, config: SshConfigFile | None, *, hostname: Sourced | None = None,
                 port: Sourced | None = None, user: Sourced | None = None,
                 identity_files: tuple[Sourced, ...] = (), proxy_jump: Sourced | None = None,
-                alias_origin: str = "cockpit config") -> ResolvedSsh:
+                proxy_command: Sourced | None = None, alias_origin: str = "cockpit config") -> ResolvedSsh:
     """One host's options, as ``ssh -p PORT -l USER -i KEY -J JUMP ALIAS`` would resolve them with this config.
 
     The given values come first (OpenSSH's command line beats the file); ``hostname`` is a HostName given
@@ -650,6 +650,8 @@ def resolve_ssh(alias: str, config: SshConfigFile | None, *, hostname: Sourced |
             s.values[name] = ((str(given.value),), str(given.value), given.origin)
     if proxy_jump is not None:
         s.values["proxyjump"] = ((str(proxy_jump.value),), str(proxy_jump.value), proxy_jump.origin)
+    elif proxy_command is not None:  # one of the two, as OpenSSH keeps one
+        s.values["proxycommand"] = ((str(proxy_command.value),), str(proxy_command.value), proxy_command.origin)
     if config is not None:
         _walk(config.ops, s, True, False)
         canon = s.values.get("canonicalizehostname")
@@ -751,7 +753,11 @@ def _is_address(host: str) -> bool:
     return True
 
 
-def _origin(spec: HostSpec) -> str:
+def _origin(spec: HostSpec, field_name: str = "address") -> str:
+    """Where a host's field was set: the inventory's or the config's own record, else the declaring table."""
+    recorded = spec.origin(field_name)
+    if recorded:
+        return recorded
     if spec.source is None:
         return "cockpit config"
     file, line = spec.source
@@ -769,13 +775,15 @@ def resolve_host(spec: HostSpec, settings: SshSettings) -> ResolvedSsh:
     Raises:
         ConfigError: the ssh_config does not parse (file and line), or an option holds an unknown token.
     """
-    origin = _origin(spec)
     if spec.identity_file:
-        ids: tuple[Sourced, ...] = (Sourced(spec.identity_file, origin),)
+        ids: tuple[Sourced, ...] = (Sourced(spec.identity_file, _origin(spec, "identity_file")),)
     else:
         ids = tuple(Sourced(f, "[ssh] identity_files") for f in settings.identity_files)
-    return resolve_ssh(spec.address, load_ssh_config(settings.config),
-                       port=Sourced(spec.port, origin) if spec.port else None,
-                       user=Sourced(spec.user, origin) if spec.user else None,
-                       proxy_jump=Sourced(spec.proxy_jump, origin) if spec.proxy_jump else None,
-                       identity_files=ids, alias_origin=origin)
+
+    def given(field_name: str) -> Sourced | None:
+        value = getattr(spec, field_name)
+        return Sourced(value, _origin(spec, field_name)) if value else None
+
+    return resolve_ssh(spec.address, load_ssh_config(settings.config), port=given("port"), user=given("user"),
+                       proxy_jump=given("proxy_jump"), proxy_command=given("proxy_command"),
+                       identity_files=ids, alias_origin=_origin(spec))

@@ -23,7 +23,8 @@ OVERLOADED = "cockpit overloaded"
 class LoopLag:
     """Samples of the event loop's lateness; :meth:`worst_since` asks about a time window."""
 
-    def __init__(self) -> None:
+    def __init__(self, tick: float = TICK) -> None:
+        self._tick = tick
         self._samples: deque[tuple[float, float]] = deque()  # (monotonic time of the wake-up, seconds late)
         self._task: asyncio.Task[None] | None = None
         self._expected = 0.0  # when the monitor should wake next (0: not running)
@@ -42,8 +43,8 @@ class LoopLag:
 
     async def _run(self) -> None:
         while True:
-            self._expected = time.monotonic() + TICK
-            await asyncio.sleep(TICK)
+            self._expected = time.monotonic() + self._tick
+            await asyncio.sleep(self._tick)
             now = time.monotonic()
             self._samples.append((now, max(0.0, now - self._expected)))
             while self._samples and self._samples[0][0] < now - KEEP:
@@ -56,9 +57,30 @@ class LoopLag:
             worst = max(worst, time.monotonic() - self._expected)
         return worst
 
+    def stalled_within(self, start: float, end: float) -> float:
+        """The longest stall of the loop (seconds) that overlapped ``[start, end]`` (monotonic).
+
+        A wake-up at ``at`` that came ``lag`` late means the loop could run nothing over
+        ``[at - lag, at]``; only the part of it inside the window counts. A stall before the window
+        (building a client, say) did not stretch what was timed inside it.
+        """
+        worst = 0.0
+        for at, lag in self._samples:
+            if at >= start and lag:
+                worst = max(worst, min(at, end) - max(at - lag, start))
+        if self._expected:
+            now = time.monotonic()
+            if now > self._expected:
+                worst = max(worst, min(now, end) - max(self._expected, start))
+        return max(0.0, worst)
+
     def blame(self, since: float) -> str:
         """``""`` when the loop kept time since ``since``; else why a missed deadline is the cockpit's."""
-        late = self.worst_since(since)
-        if late < BLAME_LAG:
-            return ""
-        return f"{OVERLOADED}: its event loop ran {late:.1f}s late, so this deadline says nothing about the host"
+        return blame_for(self.worst_since(since))
+
+
+def blame_for(late: float) -> str:
+    """``""`` below :data:`BLAME_LAG` seconds late; else why a deadline missed meanwhile is the cockpit's."""
+    if late < BLAME_LAG:
+        return ""
+    return f"{OVERLOADED}: its event loop ran {late:.1f}s late, so this deadline says nothing about the host"
