@@ -64,7 +64,9 @@ screenshots: $(STAMP)
 # Benchmarks against ansible, pssh and parallel-ssh (docs/performance.md): bench/setup.sh installs
 # Debian's pssh and bench/.venv (ansible-core, parallel-ssh, py-spy); results go to bench/results/.
 # bench-quick: small N, few runs, about eight minutes. bench: the full suite (about 2 hours: B5 and B6 soaks).
-.PHONY: bench bench-quick
+# bench-scale: B8 alone (issue 20: cold snapshot at 100/200/1,000 hosts, a bastion, warm rounds and the TUI's
+# first full table at 1,000 hosts); about an hour on a loaded 2-core machine.
+.PHONY: bench bench-quick bench-scale
 
 bench: setup
 	bash bench/setup.sh
@@ -73,3 +75,7 @@ bench: setup
 bench-quick: setup
 	bash bench/setup.sh
 	$(PY) bench/run.py quick
+
+bench-scale: setup
+	bash bench/setup.sh
+	$(PY) bench/run.py full --only b8

@@ -2,10 +2,11 @@
 
 Usage: .venv/bin/python bench/run.py quick|full [--only b1,b2,...] [--soak-rounds N]
 
-Each scenario is its own script (bench/b1_fanout.py ... bench/b7_flood.py), run here one after the other,
+Each scenario is its own script (bench/b1_fanout.py ... bench/b8_scale.py), run here one after the other,
 never two at once (they share two cores with the sshd fleet). Results: bench/results/<name>.json
 (quick runs are prefixed ``quick_``); then bench/report.py prints the summary tables.
-``make bench`` and ``make bench-quick`` call this after bench/setup.sh.
+``make bench`` and ``make bench-quick`` call this after bench/setup.sh; ``make bench-scale`` runs B8 alone
+(``--only b8``: issue 20's scale figures, 1,000 hosts).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ PROFILES: dict[str, dict[str, list[list[str]]]] = {
         "b6": [["b6_false_alarms.py", "--soak", "30", "--out", "quick_b6_false_alarms"]],
         "b7": [["b7_flood.py", "--quiet-seconds", "10", "--big-mb", "10", "--out", "quick_b7_flood"]],
         "b9": [["b9_wire.py", "--seconds", "20", "--warmup", "10", "--out", "quick_b9_wire"]],
+        "b8": [["b8_scale.py", "cold", "--hosts", "20,40", "--runs", "1", "--out", "quick_b8_scale_cold"],
+               ["b8_scale.py", "bastion", "--hosts", "40", "--runs", "1", "--out", "quick_b8_scale_bastion"]],
     },
     "full": {
         "b1": [["b1_fanout.py", "--hosts", "50,200", "--runs", "5", "--out", "b1_fanout"]],
@@ -48,6 +51,10 @@ PROFILES: dict[str, dict[str, list[list[str]]]] = {
         "b6": [["b6_false_alarms.py", "--soak", "1800", "--out", "b6_false_alarms"]],
         "b7": [["b7_flood.py", "--quiet-seconds", "30", "--big-mb", "50", "--out", "b7_flood"]],
         "b9": [["b9_wire.py", "--seconds", "60", "--warmup", "10", "--out", "b9_wire"]],
+        # issue 20, not in the default --only (make bench-scale): 1,000 sshd at once; about an hour on a loaded machine
+        "b8": [["b8_scale.py", "cold", "--hosts", "100,200", "--runs", "3", "--out", "b8_scale_cold"],
+               ["b8_scale.py", "bastion", "--hosts", "40", "--runs", "3", "--out", "b8_scale_bastion"],
+               ["b8_scale.py", "big", "--hosts", "1000", "--warm-rounds", "3", "--out", "b8_scale_big"]],
     },
 }
 

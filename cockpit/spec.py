@@ -290,10 +290,10 @@ class HostSpec:
     login_shell: bool = False
     mounts: tuple[str, ...] = ("/",)
     identity_file: str | None = None
-    source: tuple[str, int | None] | None = None  # (file, line) that declared it, for error messages
-    #: jump host(s) as OpenSSH's ProxyJump spells them ("[user@]host[:port]", comma-separated), from an
-    #: Ansible inventory's ansible_ssh_common_args/extra_args; the SSH transport connects through them
+    #: ``[user@]host[:port][,...]`` like ``ssh -J``: wins over the ssh_config's ProxyJump (an inventory's
+    #: bastion); ``"none"``: direct
     proxy_jump: str | None = None
+    source: tuple[str, int | None] | None = None  # (file, line) that declared it, for error messages
     proxy_command: str | None = None  # a ProxyCommand from the same place (mutually exclusive with proxy_jump)
     #: where each connection field came from: (field, "file:line (variable)"), for ``cockpit validate``
     origins: tuple[tuple[str, str], ...] = ()
@@ -311,7 +311,8 @@ class SshSettings:
     connect_timeout: float = 5.0
     command_timeout: float = 30.0
     max_sessions: int = 8
-    max_startups: int = 8  # concurrent handshakes across the fleet (sshd MaxStartups is 10)
+    max_startups: int = 8  # handshakes in progress per destination sshd and per jump host (sshd MaxStartups is 10)
+    max_handshakes: int | None = None  # across the fleet, for this machine; None: sized from CPUs and fds
     keepalive: float = 15.0
     identity_files: tuple[str, ...] = ()  # extra private keys; else agent + ssh config + defaults
 

@@ -15,7 +15,7 @@ from cockpit.spec import HostSpec
 __all__ = ["HOST_KEYS", "INVENTORY_KEYS", "name_problem", "origin_rows", "read_hosts", "read_inventory"]
 
 INVENTORY_KEYS = ("ansible", "ansible_inventory_command", "ansible_inventory_timeout")
-HOST_KEYS = ("address", "port", "user", "tags", "transport", "login_shell", "mounts", "identity_file")
+HOST_KEYS = ("address", "port", "user", "tags", "transport", "login_shell", "mounts", "identity_file", "proxy_jump")
 
 
 def read_inventory(r: Reader, raw: Any, base: Path) -> list[HostSpec]:
@@ -96,6 +96,12 @@ def read_hosts(r: Reader, raw: Any, inventory: list[HostSpec], base: Path) -> li
         identity = old.identity_file if old else None
         if "identity_file" in t and (text := r.string((*p, "identity_file"), t["identity_file"])):
             identity = str(resolve_path(base, text))
+        jump = old.proxy_jump if old else None
+        if "proxy_jump" in t:
+            jump = r.env_string((*p, "proxy_jump"), t["proxy_jump"], example='"ops@bastion.example.net"') or None
+            if jump is not None and any(c.isspace() for c in jump.strip()):
+                r.issue((*p, "proxy_jump"), f"proxy_jump {jump!r} has spaces: jump hosts are separated by commas",
+                        'e.g. proxy_jump = "ops@bastion1,bastion2:2222", or "none" to connect directly')
         hosts.append(HostSpec(
             name=name, address=address,
             port=r.port((*p, "port"), t["port"]) if "port" in t else (old.port if old else None),
@@ -104,9 +110,8 @@ def read_hosts(r: Reader, raw: Any, inventory: list[HostSpec], base: Path) -> li
             tags=tuple(tags), transport=transport,
             login_shell=r.boolean((*p, "login_shell"), t["login_shell"], False) if "login_shell" in t
             else (old.login_shell if old else False),
-            mounts=mounts, identity_file=identity, source=(r.file, r.locator.line(p)),
-            proxy_jump=old.proxy_jump if old else None, proxy_command=old.proxy_command if old else None,
-            origins=_origins(r, p, t, old),
+            mounts=mounts, identity_file=identity, proxy_jump=jump, source=(r.file, r.locator.line(p)),
+            proxy_command=old.proxy_command if old else None, origins=_origins(r, p, t, old),
         ))
     declared = {h.name for h in hosts}
     hosts.extend(h for h in inventory if h.name not in declared)

@@ -41,7 +41,7 @@ COCKPIT_KEYS = ("title", "interval", "journal", "state_dir", "history", "phases"
 JOURNAL_KEYS = ("path", "lease_ttl")
 MIN_LEASE_TTL = 1.0  # the heartbeat runs every lease_ttl / 3: below a second it would be all heartbeats
 SSH_KEYS = ("config", "known_hosts", "host_keys", "connect_timeout", "command_timeout",
-            "max_sessions", "max_startups", "keepalive", "identity_files")
+            "max_sessions", "max_startups", "max_handshakes", "keepalive", "identity_files")
 HOST_KEY_POLICIES = ("strict", "accept-new")
 
 
@@ -131,9 +131,22 @@ def _ssh(r: Reader, raw: Any, base: Path) -> SshSettings:
         command_timeout=dur("command_timeout", d.command_timeout),
         max_sessions=num("max_sessions", 1, 64, d.max_sessions),
         max_startups=num("max_startups", 1, 100, d.max_startups),
+        max_handshakes=_auto_or_num(r, (*p, "max_handshakes"), t),
         keepalive=dur("keepalive", d.keepalive, zero_ok=True),
         identity_files=tuple(str(resolve_path(base, f)) for f in identity),
     )
+
+
+def _auto_or_num(r: Reader, key: KeyPath, t: dict[str, Any]) -> int | None:
+    """``max_handshakes``: ``"auto"`` (or absent) sizes it for this machine at start; else 1..1000."""
+    if key[-1] not in t or t[key[-1]] == "auto":
+        return None
+    value = t[key[-1]]
+    if isinstance(value, str):
+        r.issue(key, f"{key[-1]} must be \"auto\" or an integer, got {value!r}",
+                f'{key[-1]} = "auto" (sized from CPUs and file descriptors) or e.g. {key[-1]} = 64')
+        return None
+    return r.integer(key, value, 1, 1000, 64)
 
 
 # --------------------------------------------------------------------------- public API
@@ -262,7 +275,8 @@ def describe(config: Config) -> str:
               f"  journal   {j.path}   lease ttl {format_duration(j.lease_ttl)}",
              f"  ssh       host keys {s.host_keys}, connect {format_duration(s.connect_timeout)}, "
              f"command {format_duration(s.command_timeout)}, {s.max_sessions} sessions/host, "
-             f"{s.max_startups} concurrent handshakes"]
+             f"{s.max_startups} handshakes per sshd and jump host, "
+             f"{s.max_handshakes if s.max_handshakes is not None else 'auto'} across the fleet"]
     if c.phases:
         lines.append("  phases    " + "  ".join(f"{i}. {t}" for i, t in enumerate(c.phases, 1)))
     lines += ["", f"{len(config.hosts)} host{'s' if len(config.hosts) != 1 else ''}"]

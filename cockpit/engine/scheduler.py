@@ -21,7 +21,7 @@ from cockpit.model import Expect, FleetSnapshot, HostState, StatusChange
 from cockpit.sanitize import one_line
 from cockpit.secrets import Redactor
 from cockpit.spec import Config, HostSpec, ServiceSpec
-from cockpit.transports import CommandResult, LocalTransport, OutputCallback, SshTransport, Transport
+from cockpit.transports import CommandResult, LocalTransport, OutputCallback, SshPool, SshTransport, Transport
 
 
 class Subscription:
@@ -84,7 +84,9 @@ class Engine:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.redactor = Redactor(config.secrets)
-        self._handshakes = asyncio.Semaphore(config.ssh.max_startups)
+        #: handshake limits per destination sshd, per jump host and for this machine; the jump connections
+        self.ssh_pool = SshPool.for_fleet(config.ssh.max_startups, config.ssh.max_handshakes,
+                                          sum(h.transport == "ssh" for h in config.hosts))
         self._transports: dict[str, Transport] = {}
         self.prober = HttpProber()
         #: how late this loop runs: a deadline missed while it was late is "cockpit overloaded" (checks/lag.py)
@@ -116,7 +118,7 @@ class Engine:
 
     def _add_host(self, h: HostSpec, config: Config) -> None:
         self._transports[h.name] = (
-            LocalTransport(h) if h.transport == "local" else SshTransport(h, config.ssh, self._handshakes))
+            LocalTransport(h) if h.transport == "local" else SshTransport(h, config.ssh, self.ssh_pool))
         poller = HostPoller(h, config, self._transports[h.name], self.prober, self.transport, self.redactor)
         poller.lag = self.lag
         poller.probes = self.probes
@@ -380,6 +382,7 @@ class Engine:
         for sub in self._subs:
             sub.closed = True
         await asyncio.gather(*(t.close() for t in self._transports.values()), return_exceptions=True)
+        await self.ssh_pool.aclose()  # the jump hosts' connections, once nothing tunnels through them
         await self.prober.aclose()
         await self.probes.aclose()
         await self.lag.stop()

@@ -2,7 +2,8 @@
 
 Parts: ``base`` (the :class:`Transport` protocol, :class:`CommandResult`, the remote wrapper), ``ssh``
 (asyncssh, host keys, bounded handshakes and channels), ``sshconfig`` (the ssh_config read as OpenSSH reads it,
-once per change), ``keepshell`` (the kept ``sh -s``), ``local``, ``stream``.
+once per change), ``keepshell`` (the kept ``sh -s``), ``limits`` (handshakes per sshd, per jump host and
+per machine; the pool of shared jump connections), ``local``, ``stream``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from cockpit.transports.base import (
     Transport,
     wrap_remote,
 )
+from cockpit.transports.limits import HandshakeLimits, LimitsView, SshPool
 from cockpit.transports.local import LocalTransport
 from cockpit.transports.ssh import SshTransport
 from cockpit.transports.sshconfig import (
@@ -31,11 +33,14 @@ __all__ = [
     "DEFAULT_MAX_OUTPUT",
     "PGID_MARKER",
     "CommandResult",
+    "HandshakeLimits",
+    "LimitsView",
     "LocalTransport",
     "OutputCallback",
     "ResolvedSsh",
     "Sourced",
     "SshConfigFile",
+    "SshPool",
     "SshTransport",
     "TailBuffer",
     "Transport",

@@ -1,9 +1,11 @@
 """SSH on asyncssh: one persistent connection per host, bounded channels, strict host keys.
 
-Manners towards production sshd: one connection per host; handshakes across the
-fleet bounded (sshd drops connections past MaxStartups); channels per host bounded
-by ``max_sessions`` (MaxSessions defaults to 10); a failed authentication is never
-retried automatically (fail2ban); other failures back off exponentially.
+Manners towards production sshd: one connection per host; handshakes bounded per
+destination sshd and per jump host (sshd drops connections past MaxStartups, which
+is per sshd; ``limits``); hosts behind a ProxyJump share one connection to it;
+channels per host bounded by ``max_sessions`` (MaxSessions defaults to 10); a failed
+authentication is never retried automatically (fail2ban); other failures back off
+exponentially.
 
 What a deadline cannot do: when a command times out we close its channel and
 signal its process group from a second channel (TERM, then KILL). If the host
@@ -35,19 +37,15 @@ from cockpit.transports.base import (
     wrap_remote,
 )
 from cockpit.transports.keepshell import KeptShell, read_until
-from cockpit.transports.sshconfig import (
-    ResolvedSsh,
-    Sourced,
-    jump_hops,
-    load_ssh_config,
-    resolve_host,
-    resolve_ssh,
-)
+from cockpit.transports.limits import SshPool
+from cockpit.transports.sshconfig import ResolvedSsh, jump_hops, resolve_host
 from cockpit.transports.stream import pump
 
 BACKOFF_MIN = 1.0
 BACKOFF_MAX = 30.0
 HOSTKEY_BACKOFF = 60.0
+#: jump chains nested deeper than this through the ssh_config (a jump host with its own ProxyJump) are a loop
+MAX_JUMP_DEPTH = 8
 _known_hosts_lock = asyncio.Lock()
 
 
@@ -186,13 +184,20 @@ def connect_options(r: ResolvedSsh) -> dict[str, Any]:
 
 
 class SshTransport:
-    """One host over SSH. ``state`` is what the dashboard shows while connecting."""
+    """One host over SSH. ``state`` is what the dashboard shows while connecting.
 
-    def __init__(self, spec: HostSpec, settings: SshSettings, handshakes: asyncio.Semaphore) -> None:
+    A jump host is one of these too (:meth:`jump_host`): it only holds the connection the hosts behind
+    it tunnel through, with the same host-key policy, backoff and never-retried authentication.
+    """
+
+    def __init__(self, spec: HostSpec, settings: SshSettings, pool: SshPool | None = None, *, depth: int = 0) -> None:
         self.name = spec.name
         self.spec = spec
         self.settings = settings
-        self._handshakes = handshakes
+        self.pool = pool if pool is not None else SshPool.for_fleet(settings.max_startups, settings.max_handshakes, 1)
+        self._jump: SshTransport | None = None  # the shared transport of this host's jump chain, once connected
+        self._depth = depth  # how many jump hosts deep this one is (0: a fleet host)
+        self._tunnel: asyncssh.SSHClientConnection | None = None
         self._channels = asyncio.Semaphore(settings.max_sessions)
         self._conn: asyncssh.SSHClientConnection | None = None
         self._lock = asyncio.Lock()
@@ -228,6 +233,20 @@ class SshTransport:
                                 f"{self.ssh_config_problem}", "fix that line; `cockpit validate` shows every problem")
         return self.resolved
 
+    @classmethod
+    def jump_host(cls, chain: str, settings: SshSettings, pool: SshPool, depth: int = 1) -> SshTransport:
+        """The one transport of ``pool`` for this jump chain (``"a,b"``: b reached through a)."""
+        known = pool.jumps.get(chain)
+        if known is None:
+            parts = chain.split(",")
+            hops = jump_hops(parts[-1])
+            user, host, port = hops[0] if hops else (None, parts[-1], None)
+            # the chain before the last hop, or (None) the hop's own ProxyJump from the ssh_config
+            spec = HostSpec(name=f"jump host {parts[-1]}", address=host, port=port, user=user,
+                            proxy_jump=",".join(parts[:-1]) or None)
+            known = pool.jumps[chain] = cls(spec, settings, pool, depth=depth)
+        return known
+
     # -- connection -------------------------------------------------------------------
 
     @property
@@ -247,10 +266,12 @@ class SshTransport:
         return conn is not None and not conn.is_closed() and getattr(conn, "_keepalive_count", 0) >= 1
 
     def reset(self) -> None:
-        """Operator asked to retry: forget auth/host-key failures and backoff."""
+        """Operator asked to retry: forget auth/host-key failures and backoff (the jump host's too)."""
         self._failure = None
         self._retry_at = 0.0
         self._backoff = 0.0
+        if self._jump is not None:
+            self._jump.reset()
 
     async def connect(self) -> None:
         async with self._lock:
@@ -263,7 +284,10 @@ class SshTransport:
             self._drop_forwards()  # they belonged to the previous connection
             self._drop_shell(kill=False)  # so did the rounds' shell
             try:
-                async with self._handshakes:
+                # the jump host's connection first, outside this host's slots: it takes slots of its own
+                self._tunnel = await self._through_jump()
+                r = self._resolve()
+                async with self.pool.limits.slot(r.destination, r.proxy_jump):
                     self._conn = await self._open()
             except TransportError as exc:
                 self._fail(exc)
@@ -271,6 +295,22 @@ class SshTransport:
             self._failure = None
             self._backoff = 0.0
             self.state = "ok"
+
+    async def _through_jump(self) -> asyncssh.SSHClientConnection | None:
+        """The shared connection to this host's jump host (opened once for every host behind it), or None."""
+        chain = self._resolve().proxy_jump
+        if not chain:
+            return None
+        if self._depth >= MAX_JUMP_DEPTH:
+            raise ConnectFailed(self.name, "jump-host", f"{self.name}: ProxyJump {chain} nests more than "
+                                f"{MAX_JUMP_DEPTH} jump hosts deep", "the ssh_config's ProxyJump lines form a loop; fix them")
+        jump = self._jump = self.jump_host(chain, self.settings, self.pool, self._depth + 1)
+        try:
+            await jump.connect()
+        except TransportError as exc:
+            raise ConnectFailed(self.name, "jump-host", f"{self.name}: via {exc.message}", exc.hint) from None
+        assert jump._conn is not None
+        return jump._conn
 
     def _fail(self, exc: TransportError) -> None:
         self._failure = exc
@@ -294,68 +334,19 @@ class SshTransport:
             "keepalive_interval": s.keepalive,
             "keepalive_count_max": 3,
             "preferred_auth": "publickey",
+            # the shared jump connection (``_through_jump``), or None: never a ProxyJump left to asyncssh
+            "tunnel": self._tunnel,
         }
         return opts
-
-    async def _jump(self, r: ResolvedSsh) -> asyncssh.SSHClientConnection | None:
-        """The connection to the last ProxyJump hop, each hop resolved from the ssh_config as OpenSSH does.
-
-        One login per hop per host connection for now; the hops' own ProxyJump/ProxyCommand are not followed.
-        """
-        if not r.proxy_jump:
-            return None
-        conn: asyncssh.SSHClientConnection | None = None
-        try:
-            for user, host, port in jump_hops(r.proxy_jump):
-                try:
-                    hop = resolve_ssh(host, load_ssh_config(self.settings.config),
-                                      port=Sourced(port, "ProxyJump") if port else None,
-                                      user=Sourced(user, "ProxyJump") if user else None)
-                except ConfigError as exc:  # the file broke between the host's resolution and this hop's
-                    raise ConnectFailed(self.name, "ssh-config", f"{self.name}: the ssh_config does not parse: "
-                                        f"{exc.issues[0].render() if exc.issues else exc}",
-                                        "fix that line; `cockpit validate` shows every problem") from None
-                opts = {**self._options(hop), "client_factory": asyncssh.SSHClient, "proxy_command": None}
-                if conn is not None:
-                    opts["tunnel"] = conn
-                try:
-                    new = await asyncssh.connect(**opts)
-                except asyncssh.HostKeyNotVerifiable:
-                    raise HostKeyError(self.name, "host-key-unknown",
-                                       f"{self.name}: the jump host {host} ({hop.hostname}:{hop.port}) offered a "
-                                       f"host key that is not in {self.settings.known_hosts}",
-                                       hint="verify the jump host's key and add it (ssh-keyscan)") from None
-                except (asyncssh.Error, OSError) as exc:
-                    raise ConnectFailed(self.name, "jump-host", f"{self.name}: jump host {host} "
-                                        f"({hop.hostname}:{hop.port}): {getattr(exc, 'reason', None) or exc}",
-                                        "check the jump host (ProxyJump) is up and lets you in") from None
-                if conn is not None:
-                    new.set_tunnel(conn)
-                conn = new
-        except BaseException:
-            if conn is not None:
-                conn.close()
-            raise
-        return conn
 
     async def _open(self) -> asyncssh.SSHClientConnection:
         self._hostkey_verdict = self._known_desc = self._offered_type = ""
         self._pending_key = None
         r = self._resolve()
         addr, where = r.hostname, f"{r.hostname}:{r.port}" + (f" via {r.proxy_jump}" if r.proxy_jump else "")
-        jump: asyncssh.SSHClientConnection | None = None
         try:
             async with asyncio.timeout(self.settings.connect_timeout):
-                jump = await self._jump(r)
-                opts = self._options(r)
-                if jump is not None:
-                    opts["tunnel"] = jump
-                conn = await asyncssh.connect(**opts)
-                if jump is not None:
-                    conn.set_tunnel(jump)  # closing the host's connection closes the hop's
-                    jump = None
-        except TransportError:
-            raise
+                conn = await asyncssh.connect(**self._options(r))
         except TimeoutError:
             raise ConnectFailed(self.name, "timeout", f"{self.name}: no SSH answer from {where} within "
                                 f"{self.settings.connect_timeout:g}s",
@@ -389,9 +380,6 @@ class SshTransport:
                              "keys with a passphrase belong in ssh-agent (ssh-add); check identity_file(s)") from None
         except asyncssh.Error as exc:
             raise ConnectFailed(self.name, "ssh-error", f"{self.name}: {exc}", None) from None
-        finally:
-            if jump is not None:
-                jump.close()
         if self._pending_key is not None:
             host, port, key = self._pending_key
             await _record_known_host(self.settings.known_hosts, _known_hosts_line(host, port, key))
