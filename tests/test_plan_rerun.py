@@ -20,7 +20,7 @@ def test_a_changed_step_runs_on_the_hosts_not_done_only(fleet, tmp_path) -> None
         """'echo v1 >> "$COCKPIT_SHIM_STATE/systemd/marker"; echo marked'""", f"'{FAILS_ON_H2}'"))
     first = cockpit("step", "run", "p.mark", "-c", str(path))
     assert first.returncode == 1, first.stdout + first.stderr
-    assert "p.mark: partial (not done on h2)" in first.stdout and marks(fleet) == [["v1"], ["v1"], ["v1"]]
+    assert "p.mark: partial (not done on h2: command failed exit 1" in first.stdout and marks(fleet) == [["v1"], ["v1"], ["v1"]]
     path.write_text(path.read_text().replace(FAILS_ON_H2, 'echo v2 >> "$COCKPIT_SHIM_STATE/systemd/marker"'))
     asked = cockpit("step", "run", "p.mark", "-c", str(path), "--accept-plan-change", "h2 needs the v2 marker")
     assert asked.returncode == 2, asked.stdout + asked.stderr  # typed: the change is named first

@@ -305,7 +305,7 @@ def compose(inv: Inventory, text: str) -> yaml.Node | None:
         return None
     except RecursionError:
         inv.issue("", "lists or mappings are nested too deep to read",
-                  "no inventory needs more than a few levels: remove the extra brackets")
+                  "no inventory needs more than a few levels: remove the extra brackets", None)
         return None
 
 

@@ -9,7 +9,6 @@ again then needs its id typed (:meth:`cockpit.runbook.Runbook.rerun_needed`), an
 from __future__ import annotations
 
 import json
-import time
 
 from cockpit.plans import PlanVersion, diff_plans
 from cockpit.runbook.views import RemovedStep, hhmm
