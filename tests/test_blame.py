@@ -181,3 +181,20 @@ def test_the_probe_worker_never_outlives_the_cockpit(tmp_path, httpd) -> None:  
         if worker is not None and worker.is_running():
             worker.kill()
             raise AssertionError("the probe worker outlived the cockpit")
+
+
+def test_time_spent_waiting_for_a_cpu_counts_as_lateness() -> None:
+    """A busy neighbour on the probing process's core delays every wake-up a little (each too short for the
+    loop monitor to see); the kernel's run-queue wait is counted, so such a latency is not judged."""
+    from cockpit.checks import LoopLag, Verdict, lateness, run_delay, trust_timing
+
+    now = run_delay()
+    assert now is not None and now >= 0.0  # Linux: /proc/thread-self/schedstat
+    up = Verdict("up", "200 OK", (("http_status", 200),))
+    began = time.monotonic() - 0.03
+    _whole, timed = lateness(LoopLag(), began, up, 0.03, queued=now - 0.025)  # 25 ms queued in a 30 ms probe
+    assert timed >= 0.025 - 1e-9
+    assert trust_timing(up, 0.03, timed)[1] is None
+    began = time.monotonic() - 1.0
+    _whole, timed = lateness(LoopLag(), began, up, 1.0, queued=run_delay())  # nothing (much) queued since
+    assert trust_timing(up, 1.0, timed)[1] == 1.0

@@ -25,7 +25,7 @@ from cockpit.checks.dns import probe_dns, split_resolver
 from cockpit.checks.http import HttpProber, probe_tcp
 from cockpit.checks.json_expect import OPS as JSON_OPS
 from cockpit.checks.json_expect import json_failure
-from cockpit.checks.lag import OVERLOADED, LoopLag, blame_for
+from cockpit.checks.lag import OVERLOADED, LoopLag, blame_for, run_delay
 from cockpit.checks.probing import Probed, ProbeProcess, lateness, trust_timing
 from cockpit.checks.remote import Verdict, check_snippet, judge, needs_cut
 from cockpit.checks.ws import probe_ws
@@ -44,6 +44,7 @@ __all__ = [
     "ProbeProcess",
     "blame_for",
     "lateness",
+    "run_delay",
     "trust_timing",
     "SECTION_LIMIT",
     "Section",

@@ -12,12 +12,28 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from pathlib import Path
 
 TICK = 0.1  # seconds between two wake-ups of the monitor
 BLAME_LAG = 0.5  # seconds late: from here a missed deadline is the cockpit's, not the host's
 KEEP = 120.0  # seconds of samples kept
 
 OVERLOADED = "cockpit overloaded"
+
+_SCHEDSTAT = Path("/proc/thread-self/schedstat")
+
+
+def run_delay() -> float | None:
+    """Seconds this thread has waited on a CPU run queue, runnable but not running (Linux ``schedstat``).
+
+    The loop monitor samples only its own wake-ups; a process sharing a core with a busy neighbour
+    waits a few milliseconds at *every* wake-up, each too short to stand out, and a probe's clock
+    runs through all of them. The kernel counts that wait exactly. None where it does not (not Linux).
+    """
+    try:
+        return int(_SCHEDSTAT.read_bytes().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 class LoopLag:

@@ -17,13 +17,13 @@ from cockpit.checks.http import HttpProber, probe_tcp
 from cockpit.checks.dns import probe_dns
 from cockpit.checks.remote import Verdict
 from cockpit.checks.ws import probe_ws
-from cockpit.checks.lag import LoopLag
+from cockpit.checks.lag import LoopLag, run_delay
 from cockpit.checks.probing import FRAME, PROBE_TICK, READY, Probed, lateness
 
 
 async def _probe(prober: HttpProber, lag: LoopLag, kind: str, check: object, address: str,
                  deadline: float) -> Probed:
-    began = time.monotonic()
+    began, queued = time.monotonic(), run_delay()
     try:
         if kind == "http":
             verdict, latency = await prober.probe(check, deadline)  # type: ignore[arg-type]
@@ -35,7 +35,7 @@ async def _probe(prober: HttpProber, lag: LoopLag, kind: str, check: object, add
             verdict, latency = await probe_tcp(check, address, deadline)  # type: ignore[arg-type]
     except Exception as exc:  # noqa: BLE001 (a bug here must answer, not hang the cockpit's probe)
         verdict, latency = Verdict("unknown", f"probe failed in the cockpit: {type(exc).__name__}: {exc}"), None
-    return (verdict, latency, *lateness(lag, began, verdict, latency))
+    return (verdict, latency, *lateness(lag, began, verdict, latency, queued))
 
 
 async def serve() -> None:

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from cockpit.checks.remote import Verdict
-from cockpit.checks.lag import OVERLOADED, LoopLag
+from cockpit.checks.lag import OVERLOADED, LoopLag, run_delay
 from cockpit.spec import DnsCheck, HttpCheck, TcpCheck, WsCheck
 
 #: a probe's verdict, its latency, how late the probing loop ran over the whole probe, and within its timed part
@@ -51,18 +51,26 @@ LATE_SHARE = 0.20
 TIMING_KEYS = ("connect_ms", "tls_ms")
 
 
-def lateness(lag: LoopLag, began: float, verdict: Verdict, latency: float | None) -> tuple[float, float]:
+def lateness(lag: LoopLag, began: float, verdict: Verdict, latency: float | None,
+             queued: float | None = None) -> tuple[float, float]:
     """How late the probing loop ran: over the whole probe, and within the part that was timed.
 
     The timed part ends now and reaches back over the latency and its phases (connect, TLS): a stall
     before it (the first probe builds its client and TLS context) stretched nothing that was measured.
+    ``queued``: :func:`~cockpit.checks.lag.run_delay` when the probe began; the time this process then
+    spent waiting for a CPU (a busy neighbour on its core) counts as lateness too (the whole probe's,
+    so a little more than the timed part's: the cautious side).
     """
     end = time.monotonic()
     whole = lag.worst_since(began)
     if latency is None:
         return whole, 0.0
     phases = sum(float(v) for k, v in verdict.extra if k in TIMING_KEYS and isinstance(v, (int, float))) / 1000
-    return whole, lag.stalled_within(max(began, end - latency - phases), end)
+    timed = lag.stalled_within(max(began, end - latency - phases), end)
+    now = run_delay() if queued is not None else None
+    if queued is not None and now is not None:
+        timed = max(timed, now - queued)
+    return whole, timed
 
 
 def trust_timing(verdict: Verdict, latency: float | None, late: float) -> tuple[Verdict, float | None]:

@@ -34,6 +34,7 @@ from cockpit.checks import (
     probe_tcp,
     probe_ws,
     render_target,
+    run_delay,
     trust_timing,
 )
 from cockpit.engine.load import LoadTracker
@@ -228,7 +229,7 @@ class HostPoller:
             if isinstance(check, DnsCheck):
                 return await self.probes.dns(check, deadline)
             raise TypeError(check.kind)
-        began = time.monotonic()
+        began, queued = time.monotonic(), run_delay()
         try:
             if isinstance(check, HttpCheck):
                 forward = vt.local_forward if isinstance(vt, SshTransport) else None
@@ -246,7 +247,7 @@ class HostPoller:
                 raise TypeError(check.kind)
         except TransportError as exc:
             v, latency = Verdict("unknown", f"via {via}: {exc.reason}"), None
-        return (v, latency, *lateness(self.lag, began, v, latency))
+        return (v, latency, *lateness(self.lag, began, v, latency, queued))
 
 
 def _carry_since(new: CheckResult, old: CheckResult | None) -> CheckResult:
