@@ -166,14 +166,32 @@ def rounds_wanted(args: argparse.Namespace, config: Config) -> int:
 
 
 async def sample_rounds(s: Session, rounds: int, what: str) -> Any:
-    """``rounds`` rounds a second apart (or the interval, if shorter), with progress on stderr; the last snapshot."""
+    """``rounds`` rounds a second apart (or the interval, if shorter), with progress on stderr; the last snapshot.
+
+    An answer whose timing was not counted (the cockpit stalled while timing it) leaves its series a sample
+    short: up to ``rounds`` more rounds make those series whole, so a baseline never ends a sample short
+    of what the regression rule needs because of the cockpit's own load.
+    """
     snap = None
     interval = min(1.0, s.engine.config.cockpit.interval)
-    for i in range(rounds):
-        snap = await s.engine.run_round()
-        print(f"{what}: round {i + 1}/{rounds}", file=sys.stderr, flush=True)
-        if i + 1 < rounds:
+    timed: dict[tuple[str, str], int] = {}
+    short: set[tuple[str, str]] = set()
+    i = 0
+    while i < rounds or (short and i < 2 * rounds):
+        if i:
             await asyncio.sleep(interval)
+        snap = await s.engine.run_round()
+        i += 1
+        for h in snap.hosts:
+            for r in h.results:
+                key = (h.name, r.service)
+                if r.latency is not None:
+                    timed[key] = timed.get(key, 0) + 1
+                elif r.get("timing"):
+                    short.add(key)
+        short = {k for k in short if timed.get(k, 0) < rounds}
+        more = f" ({len(short)} series short of timed samples: one more round)" if i >= rounds and short else ""
+        print(f"{what}: round {i}/{rounds}{more}", file=sys.stderr, flush=True)
     return snap
 
 
