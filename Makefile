@@ -30,6 +30,10 @@ $(STAMP): pyproject.toml | $(PY)
 # the checks run pgrep/ps (procps), ss (iproute2) and setsid (util-linux) on the hosts.
 # strace (installed when root, optional otherwise) lets a test count the processes a round starts.
 # dnsmasq (dnsmasq-base) serves the dns checks' test records; dig (bind9-dnsutils) resolves them on a host.
+# Real servers for the container, metrics, journal and browser tests (installed when root; without
+# them those tests skip with the reason, except under CI, where .ci/run makes a skip a failure):
+# a private Docker daemon with a busybox image (docker.io, busybox-static, docker-compose v1),
+# Prometheus and promtool, Alertmanager, PostgreSQL, faketime, headless Chromium and its driver.
 system-deps:
 	@missing=""; \
 	[ -x /usr/sbin/sshd ] || command -v sshd >/dev/null 2>&1 || missing="$$missing openssh-server"; \
@@ -42,10 +46,23 @@ system-deps:
 	[ -x /usr/sbin/dnsmasq ] || command -v dnsmasq >/dev/null 2>&1 || missing="$$missing dnsmasq-base"; \
 	command -v dig >/dev/null 2>&1 || missing="$$missing bind9-dnsutils"; \
 	if [ "$$(id -u)" = 0 ] && ! command -v strace >/dev/null 2>&1; then missing="$$missing strace"; fi; \
+	servers=""; \
+	command -v dockerd >/dev/null 2>&1 || servers="$$servers docker.io"; \
+	[ -x /bin/busybox ] || command -v busybox >/dev/null 2>&1 || servers="$$servers busybox-static"; \
+	command -v docker-compose >/dev/null 2>&1 || servers="$$servers docker-compose"; \
+	command -v promtool >/dev/null 2>&1 || servers="$$servers prometheus"; \
+	command -v prometheus-alertmanager >/dev/null 2>&1 || servers="$$servers prometheus-alertmanager"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || servers="$$servers postgresql"; \
+	command -v faketime >/dev/null 2>&1 || servers="$$servers faketime"; \
+	command -v chromium >/dev/null 2>&1 || servers="$$servers chromium"; \
+	command -v chromedriver >/dev/null 2>&1 || servers="$$servers chromium-driver"; \
+	if [ -n "$$servers" ] && [ "$$(id -u)" != 0 ]; then \
+	  echo "not installed:$$servers: their tests will be skipped (CI requires them; sudo apt-get install -y$$servers)" >&2; \
+	elif [ -n "$$servers" ]; then missing="$$missing$$servers"; fi; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	  else \
 	    echo "missing system packages:$$missing (run: sudo apt-get install -y$$missing)" >&2; exit 1; \
 	  fi; \

@@ -11,9 +11,13 @@ Fixtures (every process they start is stopped by pid in their finalizers):
 - ``httpd`` (function): a running :class:`httpd.HttpServer`.
 - ``dummy_process`` (function): ``start(marker=None) -> procs.DummyProcess``.
 - ``tcp_listener`` (function): ``start(port=0, address="127.0.0.1") -> procs.TcpListener``.
+- ``dockerd`` (session): a private :class:`dockerd.DockerDaemon` with a local busybox image;
+  tests isolate themselves by container names and compose project names of their own.
 
 Tests needing sshd are skipped with the reason when it is missing
-(``make test`` installs it when run as root).
+(``make test`` installs it when run as root). Tests needing another real server
+(Docker, Prometheus, PostgreSQL, Chromium) call ``services.need()``: a skip with the
+reason on a developer's machine, a failure under CI (``COCKPIT_REQUIRE_SERVICES=1``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from dockerd import DockerDaemon
 from fleet import Fleet, fleet_unavailable_reason
 from httpd import HttpServer
 from procs import DummyProcess, TcpListener
@@ -114,3 +119,13 @@ def tcp_listener() -> Iterator[Callable[..., TcpListener]]:
     finally:
         for listener in started:
             listener.stop()
+
+
+@pytest.fixture(scope="session")
+def dockerd() -> Iterator[DockerDaemon]:
+    """One private Docker daemon per test session (per xdist worker), stopped by pid at the end."""
+    daemon = DockerDaemon()
+    try:
+        yield daemon.start()
+    finally:
+        daemon.close()
