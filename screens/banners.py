@@ -120,7 +120,7 @@ def plan_banners(view: PlanView) -> list[Banner]:
     out: list[Banner] = []
     rb = view.rollback
     if rb is not None:  # never "plan complete" after a rollback: the state leads the banner
-        word = {None: "ROLLING BACK", True: "ROLLED BACK", False: "ROLLBACK FAILED"}[rb.ok]
+        word = rb.word
         if rb.ok is False:
             step = "R retries the rollback; the plan shows each failed host."
         elif rb.ok and not rb.closed and not view.observer:

@@ -188,8 +188,7 @@ class DashboardScreen(Contained, Screen[None]):
         header = self.query_one("#header", CockpitHeader)
         header.phase = current.title if current else ("plan complete" if view.phases else "")
         if view.rollback is not None:  # never "plan complete" after a rollback
-            word = {None: "ROLLING BACK", True: "ROLLED BACK", False: "ROLLBACK FAILED"}[view.rollback.ok]
-            header.phase = f"{word} · {header.phase}"
+            header.phase = f"{view.rollback.word} · {header.phase}"
         header.gate = current.gate if current is not None else None
         header.observer = view.driver if view.observer else ""
         for pid in ("#phases-main", "#phases-tab"):

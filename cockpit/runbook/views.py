@@ -176,14 +176,19 @@ class RollbackState:
     def running(self) -> bool:
         return self.ok is None
 
+    @property
+    def word(self) -> str:
+        """The state in capitals, as the header, banners and headline say it."""
+        return "ROLLING BACK" if self.ok is None else "ROLLED BACK" if self.ok else "ROLLBACK FAILED"
+
     def headline(self) -> str:
         """One line: ROLLING BACK / ROLLED BACK / ROLLBACK FAILED, which, when, by whom, why, time vs budget."""
         when = hhmm(self.started)
         who = f" by {self.operator}" if self.operator else ""
         why = f" ({self.reason})" if self.reason else " (no reason given)"
         if self.ok is None:
-            return f"ROLLING BACK: {self.title} since {when}{who}; budget {_short(self.budget)}"
-        word = "ROLLED BACK" if self.ok else "ROLLBACK FAILED"
+            return f"{self.word}: {self.title} since {when}{who}; budget {_short(self.budget)}"
+        word = self.word
         took = self.duration or 0.0
         over = "" if took <= self.budget else " OVER BUDGET"
         fails = "" if self.ok else ": " + "; ".join(f.line() for f in self.failures)
@@ -196,7 +201,7 @@ class RollbackState:
         who = self.operator or "?"
         why = f" ({self.reason})" if self.reason else ""
         took = f"{self.duration:.1f} s" if self.duration is not None else "running"
-        head = ("rolling back" if self.ok is None else "rolled back" if self.ok else "ROLLBACK FAILED")
+        head = self.word if self.ok is False else self.word.lower()
         tail = "" if self.ok is not False else ": " + "; ".join(f.line() for f in self.failures)
         closed = f"; {self.closed}" if self.closed else ""
         return f"{head} at {when} by {who}{why}; {self.title} {took} of {_short(self.budget)} budget{tail}{closed}"
