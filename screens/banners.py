@@ -128,6 +128,9 @@ def plan_banners(view: PlanView) -> list[Banner]:
         else:
             step = ""
         what = rb.headline().removeprefix(word).lstrip(": ") + (f"; {rb.closed}" if rb.closed else "")
+        if rb.ok is False and rb.failures:  # which host and why lead: at 80 columns the rest is cut
+            fails = "; ".join(f.line() for f in rb.failures)
+            what = f"{fails} · " + what.replace(": " + fails, "")
         out.append(Banner(Rank.ROLLBACK_FAILED if rb.ok is False else Rank.ROLLING_BACK, word, what, step))
     if view.regressions:
         more = f" and {len(view.regressions) - 3} more" if len(view.regressions) > 3 else ""

@@ -82,3 +82,13 @@ def test_plan_notices_keep_their_diff_on_one_line() -> None:
     (row,) = rank_banners(plan_banners(view)).rows
     assert row.startswith("PLAN CHANGED: on disk (plan ab12cd) · changed p.mark (command)")
     assert "'echo v2'" in row and row.endswith("A: review and accept it (journaled with your reason).")
+
+
+def test_a_failed_rollback_leads_with_the_host_and_why_so_80_columns_keep_it() -> None:
+    from cockpit.runbook.views import HostFailure, RollbackState
+
+    rb = RollbackState("quick", "Quick rollback to v1", "alice", 1_700_000_000.0, 1_700_000_016.0, False, 60.0,
+                       reason="v2 p95 doubled", failures=(HostFailure("web02", "exit 3 after 0.4s; stderr: locked"),))
+    row = rank_banners(plan_banners(PlanView(phases=(), current=None, rollback=rb))).rows[0]
+    assert row.startswith("ROLLBACK FAILED: web02: exit 3 after 0.4s; stderr: locked · ")
+    assert row.count("web02") == 1 and "alice (v2 p95 doubled)" in row and "16.0 s of 1 m budget" in row
