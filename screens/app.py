@@ -33,7 +33,8 @@ from screens.dashboard import DashboardScreen
 from screens.fleet_actions import FleetActions
 from screens.help import HelpScreen
 from screens.host_detail import HostDetailScreen
-from screens.messages import ActionChanged, ActionOutput, PlanChanged, SnapshotReady
+from screens.messages import ActionChanged, OutputPending, PlanChanged, SnapshotReady
+from screens.output_inbox import OutputInbox
 from screens.reason import ReasonPrompt
 from screens.runbook_actions import RunbookActions
 from screens.safety import Contained, Safety
@@ -93,6 +94,7 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
         self.snapshot: FleetSnapshot | None = None
         self._applied = asyncio.Event()
         self._shown_action: int | None = None
+        self._output = OutputInbox()
         self._gc_was = gc.get_threshold()
         self._gc_frozen = False
         self.dashboard = DashboardScreen(
@@ -177,7 +179,8 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
         self.post_message(ActionChanged(run))
 
     def action_output(self, action_id: int, host: str, text: str, skipped: int = 0) -> None:
-        self.post_message(ActionOutput(action_id, host, text, skipped))
+        if self._output.add(action_id, host, text, skipped):  # one message in the queue at a time
+            self.post_message(OutputPending())
 
     # -- messages -----------------------------------------------------------------------
 
@@ -198,7 +201,9 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
     async def on_action_changed(self, message: ActionChanged) -> None:
         run = message.run
         self.dashboard.refresh_bindings()
-        if run.id != self._shown_action and run.kind != "probe":
+        # the newest action takes the pane; a change of an older one updates it only where it is shown:
+        # switching back and forth rebuilt the pane's tabs on every change (seconds each in a flood)
+        if run.kind != "probe" and (self._shown_action is None or run.id > self._shown_action):
             self._shown_action = run.id
             await self.dashboard.show_action(run)
         else:
@@ -218,9 +223,11 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
         if not self.quiet and old is not None and set(message.view.regressions) - set(old.regressions):
             self.bell()
 
-    def on_action_output(self, message: ActionOutput) -> None:
-        self.dashboard.query_one("#output").append(message.action_id, message.host, message.text,  # type: ignore[attr-defined]
-                                                   message.skipped)
+    def on_output_pending(self, _message: OutputPending) -> None:
+        """All output waiting in the inbox, in one go (it was posted before any later state change)."""
+        pane = self.dashboard.query_one("#output")
+        for action_id, host, text, skipped in self._output.take():
+            pane.append(action_id, host, text, skipped)  # type: ignore[attr-defined]
 
     # -- navigation -----------------------------------------------------------------------
 

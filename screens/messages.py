@@ -25,16 +25,8 @@ class ActionChanged(Message):
         self.run = run
 
 
-class ActionOutput(Message):
-    """A batch of an action's latest output lines on one host (sanitised, redacted); ``skipped`` lines
-    before them are only in the spool."""
-
-    def __init__(self, action_id: int, host: str, text: str, skipped: int = 0) -> None:
-        super().__init__()
-        self.action_id = action_id
-        self.host = host
-        self.text = text
-        self.skipped = skipped
+class OutputPending(Message):
+    """Action output waits in the app's :class:`screens.output_inbox.OutputInbox` (one such message at a time)."""
 
 
 class PlanChanged(Message):

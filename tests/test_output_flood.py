@@ -86,3 +86,42 @@ async def test_flood_keeps_services_and_screen_and_action_finishes(fleet, httpd,
         await until(pilot, lambda: app.snapshot is not None and app.snapshot.round >= seen + 2, timeout=20)
     assert changes == [], changes
     assert help_after < 10
+
+
+TWO = """
+[actions.quick]
+key = "g"
+title = "Quick"
+on = ["h1"]
+run = "for i in $(seq 1 150); do [ -e {go} ] && break; sleep 0.1; done; echo quick-done"
+
+[actions.slow]
+key = "G"
+title = "Slow"
+on = ["h2"]
+run = "sleep 3; echo slow-done"
+"""
+
+
+async def test_an_older_action_finishing_never_takes_the_pane_from_the_newest(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The pane shows the newest action; an older one's change no longer rebuilds the pane to show it
+    (B7: switching back and forth on every change took seconds each in a flood, and hosts that had
+    finished showed "running" for 16 s)."""
+    go = tmp_path / "go"  # Quick ends only once Slow is on screen: its end is a change of an older action
+    path = write_config(tmp_path, fleet, TWO.replace("{go}", str(go)), cockpit={"interval": "5s"})
+    app = CockpitApp(Engine(load_config(path)), quiet=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None, timeout=20)
+        pane = app.dashboard.query_one("#output", OutputPane)
+        await pilot.press("g")
+        await until(pilot, lambda: pane.run is not None and pane.run.title == "Quick", timeout=10)
+        quick = next(r for r in app.engine.actions.history if r.title == "Quick")
+        await pilot.press("G")
+        await until(pilot, lambda: pane.run is not None and pane.run.title == "Slow", timeout=10)
+        go.touch()
+        await until(pilot, lambda: next(r for r in app.engine.actions.history if r.id == quick.id).done, timeout=15)
+        await pilot.pause(0.3)
+        assert pane.run is not None and pane.run.title == "Slow"  # still the one the operator fired last
+        await until(pilot, lambda: not app.engine.actions.running(), timeout=20)
+        await until(pilot, lambda: "slow-done" in pane_lines(app, "h2"), timeout=10)
+        assert pane.run.title == "Slow" and "h2" in pane._finished_hosts
