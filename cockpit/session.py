@@ -28,8 +28,15 @@ from cockpit.config import ConfigWatch, PlanUpdate
 from cockpit.engine import Engine
 from cockpit.errors import CockpitError
 from cockpit.inventory import select
-from cockpit.journal import Journal, JournalError, Lease
-from cockpit.model import HostState, StatusChange
+from cockpit.journal import (
+    Journal,
+    JournalError,
+    Lease,
+    action_summaries,
+    encode_view,
+    publish_view,
+)
+from cockpit.model import FleetSnapshot, HostState, StatusChange
 from cockpit.plans import (
     PlanChange,
     PlanVersion,
@@ -47,7 +54,8 @@ WATCH_EVERY = 1.0  # seconds between looks at the config file's size and mtime
 
 
 class Session:
-    def __init__(self, config: Config, operator: str, *, drive: bool = True, read_only: bool = False) -> None:
+    def __init__(self, config: Config, operator: str, *, drive: bool = True, read_only: bool = False,
+                 own_probes: bool = False) -> None:
         self.config = config
         self.operator = strip_control(operator)  # typed or from the environment: shown to other cockpits
         self.read_only = read_only
@@ -78,6 +86,17 @@ class Session:
         if self.journal_problem:
             self.runbook.banner = f"JOURNAL NOT WRITABLE: {self.journal_problem} Actions are refused; monitoring goes on."
         self._claim()
+        #: an observer of a live driver renders the driver's published view and opens no SSH connection
+        #: (``--own-probes``: it polls the fleet itself as well, and says so)
+        self.follows = not own_probes and self.observer and self._driver_alive()
+        self.own_probes = own_probes and self.observer
+
+    def _driver_alive(self) -> bool:
+        try:
+            current = self.journal.lease() if self.journal is not None else None
+        except JournalError:
+            return False
+        return current is not None and not current.ours and not current.stale(time.time(), self.ttl)
 
     # -- journal and lease -------------------------------------------------------------------
 
@@ -375,7 +394,7 @@ class Session:
 
     async def start(self, poll: bool = True) -> None:
         if poll:
-            await self.engine.start()
+            await self.start_polling()
         self.runbook.start()
         self._started = True
         self._reattach_all()
@@ -409,6 +428,51 @@ class Session:
                     self._demote(exc.message)
                 else:
                     self.runbook.banner = f"JOURNAL: {exc.message}"
+
+    async def start_polling(self) -> None:
+        """Probe the fleet from here (and publish the view while driving); a follower that took over calls it."""
+        await self.engine.start()
+        self.follows = False
+        if self.journal is not None and not self.read_only:
+            self._tasks.append(asyncio.create_task(self._publish()))
+
+    async def _publish(self) -> None:
+        """Driver: its merged view into the journal, at most once per round, for observers without SSH.
+
+        Published every round even when no host answered (a hung fleet), so an observer's "driver silent"
+        means this cockpit stopped, never that the fleet is slow. Only while holding the lease (fenced).
+        """
+        sub = self.engine.subscribe()
+        every = self.config.cockpit.interval
+        latest: FleetSnapshot | None = None
+        while True:
+            started = time.monotonic()
+            try:
+                latest = await asyncio.wait_for(sub.next(), timeout=every)
+            except TimeoutError:
+                pass
+            j = self.journal
+            if latest is not None and j is not None and self.lease is not None and self.lease.ours and not self.lost:
+                try:  # the journal's part in a thread: a slow disk or database never stalls the screen
+                    await asyncio.to_thread(self._publish_once(j, latest, every))
+                except JournalError:
+                    pass  # monitoring goes on; a lost lease demotes through the journal's own listeners
+            await asyncio.sleep(max(0.0, every - (time.monotonic() - started)))
+
+    def _publish_once(self, j: Journal, snap: FleetSnapshot, every: float) -> Callable[[], int]:
+        """The runbook's part read here, on the loop; the returned call reads actions and writes the view."""
+        view = self.runbook.view()
+        gates = [{"phase": p.id, "state": p.state, "ok": p.gate.value, "detail": p.gate.detail}
+                 for p in view.phases if p.gate is not None]
+        rollbacks = [{"title": r.title, "started": r.started, "ended": r.ended, "ok": r.ok} for r in view.rollbacks[-3:]]
+        plan, host = self.plan.fingerprint, self.host
+
+        def write() -> int:
+            body = encode_view(snap, every=every, actions=action_summaries(j), gates=gates, rollbacks=rollbacks,
+                               plan=plan)
+            return publish_view(j, body, at=time.time(), host=host, round_no=snap.round)
+
+        return write
 
     # -- stopping on a signal (cockpit.shutdown) ---------------------------------------------
 

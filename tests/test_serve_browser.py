@@ -1,7 +1,8 @@
 """The cockpit in a browser (issue 29, item 2): ``cockpit serve`` driven by a real headless Chromium.
 
 Against the loopback sshd fleet: the page shows the fleet table's host names; an action key typed in
-the browser is refused on screen and reaches no host (no marker on any host, no action in the journal);
+the browser is refused on screen and reaches no host (no marker on any host, no action in the journal, and
+with a driver on the journal the tab shows its view and the test sshds see no login from it at all);
 beyond loopback a token is required to start, and with one set every request without it (the page,
 its files, the websocket) is refused while the browser signs in with a form.
 """
@@ -20,6 +21,7 @@ import pytest
 from cockpitcfg import fleet_toml
 from fleet import Fleet
 from servetools import ROOT, browser, free_port, serving, wait_for_text
+from view_driver import Driver, accepted
 
 from cockpit.journal import Journal
 
@@ -63,17 +65,25 @@ def _type_into_terminal(driver: object, keys: str) -> None:
 
 
 def test_browser_shows_the_fleet_and_an_action_key_reaches_no_host(tmp_path: Path, fleet: Fleet) -> None:
+    """With a driver on the journal the tab shows the driver's view: no SSH login at all from the tab."""
     for h in fleet:
         fleet.set_systemd(h, "fleet-agent", "active")
     config = _config(tmp_path, fleet)
-    listen = f"127.0.0.1:{free_port()}"
-    with serving(config, listen) as served, browser() as driver:
-        driver.get(served.url)  # type: ignore[attr-defined]
-        wait_for_text(driver, *[h.name for h in fleet], "agent")
-        _type_into_terminal(driver, "h")
-        wait_for_text(driver, "READ-ONLY")  # the key reached the cockpit, which refused it on screen
-        tab = [p for p in served.children() if "run" in p.cmdline() and "--read-only" in p.cmdline()]
-        assert tab, f"no read-only cockpit behind the tab: {[p.cmdline() for p in served.children()]}"
+    driver = Driver(config)
+    try:
+        assert driver.line() == "DRIVER"
+        before = accepted(fleet)  # the driver has logged in everywhere (it says DRIVER after a full round)
+        listen = f"127.0.0.1:{free_port()}"
+        with serving(config, listen) as served, browser() as driver_page:
+            driver_page.get(served.url)  # type: ignore[attr-defined]
+            wait_for_text(driver_page, *[h.name for h in fleet], "agent", "DRIVER'S VIEW")
+            _type_into_terminal(driver_page, "h")
+            wait_for_text(driver_page, "READ-ONLY")  # the key reached the cockpit, which refused it on screen
+            tab = [p for p in served.children() if "run" in p.cmdline() and "--read-only" in p.cmdline()]
+            assert tab, f"no read-only cockpit behind the tab: {[p.cmdline() for p in served.children()]}"
+        assert accepted(fleet) == before, "the browser tab logged in to a host"
+    finally:
+        driver.stop()
     assert _markers(fleet) == []
     with Journal(tmp_path / "journal.sqlite", "check", readonly=True) as j:
         assert j.actions() == []
@@ -84,12 +94,12 @@ def test_beyond_loopback_without_a_token_it_refuses_to_start(tmp_path: Path, fle
     config = _config(tmp_path, fleet)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     r = subprocess.run([sys.executable, "-m", "cockpit", "-c", str(config), "serve", "--listen",
-                        f"0.0.0.0:{free_port()}"], env=env, capture_output=True, text=True, timeout=60)
+                        f"0.0.0.0:{free_port()}"], env=env, capture_output=True, text=True, timeout=60, check=False)
     assert r.returncode == 2, r.stderr
     assert "beyond loopback) needs a token" in r.stderr and "--token-env NAME" in r.stderr
     assert "Traceback" not in r.stderr
     r = subprocess.run([sys.executable, "-m", "cockpit", "-c", str(config), "serve", "--listen", "0.0.0.0",
-                        "--token", TOKEN], env=env, capture_output=True, text=True, timeout=60)
+                        "--token", TOKEN], env=env, capture_output=True, text=True, timeout=60, check=False)
     assert r.returncode == 2 and "--token" in r.stderr  # there is no option for a token in argv
     assert TOKEN not in r.stderr and "Traceback" not in r.stderr
 

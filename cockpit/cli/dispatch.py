@@ -82,6 +82,8 @@ def _ui_args(p: argparse.ArgumentParser, top: bool = False) -> None:
     p.add_argument("--quiet", action="store_true", help="no terminal bell on a host or service going down", **kw)
     p.add_argument("--no-mouse", action="store_true", help="leave the mouse to tmux (copy mode)", **kw)
     p.add_argument("--operator", help="who is at the keys (default: $COCKPIT_OPERATOR or the login name)", **kw)
+    p.add_argument("--own-probes", action="store_true", help="as an observer, also probe the fleet from here (by "
+                   "default an observer shows the driver's published view and opens no SSH connection)", **kw)
     p.add_argument("--ask-sudo", action="store_true", help="ask once for the sudo password (kept in memory only; "
                    "fed to sudo -S only when a host's sudo asks)", **kw)
 
