@@ -1,15 +1,19 @@
-"""The durable journal of a cutover (SQLite) and the driver lease it holds.
+"""The durable journal of a cutover (a SQLite file or a PostgreSQL database) and the driver lease it holds.
 
 Parts: ``records`` (:class:`Journal`), ``store`` (the connection, transactions), ``schema`` (migrations),
 ``lease`` (who drives, and the fence), ``read`` (queries for the report and ``cockpit journal``),
-``backend`` (:class:`JournalBackend`: what a later PostgreSQL journal implements too).
+``backend`` (:class:`JournalBackend`: what both journals implement), ``pgstore`` (:class:`PgJournal`),
+``pgsql`` (the same SQL on PostgreSQL), ``pgworker`` (its one worker thread), ``obspool`` (observations
+spooled on disk while the database is away), ``factory`` (path or URL), ``copy`` (one journal into another).
 """
 
 from __future__ import annotations
 
-from cockpit.errors import JournalError, LeaseLost
+from cockpit.errors import JournalError, JournalUnavailable, LeaseLost
 from cockpit.journal.backend import JournalBackend
+from cockpit.journal.factory import open_journal
 from cockpit.journal.lease import DEFAULT_TTL, Lease
+from cockpit.journal.pgstore import PgJournal, display_url, is_url
 from cockpit.journal.records import OUTPUT_LIMIT, Journal
 from cockpit.journal.schema import SCHEMA_VERSION
 
@@ -18,8 +22,13 @@ __all__ = [
     "Journal",
     "JournalBackend",
     "JournalError",
+    "JournalUnavailable",
     "Lease",
     "LeaseLost",
     "OUTPUT_LIMIT",
+    "PgJournal",
     "SCHEMA_VERSION",
+    "display_url",
+    "is_url",
+    "open_journal",
 ]

@@ -1,0 +1,16 @@
+"""Which journal a config names: a SQLite file (a path) or a PostgreSQL database (a ``postgresql://`` URL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cockpit.journal.pgstore import PgJournal, is_url
+from cockpit.journal.records import Journal
+
+
+def open_journal(target: str | Path, operator: str, *, readonly: bool = False,
+                 spool_dir: Path | None = None) -> Journal:
+    """Open (create, migrate) the journal at ``target``; ``spool_dir`` holds a database journal's spool."""
+    if is_url(target):
+        return PgJournal(str(target), operator, readonly=readonly, spool_dir=spool_dir).open()
+    return Journal(Path(target), operator, readonly=readonly).open()
