@@ -28,7 +28,7 @@ from cockpit.config import ConfigWatch, PlanUpdate
 from cockpit.engine import Engine
 from cockpit.errors import CockpitError
 from cockpit.inventory import select
-from cockpit.journal import Journal, JournalError, Lease
+from cockpit.journal import Journal, JournalError, JournalUnavailable, Lease, open_journal
 from cockpit.model import HostState, StatusChange
 from cockpit.plans import (
     PlanChange,
@@ -43,7 +43,8 @@ from cockpit.sanitize import strip_control
 from cockpit.spec import Config
 
 HEARTBEAT = 5.0  # at most; with a short lease_ttl the heartbeat runs every lease_ttl / 3
-WATCH_EVERY = 1.0  # seconds between looks at the config file's size and mtime
+WATCH_EVERY = 1.0
+OUTAGE = "JOURNAL DATABASE UNREACHABLE: actions are refused; monitoring goes on; observations are spooled on disk."  # seconds between looks at the config file's size and mtime
 
 
 class Session:
@@ -82,11 +83,13 @@ class Session:
     # -- journal and lease -------------------------------------------------------------------
 
     def _open_journal(self) -> None:
-        path = self.config.journal.path
-        if path is None or (self.read_only and not path.exists()):
+        settings = self.config.journal
+        target = settings.target
+        if target is None or (self.read_only and not settings.exists()):
             return  # read-only never creates a journal
         try:
-            self.journal = Journal(path, self.operator, readonly=self.read_only and path.exists()).open()
+            self.journal = open_journal(target, self.operator, readonly=self.read_only,
+                                        spool_dir=self.config.cockpit.state_dir)
         except JournalError as exc:
             self.journal_problem = exc.message
             self.journal_error = exc
@@ -364,6 +367,8 @@ class Session:
             return ""
         try:
             self.lease = j.heartbeat(time.time())
+        except JournalUnavailable as exc:
+            return f"refused: the journal database is unreachable: {exc.message}"
         except JournalError as exc:
             self._demote(exc.message)
             return (f"refused: no good heartbeat for {age:.1f} s (more than half the {self.ttl:g} s lease) "
@@ -404,11 +409,17 @@ class Session:
                     if current is not None:
                         stale = " (STALE: take over with T)" if current.stale(now, self.ttl) else ""
                         self.runbook.set_observer(True, current.describe(now) + stale)
+            except JournalUnavailable as exc:  # the database is away: refuse actions, keep monitoring, keep trying
+                self.runbook.banner = f"{OUTAGE} {exc.message}"
+                continue
             except JournalError as exc:
                 if driving:  # a failed heartbeat demotes at once: the lease may be someone else's next
                     self._demote(exc.message)
                 else:
                     self.runbook.banner = f"JOURNAL: {exc.message}"
+                continue
+            if self.runbook.banner.startswith(OUTAGE):
+                self.runbook.banner = ""  # back, and (driving) the lease re-validated by that heartbeat
 
     # -- stopping on a signal (cockpit.shutdown) ---------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from cockpit.errors import JournalError, JournalUnavailable, LeaseLost
 from cockpit.journal.backend import JournalBackend
+from cockpit.journal.copy import copy_journal
 from cockpit.journal.factory import open_journal
 from cockpit.journal.lease import DEFAULT_TTL, Lease
 from cockpit.journal.pgstore import PgJournal, display_url, is_url
@@ -28,6 +29,7 @@ __all__ = [
     "OUTPUT_LIMIT",
     "PgJournal",
     "SCHEMA_VERSION",
+    "copy_journal",
     "display_url",
     "is_url",
     "open_journal",

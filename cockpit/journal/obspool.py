@@ -70,7 +70,8 @@ class ObservationSpool:
             return
         with self._lock:
             room = MAX_PENDING - self.pending
-            keep, lost = events[:max(0, room)], len(events) - max(0, room)
+            n = min(len(events), max(0, room))
+            keep, lost = events[:n], len(events) - n
             if keep:
                 with self.file.open("a", encoding="utf-8") as f:
                     f.writelines(json.dumps(dataclasses.asdict(e), ensure_ascii=False) + "\n" for e in keep)
