@@ -19,6 +19,7 @@ import dataclasses
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 
@@ -73,6 +74,8 @@ class Session:
         self._tasks: list[asyncio.Task[None]] = []
         self._detached: list[dict[str, object]] = []
         self._started = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
         self.closing = False  # close() has begun: a signal's stop must not cancel it half-way
         self._open_journal()
         self.runbook = Runbook(self.engine, self.journal, self.operator)
@@ -101,7 +104,7 @@ class Session:
             self.engine.actions.journal = self.journal
             self.engine.actions.may_exec = self.may_exec
             self.engine.round_hooks.append(self._record_changes)
-            self.journal.lease_lost.append(self._demote)
+            self.journal.lease_lost.append(self._demote_soon)
 
     def _record_changes(self, _state: HostState, events: list[StatusChange]) -> None:
         if events and self.journal is not None and self.lease is not None and self.lease.ours:
@@ -338,6 +341,14 @@ class Session:
 
     # -- fencing -------------------------------------------------------------------------------
 
+    def _demote_soon(self, why: str) -> None:
+        """The journal's lease_lost listener: it may be told on the heartbeat's thread; demote on the loop."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed() and threading.get_ident() != self._loop_thread:
+            loop.call_soon_threadsafe(self._demote, why)
+        else:
+            self._demote(why)
+
     def _demote(self, why: str) -> None:
         """The lease is gone: observer at once; nothing more is fired or decided here."""
         if self.lost:
@@ -379,6 +390,7 @@ class Session:
     # -- running -----------------------------------------------------------------------------
 
     async def start(self, poll: bool = True) -> None:
+        self._loop, self._loop_thread = asyncio.get_running_loop(), threading.get_ident()
         if poll:
             await self.engine.start()
         self.runbook.start()
@@ -399,8 +411,8 @@ class Session:
             now = time.time()
             driving = self.lease is not None and self.lease.ours
             try:
-                if driving:
-                    self.lease = j.heartbeat(now)
+                if driving:  # in a thread: a slow or unreachable database never stalls the screen
+                    self.lease = await asyncio.to_thread(j.heartbeat, now)
                     self._beat_ok = time.monotonic()
                 else:
                     self.runbook.reload_states()

@@ -242,7 +242,7 @@ def test_the_journal_is_a_journal_backend(journal: Journal) -> None:
     assert isinstance(journal, JournalBackend)
     for name, member in inspect.getmembers(JournalBackend, inspect.isfunction):
         if not name.startswith("_"):
-            ours = inspect.signature(getattr(Journal, name))
+            ours = inspect.signature(getattr(type(journal), name))
             assert list(ours.parameters) == list(inspect.signature(member).parameters), name
 
 
@@ -357,3 +357,16 @@ def test_actions_limit_is_the_newest_oldest_first_and_size_grows(journal: Journa
     assert [a["id"] for a in journal.actions(limit=2)] == ids[-2:]
     assert len(journal.actions()) == 5
     assert journal.size_bytes() > before > 0
+
+def test_a_read_only_journal_writes_nothing(make: Make, journal: Journal) -> None:
+    """What ``--read-only`` opens: every write refused with a message saying so, nothing written."""
+    journal.transition("phase", "p", "running")
+    before = make.count("log")
+    reader = make("olga", readonly=True)
+    assert not reader.writable and "read-only" in reader.last_error
+    assert reader.states() == {("phase", "p"): "running"}
+    with pytest.raises(JournalError):
+        reader.transition("phase", "p", "done")
+    with pytest.raises(JournalError):
+        reader.acquire_lease("olga", "jump9", 9, reader.now())
+    assert make.count("log") == before and journal.lease() is None

@@ -6,6 +6,8 @@ The contract shared with the SQLite file is tests/test_journal_contract.py.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import shutil
 import signal
@@ -16,10 +18,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cockpitcfg import write_config
 from pg import PgCluster
 
+from cockpit.config import load_config
 from cockpit.journal import Journal, JournalError, JournalUnavailable, LeaseLost, PgJournal, copy_journal
 from cockpit.model import StatusChange
+from cockpit.session import Session
 from services import need
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +39,7 @@ class Driver:
         self.proc = subprocess.Popen([*prefix, sys.executable, str(DRIVER), url, operator], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, env=env)
 
-    def ask(self, line: str, timeout: float = 30) -> str:
+    def ask(self, line: str, timeout: float = 60) -> str:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
@@ -85,9 +90,12 @@ def test_a_frozen_ex_drivers_intent_is_refused_by_the_database(postgres: str, dr
 
 def test_a_client_clock_ten_minutes_off_neither_steals_nor_keeps_the_lease(postgres: str,
                                                                             drivers: list[Driver]) -> None:
+    """Under libfaketime every timed wait of the skewed process (the GIL's included) may wake late, so its
+    journal is created (migrated) here first, and its answers get a generous bound."""
     faketime = shutil.which("faketime")
     if faketime is None:
         need("faketime", "not installed (apt-get install -y faketime)")
+    PgJournal(postgres, "setup").open().close()
     os.environ["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
     try:
         skewed = Driver(postgres, "laptop", prefix=(str(faketime), "-f", "-10m"))
@@ -242,3 +250,60 @@ def test_journal_copy_round_trip_sqlite_to_postgresql_and_back_is_idempotent(pos
     with Journal(src, "alice") as j:  # a journal with more rows than the source is another cutover: refused
         with pytest.raises(JournalError, match="another journal"):
             copy_journal(Journal(tmp_path / "empty.sqlite", "x").open(), j)
+
+
+async def _until(what: str, check, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():  # bounded by the deadline
+        assert time.monotonic() < deadline, f"not within {timeout:g}s: {what}"
+        await asyncio.sleep(0.1)
+
+
+def _spooled(state: Path) -> list[dict[str, object]]:
+    f = state / "journal-observations.jsonl"
+    return [json.loads(line) for line in f.read_text().splitlines()] if f.exists() else []
+
+
+async def test_a_database_stopped_mid_cutover_refuses_actions_while_monitoring_goes_on_and_loses_nothing(
+        fleet, own_cluster: PgCluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The whole session on a real fleet: the engine keeps polling through the outage, its status changes are
+    spooled and land in order after a journal-gap record; an action is refused with the reason while the
+    database is away and fires once it is back (the lease re-validated first)."""
+    url = own_cluster.new_database()
+    for h in ("h1", "h2", "h3"):
+        fleet.set_systemd(h, "fleet-agent", "active running")
+    state = tmp_path / "state"
+    services = f'[services.agent]\non = ["all"]\nsystemd = "fleet-agent"\n\n[journal]\npath = "{url}"\nlease_ttl = "3s"\n'
+    config = write_config(tmp_path, fleet, services, cockpit={"state_dir": str(state)})
+    s = Session(load_config(config), "alice")
+    assert s.journal is not None and s.lease is not None and s.lease.ours, s.journal_problem
+    await s.start()
+    try:
+        await _until("a first round", lambda: s.engine.snapshot().round >= 1)
+        own_cluster.stop("fast")
+        fleet.set_systemd("h2", "fleet-agent", "failed failed")
+        await _until("h2's agent seen down while the database is away",
+                     lambda: any(e["host"] == "h2" and e["service"] == "agent" for e in _spooled(state)))
+        with pytest.raises(JournalError, match="unreachable|did not answer"):
+            await s.engine.actions.run("mark", "true", ["h1"], timeout=10.0, operator="alice")
+        await _until("the outage banner", lambda: s.runbook.banner.startswith("JOURNAL DATABASE UNREACHABLE"))
+        fleet.set_systemd("h2", "fleet-agent", "active running")
+        await _until("h2's agent seen up again", lambda: sum(
+            e["host"] == "h2" and e["service"] == "agent" for e in _spooled(state)) >= 2)
+        during = [(e["host"], e["service"], e["new"]) for e in _spooled(state)]
+        own_cluster.start()
+        journal = s.journal
+        assert journal is not None
+        await _until("the spool flushed", lambda: journal.spool is not None and journal.spool.pending == 0, 60)
+        await _until("the banner cleared by a good heartbeat", lambda: not s.runbook.banner, 30)
+        log = journal.timeline()
+        kinds = [e["kind"] for e in log]
+        gap = kinds.index("journal-gap")
+        flushed = [(e["host"], e["service"], e["new"]) for e in log[gap + 1:] if e["kind"] == "status"]
+        assert flushed[:len(during)] == during  # every observation, in the order observed
+        assert log[gap]["spooled"] >= len(during) and log[gap]["dropped"] == 0
+        await asyncio.sleep(1.1)  # past the reconnect throttle
+        run = await s.engine.actions.run("mark", "true", ["h1"], timeout=10.0, operator="alice")
+        assert [r.state for r in run.runs] == ["ok"]
+    finally:
+        await s.close()

@@ -106,12 +106,7 @@ class PgJournal(Journal):
         kwargs = connect_kwargs(self.statement_timeout, self.connect_timeout, self.readonly)
 
         def go() -> None:
-            if self._pg is not None:
-                try:
-                    self._pg.close()
-                except Exception:
-                    pass
-            self._pg = None
+            self._drop()
             self._pg = psycopg.connect(self.url, **kwargs)
 
         self._last_try = time.monotonic()
@@ -123,6 +118,15 @@ class PgJournal(Journal):
         if self._down_since is not None or self._generation is not None:
             self._revalidate = self._generation is not None
         self._down_since = None
+
+    def _drop(self) -> None:
+        """On the worker: close the connection, whatever state it is in (a dead server included)."""
+        if self._pg is not None:
+            try:
+                self._pg.close()
+            except Exception:
+                pass  # closing a broken connection never fails a reconnect or a shutdown
+        self._pg = None
 
     def _mark_down(self) -> None:
         if self._down_since is None:
@@ -205,16 +209,8 @@ class PgJournal(Journal):
             if worker is None:
                 return
 
-            def go() -> None:
-                if self._pg is not None:
-                    try:
-                        self._pg.close()
-                    except Exception:
-                        pass
-                    self._pg = None
-
             try:
-                worker.call(go, deadline=2.0)
+                worker.call(self._drop, deadline=2.0)
             except JournalError:
                 pass  # a stuck worker: a daemon thread, gone with the process
             worker.stop(timeout=2.0)
@@ -348,12 +344,13 @@ class PgJournal(Journal):
 
     # -- decisions after an outage; observations through the spool --------------------------------
 
-    def action_intent(self, *args: Any, **kw: Any) -> int:
+    def action_intent(self, title: str, kind: str, command: str, hosts: list[tuple[str, str]],
+                      phase: str | None = None, step: str | None = None, *, at: float | None = None) -> int:
         """After the database came back, the lease is renewed (fenced) before any intent is written."""
         self._ensure()
         if self._revalidate and self._lease_me is not None:
             self.heartbeat(0.0)
-        return super().action_intent(*args, **kw)
+        return super().action_intent(title, kind, command, hosts, phase, step, at=at)
 
     def status_changes(self, events: Iterable[StatusChange]) -> int:
         """Spooled on disk in order and written by the spool's pump (never waits for the database)."""
