@@ -29,7 +29,7 @@ from cockpit.config import ConfigWatch, PlanUpdate
 from cockpit.engine import Engine
 from cockpit.errors import CockpitError
 from cockpit.inventory import select
-from cockpit.journal import Journal, JournalError, JournalUnavailable, Lease, open_journal
+from cockpit.journal import Journal, JournalError, JournalUnavailable, Lease, journal_exists, open_journal
 from cockpit.model import HostState, StatusChange
 from cockpit.plans import (
     PlanChange,
@@ -91,6 +91,8 @@ class Session:
         if target is None or (self.read_only and not settings.exists()):
             return  # read-only never creates a journal
         try:
+            if self.read_only and settings.url is not None and not journal_exists(target):
+                return  # an empty database: no journal yet, and read-only never creates one
             self.journal = open_journal(target, self.operator, readonly=self.read_only,
                                         spool_dir=self.config.cockpit.state_dir)
         except JournalError as exc:

@@ -46,7 +46,8 @@ def _free_port() -> int:
 class PgCluster:
     """``url(db)`` names a database as the cockpit's role; ``admin(sql)`` runs SQL as the superuser."""
 
-    def __init__(self) -> None:
+    def __init__(self, fsync: bool = False) -> None:
+        self.fsync = fsync  # off for tests (throwaway data); on to measure durable commits (bench/pg_intent.py)
         self.bin = bin_dir()
         self.dir = Path(tempfile.mkdtemp(prefix="cockpit-pg-"))
         self.data = self.dir / "data"
@@ -72,7 +73,7 @@ class PgCluster:
             done = self._tool("initdb", "-D", str(self.data), "-A", "trust", "-U", ADMIN, "--no-sync")
             if done.returncode != 0:
                 need("postgresql", f"initdb failed: {done.stderr[-400:]}")
-        opts = f"-k {self.dir} -p {self.port} -c listen_addresses=127.0.0.1 -c fsync=off"
+        opts = f"-k {self.dir} -p {self.port} -c listen_addresses=127.0.0.1 -c fsync={'on' if self.fsync else 'off'}"
         done = self._tool("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.log), "-w", "-t", "30", "start")
         if done.returncode != 0:
             raise RuntimeError(f"pg_ctl start failed: {done.stderr[-400:]} {self.log_tail()}")

@@ -243,13 +243,13 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_journal(args: argparse.Namespace) -> int:
-    from cockpit.journal import open_journal
+    from cockpit.journal import journal_exists, open_journal
 
     if args.copy:
         return _journal_copy(args)
     config = _load(args)
     settings = config.journal
-    if settings.target is None or not settings.exists():
+    if settings.target is None or not journal_exists(settings.target):
         raise UsageError(f"no journal at {settings.path}", "it is created when the cockpit or a step first runs")
     j = open_journal(settings.target, "reader", readonly=True)
     try:

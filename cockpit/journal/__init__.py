@@ -12,7 +12,7 @@ from __future__ import annotations
 from cockpit.errors import JournalError, JournalUnavailable, LeaseLost
 from cockpit.journal.backend import JournalBackend
 from cockpit.journal.copy import copy_journal
-from cockpit.journal.factory import open_journal
+from cockpit.journal.factory import journal_exists, open_journal
 from cockpit.journal.lease import DEFAULT_TTL, Lease
 from cockpit.journal.pgstore import PgJournal, display_url, is_url
 from cockpit.journal.records import OUTPUT_LIMIT, Journal
@@ -32,5 +32,6 @@ __all__ = [
     "copy_journal",
     "display_url",
     "is_url",
+    "journal_exists",
     "open_journal",
 ]

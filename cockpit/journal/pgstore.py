@@ -75,6 +75,7 @@ class PgJournal(Journal):
         self._last_try = 0.0
         self._revalidate = False  # the connection came back: renew the lease before the next intent
         self._in_tx = False
+        self.schema_version: int | None = None  # as found when opened (0: an empty database, no journal yet)
         self.spool = ObservationSpool(spool_dir, self._flush) if spool_dir is not None and not readonly else None
 
     # -- the connection ------------------------------------------------------------------------
@@ -218,7 +219,7 @@ class PgJournal(Journal):
 
     def _migrate(self) -> None:
         conn = self._ensure()
-        version = self._schema_version(conn)
+        version = self.schema_version = self._schema_version(conn)
         if version > SCHEMA_VERSION:
             raise self._future(version)
         if version == SCHEMA_VERSION:
