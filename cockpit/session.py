@@ -19,6 +19,7 @@ import dataclasses
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 
@@ -31,9 +32,12 @@ from cockpit.inventory import select
 from cockpit.journal import (
     Journal,
     JournalError,
+    JournalUnavailable,
     Lease,
     action_summaries,
     encode_view,
+    journal_exists,
+    open_journal,
     publish_view,
 )
 from cockpit.model import FleetSnapshot, HostState, StatusChange
@@ -50,7 +54,8 @@ from cockpit.sanitize import strip_control
 from cockpit.spec import Config
 
 HEARTBEAT = 5.0  # at most; with a short lease_ttl the heartbeat runs every lease_ttl / 3
-WATCH_EVERY = 1.0  # seconds between looks at the config file's size and mtime
+WATCH_EVERY = 1.0
+OUTAGE = "JOURNAL DATABASE UNREACHABLE: actions are refused; monitoring goes on; observations are spooled on disk."  # seconds between looks at the config file's size and mtime
 
 
 class Session:
@@ -80,6 +85,8 @@ class Session:
         self._tasks: list[asyncio.Task[None]] = []
         self._detached: list[dict[str, object]] = []
         self._started = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
         self.closing = False  # close() has begun: a signal's stop must not cancel it half-way
         self._open_journal()
         self.runbook = Runbook(self.engine, self.journal, self.operator)
@@ -101,11 +108,15 @@ class Session:
     # -- journal and lease -------------------------------------------------------------------
 
     def _open_journal(self) -> None:
-        path = self.config.journal.path
-        if path is None or (self.read_only and not path.exists()):
+        settings = self.config.journal
+        target = settings.target
+        if target is None or (self.read_only and not settings.exists()):
             return  # read-only never creates a journal
         try:
-            self.journal = Journal(path, self.operator, readonly=self.read_only and path.exists()).open()
+            if self.read_only and settings.url is not None and not journal_exists(target):
+                return  # an empty database: no journal yet, and read-only never creates one
+            self.journal = open_journal(target, self.operator, readonly=self.read_only,
+                                        spool_dir=self.config.cockpit.state_dir)
         except JournalError as exc:
             self.journal_problem = exc.message
             self.journal_error = exc
@@ -117,7 +128,7 @@ class Session:
             self.engine.actions.journal = self.journal
             self.engine.actions.may_exec = self.may_exec
             self.engine.round_hooks.append(self._record_changes)
-            self.journal.lease_lost.append(self._demote)
+            self.journal.lease_lost.append(self._demote_soon)
 
     def _record_changes(self, _state: HostState, events: list[StatusChange]) -> None:
         if events and self.journal is not None and self.lease is not None and self.lease.ours:
@@ -354,6 +365,14 @@ class Session:
 
     # -- fencing -------------------------------------------------------------------------------
 
+    def _demote_soon(self, why: str) -> None:
+        """The journal's lease_lost listener: it may be told on the heartbeat's thread; demote on the loop."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed() and threading.get_ident() != self._loop_thread:
+            loop.call_soon_threadsafe(self._demote, why)
+        else:
+            self._demote(why)
+
     def _demote(self, why: str) -> None:
         """The lease is gone: observer at once; nothing more is fired or decided here."""
         if self.lost:
@@ -383,6 +402,8 @@ class Session:
             return ""
         try:
             self.lease = j.heartbeat(time.time())
+        except JournalUnavailable as exc:
+            return f"refused: the journal database is unreachable: {exc.message}"
         except JournalError as exc:
             self._demote(exc.message)
             return (f"refused: no good heartbeat for {age:.1f} s (more than half the {self.ttl:g} s lease) "
@@ -393,6 +414,7 @@ class Session:
     # -- running -----------------------------------------------------------------------------
 
     async def start(self, poll: bool = True) -> None:
+        self._loop, self._loop_thread = asyncio.get_running_loop(), threading.get_ident()
         if poll:
             await self.start_polling()
         self.runbook.start()
@@ -413,8 +435,8 @@ class Session:
             now = time.time()
             driving = self.lease is not None and self.lease.ours
             try:
-                if driving:
-                    self.lease = j.heartbeat(now)
+                if driving:  # in a thread: a slow or unreachable database never stalls the screen
+                    self.lease = await asyncio.to_thread(j.heartbeat, now)
                     self._beat_ok = time.monotonic()
                 else:
                     self.runbook.reload_states()
@@ -423,11 +445,17 @@ class Session:
                     if current is not None:
                         stale = " (STALE: take over with T)" if current.stale(now, self.ttl) else ""
                         self.runbook.set_observer(True, current.describe(now) + stale)
+            except JournalUnavailable as exc:  # the database is away: refuse actions, keep monitoring, keep trying
+                self.runbook.banner = f"{OUTAGE} {exc.message}"
+                continue
             except JournalError as exc:
                 if driving:  # a failed heartbeat demotes at once: the lease may be someone else's next
                     self._demote(exc.message)
                 else:
                     self.runbook.banner = f"JOURNAL: {exc.message}"
+                continue
+            if self.runbook.banner.startswith(OUTAGE):
+                self.runbook.banner = ""  # back, and (driving) the lease re-validated by that heartbeat
 
     async def start_polling(self) -> None:
         """Probe the fleet from here (and publish the view while driving); a follower that took over calls it."""

@@ -137,7 +137,7 @@ def _tree() -> dict[str, str | None]:
     drawn: dict[str, str | None] = {}
     stack: list[tuple[int, str]] = []
     for line in doc.splitlines():
-        m = re.match(r"^(\s*)(?:([│ ]*)[├└]── )?(\w+Error|\w+Failed|\w+Timeout|\w+Lost)\s", line + " ")
+        m = re.match(r"^(\s*)(?:([│ ]*)[├└]── )?(\w+Error|\w+Failed|\w+Timeout|\w+Lost|\w+Unavailable)\s", line + " ")
         if not m or (m.group(3) != "CockpitError" and "──" not in line):
             continue
         depth = 0 if "──" not in line else line.index("──") // 4
