@@ -92,6 +92,7 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
         self.apply_every = apply_every
         self.operator = operator
         self.snapshot: FleetSnapshot | None = None
+        self.follower: object | None = None  # an observer following the driver: its ViewFollower (tests read it)
         self._applied = asyncio.Event()
         self._shown_action: int | None = None
         self._gc_was = gc.get_threshold()

@@ -15,7 +15,7 @@ from cockpit.session import Session
 from screens.banners import Banner, Rank
 from screens.messages import SnapshotReady
 
-FOLLOW_EVERY = 0.25  # seconds between looks at the journal (one indexed read)
+FOLLOW_EVERY = 0.25  # seconds between looks at the journal (one indexed read) when no notice came
 OWN_PROBES = Banner(Rank.OBSERVER, "OWN PROBES", "this observer probes the fleet itself (--own-probes): the table "
                     "is its own rounds, not the driver's view")
 
@@ -37,6 +37,17 @@ async def follow_driver(app: Any, session: Session) -> Banner | None:
     ``app`` is the :class:`screens.app.CockpitApp` (not imported: the app imports this module).
     """
     follower = ViewFollower(session.journal, clock=app.clock)
+    loop = asyncio.get_running_loop()
+    wake = asyncio.Event()
+    follower.listen(lambda: loop.call_soon_threadsafe(wake.set))  # PostgreSQL: told at once of each view
+    app.follower = follower
+    try:
+        return await _follow(app, session, follower, wake)
+    finally:
+        await asyncio.to_thread(follower.close)
+
+
+async def _follow(app: Any, session: Session, follower: ViewFollower, wake: asyncio.Event) -> Banner | None:
     announced: set[int] = set()
     first = True
     give_up = asyncio.get_running_loop().time() + 3 * session.config.cockpit.interval + 1.0
@@ -55,5 +66,9 @@ async def follow_driver(app: Any, session: Session) -> Banner | None:
             app._applied.clear()
             app.post_message(SnapshotReady(view.snapshot))
             await app._applied.wait()
-        await asyncio.sleep(FOLLOW_EVERY)
+        try:  # a notice (PostgreSQL) wakes it at once; the poll stays as the safety net
+            await asyncio.wait_for(wake.wait(), FOLLOW_EVERY)
+        except TimeoutError:
+            pass
+        wake.clear()
     return None

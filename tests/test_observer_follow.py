@@ -4,7 +4,8 @@ A driving cockpit runs in a process of its own (tests/view_driver.py) against th
 publishes its view every round; the observer is the real TUI (Textual pilot) on the same journal. It
 shows the driver's fleet, a host going down and the driver's action result within a generous bound,
 opens no SSH connection (counted at the test sshds), and says DRIVER SILENT when the driver is frozen
-(SIGSTOP) within two of its rounds, then recovers when it resumes (SIGCONT).
+(SIGSTOP) within two of its rounds, then recovers when it resumes (SIGCONT). On PostgreSQL the observer is told
+of each view by LISTEN/NOTIFY, and catches up when every connection to the database is cut.
 """
 
 from __future__ import annotations
@@ -45,10 +46,14 @@ systemd = "fleet-agent"
 
 
 @pytest.fixture
-def driver_config(tmp_path: Path, fleet: Fleet) -> Path:
+def driver_config(request: pytest.FixtureRequest, tmp_path: Path, fleet: Fleet) -> Path:
+    """The config, on a SQLite journal file, or (``indirect`` param "postgresql") a fresh test database."""
     for h in fleet:
         fleet.set_systemd(h, "fleet-agent", "active running")
-    return write_config(tmp_path, fleet, SERVICES, cockpit={"interval": f"{INTERVAL}s"})
+    services = SERVICES
+    if getattr(request, "param", "sqlite") == "postgresql":
+        services = SERVICES.replace('path = "journal.sqlite"', f'path = "{request.getfixturevalue("postgres")}"')
+    return write_config(tmp_path, fleet, services, cockpit={"interval": f"{INTERVAL}s"})
 
 
 @pytest.fixture
@@ -80,8 +85,9 @@ async def until(pilot, cond, timeout: float = BOUND) -> float:  # type: ignore[n
 
 
 @pytest.mark.slow
-async def test_observer_renders_the_drivers_view_without_ssh(driver: Driver, driver_config: Path,
-                                                             fleet: Fleet) -> None:
+@pytest.mark.parametrize("driver_config", ["sqlite", "postgresql"], indirect=True)
+async def test_observer_renders_the_drivers_view_without_ssh(request: pytest.FixtureRequest, driver: Driver,
+                                                             driver_config: Path, fleet: Fleet) -> None:
     config = load_config(driver_config)
     before = accepted(fleet)  # the driver has logged in everywhere (it said DRIVER after a full round)
     session = Session(config, "bob")
@@ -111,6 +117,20 @@ async def test_observer_renders_the_drivers_view_without_ssh(driver: Driver, dri
             os.kill(driver.proc.pid, signal.SIGCONT)
         await until(pilot, lambda: "DRIVER'S VIEW: alice on" in banner(app), timeout=10)
         assert "DRIVER SILENT" not in banner(app)
+        if "postgresql" in request.node.name:  # every connection to the database is cut: the observer catches up
+            notifier = app.follower.notifier  # type: ignore[union-attr]
+            assert notifier is not None and notifier.received > 0, "no NOTIFY reached the observer"
+            cluster = request.getfixturevalue("pg_cluster")
+            db = load_config(driver_config).journal.target.rsplit("/", 1)[1]
+            cut = cluster.admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}' "
+                                "AND pid <> pg_backend_pid()")
+            assert cut, "no connection to cut"
+            fleet.set_systemd("h2", "fleet-agent", "active running")
+            assert "down" in row(app, "h2")
+            took = await until(pilot, lambda: "down" not in row(app, "h2") and "DRIVER'S VIEW: alice" in banner(app),
+                               timeout=15)
+            print(f"caught up {took:.2f}s after its connection was cut")
+            assert notifier.connects >= 2  # its LISTEN connection was cut too, and came back
         mine = [c for c in psutil.Process().net_connections("tcp")
                 if c.raddr and c.raddr.port in {h.port for h in fleet}]
         assert mine == [], f"the observer connected to the fleet: {mine}"

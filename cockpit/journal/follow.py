@@ -1,4 +1,4 @@
-"""An observer following the driver's published views (SQLite: by polling; a shared file system works).
+"""An observer following the driver's published views: told by LISTEN/NOTIFY on PostgreSQL, polling on SQLite.
 
 :meth:`ViewFollower.poll` is cheap (one indexed read) and synchronous, called on the observer's own timer.
 "Driver silent" is judged on this machine's monotonic clock, from when a new view was last *seen*, so a
@@ -11,8 +11,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from cockpit.errors import JournalError
+from cockpit.journal.notify import ViewNotifier, is_pg
 from cockpit.journal.views import PublishedView, latest_view
 
 __all__ = ["FollowState", "ViewFollower"]
@@ -47,13 +49,26 @@ class FollowState:
 class ViewFollower:
     """Reads the newest view after the one it has; says when none came for two of the driver's rounds."""
 
-    def __init__(self, journal: object, *, clock: Callable[[], float] = time.time,
+    def __init__(self, journal: Any, *, clock: Callable[[], float] = time.time,
                  mono: Callable[[], float] = time.monotonic) -> None:
         self.journal = journal
         self.clock = clock
         self.mono = mono
         self.view: PublishedView | None = None
         self._seen = mono()  # when a new view was last seen (or when following began)
+        self.notifier: ViewNotifier | None = None
+
+    def listen(self, wake: Callable[[], None]) -> bool:
+        """PostgreSQL: call ``wake`` (from a thread) on each new view and after a reconnect; False on SQLite."""
+        if not is_pg(self.journal):
+            return False
+        self.notifier = ViewNotifier(str(self.journal.url), wake).start()
+        return True
+
+    def close(self) -> None:
+        if self.notifier is not None:
+            self.notifier.stop()
+            self.notifier = None
 
     def poll(self) -> tuple[PublishedView | None, FollowState]:
         """(a view newer than the last one, or None; the state to show)."""

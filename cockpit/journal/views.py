@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cockpit.errors import JournalError
+from cockpit.journal.notify import is_pg, notify_sql
 from cockpit.model import CheckResult, FleetSnapshot, HostState, Load
 from cockpit.sanitize import strip_control
 
@@ -145,6 +146,8 @@ def publish_view(journal: Any, body: str, *, at: float, host: str, round_no: int
         rid = int(conn.execute("INSERT INTO views (at, operator, host, round, version, body) VALUES (?, ?, ?, ?, ?, ?)",
                                (at, journal.operator, host, round_no, VIEW_VERSION, body)).lastrowid or 0)
         conn.execute("DELETE FROM views WHERE id <= ?", (rid - KEEP,))
+        if is_pg(journal):  # observers listening are told on commit (SQLite: they poll)
+            conn.execute(notify_sql(), (str(rid),))
     return rid
 
 
