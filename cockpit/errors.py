@@ -8,7 +8,8 @@ boundary, with a message an operator can act on::
     ├── UsageError               bad command line; exit 2
     ├── ConditionError           a gate/verify condition does not parse (column, expected)
     ├── JournalError             the journal cannot be opened or written; actions refused
-    │   └── LeaseLost            a decision refused: this cockpit's lease generation is not the current one
+    │   ├── LeaseLost            a decision refused: this cockpit's lease generation is not the current one
+    │   └── JournalUnavailable   the journal's database cannot be reached now (outage): refused, spooled
     ├── RunbookError             a runbook operation is not allowed now (locked, observer…)
     ├── SudoError                sudo used in a way the cockpit refuses (``sudo -i``), a bad password value
     ├── DetachError              a detached job could not be started or controlled
@@ -90,6 +91,11 @@ class JournalError(CockpitError):
 
 class LeaseLost(JournalError):
     """A driver decision was refused because another cockpit took the lease (fencing); demote to observer."""
+
+
+class JournalUnavailable(JournalError):
+    """The journal's database does not answer now (down, unreachable, too slow): actions are refused until
+    it is back; observations are spooled on disk and flushed in order when it returns."""
 
 
 class RunbookError(CockpitError):

@@ -19,6 +19,7 @@ import dataclasses
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 
@@ -28,8 +29,18 @@ from cockpit.config import ConfigWatch, PlanUpdate
 from cockpit.engine import Engine
 from cockpit.errors import CockpitError
 from cockpit.inventory import select
-from cockpit.journal import Journal, JournalError, Lease
-from cockpit.model import HostState, StatusChange
+from cockpit.journal import (
+    Journal,
+    JournalError,
+    JournalUnavailable,
+    Lease,
+    action_summaries,
+    encode_view,
+    journal_exists,
+    open_journal,
+    publish_view,
+)
+from cockpit.model import FleetSnapshot, HostState, StatusChange
 from cockpit.plans import (
     PlanChange,
     PlanVersion,
@@ -43,11 +54,13 @@ from cockpit.sanitize import strip_control
 from cockpit.spec import Config
 
 HEARTBEAT = 5.0  # at most; with a short lease_ttl the heartbeat runs every lease_ttl / 3
-WATCH_EVERY = 1.0  # seconds between looks at the config file's size and mtime
+WATCH_EVERY = 1.0
+OUTAGE = "JOURNAL DATABASE UNREACHABLE: actions are refused; monitoring goes on; observations are spooled on disk."  # seconds between looks at the config file's size and mtime
 
 
 class Session:
-    def __init__(self, config: Config, operator: str, *, drive: bool = True, read_only: bool = False) -> None:
+    def __init__(self, config: Config, operator: str, *, drive: bool = True, read_only: bool = False,
+                 own_probes: bool = False) -> None:
         self.config = config
         self.operator = strip_control(operator)  # typed or from the environment: shown to other cockpits
         self.read_only = read_only
@@ -72,21 +85,38 @@ class Session:
         self._tasks: list[asyncio.Task[None]] = []
         self._detached: list[dict[str, object]] = []
         self._started = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
         self.closing = False  # close() has begun: a signal's stop must not cancel it half-way
         self._open_journal()
         self.runbook = Runbook(self.engine, self.journal, self.operator)
         if self.journal_problem:
             self.runbook.banner = f"JOURNAL NOT WRITABLE: {self.journal_problem} Actions are refused; monitoring goes on."
         self._claim()
+        #: an observer of a live driver renders the driver's published view and opens no SSH connection
+        #: (``--own-probes``: it polls the fleet itself as well, and says so)
+        self.follows = not own_probes and self.observer and self._driver_alive()
+        self.own_probes = own_probes and self.observer
+
+    def _driver_alive(self) -> bool:
+        try:
+            current = self.journal.lease() if self.journal is not None else None
+        except JournalError:
+            return False
+        return current is not None and not current.ours and not current.stale(time.time(), self.ttl)
 
     # -- journal and lease -------------------------------------------------------------------
 
     def _open_journal(self) -> None:
-        path = self.config.journal.path
-        if path is None or (self.read_only and not path.exists()):
+        settings = self.config.journal
+        target = settings.target
+        if target is None or (self.read_only and not settings.exists()):
             return  # read-only never creates a journal
         try:
-            self.journal = Journal(path, self.operator, readonly=self.read_only and path.exists()).open()
+            if self.read_only and settings.url is not None and not journal_exists(target):
+                return  # an empty database: no journal yet, and read-only never creates one
+            self.journal = open_journal(target, self.operator, readonly=self.read_only,
+                                        spool_dir=self.config.cockpit.state_dir)
         except JournalError as exc:
             self.journal_problem = exc.message
             self.journal_error = exc
@@ -98,7 +128,7 @@ class Session:
             self.engine.actions.journal = self.journal
             self.engine.actions.may_exec = self.may_exec
             self.engine.round_hooks.append(self._record_changes)
-            self.journal.lease_lost.append(self._demote)
+            self.journal.lease_lost.append(self._demote_soon)
 
     def _record_changes(self, _state: HostState, events: list[StatusChange]) -> None:
         if events and self.journal is not None and self.lease is not None and self.lease.ours:
@@ -335,6 +365,14 @@ class Session:
 
     # -- fencing -------------------------------------------------------------------------------
 
+    def _demote_soon(self, why: str) -> None:
+        """The journal's lease_lost listener: it may be told on the heartbeat's thread; demote on the loop."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed() and threading.get_ident() != self._loop_thread:
+            loop.call_soon_threadsafe(self._demote, why)
+        else:
+            self._demote(why)
+
     def _demote(self, why: str) -> None:
         """The lease is gone: observer at once; nothing more is fired or decided here."""
         if self.lost:
@@ -364,6 +402,8 @@ class Session:
             return ""
         try:
             self.lease = j.heartbeat(time.time())
+        except JournalUnavailable as exc:
+            return f"refused: the journal database is unreachable: {exc.message}"
         except JournalError as exc:
             self._demote(exc.message)
             return (f"refused: no good heartbeat for {age:.1f} s (more than half the {self.ttl:g} s lease) "
@@ -374,8 +414,9 @@ class Session:
     # -- running -----------------------------------------------------------------------------
 
     async def start(self, poll: bool = True) -> None:
+        self._loop, self._loop_thread = asyncio.get_running_loop(), threading.get_ident()
         if poll:
-            await self.engine.start()
+            await self.start_polling()
         self.runbook.start()
         self._started = True
         self._reattach_all()
@@ -394,8 +435,8 @@ class Session:
             now = time.time()
             driving = self.lease is not None and self.lease.ours
             try:
-                if driving:
-                    self.lease = j.heartbeat(now)
+                if driving:  # in a thread: a slow or unreachable database never stalls the screen
+                    self.lease = await asyncio.to_thread(j.heartbeat, now)
                     self._beat_ok = time.monotonic()
                 else:
                     self.runbook.reload_states()
@@ -404,11 +445,62 @@ class Session:
                     if current is not None:
                         stale = " (STALE: take over with T)" if current.stale(now, self.ttl) else ""
                         self.runbook.set_observer(True, current.describe(now) + stale)
+            except JournalUnavailable as exc:  # the database is away: refuse actions, keep monitoring, keep trying
+                self.runbook.banner = f"{OUTAGE} {exc.message}"
+                continue
             except JournalError as exc:
                 if driving:  # a failed heartbeat demotes at once: the lease may be someone else's next
                     self._demote(exc.message)
                 else:
                     self.runbook.banner = f"JOURNAL: {exc.message}"
+                continue
+            if self.runbook.banner.startswith(OUTAGE):
+                self.runbook.banner = ""  # back, and (driving) the lease re-validated by that heartbeat
+
+    async def start_polling(self) -> None:
+        """Probe the fleet from here (and publish the view while driving); a follower that took over calls it."""
+        await self.engine.start()
+        self.follows = False
+        if self.journal is not None and not self.read_only:
+            self._tasks.append(asyncio.create_task(self._publish()))
+
+    async def _publish(self) -> None:
+        """Driver: its merged view into the journal, at most once per round, for observers without SSH.
+
+        Published every round even when no host answered (a hung fleet), so an observer's "driver silent"
+        means this cockpit stopped, never that the fleet is slow. Only while holding the lease (fenced).
+        """
+        sub = self.engine.subscribe()
+        every = self.config.cockpit.interval
+        latest: FleetSnapshot | None = None
+        while True:
+            started = time.monotonic()
+            try:
+                latest = await asyncio.wait_for(sub.next(), timeout=every)
+            except TimeoutError:
+                pass
+            j = self.journal
+            if latest is not None and j is not None and self.lease is not None and self.lease.ours and not self.lost:
+                try:  # the journal's part in a thread: a slow disk or database never stalls the screen
+                    await asyncio.to_thread(self._publish_once(j, latest, every))
+                except JournalError:
+                    pass  # monitoring goes on; a lost lease demotes through the journal's own listeners
+            await asyncio.sleep(max(0.0, every - (time.monotonic() - started)))
+
+    def _publish_once(self, j: Journal, snap: FleetSnapshot, every: float) -> Callable[[], int]:
+        """The runbook's part read here, on the loop; the returned call reads actions and writes the view."""
+        view = self.runbook.view()
+        gates = [{"phase": p.id, "state": p.state, "ok": p.gate.value, "detail": p.gate.detail}
+                 for p in view.phases if p.gate is not None]
+        rollbacks = [{"title": r.title, "started": r.started, "ended": r.ended, "ok": r.ok} for r in view.rollbacks[-3:]]
+        plan, host = self.plan.fingerprint, self.host
+
+        def write() -> int:
+            body = encode_view(snap, every=every, actions=action_summaries(j), gates=gates, rollbacks=rollbacks,
+                               plan=plan)
+            return publish_view(j, body, at=time.time(), host=host, round_no=snap.round)
+
+        return write
 
     # -- stopping on a signal (cockpit.shutdown) ---------------------------------------------
 

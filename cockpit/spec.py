@@ -337,6 +337,18 @@ class JournalSettings:
 
     path: Path | None = None
     lease_ttl: float = 15.0  # seconds without a heartbeat after which the driver's lease is stale
+    #: a PostgreSQL journal (``postgresql://user@host/db``, no password: libpq reads PGPASSWORD, ~/.pgpass or a
+    #: service file); when set, ``path`` is None and the local state directory holds the observation spool
+    url: str | None = None
+
+    @property
+    def target(self) -> Path | str | None:
+        """The journal as given to :func:`cockpit.journal.open_journal`: the URL, else the file's path."""
+        return self.url if self.url is not None else self.path
+
+    def exists(self) -> bool:
+        """A file journal exists on disk; a database journal is taken to exist (opening it says otherwise)."""
+        return self.url is not None or (self.path is not None and self.path.exists())
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from screens import render
 from screens.confirm import ConfirmScreen
 from screens.dashboard import DashboardScreen
 from screens.fleet_actions import FleetActions
+from screens.follow import OWN_PROBES, follow_driver
 from screens.help import HelpScreen
 from screens.host_detail import HostDetailScreen
 from screens.messages import ActionChanged, OutputPending, PlanChanged, SnapshotReady
@@ -92,6 +93,7 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
         self.apply_every = apply_every
         self.operator = operator
         self.snapshot: FleetSnapshot | None = None
+        self.follower: object | None = None  # an observer following the driver: its ViewFollower (tests read it)
         self._applied = asyncio.Event()
         self._shown_action: int | None = None
         self._output = OutputInbox()
@@ -128,8 +130,15 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
         """
         try:
             sub = self.engine.subscribe()
-            if self.session is not None:
+            if self.session is not None and self.session.follows:
+                await self.session.start(poll=False)
+                # returns once this cockpit took the lease over, or when the driver publishes no view
+                self.dashboard.set_feed_banner(await follow_driver(self, self.session))
+                await self.session.start_polling()
+            elif self.session is not None:
                 await self.session.start()
+                if self.session.own_probes:
+                    self.dashboard.set_feed_banner(OWN_PROBES)
             else:
                 await self.engine.start()
                 self.runbook.start()

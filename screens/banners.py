@@ -158,3 +158,14 @@ def plan_banners(view: PlanView) -> list[Banner]:
         out.append(Banner(Rank.OBSERVER, "OBSERVER", f"{view.driver or 'another cockpit'} drives the runbook; "
                           "this cockpit runs nothing", "T takes over only a stale lease."))
     return out
+
+
+def with_feed(wanted: list[Banner], feed: Banner | None) -> list[Banner]:
+    """An observer's feed line (whose view, how old) joins its OBSERVER banner: one row, not two."""
+    if feed is None:
+        return wanted
+    for i, b in enumerate(wanted):
+        if b.title == "OBSERVER":
+            merged = Banner(min(b.rank, feed.rank), feed.title, f"{feed.what}; {b.what}", b.next_step)
+            return [*wanted[:i], merged, *wanted[i + 1:]]
+    return [*wanted, feed]

@@ -84,6 +84,8 @@ class DashboardScreen(Contained, Screen[None]):
         self.plan: PlanView | None = None
         self.has_runbook = False
         self._ready = False  # set at the end of on_mount: before that apply() only keeps the snapshot
+        self.feed_banner: banners.Banner | None = None  # an observer following the driver: whose view, how old
+        self._wanted: list[banners.Banner] = []
         for key, name, title in action_keys:
             # a short footer label leaves room for q and ?; help and the palette show the full title
             short = render.clean(title if len(title) <= 10 else title[:9] + "…")
@@ -123,6 +125,8 @@ class DashboardScreen(Contained, Screen[None]):
             self.set_phases(self._titles)
         if self.snapshot is not None:
             self.apply(self.snapshot)  # a snapshot that arrived before the widgets existed
+        if self.feed_banner is not None and self.plan is None:
+            self.show_banners(self._wanted)
 
     def on_resize(self, event: Resize) -> None:
         if self._ready:  # before on_mount the widgets may not exist; on_mount lays them out
@@ -197,9 +201,17 @@ class DashboardScreen(Contained, Screen[None]):
         self.show_banners(banners.plan_banners(view))
         self.refresh_bindings()  # observer or driver: the firing keys grey out or come back
 
+    def set_feed_banner(self, banner: banners.Banner | None) -> None:
+        """Whose view this is and how old (an observer following the driver), beside the plan's banners."""
+        if banner != self.feed_banner:
+            self.feed_banner = banner
+            if self._ready:
+                self.show_banners(self._wanted)
+
     def show_banners(self, wanted: list[banners.Banner]) -> None:
         """At most two rows (:func:`screens.banners.rank_banners`); each row cut at the screen's edge."""
-        ranked = banners.rank_banners(wanted)
+        self._wanted = list(wanted)
+        ranked = banners.rank_banners(banners.with_feed(self._wanted, self.feed_banner))
         banner = self.query_one("#banner", Static)
         banner.update(Text("\n".join(ranked.rows), no_wrap=True, overflow="ellipsis"))
         banner.set_class(bool(ranked.rows), "-active")

@@ -13,6 +13,8 @@ Fixtures (every process they start is stopped by pid in their finalizers):
 - ``tcp_listener`` (function): ``start(port=0, address="127.0.0.1") -> procs.TcpListener``.
 - ``dockerd`` (session): a private :class:`dockerd.DockerDaemon` with a local busybox image;
   tests isolate themselves by container names and compose project names of their own.
+- ``pg_cluster`` (session): a private PostgreSQL cluster (:class:`pg.PgCluster`), stopped at the end.
+- ``postgres`` (function): the URL of a fresh database in it, owned by the cockpit's unprivileged role.
 
 Tests needing sshd are skipped with the reason when it is missing
 (``make test`` installs it when run as root). Tests needing another real server
@@ -28,6 +30,7 @@ import pytest
 from dockerd import DockerDaemon
 from fleet import Fleet, fleet_unavailable_reason
 from httpd import HttpServer
+from pg import PgCluster
 from procs import DummyProcess, TcpListener
 
 _session_fleet: Fleet | None = None
@@ -129,3 +132,20 @@ def dockerd() -> Iterator[DockerDaemon]:
         yield daemon.start()
     finally:
         daemon.close()
+
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """One PostgreSQL cluster per test session (per xdist worker), stopped and removed at the end."""
+    cluster = PgCluster()
+    try:
+        yield cluster.start()
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def postgres(pg_cluster: PgCluster) -> str:
+    """A fresh database per test, as ``postgresql://cockpit@127.0.0.1:PORT/NAME``."""
+    return pg_cluster.new_database()

@@ -13,11 +13,12 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from cockpitcfg import write_config
 
 from cockpit.config import load_config
 from cockpit.errors import JournalError
-from cockpit.journal import Journal
+from cockpit.journal import Journal, open_journal
 from cockpit.session import Session
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,8 +111,14 @@ def marks(fleet, name: str) -> dict[str, int]:  # type: ignore[no-untyped-def]
     return out
 
 
-def test_a_frozen_driver_taken_over_fires_and_decides_nothing_when_resumed(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    config = write_config(tmp_path, fleet, RUNBOOK)
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_frozen_driver_taken_over_fires_and_decides_nothing_when_resumed(fleet, tmp_path, backend,  # type: ignore[no-untyped-def]
+                                                                           request) -> None:
+    """Both journals (issue 28: on PostgreSQL the frozen ex-driver's step and action are refused by the database)."""
+    runbook = RUNBOOK
+    if backend == "postgresql":
+        runbook = RUNBOOK.replace("[journal]\n", f'[journal]\npath = "{request.getfixturevalue("postgres")}"\n')
+    config = write_config(tmp_path, fleet, runbook)
     assert load_config(config).journal.lease_ttl == TTL
     a = Driver(config, "alice")
     try:
@@ -150,12 +157,13 @@ def test_a_frozen_driver_taken_over_fires_and_decides_nothing_when_resumed(fleet
         assert marks(fleet, "marker-action") == {"h1": 1, "h2": 1, "h3": 1}
         assert marks(fleet, "marker-step") == {"h1": 0, "h2": 0, "h3": 0}
         # and nothing journaled as alice after bob's taken-over
-        with Journal(load_config(config).journal.path, "check", readonly=True) as j:
+        settings = load_config(config).journal
+        with open_journal(settings.target, "check", readonly=True) as j:  # type: ignore[arg-type]
             log = j.timeline()
         taken = next(e["id"] for e in log if e["kind"] == "transition" and e["state"] == "taken-over")
         assert [e["kind"] for e in log if e["id"] > taken and e["operator"] == "alice"] == []
         assert [e["kind"] for e in log if e["kind"] == "action"] == ["action"]
-        assert j.path.exists()
+        assert settings.url is not None if backend == "postgresql" else j.path.exists()
     finally:
         a.stop()
 

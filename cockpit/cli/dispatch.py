@@ -61,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="also fail (exit 1) on any regression against the journal's baseline")
     k.add_argument("--rounds", type=int, help="with --against-baseline: " + ROUNDS_HELP)
 
+    _serve_parser(sub)
+
     d = sub.add_parser("demo", help="an embedded demo cutover on this machine (nothing to set up)")
     d.add_argument("--headless", action="store_true", help="play the scenario without a terminal and exit")
     d.add_argument("--duration", default="60s", help="headless: the longest the scenario may take")
@@ -80,8 +82,27 @@ def _ui_args(p: argparse.ArgumentParser, top: bool = False) -> None:
     p.add_argument("--quiet", action="store_true", help="no terminal bell on a host or service going down", **kw)
     p.add_argument("--no-mouse", action="store_true", help="leave the mouse to tmux (copy mode)", **kw)
     p.add_argument("--operator", help="who is at the keys (default: $COCKPIT_OPERATOR or the login name)", **kw)
+    p.add_argument("--own-probes", action="store_true", help="as an observer, also probe the fleet from here (by "
+                   "default an observer shows the driver's published view and opens no SSH connection)", **kw)
     p.add_argument("--ask-sudo", action="store_true", help="ask once for the sudo password (kept in memory only; "
                    "fed to sudo -S only when a host's sudo asks)", **kw)
+
+
+def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    s = sub.add_parser("serve", help="the cockpit in a browser (read-only: no action keys, no take-over)")
+    s.add_argument("-c", "--config", dest="config_sub")
+    s.add_argument("--listen", default="127.0.0.1:8765",
+                   help="HOST:PORT to listen on (default 127.0.0.1:8765); beyond loopback a token is required")
+    s.add_argument("--token-env", metavar="NAME", help="read the token from this environment variable")
+    s.add_argument("--token-file", metavar="FILE", help="read the token from this file (owner-only, mode 600)")
+    s.add_argument("--operator", help="the name the browser view shows as its operator (default: browser)")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The browser view, imported only here: aiohttp and textual-serve load for ``serve`` only."""
+    from cockpit.cli import browser  # deferred on purpose, like the TUI
+
+    return browser.cmd_serve(args)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -93,7 +114,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run, "validate": fleet.cmd_validate, "snapshot": fleet.cmd_snapshot, "check": fleet.cmd_check,
-    "watch": fleet.cmd_watch, "demo": demo.cmd_demo, **cli_runbook.COMMANDS,
+    "watch": fleet.cmd_watch, "demo": demo.cmd_demo, "serve": cmd_serve, **cli_runbook.COMMANDS,
 }
 
 

@@ -100,8 +100,11 @@ def add_parsers(sub: argparse._SubParsersAction, config_arg: Any) -> None:  # ty
     config_arg(d)
     d.add_argument("--json", action="store_true")
     d.add_argument("--rounds", type=int, help=ROUNDS_HELP)
-    j = sub.add_parser("journal", help="what the journal holds, oldest first")
+    j = sub.add_parser("journal", help="what the journal holds, oldest first; `journal copy` copies one into another")
     config_arg(j)
+    j.add_argument("copy", nargs="?", choices=["copy"], help="copy --from JOURNAL --to JOURNAL (a file or a URL)")
+    j.add_argument("--from", dest="copy_from", metavar="JOURNAL", help="copy: the journal to read (file or URL)")
+    j.add_argument("--to", dest="copy_to", metavar="JOURNAL", help="copy: the journal to write (file or URL)")
     j.add_argument("--tail", action="store_true", help="keep printing new records until interrupted")
     j.add_argument("--json", action="store_true", help="one JSON object per line")
     j.add_argument("-n", type=int, default=0, help="only the last N records")
@@ -240,13 +243,15 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_journal(args: argparse.Namespace) -> int:
-    from cockpit.journal import Journal
+    from cockpit.journal import journal_exists, open_journal
 
+    if args.copy:
+        return _journal_copy(args)
     config = _load(args)
-    path = config.journal.path
-    if path is None or not path.exists():
-        raise UsageError(f"no journal at {path}", "it is created when the cockpit or a step first runs")
-    j = Journal(path, "reader", readonly=True).open()
+    settings = config.journal
+    if settings.target is None or not journal_exists(settings.target):
+        raise UsageError(f"no journal at {settings.path}", "it is created when the cockpit or a step first runs")
+    j = open_journal(settings.target, "reader", readonly=True)
     try:
         since = max(0, j.last_id() - args.n) if args.n else 0
         while True:
@@ -259,6 +264,32 @@ def cmd_journal(args: argparse.Namespace) -> int:
             time.sleep(1.0)
     finally:
         j.close()
+
+
+def _journal_copy(args: argparse.Namespace) -> int:
+    """``cockpit journal copy --from A --to B``: idempotent; verified (counts and last rows)."""
+    from cockpit.journal import copy_journal, display_url, is_url, open_journal
+
+    if not args.copy_from or not args.copy_to:
+        raise UsageError("journal copy needs --from and --to", "e.g. cockpit journal copy --from cutover.sqlite "
+                         "--to postgresql://cockpit@db/cutover")
+    src_target = args.copy_from if is_url(args.copy_from) else Path(args.copy_from)
+    if isinstance(src_target, Path) and not src_target.exists():
+        raise UsageError(f"no journal at {src_target}", "give the path of an existing journal file")
+    dst_target = args.copy_to if is_url(args.copy_to) else Path(args.copy_to)
+    src = open_journal(src_target, "copy", readonly=True)
+    try:
+        dst = open_journal(dst_target, _operator(args))
+        try:
+            added = copy_journal(src, dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    total = sum(added.values())
+    print(f"copied {total} new rows from {display_url(str(src_target))} to {display_url(str(dst_target))}; "
+          "counts and last entries verified")
+    return EXIT_OK
 
 
 def _journal_line(e: dict[str, Any]) -> str:
@@ -286,7 +317,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             if s.journal_error is not None:
                 raise s.journal_error
             if s.journal is None:
-                raise UsageError(f"no journal at {config.journal.path}", "run the cutover first")
+                raise UsageError(f"no journal at {config.journal.target}", "run the cutover first")
             final = await s.engine.run_round()
             return build_report(config, s.journal, final=final, history=s.engine.history, redactor=s.engine.redactor)
         finally:

@@ -19,7 +19,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """The TUI on the config's fleet, with a session that holds (or observes) the runbook's lease."""
     config = load_config(config_path(args))
     operator = operator_name(args.operator)
-    session = Session(config, operator, read_only=args.read_only)
+    session = Session(config, operator, read_only=args.read_only, own_probes=getattr(args, "own_probes", False))
     app = CockpitApp(session.engine, read_only=args.read_only, quiet=args.quiet, operator=operator,
                      session=session, ask_sudo=getattr(args, "ask_sudo", False) and not args.read_only)
     result = app.run(mouse=not args.no_mouse)

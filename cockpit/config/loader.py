@@ -17,6 +17,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from cockpit.config.actions import read_actions
 from cockpit.config.commands import check_placeholders
@@ -89,6 +90,17 @@ def _journal(r: Reader, raw: Any, cockpit_raw: Any, config_path: Path) -> tuple[
         r.issue((*p, "lease_ttl"), f"lease_ttl must be at least {MIN_LEASE_TTL:g}s, got {format_duration(ttl)}",
                 f'e.g. lease_ttl = "{format_duration(d.lease_ttl)}"')
         ttl = d.lease_ttl
+    if text.split(":", 1)[0].lower() in ("postgresql", "postgres") and "://" in text:
+        key = (*p, "path") if "path" in t else ("cockpit", "journal")
+        parts = urlsplit(text)
+        if parts.password is not None:
+            r.issue(key, "the journal's URL holds a password; a password is never written in the config",
+                    "remove it from the URL and give it as PGPASSWORD=${...} in the environment, in ~/.pgpass "
+                    "or in a libpq service file (docs/team.md)")
+        elif not parts.hostname and "host=" not in parts.query and "service=" not in parts.query:
+            r.issue(key, f"the journal's URL {text!r} names no database host",
+                    'e.g. path = "postgresql://cockpit@db.example.net/cutover"')
+        return JournalSettings(path=None, lease_ttl=ttl, url=text), notes
     path = resolve_path(config_path.parent, text or f"{config_path.stem}.journal.sqlite")
     return JournalSettings(path=path, lease_ttl=ttl), notes
 
@@ -272,7 +284,7 @@ def describe(config: Config) -> str:
         lines.append(f"  config    {config.path}")
     j = config.journal
     lines += [f"  interval  {format_duration(c.interval)}   history {c.history} samples",
-              f"  journal   {j.path}   lease ttl {format_duration(j.lease_ttl)}",
+              f"  journal   {j.url or j.path}   lease ttl {format_duration(j.lease_ttl)}",
              f"  ssh       host keys {s.host_keys}, connect {format_duration(s.connect_timeout)}, "
              f"command {format_duration(s.command_timeout)}, {s.max_sessions} sessions/host, "
              f"{s.max_startups} handshakes per sshd and jump host, "

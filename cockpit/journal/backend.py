@@ -1,4 +1,4 @@
-"""What a journal backend provides: the SQLite :class:`~cockpit.journal.Journal` today, PostgreSQL later.
+"""What a journal backend provides: the SQLite :class:`~cockpit.journal.Journal` and :class:`~cockpit.journal.PgJournal`.
 
 The session, the runbook, the action runner and the report use a journal only through these methods.
 The one rule every backend keeps (docs/journal.md, "Fencing"): a **decision** checks, inside its own
@@ -6,8 +6,8 @@ write transaction, that this backend still holds the lease's current generation,
 :class:`~cockpit.errors.LeaseLost` without writing otherwise; an **outcome** of a command that already
 fired is always written, flagged ``after_lease_lost`` when the lease was lost meanwhile; the callables
 in ``lease_lost`` are told once. For SQLite the check is a read of the lease row after ``BEGIN
-IMMEDIATE``; for PostgreSQL it is ``SELECT ... FROM lease WHERE id = 1 FOR UPDATE`` in the decision's
-transaction.
+IMMEDIATE``; for PostgreSQL the same read after ``BEGIN`` and ``pg_advisory_xact_lock`` (one writer at a
+time), in the decision's own transaction.
 """
 
 from __future__ import annotations

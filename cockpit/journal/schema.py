@@ -175,10 +175,24 @@ def _v5(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE baselines ADD COLUMN plan TEXT")
 
 
+def _v6(conn: sqlite3.Connection) -> None:
+    """The driver's published view (issue 29): what its dashboard renders, at most once per round, for
+    observers that open no SSH connection (``cockpit.journal.views``); only the latest few are kept."""
+    conn.execute("""CREATE TABLE views (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        operator TEXT NOT NULL,
+        host TEXT NOT NULL,
+        round INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL
+    )""")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 #: ``MIGRATIONS[i]`` migrates version ``i`` to ``i + 1``; append, never edit
-MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3, _v4, _v5)
+MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3, _v4, _v5, _v6)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

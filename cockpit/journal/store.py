@@ -325,6 +325,10 @@ class Store:
                                            "state": state, "reason": reason, "detail": detail, **stamp}, tid, op)
         return tid
 
+    def now(self) -> float:
+        """The journal's clock: the lease's times are on it (PostgreSQL: the database's clock)."""
+        return self._clock()
+
     # -- health -------------------------------------------------------------------------------
 
     @property
