@@ -88,6 +88,20 @@ class Runbook(StepsMixin, RollbackMixin, LifecycleMixin):
         except RunbookError:
             pass
 
+    async def judge_gate_conditions(self) -> tuple[str, list[tuple[str, Verdict]]] | None:
+        """The current phase's gate, condition by condition, judged now (``cockpit check --gates``).
+
+        Read-only: nothing is journaled and no phase moves. None when no phase is current or it has no gate.
+        """
+        current = self.view().current
+        phase = next((p for p in self.spec.phases if p.id == current), None)
+        if phase is None or not phase.gate:
+            return None
+        ctx = EngineContext(self.engine, regressions=lambda: [r.line() for r in self.regressions()],
+                            undecided=self.tracker.undecided)
+        verdicts = await asyncio.gather(*(evaluate_all([c], ctx) for c in phase.gate))
+        return phase.id, list(zip(phase.gate, verdicts))
+
     async def gate_loop(self, interval: float) -> None:
         while True:
             try:
