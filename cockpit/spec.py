@@ -339,6 +339,46 @@ class JournalSettings:
     lease_ttl: float = 15.0  # seconds without a heartbeat after which the driver's lease is stale
 
 
+#: events that ring the bell and go to webhooks (cockpit.notify; docs/notify.md)
+ALARM_KINDS = ("regression", "gate-failed", "rollback-failed", "rollback-timeout", "lease-lost")
+
+
+@dataclass(frozen=True)
+class WebhookSpec:
+    """A ``[[notify]]`` webhook: where alarms are POSTed, as what JSON, how hard to try."""
+
+    url: str
+    body: str  # a JSON document whose strings may hold {event} {summary} … (cockpit.notify.FIELDS)
+    headers: tuple[tuple[str, str], ...] = ()
+    events: tuple[str, ...] = ALARM_KINDS
+    retries: int = 3  # more attempts after the first, on a connection error, a timeout, 429 or 5xx
+    backoff: float = 1.0  # seconds before the first retry, doubled each time
+    timeout: float = 5.0  # per attempt
+
+
+@dataclass(frozen=True)
+class AlertmanagerSettings:
+    """``[alertmanager]``: a silence per service × host a step retires or introduces, for the step's window."""
+
+    url: str
+    matchers: tuple[str, ...] = ('service="{service}"', 'instance=~"{host}(:[0-9]+)?"')
+    headers: tuple[tuple[str, str], ...] = ()
+    retries: int = 2
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class GrafanaSettings:
+    """``[grafana]``: an annotation per phase, step and rollback (a region from start to end)."""
+
+    url: str
+    token: str = ""  # from ${ENV}: sent as Authorization: Bearer
+    tags: tuple[str, ...] = ("cutover",)
+    dashboard_uid: str = ""  # "" : an organisation-wide annotation
+    retries: int = 2
+    timeout: float = 5.0
+
+
 @dataclass(frozen=True)
 class Config:
     """A whole validated config."""
@@ -357,6 +397,9 @@ class Config:
     journal: JournalSettings = field(default_factory=JournalSettings)
     #: deprecations and other things ``cockpit validate`` says without failing
     notes: tuple[str, ...] = ()
+    notify: tuple[WebhookSpec, ...] = ()
+    alertmanager: AlertmanagerSettings | None = None
+    grafana: GrafanaSettings | None = None
 
     def host(self, name: str) -> HostSpec:
         for h in self.hosts:

@@ -39,7 +39,7 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 def test_the_areas_are_the_documented_ones() -> None:
     assert AREAS == sorted(["config", "conditions", "transports", "checks", "engine", "journal", "runbook",
-                            "report", "sudo", "detach", "cli", "demo"])
+                            "report", "sudo", "detach", "cli", "demo", "notify"])
 
 
 def test_no_area_part_module_left_at_the_top() -> None:

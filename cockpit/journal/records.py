@@ -343,6 +343,17 @@ class Journal(PlanLog):
                 out.append(rd.with_times(d))
             return out
 
+    def outside_call(self, kind: str, data: dict[str, Any], *, at: float | None = None) -> int:
+        """A call to the outside (webhook, Alertmanager silence, Grafana annotation) and how it went.
+
+        An outcome, not a decision: never fenced (the lost lease's own webhook is journaled too), NORMAL.
+        The caller redacts; ``kind`` is the record's kind in the timeline (notify, silence, annotation…).
+        """
+        now = self._clock() if at is None else at
+        clean = {k: strip_control(v) if isinstance(v, str) else v for k, v in data.items()}
+        with self.write("NORMAL") as conn:
+            return self._log(conn, strip_control(kind), now, clean)
+
     # -- runbook state (FULL) -------------------------------------------------------------------
 
     def transition(self, kind: str, target: str, state: str, reason: str = "", detail: str = "", *,

@@ -56,6 +56,7 @@ class RunbookState:
         self.observer = False
         self.driver = ""
         self.banner = ""
+        self.lease_lost = ""  # set by the session when it is demoted: an alarm (cockpit.runbook.alarms)
         self.plan_notice: tuple[str, ...] = ()
         self._removed: tuple[RemovedStep, ...] = ()
         self._changed: dict[str, str] = {}  # steps whose last run had another definition (drift.changed_since_run)
@@ -259,7 +260,8 @@ class RunbookState:
                         observer=self.observer, interrupted=tuple(self._interrupted), banner=banner,
                         plan_notice=self.plan_notice, removed=tuple(r.line() for r in self._removed),
                         removed_steps=self._removed,
-                        baseline_at=(self.tracker.baseline or {}).get("at"), rollback=self._rb_state)
+                        baseline_at=(self.tracker.baseline or {}).get("at"), rollback=self._rb_state,
+                        lease_lost=self.lease_lost)
 
     def _publish(self) -> None:
         v = self.view()

@@ -223,6 +223,7 @@ class PlanView:
     removed_steps: tuple[RemovedStep, ...] = ()  # the same, for the plan view's rows
     baseline_at: float | None = None
     rollback: RollbackState | None = None  # the cutover is rolling back / rolled back / its rollback failed
+    lease_lost: str = ""  # why this cockpit lost the driver's lease ("" while it holds it or never had it)
 
 
 @dataclass
