@@ -56,10 +56,15 @@ def _fmt_value(v: float) -> str:
     return repr(float(v))
 
 
+def _escape(value: str) -> str:
+    """OpenMetrics label value escaping: only backslash, double quote and newline."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def _labels(labels: Mapping[str, str]) -> str:
     if not labels:
         return ""
-    inner = ",".join(f'{k}="{json.dumps(str(v))[1:-1]}"' for k, v in labels.items())
+    inner = ",".join(f'{k}="{_escape(str(v))}"' for k, v in labels.items())
     return "{" + inner + "}"
 
 

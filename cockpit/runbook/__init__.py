@@ -2,12 +2,14 @@
 
 Parts: ``phases`` (:class:`Runbook`), ``state`` (what the journal says happened), ``steps`` (running and
 verifying a step), ``rollback``, ``views`` (immutable plan views for the screens), ``context`` (the
-conditions' view of the engine), ``rolling`` (batches of hosts).
+conditions' view of the engine), ``rolling`` (batches of hosts), ``analysis`` (a gate as an analysis run of
+measurements with failure and inconclusive limits).
 """
 
 from __future__ import annotations
 
 from cockpit.errors import RunbookError
+from cockpit.runbook.analysis import AnalysisView, MeasurementView
 from cockpit.runbook.context import EngineContext
 from cockpit.runbook.phases import Runbook
 from cockpit.runbook.rolling import batches, ordered
@@ -26,11 +28,13 @@ from cockpit.runbook.views import (
 )
 
 __all__ = [
+    "AnalysisView",
     "EngineContext",
     "DONE_PHASE",
     "DONE_STEP",
     "HostCheck",
     "HostFailure",
+    "MeasurementView",
     "PhaseView",
     "PlanView",
     "RemovedStep",
