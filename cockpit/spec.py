@@ -213,6 +213,23 @@ class StepSpec:
 
 
 @dataclass(frozen=True)
+class AnalysisSpec:
+    """A gate judged as a series of measurements (Argo Rollouts' AnalysisRun): ``[phases.analysis]``.
+
+    The first measurement is ``initial_delay`` after the phase's steps are done, then one every
+    ``interval``. More than ``failure_limit`` failed measurements fail the gate; more than
+    ``inconclusive_limit`` inconclusive ones make it inconclusive (the operator decides); ``count``
+    measurements within both limits pass it.
+    """
+
+    interval: float = 60.0
+    count: int = 5
+    failure_limit: int = 0
+    inconclusive_limit: int = 0
+    initial_delay: float = 0.0
+
+
+@dataclass(frozen=True)
 class PhaseSpec:
     id: str
     title: str
@@ -220,6 +237,7 @@ class PhaseSpec:
     gate: tuple[str, ...] = ()  # conditions that must hold before the phase counts as done
     hold: float = 0.0  # the gate must hold continuously this long
     rollback_requires: tuple[str, ...] = ()
+    analysis: AnalysisSpec | None = None  # the gate as an analysis run instead of a continuous check
 
 
 @dataclass(frozen=True)
@@ -380,6 +398,24 @@ class GrafanaSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSourceSpec:
+    """``[metrics.NAME]``: a Prometheus HTTP API the ``metric()`` conditions query.
+
+    ``headers`` may carry secrets from ``${ENV}`` (a bearer token becomes ``Authorization``); they are
+    in ``Config.secrets`` and redacted wherever text is shown. ``scrape_interval`` is the source's:
+    a series whose newest sample is older than twice it is stale (inconclusive).
+    """
+
+    name: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    verify_tls: bool = True
+    ca_file: str | None = None
+    timeout: float = 10.0
+    scrape_interval: float = 15.0
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole validated config."""
 
@@ -400,6 +436,8 @@ class Config:
     notify: tuple[WebhookSpec, ...] = ()
     alertmanager: AlertmanagerSettings | None = None
     grafana: GrafanaSettings | None = None
+    #: ``[metrics.NAME]`` sources, in config order (the first is the default of ``metric()``)
+    metrics: tuple[MetricsSourceSpec, ...] = ()
 
     def host(self, name: str) -> HostSpec:
         for h in self.hosts:

@@ -13,6 +13,11 @@ Fixtures (every process they start is stopped by pid in their finalizers):
 - ``tcp_listener`` (function): ``start(port=0, address="127.0.0.1") -> procs.TcpListener``.
 - ``dockerd`` (session): a private :class:`dockerd.DockerDaemon` with a local busybox image;
   tests isolate themselves by container names and compose project names of their own.
+- ``prometheus`` (session): a :class:`prom.Prometheus` on a free loopback port with its own data
+  directory; ``prometheus.backfill(prometheus.om().counter(...))`` loads known series (OpenMetrics with
+  timestamps relative to ``prometheus.now``) and restarts over the blocks; tests keep apart with a label
+  ``ns=prom.namespace()``. ``prometheus.scrape(job, target)`` adds a live target (``prom.Exporter``).
+- ``prom_exporter`` (function): ``prom.Exporter`` (prometheus-client on loopback), stopped after the test.
 
 Tests needing sshd are skipped with the reason when it is missing
 (``make test`` installs it when run as root). Tests needing another real server
@@ -29,6 +34,7 @@ from dockerd import DockerDaemon
 from fleet import Fleet, fleet_unavailable_reason
 from httpd import HttpServer
 from procs import DummyProcess, TcpListener
+from prom import Exporter, Prometheus
 
 _session_fleet: Fleet | None = None
 
@@ -129,3 +135,23 @@ def dockerd() -> Iterator[DockerDaemon]:
         yield daemon.start()
     finally:
         daemon.close()
+
+
+@pytest.fixture(scope="session")
+def prometheus() -> Iterator[Prometheus]:
+    """One Prometheus per test session (per xdist worker), fed by backfill; stopped by pid at the end."""
+    server = Prometheus()
+    try:
+        yield server.start()
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def prom_exporter() -> Iterator[Exporter]:
+    """A prometheus-client exporter on a loopback port, for the one live-scrape test."""
+    exporter = Exporter()
+    try:
+        yield exporter
+    finally:
+        exporter.stop()

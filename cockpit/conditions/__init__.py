@@ -6,7 +6,7 @@ Parts: ``parser`` (the frozen AST and ``parse``), ``evaluator`` (three-valued ``
 
 from __future__ import annotations
 
-from cockpit.conditions.evaluator import EvalContext, Outcome, Verdict, all_of, any_of, evaluate, evaluate_all
+from cockpit.conditions.evaluator import EvalContext, Outcome, SeriesValue, Verdict, all_of, any_of, evaluate, evaluate_all
 from cockpit.conditions.parser import (
     FUNCTIONS,
     LATENCY_PHASES,
@@ -14,6 +14,7 @@ from cockpit.conditions.parser import (
     Command,
     Health,
     LoadStat,
+    Metric,
     Node,
     NoRegressions,
     Not,
@@ -39,6 +40,7 @@ __all__ = [
     "LATENCY_PHASES",
     "Health",
     "LoadStat",
+    "Metric",
     "NoRegressions",
     "Node",
     "Not",
@@ -47,6 +49,7 @@ __all__ = [
     "Quantity",
     "Refs",
     "Rss",
+    "SeriesValue",
     "StatusIn",
     "Target",
     "ValueCmp",

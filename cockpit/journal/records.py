@@ -27,7 +27,7 @@ titles, commands, reasons, details and the operator's name (typed text is untrus
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from cockpit.errors import JournalError
@@ -325,6 +325,28 @@ class Journal(PlanLog):
                                    (now, phase, _ok(ok), detail, self.operator, *stamp)).lastrowid or 0)
             self._log(conn, "gate", now, {"phase": phase, "ok": ok, "detail": detail, **self._fields(stamp)}, rid)
         return rid
+
+    def measurement(self, phase: str, run: float, index: int, ok: bool | None, detail: str,
+                    series: Sequence[Mapping[str, Any]] = (), *, at: float) -> int:
+        """One measurement of a phase's analysis run (``run``: when the run started; ``index`` from 1), with
+        the value and labels of every series it judged. A decision's evidence: only the lease holder writes it."""
+        with self.write("NORMAL") as conn:
+            self.fence(conn)
+            stamp = self._stamp(conn, at, phase)
+            return self._log(conn, "measurement", at, {
+                "phase": phase, "run": run, "index": index, "ok": ok, "detail": strip_control(detail),
+                "series": [dict(s) for s in series], **self._fields(stamp)})
+
+    def measurements(self, phase: str | None = None) -> list[dict[str, Any]]:
+        """Every analysis measurement, oldest first (of one phase when given)."""
+        with self.read() as conn:
+            rows = conn.execute("SELECT id, at, operator, data FROM log WHERE kind = 'measurement' ORDER BY id")
+            out = []
+            for row in rows.fetchall():
+                d = {"id": row["id"], "at": row["at"], "operator": row["operator"], **json.loads(row["data"])}
+                if phase is None or d.get("phase") == phase:
+                    out.append(rd.with_times(d))
+            return out
 
     def verify_results(self, step: str | None = None) -> list[dict[str, Any]]:
         return self._results("verify_results", "step", step)
