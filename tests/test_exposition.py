@@ -142,3 +142,30 @@ def test_the_cockpit_screen_serves_metrics_with_metrics_listen(fleet, tmp_path) 
             {"host": "h1", "service": "agent", "kind": "systemd"}.items()))] == 1.0
     finally:
         tmux.close()
+
+
+def test_the_test_prometheus_scrapes_it_and_queries_it_back(fleet, tmp_path, prometheus) -> None:  # type: ignore[no-untyped-def]
+    from prom import namespace
+
+    fleet.set_systemd("h1", "fleet-agent", "active running")
+    fleet.set_systemd("h2", "fleet-agent", "failed failed")
+    cfg = write_config(tmp_path, fleet, PLAN, hosts=["h1", "h2"], cockpit={"interval": "0.5s"})
+    port = _port()
+    proc = _serve("-c", str(cfg), "--listen", f"127.0.0.1:{port}")
+    job = namespace("cockpit")
+    try:
+        _scrape_until(f"http://127.0.0.1:{port}/metrics", lambda t: 'cockpit_service_up{host="h2"' in t)
+        prometheus.scrape(job, f"127.0.0.1:{port}")
+        deadline = time.monotonic() + 40
+        got: dict[str, str] = {}
+        while time.monotonic() < deadline and set(got) != {"h1", "h2"}:
+            rows = prometheus.query(f'cockpit_service_up{{job="{job}",service="agent"}}', at=time.time())
+            got = {r["metric"]["host"]: r["value"][1] for r in rows}  # type: ignore[index]
+            time.sleep(0.5)
+        assert got == {"h1": "1", "h2": "0"}, got
+        rows = prometheus.query(f'cockpit_phase_current{{job="{job}"}}', at=time.time())
+        assert [r["metric"]["phase"] for r in rows] == ["cut"]  # type: ignore[index]
+    finally:
+        prometheus.unscrape(job)
+        rc = _stop(proc)
+    assert rc == 128 + signal.SIGTERM

@@ -13,11 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from cockpit.conditions.metric import SeriesValue, judge_metric
+from cockpit.conditions.metric import SeriesValue, judge_compare, judge_metric
 from cockpit.conditions.parser import (
     OPS,
     And,
     Command,
+    Compare,
     Health,
     LoadStat,
     Metric,
@@ -144,6 +145,8 @@ async def evaluate(node: Node, ctx: EvalContext) -> Verdict:
         return await _value_cmp(node, ctx)
     if isinstance(node, Metric):
         return Verdict(*await judge_metric(node, ctx))
+    if isinstance(node, Compare):
+        return Verdict(*await judge_compare(node, ctx))
     raise TypeError(f"not a condition node: {node!r}")
 
 

@@ -9,17 +9,25 @@ each host's series named with it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from cockpit.conditions.parser import OPS, Metric
+from cockpit.baseline import RULE_MIN_SAMPLES, latency_shift
+from cockpit.conditions.parser import OPS, Compare, Metric, MetricRef
 from cockpit.errors import MetricsError
-from cockpit.metrics import PrometheusClient, measure, short_query, substitute, used_placeholders
+from cockpit.metrics import (
+    PrometheusClient,
+    measure,
+    short_query,
+    substitute,
+    used_placeholders,
+)
 from cockpit.sanitize import strip_control
 from cockpit.spec import MetricsSourceSpec
 
-__all__ = ["MetricContext", "SeriesValue", "judge_metric", "metric_label"]
+__all__ = ["MetricContext", "SeriesValue", "judge_compare", "judge_metric", "metric_label"]
 
 _OPS = OPS
 _SHOWN = 3
@@ -134,3 +142,57 @@ def _detail(node: Metric, label: str, outcome: bool | None, values: list[SeriesV
     if warnings:
         body += " (Prometheus warning: " + "; ".join(warnings[:2]) + ")"
     return strip_control(body)
+
+
+# --------------------------------------------------------------------------- compare()
+
+def _rule(ctx: object) -> tuple[float, float, int]:
+    """(window seconds, effect factor, minimum samples a side): the runbook's, as the probes' rule uses them."""
+    rule = getattr(ctx, "regression_rule", None)
+    return rule() if rule is not None else (300.0, 1.5, RULE_MIN_SAMPLES)
+
+
+def _num(v: float) -> str:
+    return f"{v * 1000:.3g} ms" if 0 < abs(v) < 1 else f"{v:.4g}"
+
+
+async def _samples(ref: MetricRef, ctx: MetricContext, at: float, window: float) -> tuple[list[float] | None, str]:
+    """Every finite point of every series the query gives over the window, one per scrape interval; or why not."""
+    source = ctx.metrics_source(ref.source)
+    if source is None:
+        return None, f"no [metrics.{ref.source}] source" if ref.source else "no [metrics.NAME] source in the config"
+    query = substitute(ref.query, ctx.placeholder_values(None))
+    try:
+        async with ctx.metric_client(source) as client:
+            res = await client.range(query, at - window, at, source.scrape_interval)
+    except MetricsError as exc:
+        return None, exc.message
+    return [v for s in res.series for _t, v in s.points if math.isfinite(v)], ""
+
+
+async def judge_compare(node: Compare, ctx: MetricContext) -> tuple[bool | None, str]:
+    """The first metric's samples against the second's, by :func:`latency_shift` (the probes' regression rule).
+
+    A regression (slower by the rule's factor and floor, and significant) fails; a series either side short
+    of the rule's samples is inconclusive; anything else passes. Both medians and the p-value are in the detail.
+    """
+    label = f"compare({metric_label_ref(node.current)}, {metric_label_ref(node.base)})"
+    window, factor, min_samples = _rule(ctx)
+    at = ctx.eval_time()
+    (cur, why_c), (base, why_b) = [await _samples(r, ctx, at, window) for r in (node.current, node.base)]
+    if cur is None or base is None:
+        return None, f"{label}: inconclusive, {why_c or why_b}"
+    shift = latency_shift(base, cur, factor=factor, min_samples=min_samples)
+    span = f"over {window:g} s"
+    if shift.verdict == "inconclusive":
+        return None, f"{label}: inconclusive: {len(cur)} vs {len(base)} samples {span}, {min_samples} needed a side"
+    mc, mb = shift.medians or (math.nan, math.nan)
+    words = (f"median {_num(mc)} vs {_num(mb)} (p = {shift.p:.2g}, {len(cur)} vs {len(base)} samples {span})")
+    if shift.verdict == "regression":
+        return False, f"{label} FAILS: {words}: worse by > {factor:g}x, significant"
+    return True, f"{label}: {words}: no worse"
+
+
+def metric_label_ref(ref: MetricRef) -> str:
+    src = f', source="{ref.source}"' if ref.source else ""
+    return f'metric("{short_query(ref.query)[:60]}"{src})'

@@ -18,13 +18,13 @@ from typing import Literal, NoReturn, Union
 
 from cockpit.errors import ConditionError
 
-__all__ = ["FUNCTIONS", "LATENCY_PHASES", "And", "Command", "Health", "LoadStat", "Metric", "Node", "NoRegressions", "Not", "Or", "Quantity", "Rss", "StatusIn", "Target", "ValueCmp", "ValueOf", "WindowStat", "parse"]
+__all__ = ["FUNCTIONS", "LATENCY_PHASES", "And", "Command", "Compare", "Health", "LoadStat", "Metric", "MetricRef", "Node", "NoRegressions", "Not", "Or", "Quantity", "Rss", "StatusIn", "Target", "ValueCmp", "ValueOf", "WindowStat", "parse"]
 
 Cmp = Literal["<", "<=", ">", ">=", "==", "!="]
 Unit = Literal["", "ms", "s", "m", "h", "%", "KB", "MB", "GB"]
 
 FUNCTIONS = ("up", "any_up", "down", "status", "p95", "error_rate", "cpu", "mem", "rss", "command", "value",
-             "no_regressions", "metric")
+             "no_regressions", "metric", "compare")
 _CMPS: tuple[Cmp, ...] = ("<=", ">=", "==", "!=", "<", ">")  # two-character ones first
 #: what each comparison means (the evaluator's and metric()'s)
 OPS: dict[str, Callable[[float, float], bool]] = {
@@ -172,6 +172,27 @@ class Metric:
 
 
 @dataclass(frozen=True)
+class MetricRef:
+    """``metric("PROMQL"[, source="NAME"])`` as an argument of compare(): a query without a limit."""
+
+    query: str
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Compare:
+    """``compare(metric("…v2…"), metric("…v1…"))``: is the first no worse than the second?
+
+    Both run as range queries over the gate's window; the two sample sets are judged by the cockpit's
+    regression rule (:func:`cockpit.baseline.latency_shift`, the probes' own): the first regressed
+    against the second fails, too few samples is inconclusive.
+    """
+
+    current: MetricRef
+    base: MetricRef
+
+
+@dataclass(frozen=True)
 class NoRegressions:
     """``no_regressions``: nothing that was fine at the baseline has got worse."""
 
@@ -314,6 +335,13 @@ class _Parser:
             return LoadStat(name, selector, op, self.quantity("percent", name))  # type: ignore[arg-type]
         if name == "metric":
             return self.metric()
+        if name == "compare":
+            self.punct("(", '"(" after "compare"')
+            current = self.metric_ref("compare(")
+            self.punct(",", '"," between the two metric() of compare()')
+            base = self.metric_ref("compare(metric(...), ")
+            self.punct(")", '")" after the second metric()')
+            return Compare(current, base)
         if name == "command":
             command, selector = self.call_string("command")
             return Command(command, selector)
@@ -325,6 +353,29 @@ class _Parser:
         return ValueCmp(left, op, self.quantity("number", "value"))
 
     # ---- pieces
+
+    def metric_ref(self, where: str) -> MetricRef:
+        """``metric("PROMQL"[, source="NAME"])`` inside compare(): no limit, no count."""
+        self.ws()
+        start = self.pos
+        if not self.keyword("metric"):
+            raise ConditionError(self.text, start, f'expected metric("PROMQL") in {where}, got {self.got(start)}',
+                                 'compare(metric("latency{version=\'v2\'}"), metric("latency{version=\'v1\'}"))')
+        self.punct("(", '"(" after "metric"')
+        query = self.string("PromQL query")
+        source = None
+        self.ws()
+        if self.text.startswith(",", self.pos):
+            self.pos += 1
+            self.ws()
+            at = self.pos
+            if self.match(_IDENT) != "source":
+                raise ConditionError(self.text, at, f"expected source= in compare's metric(), got {self.got(at)}",
+                                     'metric("...", source="prom") names a [metrics.NAME]')
+            self.punct("=", '"=" after "source"')
+            source = self.string("source name")
+        self.punct(")", '")" after the query')
+        return MetricRef(query, source)
 
     def metric(self) -> Metric:
         """``("PROMQL"`` then ``, source="NAME"`` / ``, count="PROMQL"`` in any order ``)``, OP, N, ``min_count N``."""

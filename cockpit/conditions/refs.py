@@ -19,9 +19,11 @@ from decimal import Decimal
 from cockpit.conditions.parser import (
     And,
     Command,
+    Compare,
     Health,
     LoadStat,
     Metric,
+    MetricRef,
     Node,
     NoRegressions,
     Not,
@@ -90,7 +92,13 @@ def render(node: Node) -> str:
         args = "".join(f", {k}={_quote(v)}" for k, v in (("source", node.source), ("count", node.count)) if v)
         tail = f" min_count {node.min_count}" if node.min_count is not None else ""
         return f"metric({_quote(node.query)}{args}) {node.op} {_qty(node.limit)}{tail}"
+    if isinstance(node, Compare):
+        return f"compare({_ref(node.current)}, {_ref(node.base)})"
     raise TypeError(f"not a condition node: {node!r}")
+
+
+def _ref(m: MetricRef) -> str:
+    return f"metric({_quote(m.query)}" + (f", source={_quote(m.source)}" if m.source else "") + ")"
 
 
 @dataclass(frozen=True)
@@ -142,5 +150,7 @@ def references(node: Node) -> Refs:
                     selectors.add(v.selector)
         elif isinstance(n, Metric):
             metrics.add(n)
+        elif isinstance(n, Compare):  # validated as metric()s are: the source exists, placeholders in label values
+            metrics |= {Metric(m.query, ">", Quantity(0.0), m.source) for m in (n.current, n.base)}
     return Refs(frozenset(services), frozenset(selectors), frozenset(process), regressions, frozenset(windowed),
                 frozenset(metrics))

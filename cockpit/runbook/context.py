@@ -117,6 +117,11 @@ class EngineContext:
     def metric_client(self, source: MetricsSourceSpec) -> PrometheusClient:
         return PrometheusClient(source, self.engine.redactor)
 
+    def regression_rule(self) -> tuple[float, float, int]:
+        """compare()'s rule: the gate's window, and the probes' effect factor and minimum samples."""
+        rb = self.engine.config.runbook
+        return rb.window, rb.latency_factor, rb.min_samples
+
     def eval_time(self) -> float:
         return time.time() if self.at is None else self.at
 
