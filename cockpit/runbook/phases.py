@@ -104,7 +104,7 @@ class Runbook(StepsMixin, RollbackMixin, LifecycleMixin):
         if phase is None or not phase.gate:
             return None
         ctx = EngineContext(self.engine, regressions=lambda: [r.line() for r in self.regressions()],
-                            undecided=self.tracker.undecided)
+                            undecided=self.tracker.undecided, phase=phase.id)
         verdicts = await asyncio.gather(*(evaluate_all([c], ctx) for c in phase.gate))
         return phase.id, list(zip(phase.gate, verdicts))
 
