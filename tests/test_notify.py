@@ -185,3 +185,25 @@ events = ["gate-failed", "coffee"]
     path.write_text(path.read_text().replace("""'{"text": "{sumary}"}'""", "'{\"text\": '"))
     res = cockpit("validate", str(path))
     assert res.returncode == 2 and "the body template is not JSON" in res.stderr
+
+
+async def test_a_hostile_receivers_answer_is_one_clean_line_in_the_journal_and_the_warning(fleet, httpd,  # type: ignore[no-untyped-def]
+                                                                                            tmp_path) -> None:
+    fleet.set_systemd("h1", "fleet-agent", "active running")
+    fleet.set_systemd("h2", "fleet-agent", "failed failed")
+    url = httpd.route("/hook/s3cr3t-path", status=400, body="\x1b[31mno\x1b]0;owned\x07\nsecond\u202eline".encode())
+    config = _config(fleet, tmp_path, url.rsplit("/hook/", 1)[0], retries=0)
+    s = Session(config, "alice")
+    warned: list[str] = []
+    s.outside_warnings.append(warned.append)
+    try:
+        await _fail_gate(s)
+        await s.announcer.drain(10)  # type: ignore[union-attr]
+        [rec] = _records(s, "notify")
+        assert rec["ok"] is False and rec["status"] == 400 and rec["attempts"] == 1  # a 400 is final: no retry
+        for text in (rec["error"], *warned):
+            assert "\x1b" not in text and "\x07" not in text and "\n" not in text and "\u202e" not in text
+            assert "no" in text and "s3cr3t-path" not in text
+        assert warned and "HTTP 400" in warned[0]
+    finally:
+        await s.close()

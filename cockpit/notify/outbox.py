@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from cockpit.sanitize import one_line
 from cockpit.secrets import Redactor
 
 __all__ = ["Call", "Outbox", "Outcome"]
@@ -124,7 +125,7 @@ class Outbox:
                 status, error = None, f"no answer within {call.timeout:g} s"
                 continue
             except httpx.HTTPError as exc:
-                status, error = None, f"{type(exc).__name__}: {exc}"
+                status, error = None, one_line(f"{type(exc).__name__}: {exc}", 300)
                 continue
             status = res.status_code
             if 200 <= status < 300:
@@ -134,7 +135,7 @@ class Outbox:
                 except ValueError:
                     pass
                 return Outcome(call, True, status, attempt, reply=reply, seconds=time.monotonic() - began)
-            error = f"HTTP {status}: {res.text[:200]}"
+            error = f"HTTP {status}: {one_line(res.text, 200)}"  # the receiver's text: untrusted, one clean line
             if status not in RETRY_STATUS:
                 break
         return Outcome(call, False, status, attempt, error, seconds=time.monotonic() - began)
