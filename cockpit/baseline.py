@@ -78,6 +78,7 @@ class Shift:
     verdict: Literal["regression", "fine", "inconclusive"]
     detail: str
     p: float | None = None
+    medians: tuple[float, float] | None = None  # (current, base) once judged: compare() words its own detail
 
 
 def latency_shift(base: Sequence[float], current: Sequence[float], *, factor: float = 1.5,
@@ -98,8 +99,8 @@ def latency_shift(base: Sequence[float], current: Sequence[float], *, factor: fl
     words = (f"median {mc * 1000:.0f} ms vs {mb * 1000:.0f} ms in the baseline "
              f"(p = {p:.2g}, {nc} vs {nb} samples)")
     if mc >= factor * mb and mc - mb >= min_delta and p < alpha:
-        return Shift("regression", f"{words}: > {factor:g}x and +{min_delta * 1000:.0f} ms", p)
-    return Shift("fine", words, p)
+        return Shift("regression", f"{words}: > {factor:g}x and +{min_delta * 1000:.0f} ms", p, (mc, mb))
+    return Shift("fine", words, p, (mc, mb))
 
 
 def p95(latencies: list[float]) -> float | None:

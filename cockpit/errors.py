@@ -14,6 +14,7 @@ boundary, with a message an operator can act on::
     ├── SudoError                sudo used in a way the cockpit refuses (``sudo -i``), a bad password value
     ├── DetachError              a detached job could not be started or controlled
     ├── PlaceholderError         a placeholder's value is not safe in a shell command (typed commands)
+    ├── MetricsError             a metrics source (Prometheus) failed or refused a query; names the query
     └── TransportError           host + short reason code shown in the UI
         ├── ConnectFailed        refused, timeout, dns, unreachable
         ├── AuthFailed           never retried automatically (fail2ban)
@@ -112,6 +113,17 @@ class DetachError(CockpitError):
 
 class PlaceholderError(CockpitError):
     """A ``{host}``-style placeholder would put a value that is not shell-safe into a command; nothing ran."""
+
+
+class MetricsError(CockpitError):
+    """A metrics source did not answer a query, or answered with an error; ``query`` is the PromQL it ran.
+
+    A condition that meets one is inconclusive with this message (never true): the gate waits on it.
+    """
+
+    def __init__(self, message: str, query: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.query = query
 
 
 class TransportError(CockpitError):

@@ -1,4 +1,6 @@
-"""Snapshots as JSON, JSON lines and Markdown. Every string is sanitised and redacted here again.
+"""Snapshots as JSON, JSON lines and Markdown, and judged as ``cockpit check`` cases.
+
+Every string is sanitised and redacted here again.
 
 Times are UTC, ISO 8601. The JSON schema is versioned (``schema_version``);
 docs/headless.md describes it.
@@ -7,14 +9,17 @@ docs/headless.md describes it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
 from cockpit.model import CheckResult, FleetSnapshot, HostState, Load, StatusChange
 from cockpit.sanitize import escape_markdown_cell, one_line, strip_control
 from cockpit.secrets import Redactor
 
 SCHEMA_VERSION = 1
+CaseOutcome = Literal["pass", "fail", "skip"]
 GLYPH = {"up": "●", "degraded": "◐", "down": "✖", "unknown": "?"}
 
 
@@ -114,36 +119,76 @@ class Exporter:
         return "\n".join(out) + "\n"
 
 
+@dataclass(frozen=True)
+class Case:
+    """One judged thing: a host × service, or one condition of the current phase's gate."""
+
+    suite: str  # "services" or "gate PHASE"
+    name: str  # "h1 agent" or the condition's text
+    outcome: CaseOutcome
+    detail: str = ""  # why it failed or was skipped; a warning or note on a pass
+    lines: tuple[tuple[str, str], ...] = ()  # the text format's lines: (FAIL|WARN|PLANNED|INCONCLUSIVE, text)
+
+
+def service_cases(snap: FleetSnapshot, regressions: Sequence[tuple[str, str, str]] = (),
+                  minor: Sequence[tuple[str, str, str]] = (), unjudged: Sequence[str] = ()) -> list[Case]:
+    """One case per host × service (an unreachable host without results: one case for the host).
+
+    ``regressions``/``minor`` are (host, service, line) of critical / non-critical regressions;
+    ``unjudged`` the regression rule's "HOST SERVICE: why" lines for series it could not judge.
+    """
+    regs = {(h, s): line for h, s, line in regressions}
+    small = {(h, s): line for h, s, line in minor}
+    unsure = {tuple(u.split(":", 1)[0].split(" ", 1)): u for u in unjudged}
+    out: list[Case] = []
+    for h in snap.hosts:
+        if not h.reachable:
+            why = f"{h.name}: {h.reach}" + (f" ({h.error})" if h.error else "") + ": its services are unknown"
+            names = [r.service for r in h.results] or ["(reachable)"]
+            out.append(Case("services", f"{h.name} {names[0]}", "fail", why, (("FAIL", why),)))
+            out += [Case("services", f"{h.name} {n}", "fail", why) for n in names[1:]]  # one FAIL line per host
+            continue
+        for r in h.results:
+            key, name = (h.name, r.service), f"{h.name} {r.service}"
+            lines: list[tuple[str, str]] = []
+            if r.critical and r.judged in ("down", "unknown"):
+                lines.append(("FAIL", f"{name}: {r.problem}"))
+            elif r.judged == "degraded" or (not r.critical and r.judged != "up"):
+                lines.append(("WARN", f"{name}: {r.problem}" + ("" if r.critical else " (non-critical)")))
+            if key in regs:
+                lines.append(("FAIL", f"REGRESSION {regs[key]}"))
+            if key in small:
+                lines.append(("WARN", f"REGRESSION {small[key]} (non-critical)"))
+            if key in unsure:
+                lines.append(("INCONCLUSIVE", unsure[key]))
+            if r.neutral:
+                lines.append(("PLANNED", f"{name}: {r.status}, {r.expect_why}"))
+            labels = {label for label, _ in lines}
+            unknown = not r.critical and r.judged == "unknown"
+            outcome: CaseOutcome = ("fail" if "FAIL" in labels else "skip" if "INCONCLUSIVE" in labels or unknown
+                                else "pass")
+            out.append(Case("services", name, outcome, "\n".join(t for _, t in lines), tuple(lines)))
+    return out
+
+
+def _lines(snap: FleetSnapshot, label: str) -> list[str]:
+    return [text for c in service_cases(snap) for lab, text in c.lines if lab == label]
+
+
 def failures(snap: FleetSnapshot) -> list[str]:
     """What makes `cockpit check` fail: unreachable hosts, critical services judged down or unknown.
 
     Judged against each service's expectation (:attr:`CheckResult.judged`): a retired service that is
     down is fine, one still up after its step fails. An unreachable host is one failure, its services unknown.
     """
-    out = []
-    for h in snap.hosts:
-        if not h.reachable:
-            out.append(f"{h.name}: {h.reach}" + (f" ({h.error})" if h.error else "") + ": its services are unknown")
-            continue
-        for r in h.results:
-            if r.critical and r.judged in ("down", "unknown"):
-                out.append(f"{h.name} {r.service}: {r.problem}")
-    return out
+    return _lines(snap, "FAIL")
 
 
 def warnings(snap: FleetSnapshot) -> list[str]:
     """Degraded or non-critical problems: printed, never failing."""
-    out = []
-    for h in snap.hosts:
-        if not h.reachable:
-            continue
-        for r in h.results:
-            if r.judged == "degraded" or (not r.critical and r.judged != "up"):
-                out.append(f"{h.name} {r.service}: {r.problem}" + ("" if r.critical else " (non-critical)"))
-    return out
+    return _lines(snap, "WARN")
 
 
 def notes(snap: FleetSnapshot) -> list[str]:
     """Lifecycle services judged fine though not up (retired, not introduced yet, in transition): said, never failing."""
-    return [f"{h.name} {r.service}: {r.status}, {r.expect_why}" for h in snap.hosts if h.reachable
-            for r in h.results if r.neutral]
+    return _lines(snap, "PLANNED")

@@ -19,9 +19,11 @@ import dataclasses
 import json
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import psutil
 
@@ -49,13 +51,15 @@ from cockpit.plans import (
     spec_of,
     version_of,
 )
-from cockpit.runbook import Runbook
+from cockpit.notify import Outbox
+from cockpit.runbook import Announcer, Runbook
 from cockpit.sanitize import strip_control
 from cockpit.spec import Config
 
 HEARTBEAT = 5.0  # at most; with a short lease_ttl the heartbeat runs every lease_ttl / 3
-WATCH_EVERY = 1.0
-OUTAGE = "JOURNAL DATABASE UNREACHABLE: actions are refused; monitoring goes on; observations are spooled on disk."  # seconds between looks at the config file's size and mtime
+OUTSIDE_GRACE = 3.0  # seconds close() waits for calls to the outside still in flight
+WATCH_EVERY = 1.0  # seconds between looks at the config file's size and mtime
+OUTAGE = "JOURNAL DATABASE UNREACHABLE: actions are refused; monitoring goes on; observations are spooled on disk."
 
 
 class Session:
@@ -97,6 +101,13 @@ class Session:
         #: (``--own-probes``: it polls the fleet itself as well, and says so)
         self.follows = not own_probes and self.observer and self._driver_alive()
         self.own_probes = own_probes and self.observer
+        self.servers: list[Any] = []  # started with the session, closed with it (the metrics endpoint): start()/close()
+        self.outside_warnings: list[Callable[[str], None]] = []  # a failed webhook/silence/annotation: said, never fatal
+        self.outbox = Outbox(self.engine.redactor, record=self._record_outside, warn=self._warn_outside)
+        self.announcer: Announcer | None = None
+        if self.drive and (config.notify or config.alertmanager is not None or config.grafana is not None):
+            self.announcer = Announcer(self.runbook, config, self.outbox, self.operator)
+            self.runbook.listeners.append(self.announcer.seen)
 
     def _driver_alive(self) -> bool:
         try:
@@ -104,6 +115,16 @@ class Session:
         except JournalError:
             return False
         return current is not None and not current.ours and not current.stale(time.time(), self.ttl)
+
+    def _record_outside(self, kind: str, data: dict[str, object]) -> None:
+        if self.journal is not None and not self.read_only:
+            self.journal.outside_call(kind, data)
+
+    def _warn_outside(self, text: str) -> None:
+        if not self.outside_warnings:
+            print(f"cockpit: warning: {text}", file=sys.stderr)  # headless: stderr (the TUI subscribes)
+        for listener in list(self.outside_warnings):
+            listener(text)
 
     # -- journal and lease -------------------------------------------------------------------
 
@@ -381,6 +402,7 @@ class Session:
         self.lease = None
         self.engine.actions.journal = _Refusing(why, outcomes=self.journal)
         self.runbook.banner = f"LEASE LOST: {why}. This cockpit is an observer now: it fires and decides nothing."
+        self.runbook.lease_lost = why
         holder = self.journal.lease() if self.journal is not None else None
         self.runbook.set_observer(True, holder.describe(time.time()) if holder is not None else "nobody")
         for listener in list(self.on_demoted):
@@ -420,6 +442,8 @@ class Session:
         self.runbook.start()
         self._started = True
         self._reattach_all()
+        for server in self.servers:
+            await server.start()
         if self.journal is not None:
             self._tasks.append(asyncio.create_task(self._heartbeat()))
         if self._watch is not None:
@@ -524,10 +548,15 @@ class Session:
 
     async def close(self) -> None:
         self.closing = True
+        for server in self.servers:
+            await server.close()
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.runbook.stop()
+        if self.announcer is not None:  # a headless step's last silences and annotations still go out (bounded)
+            await self.announcer.drain(OUTSIDE_GRACE)
+        await self.outbox.aclose(grace=0.0)
         await self.engine.aclose()
         if self.journal is not None:
             if self.lease is not None and self.lease.ours:

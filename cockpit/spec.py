@@ -213,6 +213,23 @@ class StepSpec:
 
 
 @dataclass(frozen=True)
+class AnalysisSpec:
+    """A gate judged as a series of measurements (Argo Rollouts' AnalysisRun): ``[phases.analysis]``.
+
+    The first measurement is ``initial_delay`` after the phase's steps are done, then one every
+    ``interval``. More than ``failure_limit`` failed measurements fail the gate; more than
+    ``inconclusive_limit`` inconclusive ones make it inconclusive (the operator decides); ``count``
+    measurements within both limits pass it.
+    """
+
+    interval: float = 60.0
+    count: int = 5
+    failure_limit: int = 0
+    inconclusive_limit: int = 0
+    initial_delay: float = 0.0
+
+
+@dataclass(frozen=True)
 class PhaseSpec:
     id: str
     title: str
@@ -220,6 +237,7 @@ class PhaseSpec:
     gate: tuple[str, ...] = ()  # conditions that must hold before the phase counts as done
     hold: float = 0.0  # the gate must hold continuously this long
     rollback_requires: tuple[str, ...] = ()
+    analysis: AnalysisSpec | None = None  # the gate as an analysis run instead of a continuous check
 
 
 @dataclass(frozen=True)
@@ -351,6 +369,64 @@ class JournalSettings:
         return self.url is not None or (self.path is not None and self.path.exists())
 
 
+#: events that ring the bell and go to webhooks (cockpit.notify; docs/notify.md)
+ALARM_KINDS = ("regression", "gate-failed", "rollback-failed", "rollback-timeout", "lease-lost")
+
+
+@dataclass(frozen=True)
+class WebhookSpec:
+    """A ``[[notify]]`` webhook: where alarms are POSTed, as what JSON, how hard to try."""
+
+    url: str
+    body: str  # a JSON document whose strings may hold {event} {summary} … (cockpit.notify.FIELDS)
+    headers: tuple[tuple[str, str], ...] = ()
+    events: tuple[str, ...] = ALARM_KINDS
+    retries: int = 3  # more attempts after the first, on a connection error, a timeout, 429 or 5xx
+    backoff: float = 1.0  # seconds before the first retry, doubled each time
+    timeout: float = 5.0  # per attempt
+
+
+@dataclass(frozen=True)
+class AlertmanagerSettings:
+    """``[alertmanager]``: a silence per service × host a step retires or introduces, for the step's window."""
+
+    url: str
+    matchers: tuple[str, ...] = ('service="{service}"', 'instance=~"{host}(:[0-9]+)?"')
+    headers: tuple[tuple[str, str], ...] = ()
+    retries: int = 2
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class GrafanaSettings:
+    """``[grafana]``: an annotation per phase, step and rollback (a region from start to end)."""
+
+    url: str
+    token: str = ""  # from ${ENV}: sent as Authorization: Bearer
+    tags: tuple[str, ...] = ("cutover",)
+    dashboard_uid: str = ""  # "" : an organisation-wide annotation
+    retries: int = 2
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class MetricsSourceSpec:
+    """``[metrics.NAME]``: a Prometheus HTTP API the ``metric()`` conditions query.
+
+    ``headers`` may carry secrets from ``${ENV}`` (a bearer token becomes ``Authorization``); they are
+    in ``Config.secrets`` and redacted wherever text is shown. ``scrape_interval`` is the source's:
+    a series whose newest sample is older than twice it is stale (inconclusive).
+    """
+
+    name: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    verify_tls: bool = True
+    ca_file: str | None = None
+    timeout: float = 10.0
+    scrape_interval: float = 15.0
+
+
 @dataclass(frozen=True)
 class Config:
     """A whole validated config."""
@@ -369,6 +445,11 @@ class Config:
     journal: JournalSettings = field(default_factory=JournalSettings)
     #: deprecations and other things ``cockpit validate`` says without failing
     notes: tuple[str, ...] = ()
+    notify: tuple[WebhookSpec, ...] = ()
+    alertmanager: AlertmanagerSettings | None = None
+    grafana: GrafanaSettings | None = None
+    #: ``[metrics.NAME]`` sources, in config order (the first is the default of ``metric()``)
+    metrics: tuple[MetricsSourceSpec, ...] = ()
 
     def host(self, name: str) -> HostSpec:
         for h in self.hosts:

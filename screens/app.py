@@ -24,7 +24,7 @@ from textual.screen import Screen
 
 from cockpit.engine import ActionRun, Engine
 from cockpit.model import FleetSnapshot
-from cockpit.runbook import Runbook
+from cockpit.runbook import Runbook, alarms_between
 from cockpit.sanitize import strip_control
 from cockpit.session import Session
 from screens import render
@@ -113,6 +113,9 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
         else:
             self.dashboard.set_phases(list(self.engine.config.cockpit.phases))
         self.runbook.listeners.append(lambda view: self.post_message(PlanChanged(view)))
+        if self.session is not None:  # a failed webhook, silence or annotation: said here, never fatal
+            self.session.outside_warnings.append(
+                lambda text: self.call_later(self.notify, text, severity="warning", timeout=8, markup=False))
         if self.ask_sudo:
             self.push_screen(ReasonPrompt("sudo password for this session (kept in memory only, never shown, "
                                           "logged or journaled; Escape: none)", "password", password=True),
@@ -229,8 +232,8 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
             return  # shutting down: the widgets are going away
         old = self.dashboard.plan
         self.dashboard.apply_plan(message.view)
-        if not self.quiet and old is not None and set(message.view.regressions) - set(old.regressions):
-            self.bell()
+        if not self.quiet and alarms_between(old, message.view):
+            self.bell()  # a regression, a failed gate, a failed or over-budget rollback, a lost lease
 
     def on_output_pending(self, _message: OutputPending) -> None:
         """All output waiting in the inbox, in one go (it was posted before any later state change)."""

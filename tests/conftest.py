@@ -15,6 +15,11 @@ Fixtures (every process they start is stopped by pid in their finalizers):
   tests isolate themselves by container names and compose project names of their own.
 - ``pg_cluster`` (session): a private PostgreSQL cluster (:class:`pg.PgCluster`), stopped at the end.
 - ``postgres`` (function): the URL of a fresh database in it, owned by the cockpit's unprivileged role.
+- ``prometheus`` (session): a :class:`prom.Prometheus` on a free loopback port with its own data
+  directory; ``prometheus.backfill(prometheus.om().counter(...))`` loads known series (OpenMetrics with
+  timestamps relative to ``prometheus.now``) and restarts over the blocks; tests keep apart with a label
+  ``ns=prom.namespace()``. ``prometheus.scrape(job, target)`` adds a live target (``prom.Exporter``).
+- ``prom_exporter`` (function): ``prom.Exporter`` (prometheus-client on loopback), stopped after the test.
 
 Tests needing sshd are skipped with the reason when it is missing
 (``make test`` installs it when run as root). Tests needing another real server
@@ -32,6 +37,7 @@ from fleet import Fleet, fleet_unavailable_reason
 from httpd import HttpServer
 from pg import PgCluster
 from procs import DummyProcess, TcpListener
+from prom import Exporter, Prometheus
 
 _session_fleet: Fleet | None = None
 
@@ -149,3 +155,23 @@ def pg_cluster() -> Iterator[PgCluster]:
 def postgres(pg_cluster: PgCluster) -> str:
     """A fresh database per test, as ``postgresql://cockpit@127.0.0.1:PORT/NAME``."""
     return pg_cluster.new_database()
+
+
+@pytest.fixture(scope="session")
+def prometheus() -> Iterator[Prometheus]:
+    """One Prometheus per test session (per xdist worker), fed by backfill; stopped by pid at the end."""
+    server = Prometheus()
+    try:
+        yield server.start()
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def prom_exporter() -> Iterator[Exporter]:
+    """A prometheus-client exporter on a loopback port, for the one live-scrape test."""
+    exporter = Exporter()
+    try:
+        yield exporter
+    finally:
+        exporter.stop()

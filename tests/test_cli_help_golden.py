@@ -18,7 +18,7 @@ GOLDEN = Path(__file__).parent / "golden" / "help"
 COMMANDS: list[tuple[str, ...]] = [
     (), ("validate",), ("snapshot",), ("check",), ("watch",), ("run",), ("plan",), ("step",),
     ("step", "run"), ("step", "tick"), ("step", "skip"), ("rollback",), ("gate",), ("baseline",),
-    ("diff",), ("journal",), ("report",), ("demo",), ("serve",),
+    ("diff",), ("journal",), ("report",), ("demo",), ("serve",), ("serve-metrics",),
 ]
 
 

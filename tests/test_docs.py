@@ -20,6 +20,7 @@ import pytest
 from cockpit.config import loader as config
 from cockpit.config import actions as config_actions
 from cockpit.config import hosts as config_hosts
+from cockpit.config import integrations as config_integrations
 from cockpit.config import runbook as config_runbook
 from cockpit.config import services as config_services
 
@@ -81,6 +82,9 @@ KEY_LISTS = {
     "[[phases]]": config_runbook.PHASE_KEYS,
     "[[phases.steps]]": config_runbook.STEP_KEYS,
     "[rollback]": config_runbook.ROLLBACK_KEYS,
+    "[[notify]]": config_integrations.NOTIFY_KEYS,
+    "[alertmanager]": config_integrations.ALERTMANAGER_KEYS,
+    "[grafana]": config_integrations.GRAFANA_KEYS,
 }
 
 

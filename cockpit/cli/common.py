@@ -81,6 +81,9 @@ def render_plan(view: PlanView) -> str:
             gate = f"  gate {mark}: {ph.gate.detail}"
         lines.append(f"{GLYPH.get(ph.state, '?')} {ph.id}  {ph.title}  [{ph.state}]{hold}{gate}")
         lines += [f"    why: {r}" for r in ph.reasons() if not r.startswith(("gate FAILS", "gate holds", "gate inc"))]
+        if ph.analysis is not None:
+            lines.append(f"    {ph.analysis.summary()}")
+            lines += [f"        {m.line()}" for m in ph.analysis.measurements]
         for st in ph.steps:
             who = "manual" if st.manual else ", ".join(st.hosts)
             lines.append(f"    {GLYPH.get(st.state, '?')} {st.ref}  {st.title}  [{st.state}]  on {who}"
@@ -119,6 +122,10 @@ def plan_json(view: PlanView) -> list[dict[str, Any]]:
     rb = view.rollback
     return [{"id": p.id, "title": p.title, "state": p.state, "reason": list(p.reasons()),
              **({"rolled_back_by": rb.outcome()} if rb is not None and p.state == "rolled-back" else {}),
+             **({"analysis": {"state": p.analysis.state, "summary": p.analysis.summary(),
+                              "decided_by": p.analysis.decided_by,
+                              "measurements": [m.as_json() for m in p.analysis.measurements]}}
+                if p.analysis is not None else {}),
              "steps": [{"ref": s.ref, "title": s.title, "state": s.state, "reason": list(s.reasons())}
                        for s in p.steps],
              "removed_after_running": [  # steps of this phase that ran, gone from the plan since

@@ -15,6 +15,7 @@ from cockpit.cli import demo, fleet
 from cockpit.cli import runbook as cli_runbook
 from cockpit.cli.common import EXIT_OK, EXIT_USAGE
 from cockpit.cli.runbook import ROUNDS_HELP
+from cockpit.cli.verdicts import FORMATS
 from cockpit.errors import CockpitError, ConfigError, UsageError
 from cockpit.sanitize import strip_control
 
@@ -45,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     k = sub.add_parser("check", help="one round; exit 0 when everything is up, 1 otherwise")
     k.add_argument("-c", "--config", dest="config_sub")
     k.add_argument("--on", help="only hosts matching this selector")
+    k.add_argument("--format", choices=FORMATS, default="text",
+                   help="text (default), json, junit (XML: a testcase per host x service and gate condition; "
+                        "failures with the detail, what could not be judged as skipped with the reason) or tap")
+    k.add_argument("--gates", action="store_true",
+                   help="also judge the current phase's gate now, one case per condition (a failing one fails)")
 
     w = sub.add_parser("watch", help="one JSON line per round on stdout until interrupted")
     w.add_argument("-c", "--config", dest="config_sub")
@@ -55,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     u = sub.add_parser("run", help="open the cockpit (the default without a command)")
     _ui_args(u)
     _ui_args(p, top=True)
+
+    m = sub.add_parser("serve-metrics", help="the cockpit's view as a Prometheus exposition on /metrics (headless, "
+                                             "read-only) until interrupted")
+    m.add_argument("-c", "--config", dest="config_sub")
+    _listen_args(m, "--listen")
 
     cli_runbook.add_parsers(sub, lambda q: q.add_argument("-c", "--config", dest="config_sub"))
     k.add_argument("--against-baseline", action="store_true",
@@ -79,13 +90,36 @@ def _ui_args(p: argparse.ArgumentParser, top: bool = False) -> None:
     if not top:
         p.add_argument("-c", "--config", dest="config_sub")
     p.add_argument("--read-only", action="store_true", help="monitor only: every action key is disabled", **kw)
-    p.add_argument("--quiet", action="store_true", help="no terminal bell on a host or service going down", **kw)
+    p.add_argument("--quiet", action="store_true", help="no terminal bell (a host or service going down, a regression, a failed gate, a failed "
+                   "or over-budget rollback, a lost lease)", **kw)
     p.add_argument("--no-mouse", action="store_true", help="leave the mouse to tmux (copy mode)", **kw)
     p.add_argument("--operator", help="who is at the keys (default: $COCKPIT_OPERATOR or the login name)", **kw)
     p.add_argument("--own-probes", action="store_true", help="as an observer, also probe the fleet from here (by "
                    "default an observer shows the driver's published view and opens no SSH connection)", **kw)
     p.add_argument("--ask-sudo", action="store_true", help="ask once for the sudo password (kept in memory only; "
                    "fed to sudo -S only when a host's sudo asks)", **kw)
+    _listen_args(p, "--metrics-listen", **kw)
+
+
+METRICS_PORT = 9477  # cockpit.cli.exposition.DEFAULT_PORT
+
+
+def _listen_args(p: argparse.ArgumentParser, flag: str, **kw: object) -> None:
+    """Where to listen, and the token beyond loopback: from the environment or an owner-only file, never argv."""
+    p.add_argument(flag, metavar="HOST:PORT", help=f"serve /metrics on HOST:PORT (default 127.0.0.1:{METRICS_PORT}"
+                   "); an address beyond loopback needs a bearer token from --token-env NAME or --token-file FILE "
+                   "(mode 600), never on the command line", **kw)  # type: ignore[arg-type]
+    p.add_argument("--token-env", metavar="NAME", help="the bearer token is in this environment variable",
+                   **kw)  # type: ignore[arg-type]
+    p.add_argument("--token-file", metavar="FILE", help="the bearer token is in this file (mode 600 or stricter)",
+                   **kw)  # type: ignore[arg-type]
+
+
+def cmd_serve_metrics(args: argparse.Namespace) -> int:
+    """prometheus-client loads for this command only."""
+    from cockpit.cli import exposition  # deferred on purpose: other commands start without prometheus-client
+
+    return exposition.cmd_serve_metrics(args)
 
 
 def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -114,7 +148,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run, "validate": fleet.cmd_validate, "snapshot": fleet.cmd_snapshot, "check": fleet.cmd_check,
-    "watch": fleet.cmd_watch, "demo": demo.cmd_demo, "serve": cmd_serve, **cli_runbook.COMMANDS,
+    "watch": fleet.cmd_watch, "demo": demo.cmd_demo, "serve": cmd_serve, "serve-metrics": cmd_serve_metrics,
+    **cli_runbook.COMMANDS,
 }
 
 

@@ -9,13 +9,15 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from cockpit.cli.common import EXIT_FAIL, EXIT_OK, config_path, write_atomic
 from cockpit.cli.runbook import regressions_now, rounds_wanted
+from cockpit.cli.verdicts import failed, gate_cases, render
 from cockpit.config import describe, describe_json, load_config
 from cockpit.engine import Engine
 from cockpit.errors import UsageError
-from cockpit.exports import Exporter, failures, notes, warnings
+from cockpit.exports import Case, Exporter, service_cases
 from cockpit.inventory import select
 from cockpit.model import FleetSnapshot, HostState, StatusChange
 from cockpit.secrets import Redactor
@@ -64,45 +66,42 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """One round (or enough for the regression rule), judged into cases; every format from the same cases."""
     config = load_config(config_path(args))
     hosts = hosts_for(config, args.on)
-    regressions: list[str] = []
-    unjudged: list[str] = []
-    minor: list[str] = []
-    if args.against_baseline:
-        async def judged():  # type: ignore[no-untyped-def]
-            s, regs, _rows = await regressions_now(config, rounds_wanted(args, config))
-            snap = s.engine.snapshot()
-            unsure = s.runbook.tracker.undecided()
-            await s.close()
-            return s.engine, snap, regs, unsure, s.runbook.tracker.non_critical
+    gates = getattr(args, "gates", False)
+    if gates and not config.runbook.phases:
+        raise UsageError(f"--gates: {config.path} has no runbook", "add [[phases]] with a gate, or drop --gates")
+    keep = (lambda h: True) if hosts is None else (lambda h: h in hosts)
 
-        engine, snap, regs, unsure, small = asyncio.run(judged())
-        if hosts is not None:
-            snap = dataclasses.replace(snap, hosts=tuple(h for h in snap.hosts if h.name in hosts))
-        regressions = [r.line() for r in regs if hosts is None or r.host in hosts]
-        unjudged = [u for u in unsure if hosts is None or u.split(" ", 1)[0] in hosts]
-        minor = [f"REGRESSION {r.line()} (non-critical)" for r in small if hosts is None or r.host in hosts]
-    else:
-        engine, snap = asyncio.run(one_round(config, hosts))
-    red = engine.redactor.redact
-    bad, warn = failures(snap), warnings(snap) + minor
-    bad += [f"REGRESSION {r}" for r in regressions]
-    for line in notes(snap):
-        print(f"PLANNED {red(line)}")
-    for line in warn:
-        print(f"WARN {red(line)}")
-    for line in unjudged:
-        print(f"INCONCLUSIVE {red(line)}")
-    for line in bad:
-        print(f"FAIL {red(line)}")
+    async def judged() -> tuple[Engine, FleetSnapshot, list[Case]]:
+        regs: list[Any] = []
+        small: list[Any] = []
+        unsure: list[str] = []
+        if args.against_baseline:
+            s, regs, _rows = await regressions_now(config, rounds_wanted(args, config))
+            unsure, small = s.runbook.tracker.undecided(), s.runbook.tracker.non_critical
+            snap = s.engine.snapshot()
+        else:
+            s = Session(config, "check", drive=False, read_only=True)
+            snap = await s.engine.run_round(hosts)
+        try:
+            if hosts is not None:
+                snap = dataclasses.replace(snap, hosts=tuple(h for h in snap.hosts if keep(h.name)))
+            cases = service_cases(snap, [(r.host, r.service, r.line()) for r in regs if keep(r.host)],
+                                  [(r.host, r.service, r.line()) for r in small if keep(r.host)],
+                                  [u for u in unsure if keep(u.split(" ", 1)[0])])
+            gate = await s.runbook.judge_gate_conditions() if gates else None
+            if gate is not None:
+                cases += gate_cases(*gate)
+            return s.engine, snap, cases
+        finally:
+            await s.close()
+
+    engine, snap, cases = asyncio.run(judged())
     n_hosts = len(snap.hosts if hosts is None else hosts)
-    if bad:
-        print(f"{len(bad)} problem(s) on {n_hosts} host(s)")
-        return EXIT_FAIL
-    unsure = f"; {len(unjudged)} latency series not judged (see INCONCLUSIVE)" if unjudged else ""
-    print(f"OK: {n_hosts} host(s), every critical service as expected{unsure}")
-    return EXIT_OK
+    sys.stdout.write(render(args.format, cases, n_hosts, engine.redactor.redact))
+    return EXIT_FAIL if failed(cases) else EXIT_OK
 
 
 def cmd_watch(args: argparse.Namespace) -> int:

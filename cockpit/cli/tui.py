@@ -20,6 +20,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(config_path(args))
     operator = operator_name(args.operator)
     session = Session(config, operator, read_only=args.read_only, own_probes=getattr(args, "own_probes", False))
+    if getattr(args, "metrics_listen", None) or getattr(args, "token_env", None) or getattr(args, "token_file", None):
+        from cockpit.cli.exposition import server_for  # deferred: prometheus-client only when asked for
+
+        session.servers.append(server_for(session, args.metrics_listen, args.token_env, args.token_file))
     app = CockpitApp(session.engine, read_only=args.read_only, quiet=args.quiet, operator=operator,
                      session=session, ask_sudo=getattr(args, "ask_sudo", False) and not args.read_only)
     result = app.run(mouse=not args.no_mouse)

@@ -6,14 +6,17 @@ Parts: ``parser`` (the frozen AST and ``parse``), ``evaluator`` (three-valued ``
 
 from __future__ import annotations
 
-from cockpit.conditions.evaluator import EvalContext, Outcome, Verdict, all_of, any_of, evaluate, evaluate_all
+from cockpit.conditions.evaluator import EvalContext, Outcome, SeriesValue, Verdict, all_of, any_of, evaluate, evaluate_all
 from cockpit.conditions.parser import (
     FUNCTIONS,
     LATENCY_PHASES,
     And,
     Command,
+    Compare,
     Health,
     LoadStat,
+    Metric,
+    MetricRef,
     Node,
     NoRegressions,
     Not,
@@ -33,12 +36,15 @@ from cockpit.errors import ConditionError
 __all__ = [
     "And",
     "Command",
+    "Compare",
     "ConditionError",
     "EvalContext",
     "FUNCTIONS",
     "LATENCY_PHASES",
     "Health",
     "LoadStat",
+    "Metric",
+    "MetricRef",
     "NoRegressions",
     "Node",
     "Not",
@@ -47,6 +53,7 @@ __all__ = [
     "Quantity",
     "Refs",
     "Rss",
+    "SeriesValue",
     "StatusIn",
     "Target",
     "ValueCmp",

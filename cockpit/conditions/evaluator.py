@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import math
-import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from cockpit.conditions.metric import SeriesValue, judge_compare, judge_metric
 from cockpit.conditions.parser import (
+    OPS,
     And,
     Command,
+    Compare,
     Health,
     LoadStat,
+    Metric,
     Node,
     NoRegressions,
     Not,
@@ -33,16 +36,16 @@ from cockpit.conditions.parser import (
 )
 from cockpit.errors import CockpitError
 from cockpit.history import Sample
+from cockpit.metrics import PrometheusClient
 from cockpit.model import CheckResult, HostState
 from cockpit.sanitize import strip_control
+from cockpit.spec import MetricsSourceSpec
 
-__all__ = ["EvalContext", "Outcome", "Verdict", "all_of", "any_of", "evaluate", "evaluate_all"]
+__all__ = ["EvalContext", "Outcome", "SeriesValue", "Verdict", "all_of", "any_of", "evaluate", "evaluate_all"]
 
 Outcome = Literal[True, False, None]
 
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
-}
+_OPS = OPS
 _SHOWN = 3  # hosts named in a detail before "and N more"
 
 
@@ -79,11 +82,25 @@ class EvalContext(Protocol):
     def undecided(self) -> list[str]:
         """Latency series the regression rule cannot judge yet (read after :meth:`regressions`)."""
 
+    def metrics_source(self, name: str | None) -> MetricsSourceSpec | None:
+        """``[metrics.NAME]`` (the first source when ``name`` is None); None when there is no such source."""
+
+    def metric_client(self, source: MetricsSourceSpec) -> PrometheusClient:
+        """A client for the source (with the config's redactor), used as ``async with``."""
+
+    def eval_time(self) -> float:
+        """The time metric() queries are evaluated at (now, or an analysis measurement's scheduled time)."""
+
+    def placeholder_values(self, host: str | None) -> dict[str, str]:
+        """``phase``/``step`` where known, and ``host``/``address`` of ``host`` when one is given."""
+
 
 @dataclass(frozen=True)
 class Verdict:
     value: bool | None  # None: inconclusive
     detail: str  # one line an operator can act on
+    #: the metric() series behind the verdict (journaled with each analysis measurement)
+    series: tuple[SeriesValue, ...] = ()
 
 
 def all_of(values: Iterable[Outcome]) -> Outcome:
@@ -105,7 +122,7 @@ async def evaluate(node: Node, ctx: EvalContext) -> Verdict:
         return _combine(parts, and_=isinstance(node, And))
     if isinstance(node, Not):
         inner = await evaluate(node.operand, ctx)
-        return Verdict(None if inner.value is None else not inner.value, f"not [{inner.detail}]")
+        return Verdict(None if inner.value is None else not inner.value, f"not [{inner.detail}]", inner.series)
     if isinstance(node, NoRegressions):
         regs = ctx.regressions()
         if regs:
@@ -126,6 +143,10 @@ async def evaluate(node: Node, ctx: EvalContext) -> Verdict:
         return await _command(node, ctx)
     if isinstance(node, ValueCmp):
         return await _value_cmp(node, ctx)
+    if isinstance(node, Metric):
+        return Verdict(*await judge_metric(node, ctx))
+    if isinstance(node, Compare):
+        return Verdict(*await judge_compare(node, ctx))
     raise TypeError(f"not a condition node: {node!r}")
 
 
@@ -142,7 +163,7 @@ def _combine(parts: Sequence[Verdict], *, and_: bool) -> Verdict:
     value = (all_of if and_ else any_of)(p.value for p in parts)
     unanimous = value is (True if and_ else False)  # every part agreed: all of them decided
     deciding = parts if unanimous else [p for p in parts if p.value is value]
-    return Verdict(value, "; ".join(p.detail for p in deciding))
+    return Verdict(value, "; ".join(p.detail for p in deciding), tuple(v for p in parts for v in p.series))
 
 
 # --------------------------------------------------------------------------- formatting

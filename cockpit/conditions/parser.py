@@ -10,26 +10,34 @@ from __future__ import annotations
 
 import difflib
 import math
+import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, NoReturn, Union
 
 from cockpit.errors import ConditionError
 
-__all__ = ["FUNCTIONS", "LATENCY_PHASES", "And", "Command", "Health", "LoadStat", "Node", "NoRegressions", "Not", "Or", "Quantity", "Rss", "StatusIn", "Target", "ValueCmp", "ValueOf", "WindowStat", "parse"]
+__all__ = ["FUNCTIONS", "LATENCY_PHASES", "And", "Command", "Compare", "Health", "LoadStat", "Metric", "MetricRef", "Node", "NoRegressions", "Not", "Or", "Quantity", "Rss", "StatusIn", "Target", "ValueCmp", "ValueOf", "WindowStat", "parse"]
 
 Cmp = Literal["<", "<=", ">", ">=", "==", "!="]
 Unit = Literal["", "ms", "s", "m", "h", "%", "KB", "MB", "GB"]
 
 FUNCTIONS = ("up", "any_up", "down", "status", "p95", "error_rate", "cpu", "mem", "rss", "command", "value",
-             "no_regressions")
+             "no_regressions", "metric", "compare")
 _CMPS: tuple[Cmp, ...] = ("<=", ">=", "==", "!=", "<", ">")  # two-character ones first
+#: what each comparison means (the evaluator's and metric()'s)
+OPS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
+}
 _FACTOR: dict[str, float] = {"": 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "%": 1.0,
                              "KB": 1024.0, "MB": 1024.0**2, "GB": 1024.0**3}
 _ALIASES = {"KiB": "KB", "MiB": "MB", "GiB": "GB"}
-_KIND_UNITS = {"duration": ("ms", "s", "m", "h"), "percent": ("%",), "size": ("KB", "MB", "GB"), "number": ("",)}
+_KIND_UNITS = {"duration": ("ms", "s", "m", "h"), "percent": ("%",), "size": ("KB", "MB", "GB"), "number": ("",),
+               "any": ("", "ms", "s", "m", "h", "%", "KB", "MB", "GB")}
 _KIND_WORDS = {"duration": "a duration such as 200ms", "percent": "a percentage such as 0.5%",
-               "size": "a size such as 200MB", "number": "a plain number"}
+               "size": "a size such as 200MB", "number": "a plain number",
+               "any": "a number, optionally with a unit (200ms, 0.1%, 2GB)"}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _SELECTOR = re.compile(r"[A-Za-z0-9_.*?\[\]:-]+")
@@ -38,7 +46,8 @@ _UNIT_WORD = re.compile(r"[A-Za-z]+|%")
 _SEL_CHARS = "letters, digits, _ . * ? [ ] : -"
 _FORMS = ("forms: up(S), any_up(S), down(S), status(S) in [200], p95(S) < 200ms, p95(S, connect) < 50ms, "
           "error_rate(S) < 1%, "
-          'cpu(SEL) < 80%, mem(SEL) < 90%, rss(S) < 200MB, command("..."), value("...") > 0, no_regressions')
+          'cpu(SEL) < 80%, mem(SEL) < 90%, rss(S) < 200MB, command("..."), value("...") > 0, no_regressions, '
+          'metric("PROMQL") < 0.1%')
 
 
 # --------------------------------------------------------------------------- the AST
@@ -143,6 +152,47 @@ class ValueCmp:
 
 
 @dataclass(frozen=True)
+class Metric:
+    """``metric("PROMQL"[, source="NAME"][, count="PROMQL"]) OP N [min_count N]``: a query, judged per series.
+
+    ``limit`` in the query's own units: seconds for durations, bytes for sizes, and a ratio for ``%``
+    (``0.1%`` is 0.001, what an error ratio query gives); see :attr:`ratio_limit`.
+    """
+
+    query: str
+    op: Cmp
+    limit: Quantity
+    source: str | None = None
+    count: str | None = None
+    min_count: int | None = None
+
+    @property
+    def ratio_limit(self) -> float:
+        return self.limit.number / 100.0 if self.limit.unit == "%" else self.limit.value
+
+
+@dataclass(frozen=True)
+class MetricRef:
+    """``metric("PROMQL"[, source="NAME"])`` as an argument of compare(): a query without a limit."""
+
+    query: str
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Compare:
+    """``compare(metric("…v2…"), metric("…v1…"))``: is the first no worse than the second?
+
+    Both run as range queries over the gate's window; the two sample sets are judged by the cockpit's
+    regression rule (:func:`cockpit.baseline.latency_shift`, the probes' own): the first regressed
+    against the second fails, too few samples is inconclusive.
+    """
+
+    current: MetricRef
+    base: MetricRef
+
+
+@dataclass(frozen=True)
 class NoRegressions:
     """``no_regressions``: nothing that was fine at the baseline has got worse."""
 
@@ -162,7 +212,7 @@ class Or:
     operands: tuple[Node, ...]  # two or more
 
 
-Node = Union[And, Or, Not, NoRegressions, Health, StatusIn, WindowStat, LoadStat, Rss, Command, ValueCmp]
+Node = Union[And, Or, Not, NoRegressions, Health, StatusIn, WindowStat, LoadStat, Rss, Command, ValueCmp, Metric]
 
 
 # --------------------------------------------------------------------------- the parser
@@ -283,6 +333,15 @@ class _Parser:
             self.punct(")", '")" after the selector')
             op = self.cmp(f"{name}({selector})")
             return LoadStat(name, selector, op, self.quantity("percent", name))  # type: ignore[arg-type]
+        if name == "metric":
+            return self.metric()
+        if name == "compare":
+            self.punct("(", '"(" after "compare"')
+            current = self.metric_ref("compare(")
+            self.punct(",", '"," between the two metric() of compare()')
+            base = self.metric_ref("compare(metric(...), ")
+            self.punct(")", '")" after the second metric()')
+            return Compare(current, base)
         if name == "command":
             command, selector = self.call_string("command")
             return Command(command, selector)
@@ -294,6 +353,66 @@ class _Parser:
         return ValueCmp(left, op, self.quantity("number", "value"))
 
     # ---- pieces
+
+    def metric_ref(self, where: str) -> MetricRef:
+        """``metric("PROMQL"[, source="NAME"])`` inside compare(): no limit, no count."""
+        self.ws()
+        start = self.pos
+        if not self.keyword("metric"):
+            raise ConditionError(self.text, start, f'expected metric("PROMQL") in {where}, got {self.got(start)}',
+                                 'compare(metric("latency{version=\'v2\'}"), metric("latency{version=\'v1\'}"))')
+        self.punct("(", '"(" after "metric"')
+        query = self.string("PromQL query")
+        source = None
+        self.ws()
+        if self.text.startswith(",", self.pos):
+            self.pos += 1
+            self.ws()
+            at = self.pos
+            if self.match(_IDENT) != "source":
+                raise ConditionError(self.text, at, f"expected source= in compare's metric(), got {self.got(at)}",
+                                     'metric("...", source="prom") names a [metrics.NAME]')
+            self.punct("=", '"=" after "source"')
+            source = self.string("source name")
+        self.punct(")", '")" after the query')
+        return MetricRef(query, source)
+
+    def metric(self) -> Metric:
+        """``("PROMQL"`` then ``, source="NAME"`` / ``, count="PROMQL"`` in any order ``)``, OP, N, ``min_count N``."""
+        self.punct("(", '"(" after "metric"')
+        query = self.string("PromQL query")
+        args: dict[str, str] = {}
+        while True:
+            self.ws()
+            if self.text.startswith(")", self.pos):
+                self.pos += 1
+                break
+            self.punct(",", '"," or ")" after the query')
+            self.ws()
+            start = self.pos
+            key = self.match(_IDENT)
+            if key not in ("source", "count") or key in args:
+                raise ConditionError(self.text, start, f"expected source= or count= in metric(), got {self.got(start)}",
+                                     'metric("...", source="prom") names a [metrics.NAME]; count="..." a query of '
+                                     "how many requests (for min_count)")
+            self.punct("=", f'"=" after "{key}"')
+            args[key] = self.string("source name" if key == "source" else "PromQL count query")
+        op = self.cmp("metric(...)")
+        limit = self.quantity("any", "metric")
+        min_count = None
+        start = self.pos
+        if self.keyword("min_count"):
+            self.ws()
+            at = self.pos
+            digits = self.match(re.compile(r"\d+(?![A-Za-z0-9_.%])"))
+            if digits is None:
+                self.fail("a whole number of requests after min_count", at)
+            min_count = int(digits)
+            if "count" not in args:
+                raise ConditionError(self.text, start, "min_count needs the count of requests: metric(..., "
+                                     'count="PROMQL") gives it', 'e.g. metric("ratio", count="sum(increase('
+                                     'http_requests_total[1m]))") < 0.1% min_count 500')
+        return Metric(query, op, limit, args.get("source"), args.get("count"), min_count)
 
     def call_target(self, func: str, phases: tuple[str, ...] = ()) -> tuple[Target, str | None]:
         """``(SERVICE[@SELECTOR])``, and ``, PHASE`` before the ``)`` where ``phases`` allows one."""
@@ -401,7 +520,7 @@ class _Parser:
             self.fail(f"a number a float can hold for {func}()", start)
         before_unit = self.pos
         unit_text = self.match(_UNIT_WORD)
-        if unit_text in ("and", "or") or (unit_text is None):
+        if unit_text in ("and", "or") or (unit_text is None) or self.text.startswith("min_count", self.pos - 3):
             self.pos, unit_text = before_unit, ""
         unit_at = self.pos - len(unit_text)
         unit = _ALIASES.get(unit_text, unit_text)
@@ -419,12 +538,12 @@ class _Parser:
             self.fail(f"{_KIND_WORDS[kind]} for {func}()", start, hint, f'"{self.text[start:self.pos].strip()}"')
         return Quantity(number, unit)  # type: ignore[arg-type]
 
-    def string(self) -> str:
+    def string(self, what: str = "command") -> str:
         self.ws()
         start = self.pos
         quote = self.text[start:start + 1]
         if quote not in ('"', "'"):
-            self.fail('a quoted command string ("..." or \'...\')')
+            self.fail(f'a quoted {what} string ("..." or \'...\')')
         out: list[str] = []
         i = start + 1
         while i < len(self.text):
@@ -432,7 +551,7 @@ class _Parser:
             if c == quote:
                 self.pos = i + 1
                 if not "".join(out).strip():
-                    raise ConditionError(self.text, start, "expected a command, got an empty string")
+                    raise ConditionError(self.text, start, f"expected a {what}, got an empty string")
                 return "".join(out)
             if c == "\\":
                 nxt = self.text[i + 1:i + 2]

@@ -19,8 +19,11 @@ from decimal import Decimal
 from cockpit.conditions.parser import (
     And,
     Command,
+    Compare,
     Health,
     LoadStat,
+    Metric,
+    MetricRef,
     Node,
     NoRegressions,
     Not,
@@ -85,7 +88,17 @@ def render(node: Node) -> str:
     if isinstance(node, ValueCmp):
         right = _value(node.right) if isinstance(node.right, ValueOf) else _qty(node.right)
         return f"{_value(node.left)} {node.op} {right}"
+    if isinstance(node, Metric):
+        args = "".join(f", {k}={_quote(v)}" for k, v in (("source", node.source), ("count", node.count)) if v)
+        tail = f" min_count {node.min_count}" if node.min_count is not None else ""
+        return f"metric({_quote(node.query)}{args}) {node.op} {_qty(node.limit)}{tail}"
+    if isinstance(node, Compare):
+        return f"compare({_ref(node.current)}, {_ref(node.base)})"
     raise TypeError(f"not a condition node: {node!r}")
+
+
+def _ref(m: MetricRef) -> str:
+    return f"metric({_quote(m.query)}" + (f", source={_quote(m.source)}" if m.source else "") + ")"
 
 
 @dataclass(frozen=True)
@@ -98,6 +111,8 @@ class Refs:
     uses_regressions: bool
     #: every p95()/error_rate(): only kinds with a latency have them; validate weighs their thresholds
     windowed: frozenset[WindowStat] = frozenset()
+    #: every metric(): validate checks its source and its placeholders
+    metrics: frozenset[Metric] = frozenset()
 
 
 def references(node: Node) -> Refs:
@@ -105,6 +120,7 @@ def references(node: Node) -> Refs:
     selectors: set[str] = set()
     process: set[str] = set()
     windowed: set[WindowStat] = set()
+    metrics: set[Metric] = set()
     regressions = False
     stack: list[Node] = [node]
     while stack:
@@ -132,4 +148,9 @@ def references(node: Node) -> Refs:
             for v in (n.left, n.right):
                 if isinstance(v, ValueOf) and v.selector:
                     selectors.add(v.selector)
-    return Refs(frozenset(services), frozenset(selectors), frozenset(process), regressions, frozenset(windowed))
+        elif isinstance(n, Metric):
+            metrics.add(n)
+        elif isinstance(n, Compare):  # validated as metric()s are: the source exists, placeholders in label values
+            metrics |= {Metric(m.query, ">", Quantity(0.0), m.source) for m in (n.current, n.base)}
+    return Refs(frozenset(services), frozenset(selectors), frozenset(process), regressions, frozenset(windowed),
+                frozenset(metrics))

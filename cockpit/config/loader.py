@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 from cockpit.config.actions import read_actions
 from cockpit.config.commands import check_placeholders
 from cockpit.config.hosts import origin_rows, read_hosts, read_inventory
+from cockpit.config.integrations import read_alertmanager, read_grafana, read_notify
+from cockpit.config.metrics import read_metrics
 from cockpit.config.runbook import read_runbook, thin_thresholds
 from cockpit.config.services import check_lifecycle_refs, read_services
 from cockpit.config.sshconf import check_ssh_config, connection_json, connections, describe_connections
@@ -37,7 +39,8 @@ __all__ = ["ENV_VAR", "describe", "describe_json", "find_config", "load_config"]
 
 ENV_VAR = "COCKPIT_CONFIG"
 
-TOP_KEYS = ("cockpit", "journal", "ssh", "inventory", "hosts", "services", "actions", "runbook", "phases", "rollback")
+TOP_KEYS = ("cockpit", "journal", "ssh", "inventory", "hosts", "services", "actions", "runbook", "phases", "rollback",
+            "notify", "alertmanager", "grafana", "metrics")
 COCKPIT_KEYS = ("title", "interval", "journal", "state_dir", "history", "phases")  # journal: deprecated, see [journal]
 JOURNAL_KEYS = ("path", "lease_ttl")
 MIN_LEASE_TTL = 1.0  # the heartbeat runs every lease_ttl / 3: below a second it would be all heartbeats
@@ -194,9 +197,13 @@ def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> Confi
     check_ssh_config(r, ssh, hosts)
     services = read_services(r, data.get("services", {}), hosts)
     actions = read_actions(r, data.get("actions", {}), hosts)
-    runbook = read_runbook(r, text, data, hosts, services)
+    metrics = read_metrics(r, data.get("metrics", {}), base)
+    runbook = read_runbook(r, text, data, hosts, services, metrics)
     check_placeholders(r, hosts, actions, runbook)
     check_lifecycle_refs(r, services, runbook.phases)
+    notify = read_notify(r, data["notify"]) if "notify" in data else ()
+    alertmanager = read_alertmanager(r, data["alertmanager"]) if "alertmanager" in data else None
+    grafana = read_grafana(r, data["grafana"]) if "grafana" in data else None
     if not r.issues:
         thin_thresholds(r, text, cockpit.interval, runbook, hosts, services)
     if r.issues:  # this file's issues by line; an inventory's own issues after them
@@ -207,7 +214,8 @@ def load_config(path: Path | str, env: Mapping[str, str] | None = None) -> Confi
         assignments.append((host.name, names))
     return Config(path=path.absolute(), cockpit=cockpit, ssh=ssh, hosts=tuple(hosts), services=tuple(services),
                   actions=tuple(actions), runbook=runbook, assignments=tuple(assignments), secrets=frozenset(r.secrets),
-                  journal=journal, notes=(*notes, *(w.render() for w in r.warnings)))
+                  journal=journal, notes=(*notes, *(w.render() for w in r.warnings)), notify=notify,
+                  alertmanager=alertmanager, grafana=grafana, metrics=metrics)
 
 
 def find_config(cli_value: str | None, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Path:

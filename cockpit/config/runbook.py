@@ -12,15 +12,25 @@ import re
 from typing import Any
 
 from cockpit.conditions import ConditionError, WindowStat, parse, references
+from cockpit.config.metrics import check_metric, read_analysis
 from cockpit.config.services import read_selectors
 from cockpit.config.source import KeyPath, Reader, short_list, suggest
 from cockpit.inventory import is_valid_selector, select
-from cockpit.spec import LATENCY_KINDS, HostSpec, PhaseSpec, RollbackSpec, RunbookSpec, ServiceSpec, StepSpec
+from cockpit.spec import (
+    LATENCY_KINDS,
+    HostSpec,
+    MetricsSourceSpec,
+    PhaseSpec,
+    RollbackSpec,
+    RunbookSpec,
+    ServiceSpec,
+    StepSpec,
+)
 
 __all__ = ["read_runbook"]
 
 RUNBOOK_KEYS = ("rollback_budget", "window", "min_samples", "regression_rounds", "latency_factor")
-PHASE_KEYS = ("id", "title", "gate", "hold", "steps", "rollback_requires")
+PHASE_KEYS = ("id", "title", "gate", "hold", "steps", "rollback_requires", "analysis")
 STEP_KEYS = ("id", "title", "on", "run", "verify", "within", "rollback", "confirm", "timeout", "sudo", "detach",
              "expect_disconnect", "wait_for", "batch", "order", "max_failures", "pause", "irreversible",
              "rollback_requires", "env")
@@ -37,9 +47,11 @@ def _line_of(text: str, needle: str) -> int | None:
 
 
 class _Ctx:
-    def __init__(self, r: Reader, text: str, hosts: list[HostSpec], services: list[ServiceSpec]) -> None:
+    def __init__(self, r: Reader, text: str, hosts: list[HostSpec], services: list[ServiceSpec],
+                 metrics: tuple[MetricsSourceSpec, ...] = ()) -> None:
         self.r, self.text, self.hosts = r, text, hosts
         self.services = {s.name: s for s in services}
+        self.metrics = metrics
 
     def issue(self, p: KeyPath, message: str, fix: str, anchor: str | None) -> None:
         self.r.issue(p, message, fix, line=_line_of(self.text, anchor) if anchor else None)
@@ -59,7 +71,9 @@ class _Ctx:
                      f"judge {stat.target.service!r} with up()/down(), or point {stat.func}() at a {have} service",
                      line=line)
 
-    def conditions(self, p: KeyPath, raw: Any, anchor: str | None) -> tuple[str, ...]:
+    def conditions(self, p: KeyPath, raw: Any, anchor: str | None,
+                   placeholders: tuple[str, ...] = ("host", "address")) -> tuple[str, ...]:
+        """``placeholders``: what a metric() query may name here (a phase gate knows {phase}, a verify {step})."""
         if raw is None:
             return ()
         texts = self.r.strings(p, raw, bare_ok=True, example='["up(fleet-web)", "p95(api) < 200ms"]')
@@ -84,6 +98,8 @@ class _Ctx:
                                  "point rss() at a service with process = \"...\"", line=line)
             for stat in sorted(refs.windowed, key=lambda w: (w.target.service, w.func, w.phase or "")):
                 self.latency_kind(p, text, stat, line)
+            for metric in sorted(refs.metrics, key=lambda m: (m.query, m.source or "")):
+                check_metric(self.r, p, text, metric, self.metrics, placeholders, line)
             for sel in sorted(refs.selectors):
                 if not is_valid_selector(sel) or not select(self.hosts, sel):
                     self.r.issue(p, f"condition {text!r}: selector {sel!r} matches no host",
@@ -121,7 +137,8 @@ def _step(c: _Ctx, base: KeyPath, index: int, raw: Any, phase_id: str, seen: set
                 "detach survives a dropped connection; expect_disconnect waits for a reboot: pick one", anchor)
     return StepSpec(
         id=sid, title=r.title((*p, "title"), t["title"], sid) if "title" in t else sid, on=on, run=run or None,
-        verify=c.conditions((*p, "verify"), t.get("verify"), anchor), within=within,
+        verify=c.conditions((*p, "verify"), t.get("verify"), anchor, ("phase", "step", "host", "address")),
+        within=within,
         rollback=r.string((*p, "rollback"), t["rollback"]) if "rollback" in t else None,
         confirm=r.boolean((*p, "confirm"), t.get("confirm", False)), timeout=None if timeout == 0 else timeout,
         sudo=flag("sudo"), detach=flag("detach"), expect_disconnect=flag("expect_disconnect"),
@@ -160,8 +177,8 @@ def _pause(c: _Ctx, p: KeyPath, raw: Any, anchor: str | None) -> float | str | N
 
 
 def read_runbook(r: Reader, text: str, data: dict[str, Any], hosts: list[HostSpec],
-                 services: list[ServiceSpec]) -> RunbookSpec:
-    c = _Ctx(r, text, hosts, services)
+                 services: list[ServiceSpec], metrics: tuple[MetricsSourceSpec, ...] = ()) -> RunbookSpec:
+    c = _Ctx(r, text, hosts, services, metrics)
     rb = r.table(("runbook",), data.get("runbook", {}))
     r.known(("runbook",), rb, RUNBOOK_KEYS)
     phases_raw = data.get("phases", [])
@@ -189,9 +206,14 @@ def read_runbook(r: Reader, text: str, data: dict[str, Any], hosts: list[HostSpe
             st = _step(c, (*p, "steps"), j, sraw, pid, seen_steps)
             if st is not None:
                 steps.append(st)
+        gate = c.conditions((*p, "gate"), t.get("gate"), anchor, ("phase", "host", "address"))
+        analysis = read_analysis(r, (*p, "analysis"), t["analysis"]) if "analysis" in t else None
+        if analysis is not None and not gate:
+            c.issue((*p, "analysis"), f"phase {pid!r} has an analysis but no gate to measure",
+                    'add gate = [\'metric("...") < 0.1%\'], or remove [phases.analysis]', anchor)
         phases.append(PhaseSpec(
             id=pid, title=r.title((*p, "title"), t["title"], pid) if "title" in t else pid, steps=tuple(steps),
-            gate=c.conditions((*p, "gate"), t.get("gate"), anchor),
+            gate=gate, analysis=analysis,
             hold=r.duration((*p, "hold"), t["hold"], zero_ok=True) if "hold" in t else 0.0,
             rollback_requires=c.conditions((*p, "rollback_requires"), t.get("rollback_requires"), anchor),
         ))

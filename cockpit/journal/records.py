@@ -27,7 +27,7 @@ titles, commands, reasons, details and the operator's name (typed text is untrus
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from cockpit.errors import JournalError
@@ -326,6 +326,28 @@ class Journal(PlanLog):
             self._log(conn, "gate", now, {"phase": phase, "ok": ok, "detail": detail, **self._fields(stamp)}, rid)
         return rid
 
+    def measurement(self, phase: str, run: float, index: int, ok: bool | None, detail: str,
+                    series: Sequence[Mapping[str, Any]] = (), *, at: float) -> int:
+        """One measurement of a phase's analysis run (``run``: when the run started; ``index`` from 1), with
+        the value and labels of every series it judged. A decision's evidence: only the lease holder writes it."""
+        with self.write("NORMAL") as conn:
+            self.fence(conn)
+            stamp = self._stamp(conn, at, phase)
+            return self._log(conn, "measurement", at, {
+                "phase": phase, "run": run, "index": index, "ok": ok, "detail": strip_control(detail),
+                "series": [dict(s) for s in series], **self._fields(stamp)})
+
+    def measurements(self, phase: str | None = None) -> list[dict[str, Any]]:
+        """Every analysis measurement, oldest first (of one phase when given)."""
+        with self.read() as conn:
+            rows = conn.execute("SELECT id, at, operator, data FROM log WHERE kind = 'measurement' ORDER BY id")
+            out = []
+            for row in rows.fetchall():
+                d = {"id": row["id"], "at": row["at"], "operator": row["operator"], **json.loads(row["data"])}
+                if phase is None or d.get("phase") == phase:
+                    out.append(rd.with_times(d))
+            return out
+
     def verify_results(self, step: str | None = None) -> list[dict[str, Any]]:
         return self._results("verify_results", "step", step)
 
@@ -342,6 +364,17 @@ class Journal(PlanLog):
                 d["ok"] = rd.tristate(r["ok"])
                 out.append(rd.with_times(d))
             return out
+
+    def outside_call(self, kind: str, data: dict[str, Any], *, at: float | None = None) -> int:
+        """A call to the outside (webhook, Alertmanager silence, Grafana annotation) and how it went.
+
+        An outcome, not a decision: never fenced (the lost lease's own webhook is journaled too), NORMAL.
+        The caller redacts; ``kind`` is the record's kind in the timeline (notify, silence, annotation…).
+        """
+        now = self._clock() if at is None else at
+        clean = {k: strip_control(v) if isinstance(v, str) else v for k, v in data.items()}
+        with self.write("NORMAL") as conn:
+            return self._log(conn, strip_control(kind), now, clean)
 
     # -- runbook state (FULL) -------------------------------------------------------------------
 

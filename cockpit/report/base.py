@@ -85,6 +85,7 @@ class ReportBase:
         self.transitions = journal.transitions()  # ordered by id
         self.verify = journal.verify_results()
         self.gates = journal.gate_results()
+        self.measurements = journal.measurements()  # analysis runs' measurements, every run of every phase
         self.rollbacks = journal.rollbacks()
         self.holds = journal.holds()
         self.baseline = journal.latest_baseline()

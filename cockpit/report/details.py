@@ -77,6 +77,7 @@ class DetailSections(PlanSections):
         if since is not None and state not in PHASE_END_STATES:
             hold += f"; holding since {_iso(since)}"
         out += [f"| Hold | {hold} |", ""]
+        out += self.analysis_rows(phase.id)
         if not phase.steps:
             out += ["No steps.", ""]
             return out
@@ -84,6 +85,21 @@ class DetailSections(PlanSections):
         for step, ref in zip(phase.steps, refs):
             out.append(self.step_row(step, ref))
         out.append("")
+        return out
+
+    def analysis_rows(self, phase_id: str) -> list[str]:
+        """The gate's analysis measurements, run by run: when, the verdict, each series' labels and value."""
+        rows = [m for m in self.measurements if m["phase"] == phase_id]
+        out: list[str] = []
+        for run in sorted({m["run"] for m in rows}):
+            out += [f"Analysis run started {_iso(run)}:", "", "| # | at | verdict | series |", "|---|---|---|---|"]
+            for m in (m for m in rows if m["run"] == run):
+                series = "<br>".join(
+                    f"{self.t(s.get('series'))} = {'–' if s.get('value') is None else format(s['value'], '.4g')}"
+                    + (f" ({self.t(s.get('why'), DETAIL_LIMIT)})" if s.get("why") else "") for s in m["series"])
+                out.append(f"| {m['index']} | {_iso(m['at'])} | {_mark(m['ok'])} | "
+                           f"{series or self.t(m['detail'], DETAIL_LIMIT)} |")
+            out.append("")
         return out
 
     def step_row(self, step: StepSpec, ref: str) -> str:

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from cockpit.engine import Engine
 from cockpit.history import Sample
 from cockpit.inventory import select
+from cockpit.metrics import PrometheusClient
 from cockpit.model import CheckResult, HostState
+from cockpit.spec import MetricsSourceSpec
 
 #: how long a command run by a condition may take on a host
 CONDITION_COMMAND_TIMEOUT = 30.0
@@ -23,8 +25,11 @@ class EngineContext:
 
     def __init__(self, engine: Engine, *, only: set[str] | None = None, after: float | None = None,
                  default_hosts: list[str] | None = None, regressions: Callable[[], list[str]] | None = None,
-                 undecided: Callable[[], list[str]] | None = None) -> None:
+                 undecided: Callable[[], list[str]] | None = None, phase: str | None = None,
+                 step: str | None = None, at: float | None = None) -> None:
         self.engine = engine
+        self.phase, self.step = phase, step
+        self.at = at  # metric() queries are evaluated then (an analysis measurement's time); None: now
         self.only = only
         self.after = after
         self.default_hosts = default_hosts
@@ -100,3 +105,29 @@ class EngineContext:
 
     def now(self) -> float:
         return time.time()
+
+    # -- metric() -------------------------------------------------------------------------------
+
+    def metrics_source(self, name: str | None) -> MetricsSourceSpec | None:
+        sources = self.engine.config.metrics
+        if name is None:
+            return sources[0] if sources else None
+        return next((s for s in sources if s.name == name), None)
+
+    def metric_client(self, source: MetricsSourceSpec) -> PrometheusClient:
+        return PrometheusClient(source, self.engine.redactor)
+
+    def regression_rule(self) -> tuple[float, float, int]:
+        """compare()'s rule: the gate's window, and the probes' effect factor and minimum samples."""
+        rb = self.engine.config.runbook
+        return rb.window, rb.latency_factor, rb.min_samples
+
+    def eval_time(self) -> float:
+        return time.time() if self.at is None else self.at
+
+    def placeholder_values(self, host: str | None) -> dict[str, str]:
+        out = {k: v for k, v in (("phase", self.phase), ("step", self.step)) if v is not None}
+        if host is not None:
+            out["host"] = host
+            out["address"] = self.engine.config.host(host).address
+        return out

@@ -17,11 +17,13 @@ import time
 from cockpit.baseline import capture
 from cockpit.conditions import Verdict, evaluate_all
 from cockpit.errors import RunbookError
+from cockpit.runbook.analysis import AnalysisRun, series_rows
 from cockpit.runbook.context import EngineContext
 from cockpit.runbook.lifecycle import LifecycleMixin
 from cockpit.runbook.rollback import RollbackMixin
 from cockpit.runbook.steps import StepsMixin
 from cockpit.runbook.views import DONE_PHASE, DONE_STEP
+from cockpit.spec import PhaseSpec
 
 __all__ = ["Runbook"]
 
@@ -52,6 +54,10 @@ class Runbook(StepsMixin, RollbackMixin, LifecycleMixin):
             if state == "locked":
                 break
             steps_done = all(self._steps[f"{phase.id}.{s.id}"].state in DONE_STEP for s in phase.steps)
+            if phase.analysis is not None:
+                if await self._analyse(phase, steps_done):
+                    continue
+                break
             if phase.gate:
                 ctx = EngineContext(self.engine, regressions=lambda: [r.line() for r in self.regressions()],
                                 undecided=self.tracker.undecided)
@@ -65,7 +71,7 @@ class Runbook(StepsMixin, RollbackMixin, LifecycleMixin):
                     self._j("gate_result", phase.id, verdict.value, verdict.detail)
                 except RunbookError:
                     pass
-            now = time.time()
+            now = self.clock()
             if verdict.value is True:
                 if self._holds.get(phase.id) is None:
                     self._holds[phase.id] = now
@@ -82,11 +88,65 @@ class Runbook(StepsMixin, RollbackMixin, LifecycleMixin):
             break  # only the current phase is gated
         self._publish()
 
-    def _try_j(self, method: str, *args: object) -> None:
+    def _try_j(self, method: str, *args: object, **kw: object) -> None:
         try:
-            self._j(method, *args)
+            self._j(method, *args, **kw)
         except RunbookError:
             pass
+
+    async def judge_gate_conditions(self) -> tuple[str, list[tuple[str, Verdict]]] | None:
+        """The current phase's gate, condition by condition, judged now (``cockpit check --gates``).
+
+        Read-only: nothing is journaled and no phase moves. None when no phase is current or it has no gate.
+        """
+        current = self.view().current
+        phase = next((p for p in self.spec.phases if p.id == current), None)
+        if phase is None or not phase.gate:
+            return None
+        ctx = EngineContext(self.engine, regressions=lambda: [r.line() for r in self.regressions()],
+                            undecided=self.tracker.undecided, phase=phase.id)
+        verdicts = await asyncio.gather(*(evaluate_all([c], ctx) for c in phase.gate))
+        return phase.id, list(zip(phase.gate, verdicts))
+
+    async def _analyse(self, phase: PhaseSpec, steps_done: bool) -> bool:
+        """Take the measurements due by now (each at its own time); True when the run passed the phase."""
+        assert phase.analysis is not None
+        now = self.clock()
+        run = self._analysis.get(phase.id)
+        if run is None:
+            if not steps_done:
+                self._set_gate(phase.id, Verdict(None, "analysis starts when the phase's steps are done"))
+                return False
+            run = self._analysis[phase.id] = AnalysisRun(phase.analysis, now)
+        while not self.observer and (at := run.due(now)) is not None:
+            ctx = EngineContext(self.engine, regressions=lambda: [r.line() for r in self.regressions()],
+                                undecided=self.tracker.undecided, phase=phase.id, at=at)
+            m = run.record(at, await evaluate_all(list(phase.gate), ctx))
+            self._try_j("measurement", phase.id, run.started, m.index, m.value, m.detail, series_rows(m), at=at)
+        self._set_gate(phase.id, run.verdict(now))
+        if run.state == "passed" and steps_done and not self.observer:
+            self._try_j("transition", "phase", phase.id, "done", detail=self._gates[phase.id].detail)
+            self._phase_state[phase.id] = "done"
+            return True
+        return False
+
+    def _set_gate(self, phase_id: str, verdict: Verdict) -> None:
+        """Keep the verdict; journal it when its value changed (the caller records only changes)."""
+        old = self._gates.get(phase_id)
+        self._gates[phase_id] = verdict
+        if old is None or old.value != verdict.value:
+            self._try_j("gate_result", phase_id, verdict.value, verdict.detail)
+
+    def retry_analysis(self, phase_id: str) -> None:
+        """Start the phase's analysis run again (after an inconclusive or failed one): journaled."""
+        phase = self.spec.phase(phase_id)
+        self._may_drive()
+        if phase.analysis is None:
+            raise RunbookError(f"phase {phase_id!r} has no analysis to retry")
+        self._j("gate_result", phase_id, None, "analysis retried by the operator: a new run starts")
+        self._analysis.pop(phase_id, None)
+        self._gates[phase_id] = Verdict(None, "analysis retried by the operator: a new run starts")
+        self._publish()
 
     async def gate_loop(self, interval: float) -> None:
         while True:
@@ -133,6 +193,7 @@ class Runbook(StepsMixin, RollbackMixin, LifecycleMixin):
                 self._phase_state[target] = state
         for p in self.spec.phases:
             self._holds[p.id] = self.journal.hold(p.id)  # type: ignore[attr-defined]
+        self._restore_analysis()
         self._restore_hosts()
         self._see_drift()  # the driver's runs: under which definition, and of steps this plan no longer has
         self._rb_state = self._restore_rollback()

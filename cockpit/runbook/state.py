@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable
 
 from cockpit.baseline import Regression, RegressionTracker
-from cockpit.conditions import Verdict
+from cockpit.conditions import SeriesValue, Verdict
 from cockpit.engine import ActionRun, Engine
 from cockpit.errors import CockpitError, LeaseLost, PlaceholderError, RunbookError
 from cockpit.inventory import select
+from cockpit.runbook.analysis import AnalysisRun, MeasurementView
 from cockpit.runbook.drift import changed_since_run, removed_after_running
 from cockpit.runbook.views import (
     DONE_PHASE,
@@ -48,6 +49,8 @@ class RunbookState:
         self._phase_state: dict[str, str] = {}
         self._gates: dict[str, Verdict] = {}
         self._holds: dict[str, float | None] = {}
+        self.clock: Callable[[], float] = time.time  # gates and analysis runs read time here (tests inject one)
+        self._analysis: dict[str, AnalysisRun] = {}  # phase -> its gate's analysis run, once started
         self._rollbacks: list[RollbackRecord] = []
         self._rb_state: RollbackState | None = None  # rolling back / rolled back / ROLLBACK FAILED (all views)
         self._step_tasks: dict[str, asyncio.Task[object]] = {}  # running steps: what a rollback pre-empts
@@ -56,6 +59,7 @@ class RunbookState:
         self.observer = False
         self.driver = ""
         self.banner = ""
+        self.lease_lost = ""  # set by the session when it is demoted: an alarm (cockpit.runbook.alarms)
         self.plan_notice: tuple[str, ...] = ()
         self._removed: tuple[RemovedStep, ...] = ()
         self._changed: dict[str, str] = {}  # steps whose last run had another definition (drift.changed_since_run)
@@ -101,6 +105,7 @@ class RunbookState:
             if last and p.gate and self._phase_state.get(p.id) != "rolled-back":
                 when = time.strftime("%H:%M:%S", time.localtime(last[0]["at"]))
                 self._gates[p.id] = Verdict(last[0]["ok"], f"{last[0]['detail']} (judged at {when})")
+        self._restore_analysis()
         self._restore_hosts()
         base = self.journal.latest_baseline()  # type: ignore[attr-defined]
         if base is not None:
@@ -225,6 +230,22 @@ class RunbookState:
                         rollback_detail="" if st.ready is None else st.ready.detail,
                         changed=self._changed.get(ref, ""))
 
+    def _restore_analysis(self) -> None:
+        """Each phase's latest analysis run from its journaled measurements (an observer's too)."""
+        if self.journal is None:
+            return
+        for p in self.spec.phases:
+            if p.analysis is None:
+                continue
+            rows = self.journal.measurements(p.id)  # type: ignore[attr-defined]
+            if not rows:
+                continue
+            run = max(r["run"] for r in rows)
+            ms = tuple(MeasurementView(r["index"], r["at"], r["ok"], r["detail"], tuple(
+                SeriesValue(s.get("series", ""), s.get("value"), s.get("ok"), s.get("why", "")) for s in r["series"]))
+                for r in rows if r["run"] == run)
+            self._analysis[p.id] = AnalysisRun(p.analysis, run, ms)
+
     def phase_state(self, phase: PhaseSpec) -> str:
         explicit = self._phase_state.get(phase.id)
         if explicit in ("done", "overridden", "rolled-back"):
@@ -246,7 +267,8 @@ class RunbookState:
         phases = tuple(
             PhaseView(id=p.id, title=p.title, state=self.phase_state(p),
                       steps=tuple(self._step_view(p, s) for s in p.steps), gate=self._gates.get(p.id),
-                      hold=p.hold, hold_since=self._holds.get(p.id))
+                      hold=p.hold, hold_since=self._holds.get(p.id),
+                      analysis=self._analysis[p.id].view() if p.id in self._analysis else None)
             for p in self.spec.phases
         )
         current = next((p.id for p in phases if p.state not in DONE_PHASE), None)
@@ -259,7 +281,8 @@ class RunbookState:
                         observer=self.observer, interrupted=tuple(self._interrupted), banner=banner,
                         plan_notice=self.plan_notice, removed=tuple(r.line() for r in self._removed),
                         removed_steps=self._removed,
-                        baseline_at=(self.tracker.baseline or {}).get("at"), rollback=self._rb_state)
+                        baseline_at=(self.tracker.baseline or {}).get("at"), rollback=self._rb_state,
+                        lease_lost=self.lease_lost)
 
     def _publish(self) -> None:
         v = self.view()

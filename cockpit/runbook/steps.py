@@ -315,7 +315,7 @@ class StepsMixin(RunbookState):
             for h in list(pending):
                 ctx = EngineContext(self.engine, only={h}, after=after, default_hosts=[h],
                                     regressions=lambda: [r.line() for r in self.regressions()],
-                                undecided=self.tracker.undecided)
+                                    undecided=self.tracker.undecided, phase=ref.split(".")[0], step=step.id)
                 verdict = await evaluate_all(list(step.verify), ctx)
                 st.checks[h] = HostCheck(h, verdict.value, verdict.detail)
                 if verdict.value is True:
@@ -362,7 +362,7 @@ class StepsMixin(RunbookState):
                 await self._verify(ref, step, checkable, after=now)
             else:  # a step done once (no hosts): its verify runs over the whole fleet
                 ctx = EngineContext(self.engine, after=None, regressions=lambda: [r.line() for r in self.regressions()],
-                                undecided=self.tracker.undecided)
+                                    undecided=self.tracker.undecided, phase=ref.split(".")[0], step=step.id)
                 verdict = await evaluate_all(list(step.verify), ctx)
                 st.checks["*"] = HostCheck("*", verdict.value is True, f"{note}; {verdict.detail}")
         done = [h for h in hosts if st.checks.get(h, HostCheck(h, None)).ok]

@@ -10,6 +10,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from cockpit.runbook.analysis import AnalysisView
 from cockpit.conditions import Verdict
 
 VERIFY_POLL = 1.0  # seconds between verify attempts within `within`
@@ -73,6 +74,7 @@ class PhaseView:
     gate: Verdict | None = None
     hold: float = 0.0
     hold_since: float | None = None
+    analysis: AnalysisView | None = None  # the gate's analysis run, when the phase has one and it started
 
     def reasons(self) -> tuple[str, ...]:
         """Why the phase is in its state: its gate's verdict (each failing condition), its hold, its steps."""
@@ -228,6 +230,7 @@ class PlanView:
     removed_steps: tuple[RemovedStep, ...] = ()  # the same, for the plan view's rows
     baseline_at: float | None = None
     rollback: RollbackState | None = None  # the cutover is rolling back / rolled back / its rollback failed
+    lease_lost: str = ""  # why this cockpit lost the driver's lease ("" while it holds it or never had it)
 
 
 @dataclass

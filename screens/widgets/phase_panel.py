@@ -1,15 +1,19 @@
 """The migration plan: phases with their gate and hold, steps with state and per-host checks.
 
-A table with one row per phase and per step; the cursor picks what the plan keys act on.
-Without a runbook it lists the phase titles from ``[cockpit] phases``.
+A table with one row per phase and per step; the cursor picks what the plan keys act on. A phase whose
+gate is an analysis run shows its measurements under it while it is not done (a small table: number,
+time, verdict, each series' labels and value). Without a runbook it lists the phase titles from
+``[cockpit] phases``.
 """
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual.widgets import DataTable
 
-from cockpit.runbook import PhaseView, PlanView, RemovedStep, StepView
+from cockpit.runbook import DONE_PHASE, MeasurementView, PhaseView, PlanView, RemovedStep, StepView
 from screens import render
 
 STATE_STYLE = {
@@ -78,6 +82,18 @@ def step_detail(st: StepView) -> Text:
     return t
 
 
+_MEASURE_STYLE = {True: ("✔", "green"), False: ("✖", "bold red"), None: ("…", "yellow")}
+
+
+def measurement_row(phase: str, m: MeasurementView) -> tuple[str, tuple[Text, ...]]:
+    """One measurement of a running analysis: ``✖ #3 14:05:00`` and its series' values (remote text: clean)."""
+    glyph, style = _MEASURE_STYLE[m.value]
+    when = time.strftime("%H:%M:%S", time.localtime(m.at))
+    return (f"measure:{phase}:{m.index}", (Text(f"  {glyph} {m.word}", style=style),
+                                           Text(f"    #{m.index} {when}", style="dim"),
+                                           render.plain(m.values())))
+
+
 def removed_row(r: RemovedStep) -> tuple[str, tuple[Text, ...]]:
     """A step that ran but is gone from the plan: it stays in view, with what it ran and the plan version."""
     detail = Text("removed after running ", style="bold yellow")
@@ -117,6 +133,10 @@ class PhasePanel(DataTable[Text]):
             if any(s.ref in passed for s in ph.steps):
                 title.append("  ⚑ point of no return passed", style="bold magenta")
             rows.append((f"phase:{ph.id}", (_state(ph.state), title, phase_detail(ph))))
+            if ph.analysis is not None and ph.state not in DONE_PHASE:
+                rows.append((f"analysis:{ph.id}", (Text("  analysis", style="cyan"), Text(""),
+                                                   render.plain(ph.analysis.summary()))))
+                rows += [measurement_row(ph.id, m) for m in ph.analysis.measurements]
             for st in ph.steps:
                 rows.append((f"step:{st.ref}", (_state(st.state), Text("  ") + render.plain(st.title),
                                                  step_detail(st))))

@@ -21,6 +21,17 @@ def detail_lines(view: PlanView | None, key: str | None) -> list[str]:
     if view is None or key is None:
         return []
     kind, _, target = key.partition(":")
+    if kind in ("analysis", "measure"):  # an analysis run's row, or one of its measurements
+        phase_id, _, index = target.partition(":")
+        ph = next((p for p in view.phases if p.id == phase_id and p.analysis is not None), None)
+        if ph is None or ph.analysis is None:
+            return []
+        if kind == "analysis":
+            return [f"{ph.id} analysis [{ph.analysis.state}]", ph.analysis.summary()]
+        m = next((m for m in ph.analysis.measurements if str(m.index) == index), None)
+        if m is None:
+            return []
+        return [m.line(), m.detail] + [f"{v.series}: {v.why}" for v in m.series if v.why]
     for ph in view.phases:
         if kind == "phase" and ph.id == target:
             head = f"{ph.id} [{ph.state}]"
