@@ -307,3 +307,60 @@ async def test_a_database_stopped_mid_cutover_refuses_actions_while_monitoring_g
         assert [r.state for r in run.runs] == ["ok"]
     finally:
         await s.close()
+
+
+async def test_a_slow_database_never_stalls_the_cockpit_screen(postgres: str, tmp_path: Path) -> None:
+    """The TUI on a PostgreSQL journal whose lease row another session keeps locked: the heartbeat's statement
+    is cut by statement_timeout (3 s) and says so in the banner, while the screen keeps answering (the event
+    loop never waits for it); once the lock goes, a good heartbeat clears the banner."""
+    import threading
+
+    import psycopg
+    from test_journal_problems import config_for
+    from test_ui_pilot import until
+
+    from screens.app import CockpitApp
+
+    config = load_config(config_for(tmp_path, postgres, ttl="3s"))  # type: ignore[arg-type]
+    session = Session(config, "alice")
+    assert session.lease is not None and session.lease.ours, session.journal_problem
+    app = CockpitApp(session.engine, quiet=True, operator="alice", session=session)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_lock() -> None:
+        with psycopg.connect(postgres, autocommit=True) as conn:
+            conn.execute("BEGIN")
+            conn.execute("LOCK TABLE lease IN ACCESS EXCLUSIVE MODE")
+            locked.set()
+            release.wait(60)
+            conn.execute("ROLLBACK")
+
+    holder = threading.Thread(target=hold_lock)
+    async with app.run_test(size=(160, 48)) as pilot:
+        dash = app.dashboard
+        stalls: list[float] = []
+
+        async def ticker() -> None:  # how long the event loop went without running this
+            loop = asyncio.get_running_loop()
+            while True:
+                t = loop.time()
+                await asyncio.sleep(0.05)
+                stalls.append(loop.time() - t - 0.05)
+
+        tick = asyncio.create_task(ticker())
+        try:
+            holder.start()
+            assert locked.wait(20)
+            await until(pilot, lambda: "JOURNAL DATABASE UNREACHABLE" in str(dash.query_one("#banner").render()),
+                        timeout=30)
+            banner = str(dash.query_one("#banner").render())
+            assert "statement_timeout" in banner and "actions are refused" in banner
+            await pilot.pause(0.3)  # let the ticker record the wake-up that follows any stall
+            assert max(stalls) < 1.5, max(stalls)  # the 3 s statement never held the screen
+            release.set()
+            await until(pilot, lambda: "UNREACHABLE" not in str(dash.query_one("#banner").render()), timeout=30)
+            assert session.lease is not None and session.lease.ours  # an outage is not a lost lease
+        finally:
+            release.set()
+            tick.cancel()
+            holder.join(20)
