@@ -152,7 +152,7 @@ def test_a_database_outage_refuses_actions_spools_in_order_marks_the_gap_and_los
         gap = kinds.index("journal-gap")
         assert kinds[gap - 1:] == ["status", "journal-gap", *["status"] * 20]
         assert [e["detail"] for e in events[gap + 1:]] == [f"during {i}" for i in range(20)]  # in order
-        assert events[gap]["spooled"] == 20 and events[gap]["dropped"] == 0
+        assert events[gap]["spooled"] == 20 and events[gap]["dropped"] == 0  # what waited on disk: all 20
         assert events[gap]["started"] <= events[gap]["ended"]
         time.sleep(1.1)  # past the reconnect throttle
         aid = j.action_intent("restart", "action", "true", [("h1", "true")])  # re-validated, then written
@@ -364,3 +364,29 @@ async def test_a_slow_database_never_stalls_the_cockpit_screen(postgres: str, tm
             release.set()
             tick.cancel()
             holder.join(20)
+
+
+def test_a_password_in_the_journal_url_is_a_config_error_that_does_not_repeat_it(tmp_path: Path) -> None:
+    from test_journal_problems import config_for
+
+    path = config_for(tmp_path, "postgresql://cockpit:hunter2-secret@db.example.net/cutover")  # type: ignore[arg-type]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "cockpit", "validate", "-c", str(path)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    out = done.stdout + done.stderr
+    assert "[journal.path]" in out and "password" in out and "PGPASSWORD" in out
+    assert "hunter2" not in out and "Traceback" not in out
+    fine = config_for(tmp_path, "postgresql://cockpit@db.example.net/cutover")  # type: ignore[arg-type]
+    assert load_config(fine).journal.url == "postgresql://cockpit@db.example.net/cutover"
+    assert load_config(fine).journal.path is None
+
+
+def test_two_cockpits_sharing_a_state_dir_never_flush_one_spool_twice(postgres: str, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with PgJournal(postgres, "alice", spool_dir=state) as a, PgJournal(postgres, "bob", spool_dir=state) as b:
+        assert a.spool is not None and b.spool is None  # one owner of the spool: the first
+        a.status_changes([StatusChange(1.0, "h1", "web", "up", "down")])
+        b.status_changes([StatusChange(2.0, "h2", "web", "up", "down")])  # written directly
+        assert a.spool.drain(10)
+        assert sorted(e["host"] for e in a.timeline() if e["kind"] == "status") == ["h1", "h2"]
