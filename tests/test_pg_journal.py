@@ -152,7 +152,7 @@ def test_a_database_outage_refuses_actions_spools_in_order_marks_the_gap_and_los
         gap = kinds.index("journal-gap")
         assert kinds[gap - 1:] == ["status", "journal-gap", *["status"] * 20]
         assert [e["detail"] for e in events[gap + 1:]] == [f"during {i}" for i in range(20)]  # in order
-        assert events[gap]["spooled"] == 20 and events[gap]["dropped"] == 0
+        assert events[gap]["spooled"] == 20 and events[gap]["dropped"] == 0  # what waited on disk: all 20
         assert events[gap]["started"] <= events[gap]["ended"]
         time.sleep(1.1)  # past the reconnect throttle
         aid = j.action_intent("restart", "action", "true", [("h1", "true")])  # re-validated, then written
@@ -307,3 +307,86 @@ async def test_a_database_stopped_mid_cutover_refuses_actions_while_monitoring_g
         assert [r.state for r in run.runs] == ["ok"]
     finally:
         await s.close()
+
+
+async def test_a_slow_database_never_stalls_the_cockpit_screen(postgres: str, tmp_path: Path) -> None:
+    """The TUI on a PostgreSQL journal whose lease row another session keeps locked: the heartbeat's statement
+    is cut by statement_timeout (3 s) and says so in the banner, while the screen keeps answering (the event
+    loop never waits for it); once the lock goes, a good heartbeat clears the banner."""
+    import threading
+
+    import psycopg
+    from test_journal_problems import config_for
+    from test_ui_pilot import until
+
+    from screens.app import CockpitApp
+
+    config = load_config(config_for(tmp_path, postgres, ttl="3s"))  # type: ignore[arg-type]
+    session = Session(config, "alice")
+    assert session.lease is not None and session.lease.ours, session.journal_problem
+    app = CockpitApp(session.engine, quiet=True, operator="alice", session=session)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_lock() -> None:
+        with psycopg.connect(postgres, autocommit=True) as conn:
+            conn.execute("BEGIN")
+            conn.execute("LOCK TABLE lease IN ACCESS EXCLUSIVE MODE")
+            locked.set()
+            release.wait(60)
+            conn.execute("ROLLBACK")
+
+    holder = threading.Thread(target=hold_lock)
+    async with app.run_test(size=(160, 48)) as pilot:
+        dash = app.dashboard
+        stalls: list[float] = []
+
+        async def ticker() -> None:  # how long the event loop went without running this
+            loop = asyncio.get_running_loop()
+            while True:
+                t = loop.time()
+                await asyncio.sleep(0.05)
+                stalls.append(loop.time() - t - 0.05)
+
+        tick = asyncio.create_task(ticker())
+        try:
+            holder.start()
+            assert locked.wait(20)
+            await until(pilot, lambda: "JOURNAL DATABASE UNREACHABLE" in str(dash.query_one("#banner").render()),
+                        timeout=30)
+            banner = str(dash.query_one("#banner").render())
+            assert "statement_timeout" in banner and "actions are refused" in banner
+            await pilot.pause(0.3)  # let the ticker record the wake-up that follows any stall
+            assert max(stalls) < 1.5, max(stalls)  # the 3 s statement never held the screen
+            release.set()
+            await until(pilot, lambda: "UNREACHABLE" not in str(dash.query_one("#banner").render()), timeout=30)
+            assert session.lease is not None and session.lease.ours  # an outage is not a lost lease
+        finally:
+            release.set()
+            tick.cancel()
+            holder.join(20)
+
+
+def test_a_password_in_the_journal_url_is_a_config_error_that_does_not_repeat_it(tmp_path: Path) -> None:
+    from test_journal_problems import config_for
+
+    path = config_for(tmp_path, "postgresql://cockpit:hunter2-secret@db.example.net/cutover")  # type: ignore[arg-type]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "cockpit", "validate", "-c", str(path)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    out = done.stdout + done.stderr
+    assert "[journal.path]" in out and "password" in out and "PGPASSWORD" in out
+    assert "hunter2" not in out and "Traceback" not in out
+    fine = config_for(tmp_path, "postgresql://cockpit@db.example.net/cutover")  # type: ignore[arg-type]
+    assert load_config(fine).journal.url == "postgresql://cockpit@db.example.net/cutover"
+    assert load_config(fine).journal.path is None
+
+
+def test_two_cockpits_sharing_a_state_dir_never_flush_one_spool_twice(postgres: str, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with PgJournal(postgres, "alice", spool_dir=state) as a, PgJournal(postgres, "bob", spool_dir=state) as b:
+        assert a.spool is not None and b.spool is None  # one owner of the spool: the first
+        a.status_changes([StatusChange(1.0, "h1", "web", "up", "down")])
+        b.status_changes([StatusChange(2.0, "h2", "web", "up", "down")])  # written directly
+        assert a.spool.drain(10)
+        assert sorted(e["host"] for e in a.timeline() if e["kind"] == "status") == ["h1", "h2"]

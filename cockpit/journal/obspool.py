@@ -4,14 +4,15 @@ A status change is appended to ``<state_dir>/journal-observations.jsonl`` (one J
 caller returns at once: monitoring never waits for the database. A pump thread writes what is pending, in
 file order, in batches. While the database is unreachable the file grows (bounded: past
 :data:`MAX_PENDING` records new ones are counted as dropped, never silently); when it answers again the
-pump first writes a ``journal-gap`` record (when the outage began and ended, how many were spooled and
-dropped), then the spooled records in the order they were observed. The offset of what the database has
+pump first writes a ``journal-gap`` record (when the outage began and ended, how many records were waiting
+on disk then and how many were dropped), then the spooled records in the order they were observed. The offset of what the database has
 is kept beside the file, so a restart neither loses nor repeats what was already flushed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import os
 import threading
@@ -47,14 +48,25 @@ class ObservationSpool:
         self.dropped = 0
         self.failing_since: float | None = None  # when a flush first failed (the gap's start)
         self.last_error = ""
-        self._spooled_in_gap = 0
 
-    def start(self) -> None:
+    def start(self) -> bool:
+        """Own the spool and start its pump; False (nothing started) when another process owns it.
+
+        One pump per spool: two cockpits started from one config on one machine would otherwise flush the
+        same records twice. The owner holds an exclusive ``flock`` on ``journal-observations.lock`` for life.
+        """
         self.dir.mkdir(parents=True, exist_ok=True)
+        self._lockfile = (self.dir / "journal-observations.lock").open("a")
+        try:
+            fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lockfile.close()
+            return False
         self.pending = len(self._read(self._offset())[0])
         self._thread = threading.Thread(target=self._pump, name="journal-spool", daemon=True)
         self._thread.start()
         self._wake.set()
+        return True
 
     def stop(self, timeout: float = 5.0) -> None:
         """Flush what can be flushed now (bounded), then stop the pump."""
@@ -64,6 +76,7 @@ class ObservationSpool:
         self._wake.set()
         self._thread.join(timeout)
         self._thread = None
+        self._lockfile.close()  # releases the flock
 
     def append(self, events: list[StatusChange]) -> None:
         if not events:
@@ -76,8 +89,6 @@ class ObservationSpool:
                 with self.file.open("a", encoding="utf-8") as f:
                     f.writelines(json.dumps(dataclasses.asdict(e), ensure_ascii=False) + "\n" for e in keep)
                 self.pending += len(keep)
-                if self.failing_since is not None:
-                    self._spooled_in_gap += len(keep)
             self.dropped += lost
         self._wake.set()
 
@@ -139,10 +150,9 @@ class ObservationSpool:
             except JournalError as exc:
                 if self.failing_since is None:
                     self.failing_since = time.time()
-                    self._spooled_in_gap = len(todo)
                 self.last_error = exc.message
                 return
-            self.failing_since, self.last_error, self._spooled_in_gap = None, "", 0
+            self.failing_since, self.last_error = None, ""
             if gap is not None:
                 self.dropped -= gap["dropped"]
             with self._lock:
@@ -161,6 +171,6 @@ class ObservationSpool:
         assert self.failing_since is not None
         ended = time.time()
         return {"started": self.failing_since, "started_iso": utc(self.failing_since), "ended": ended,
-                "ended_iso": utc(ended), "spooled": self._spooled_in_gap, "dropped": self.dropped,
+                "ended_iso": utc(ended), "spooled": self.pending, "dropped": self.dropped,
                 "note": "the journal database was unreachable; observations were spooled on disk and are "
                         "written after this record, in the order observed"}

@@ -96,8 +96,8 @@ class PgJournal(Journal):
             self.last_error = f"the journal {self.path} is open read-only (an observer); it records nothing"
         else:
             self.probe_writable()
-            if self.spool is not None:
-                self.spool.start()
+            if self.spool is not None and not self.spool.start():
+                self.spool = None  # another cockpit on this machine owns the spool: write observations directly
         return self
 
     def _connect(self) -> None:
