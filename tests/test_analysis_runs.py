@@ -203,3 +203,43 @@ async def test_the_tui_shows_the_running_gates_measurements(tmp_path: Path, prom
         detail = app.dashboard.query_one("#plan-detail-main" if wide else "#plan-detail-tab", PlanDetail)
         await until(pilot, lambda: "FAILS" in str(detail.render()))
         assert 'version="v6"' in str(detail.render())
+
+
+async def test_enter_on_an_inconclusive_analysis_retries_it_with_a_reason(tmp_path: Path, prometheus: Prometheus,
+                                                                          ns: str) -> None:
+    from test_ui_pilot import until
+
+    from screens.app import CockpitApp
+    from screens.widgets.phase_panel import PhasePanel
+
+    path = write(tmp_path, prometheus, [_cond(error_ratio(ns, "v9"), "< 0.1%")], "interval = \"1m\"\ncount = 3")
+    session = await replay(path, prometheus.now - 120, 60, 1)  # v9 has no series: inconclusive, limit 0
+    assert (a := session.runbook.view().phases[0].analysis) is not None and a.state == "inconclusive"
+    app = CockpitApp(session.engine, quiet=True, operator="alice", session=session)
+    async with app.run_test(size=(160, 48)) as pilot:
+        panel = app.dashboard.query_one("#phases-main", PhasePanel)
+        await until(pilot, lambda: "analysis:canary" in [k for k, _ in panel._rows])
+        panel.focus()
+        panel.move_cursor(row=[k for k, _ in panel._rows].index("analysis:canary"))
+        await pilot.press("enter")
+        await pilot.press(*"v9 not deployed yet", "enter")
+        await until(pilot, lambda: session.runbook.view().phases[0].gate is not None
+                    and "retried by the operator (v9 not deployed yet)" in session.runbook.view().phases[0].gate.detail)
+    gates = Journal(tmp_path / "journal.sqlite", "test").open().gate_results("canary")
+    assert "analysis retried by the operator (v9 not deployed yet): a new run starts" in gates[-1]["detail"]
+
+
+async def test_the_runs_start_is_journaled_before_its_first_measurement(tmp_path: Path, prometheus: Prometheus,
+                                                                         ns: str) -> None:
+    """A headless `cockpit gate` that ends during initial_delay must not restart the clock of the run."""
+    path = write(tmp_path, prometheus, [_cond(error_ratio(ns, "v2"), "< 0.1%")],
+                 "interval = \"1m\"\ncount = 2\ninitial_delay = \"2m\"")
+    first = await replay(path, prometheus.now - 180, 60, 1)  # started at -180, first measurement due at -60
+    first.journal.release()  # type: ignore[union-attr]
+    again = Session(load_config(path), "alice")
+    a = again.runbook.view().phases[0].analysis
+    assert a is not None and a.started == prometheus.now - 180 and a.measurements == ()
+    again.runbook.clock = lambda: prometheus.now
+    await again.runbook.evaluate_gates()
+    a = again.runbook.view().phases[0].analysis
+    assert a is not None and a.state == "passed" and [m.at - prometheus.now for m in a.measurements] == [-60, 0]
