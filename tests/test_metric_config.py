@@ -7,16 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from promtraffic import LOCAL_FLEET
+
 ROOT = Path(__file__).resolve().parents[1]
 
-BASE = """
-[hosts.web1]
-transport = "local"
-
-[services.self]
-on = ["web1"]
-process = "python"
-
+BASE = LOCAL_FLEET.replace("{", "{{").replace("}", "}}") + """
 [metrics.prom]
 prometheus = "http://127.0.0.1:9090"
 {source}
