@@ -253,3 +253,15 @@ async def test_tls_is_verified_and_a_private_ca_file_is_trusted(tmp_path: pytest
         assert verdict.value is True, verdict.detail
     finally:
         server.stop()
+
+
+async def test_a_secret_address_in_a_series_label_is_masked(prometheus: Prometheus) -> None:
+    """{address} from ${ENV} is a secret: the query may use it, the verdict and its series never show it."""
+    ns = namespace("secret")
+    secret = "10.9.8.7"
+    prometheus.backfill(prometheus.om().gauge("secret_probe", {"ns": ns, "instance": f"{secret}:9100"}, [(-5, 1)]))
+    verdict = await judge(prometheus, metric(f'secret_probe{{ns="{ns}",instance="{{address}}:9100"}}') + " > 0",
+                          hosts={"db1": secret}, secrets=(secret,))
+    assert verdict.value is True, verdict.detail
+    assert secret not in verdict.detail and all(secret not in v.series for v in verdict.series)
+    assert 'instance="***:9100"' in verdict.detail
