@@ -79,3 +79,9 @@ def test_analysis_keys_are_checked(tmp_path: Path) -> None:
     res = validate(tmp_path, """'''metric('up') < 1'''""", analysis="[phases.analysis]\ncount = 0\nfailure_limt = 1")
     assert res.returncode == 2
     assert "[phases.canary.analysis.count]" in res.stderr and "did you mean 'failure_limit'?" in res.stderr
+
+
+def test_hold_beside_an_analysis_is_a_warning(tmp_path: Path) -> None:
+    res = validate(tmp_path, """'''metric('up') < 1'''""", analysis='hold = "5m"\n[phases.analysis]\ncount = 2')
+    assert res.returncode == 0, res.stderr
+    assert "hold is not used" in res.stdout + res.stderr
