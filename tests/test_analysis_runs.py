@@ -191,6 +191,7 @@ async def test_the_tui_shows_the_running_gates_measurements(tmp_path: Path, prom
             return " ".join(c.plain if isinstance(c, Text) else str(c) for c in rows[key])
 
         assert "analysis running: 3 of 5 measurements, 1 failed (limit 2)" in text("analysis:canary")
+        assert "gate measuring" in text("phase:canary")  # not decided: never called inconclusive or holding
         assert "pass" in text("measure:canary:1") and "#1" in text("measure:canary:1")
         assert "FAIL" in text("measure:canary:3") and '{version="v6"} = 0.0' in text("measure:canary:3")
         panel.focus()
