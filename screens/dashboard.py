@@ -399,6 +399,11 @@ class DashboardScreen(Contained, Screen[None]):
         key = str(event.row_key.value)
         if key.startswith("step:"):
             self.action_run_step()
+        elif key.startswith("analysis:"):  # Enter on a finished run that did not pass: the operator retries it
+            phase = next((p for p in (self.plan.phases if self.plan else ()) if f"analysis:{p.id}" == key), None)
+            if phase is not None and phase.analysis is not None and phase.analysis.state in ("inconclusive", "failed"):
+                self.app.action_retry_analysis(phase.id)  # type: ignore[attr-defined]
+            self._show_detail()
         elif key.startswith("phase:"):
             phase = next((p for p in (self.plan.phases if self.plan else ()) if f"phase:{p.id}" == key), None)
             if phase is not None and phase.state == "rolled-back":

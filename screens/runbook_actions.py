@@ -246,6 +246,15 @@ class RunbookActions(_AppBase):
                          lambda why: why and self._sync(lambda: self.runbook.retry_phase(phase, why),
                                                         f"phase {phase} reopened"))
 
+    def action_retry_analysis(self, phase: str) -> None:
+        """Start a phase's analysis over after an inconclusive or failed run; the reason is journaled."""
+        if self._refuse_read_only():
+            return
+        self.push_screen(ReasonPrompt(f"Retry the analysis of phase {phase} (a new run of measurements)? Why:",
+                                      "reason"),
+                         lambda why: why and self._sync(lambda: self.runbook.retry_analysis(phase, why),
+                                                        f"analysis of {phase} restarted"))
+
     def action_close_rolled_back(self) -> None:
         """End the cutover as rolled back, with a reason (plan and report say so)."""
         if self._refuse_read_only():

@@ -14,6 +14,16 @@ from __future__ import annotations
 
 from prom import OpenMetrics
 
+#: the smallest fleet a metric() config needs: one local host with one check
+LOCAL_FLEET = """
+[hosts.web1]
+transport = "local"
+
+[services.self]
+on = ["web1"]
+process = "python"
+"""
+
 STEP = 15.0
 START = -600.0
 SCRAPE_INTERVAL = 15.0

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from prom import Prometheus, namespace
-from promtraffic import error_ratio, p95, requests, traffic
+from promtraffic import LOCAL_FLEET, error_ratio, p95, requests, traffic
 
 from cockpit.config import load_config
 from cockpit.journal import Journal
@@ -46,13 +46,7 @@ title = "analysis"
 [journal]
 path = "{tmp_path / 'journal.sqlite'}"
 
-[hosts.web1]
-transport = "local"
-
-[services.self]
-on = ["web1"]
-process = "python"
-
+{LOCAL_FLEET}
 [metrics.prom]
 prometheus = "{prometheus.url}"
 scrape_interval = "15s"
@@ -188,18 +182,62 @@ async def test_the_tui_shows_the_running_gates_measurements(tmp_path: Path, prom
         if not wide:
             await pilot.press("3")  # the plan tab
         panel = app.dashboard.query_one("#phases-main" if wide else "#phases-tab", PhasePanel)
-        await until(pilot, lambda: panel.row_count > 0 and "measure:canary:3" in [k for k, _ in panel._rows])
+        # 30 s, not 10: measured 10-17 s per test at load 15 on 2 cores (startup and typing starved of CPU)
+        await until(pilot, lambda: panel.row_count > 0 and "measure:canary:3" in [k for k, _ in panel._rows],
+                    timeout=30)
         rows = dict(panel._rows)
 
         def text(key: str) -> str:
             return " ".join(c.plain if isinstance(c, Text) else str(c) for c in rows[key])
 
         assert "analysis running: 3 of 5 measurements, 1 failed (limit 2)" in text("analysis:canary")
+        assert "gate measuring" in text("phase:canary")  # not decided: never called inconclusive or holding
         assert "pass" in text("measure:canary:1") and "#1" in text("measure:canary:1")
         assert "FAIL" in text("measure:canary:3") and '{version="v6"} = 0.0' in text("measure:canary:3")
         panel.focus()
         panel.move_cursor(row=[k for k, _ in panel._rows].index("measure:canary:3"))
         await pilot.pause(0.1)
         detail = app.dashboard.query_one("#plan-detail-main" if wide else "#plan-detail-tab", PlanDetail)
-        await until(pilot, lambda: "FAILS" in str(detail.render()))
+        await until(pilot, lambda: "FAILS" in str(detail.render()), timeout=30)
         assert 'version="v6"' in str(detail.render())
+
+
+async def test_enter_on_an_inconclusive_analysis_retries_it_with_a_reason(tmp_path: Path, prometheus: Prometheus,
+                                                                          ns: str) -> None:
+    from test_ui_pilot import until
+
+    from screens.app import CockpitApp
+    from screens.widgets.phase_panel import PhasePanel
+
+    path = write(tmp_path, prometheus, [_cond(error_ratio(ns, "v9"), "< 0.1%")], "interval = \"1m\"\ncount = 3")
+    session = await replay(path, prometheus.now - 120, 60, 1)  # v9 has no series: inconclusive, limit 0
+    assert (a := session.runbook.view().phases[0].analysis) is not None and a.state == "inconclusive"
+    app = CockpitApp(session.engine, quiet=True, operator="alice", session=session)
+    async with app.run_test(size=(160, 48)) as pilot:
+        panel = app.dashboard.query_one("#phases-main", PhasePanel)
+        await until(pilot, lambda: "analysis:canary" in [k for k, _ in panel._rows], timeout=30)
+        panel.focus()
+        panel.move_cursor(row=[k for k, _ in panel._rows].index("analysis:canary"))
+        await pilot.press("enter")
+        await pilot.press(*"v9 not deployed yet", "enter")
+        await until(pilot, lambda: session.runbook.view().phases[0].gate is not None
+                    and "retried by the operator (v9 not deployed yet)" in session.runbook.view().phases[0].gate.detail,
+                    timeout=30)
+    gates = Journal(tmp_path / "journal.sqlite", "test").open().gate_results("canary")
+    assert "analysis retried by the operator (v9 not deployed yet): a new run starts" in gates[-1]["detail"]
+
+
+async def test_the_runs_start_is_journaled_before_its_first_measurement(tmp_path: Path, prometheus: Prometheus,
+                                                                         ns: str) -> None:
+    """A headless `cockpit gate` that ends during initial_delay must not restart the clock of the run."""
+    path = write(tmp_path, prometheus, [_cond(error_ratio(ns, "v2"), "< 0.1%")],
+                 "interval = \"1m\"\ncount = 2\ninitial_delay = \"2m\"")
+    first = await replay(path, prometheus.now - 180, 60, 1)  # started at -180, first measurement due at -60
+    first.journal.release()  # type: ignore[union-attr]
+    again = Session(load_config(path), "alice")
+    a = again.runbook.view().phases[0].analysis
+    assert a is not None and a.started == prometheus.now - 180 and a.measurements == ()
+    again.runbook.clock = lambda: prometheus.now
+    await again.runbook.evaluate_gates()
+    a = again.runbook.view().phases[0].analysis
+    assert a is not None and a.state == "passed" and [m.at - prometheus.now for m in a.measurements] == [-60, 0]

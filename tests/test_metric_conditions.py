@@ -230,3 +230,38 @@ async def test_live_scrape_of_an_exporter_end_to_end(prometheus: Prometheus, pro
         assert '7 {version="v2"}' in verdict.detail
     finally:
         prometheus.unscrape(ns)
+
+
+async def test_tls_is_verified_and_a_private_ca_file_is_trusted(tmp_path: pytest.TempPathFactory) -> None:
+    from test_http_checks import make_cert, server_context
+
+    ca = make_cert(tmp_path, "ca", 30, ca=True, names=())  # type: ignore[arg-type]
+    leaf = make_cert(tmp_path, "prom", 30, issuer=ca)  # type: ignore[arg-type]
+    body = {"status": "success", "data": {"resultType": "scalar", "result": [100.0, "3"]}}
+    server = HttpServer(tls=server_context(leaf)).start()
+    try:
+        server.route("/api/v1/query", body=json.dumps(body), headers={"Content-Type": "application/json"})
+        base = server.url("/").rstrip("/")
+        strict = MetricsSourceSpec("prom", base, timeout=5)
+        verdict = await evaluate(parse(metric("scalar(vector(3))") + " == 3"), PromContext(strict, 100.0))  # type: ignore[arg-type]
+        assert verdict.value is None and "CERTIFICATE_VERIFY_FAILED" in verdict.detail, verdict.detail
+        trusted = MetricsSourceSpec("prom", base, ca_file=str(ca.cert_file), timeout=5)
+        verdict = await evaluate(parse(metric("scalar(vector(3))") + " == 3"), PromContext(trusted, 100.0))  # type: ignore[arg-type]
+        assert verdict.value is True, verdict.detail
+        lax = MetricsSourceSpec("prom", base, verify_tls=False, timeout=5)
+        verdict = await evaluate(parse(metric("scalar(vector(3))") + " == 3"), PromContext(lax, 100.0))  # type: ignore[arg-type]
+        assert verdict.value is True, verdict.detail
+    finally:
+        server.stop()
+
+
+async def test_a_secret_address_in_a_series_label_is_masked(prometheus: Prometheus) -> None:
+    """{address} from ${ENV} is a secret: the query may use it, the verdict and its series never show it."""
+    ns = namespace("secret")
+    secret = "10.9.8.7"
+    prometheus.backfill(prometheus.om().gauge("secret_probe", {"ns": ns, "instance": f"{secret}:9100"}, [(-5, 1)]))
+    verdict = await judge(prometheus, metric(f'secret_probe{{ns="{ns}",instance="{{address}}:9100"}}') + " > 0",
+                          hosts={"db1": secret}, secrets=(secret,))
+    assert verdict.value is True, verdict.detail
+    assert secret not in verdict.detail and all(secret not in v.series for v in verdict.series)
+    assert 'instance="***:9100"' in verdict.detail

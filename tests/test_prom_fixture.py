@@ -1,11 +1,10 @@
-"""The session's Prometheus serves exactly what a test backfilled, and scrapes a live exporter."""
+"""The session's Prometheus serves exactly what a test backfilled."""
 
 from __future__ import annotations
 
 import math
-import time
 
-from prom import Exporter, Prometheus, namespace
+from prom import Prometheus, namespace
 
 
 def test_backfilled_series_are_served_exactly(prometheus: Prometheus) -> None:
@@ -34,18 +33,5 @@ def test_a_second_backfill_keeps_the_first(prometheus: Prometheus) -> None:
     assert got[first] == "1" and got[second] == "2"
 
 
-def test_live_scrape_of_a_prometheus_client_exporter(prometheus: Prometheus, prom_exporter: Exporter) -> None:
-    from prometheus_client import Counter
-
-    ns = namespace("live")
-    Counter("fixture_live_requests", "requests", ["ns"], registry=prom_exporter.registry).labels(ns).inc(7)
-    prometheus.scrape(ns, prom_exporter.target)
-    try:
-        deadline = time.monotonic() + 20
-        got: list[dict[str, object]] = []
-        while not got and time.monotonic() < deadline:
-            got = prometheus.query(f'fixture_live_requests_total{{ns="{ns}"}}', at=time.time())
-            time.sleep(0.2)
-        assert got and got[0]["value"][1] == "7"  # type: ignore[index]
-    finally:
-        prometheus.unscrape(ns)
+# The live scrape path (prometheus.scrape with prom_exporter) is proven once, through the cockpit's own
+# client: tests/test_metric_conditions.py::test_live_scrape_of_an_exporter_end_to_end.

@@ -69,6 +69,8 @@ EXAMPLE_ACTION_KEY = "t"
 #: keys that act through a widget rather than a binding, so no binding lists them (kept by hand here)
 WIDGET_KEYS = [
     ("enter", "on a step in the plan: run it (always confirmed first; disabled with `--read-only`)", "dashboard, plan"),
+    ("enter", "on an analysis row that ended inconclusive or failed: retry the analysis (asks why, journaled)",
+     "dashboard, plan"),
     ("up / down / pageup / pagedown / home / end", "move the cursor in the table or plan that has focus", "dashboard"),
     ("tab / shift+tab", "move focus between the fleet table, the services grid and the plan", "everywhere"),
     ("enter / escape", "in the filter box (`/`): keep the filter / clear it", "dashboard"),

@@ -78,9 +78,12 @@ def render_plan(view: PlanView) -> str:
         gate = ""
         if ph.gate is not None:
             mark = {True: "holds", False: "FAILS", None: "inconclusive"}[ph.gate.value]
+            if ph.analysis is not None and ph.analysis.state == "running":
+                mark = "measuring"  # an analysis run not decided yet
             gate = f"  gate {mark}: {ph.gate.detail}"
         lines.append(f"{GLYPH.get(ph.state, '?')} {ph.id}  {ph.title}  [{ph.state}]{hold}{gate}")
-        lines += [f"    why: {r}" for r in ph.reasons() if not r.startswith(("gate FAILS", "gate holds", "gate inc"))]
+        lines += [f"    why: {r}" for r in ph.reasons()
+                  if not r.startswith(("gate FAILS", "gate holds", "gate inc", "gate meas"))]
         if ph.analysis is not None:
             lines.append(f"    {ph.analysis.summary()}")
             lines += [f"        {m.line()}" for m in ph.analysis.measurements]

@@ -96,7 +96,9 @@ async def judge_metric(node: Metric, ctx: MetricContext) -> tuple[bool | None, s
     values: list[SeriesValue] = []
     problems: list[str] = []
     warnings: list[str] = []
-    async with ctx.metric_client(source) as client:
+    client = ctx.metric_client(source)
+    redact = client.redactor.redact  # a label may echo a secret ${ENV} address: masked like every shown text
+    async with client:
         for host in hosts:
             fill = ctx.placeholder_values(host)
             query = substitute(node.query, fill)
@@ -117,7 +119,8 @@ async def judge_metric(node: Metric, ctx: MetricContext) -> tuple[bool | None, s
                 else:
                     values.append(SeriesValue(where, r.value, cmp(r.value, limit)))
     outcome = _kleene_and([*(v.outcome for v in values), *([None] * bool(problems))])
-    return outcome, _detail(node, label, outcome, values, problems, warnings), tuple(values)
+    shown = tuple(SeriesValue(redact(v.series), v.value, v.outcome, redact(v.why)) for v in values)
+    return outcome, redact(_detail(node, label, outcome, list(shown), problems, warnings)), shown
 
 
 def _detail(node: Metric, label: str, outcome: bool | None, values: list[SeriesValue], problems: list[str],

@@ -211,6 +211,9 @@ def read_runbook(r: Reader, text: str, data: dict[str, Any], hosts: list[HostSpe
         if analysis is not None and not gate:
             c.issue((*p, "analysis"), f"phase {pid!r} has an analysis but no gate to measure",
                     'add gate = [\'metric("...") < 0.1%\'], or remove [phases.analysis]', anchor)
+        if analysis is not None and "hold" in t:
+            r.warn((*p, "hold"), f"phase {pid!r} is judged by its analysis run: hold is not used",
+                   "remove hold (the analysis's count × interval is how long the gate is watched)")
         phases.append(PhaseSpec(
             id=pid, title=r.title((*p, "title"), t["title"], pid) if "title" in t else pid, steps=tuple(steps),
             gate=gate, analysis=analysis,

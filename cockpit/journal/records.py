@@ -337,10 +337,24 @@ class Journal(PlanLog):
                 "phase": phase, "run": run, "index": index, "ok": ok, "detail": strip_control(detail),
                 "series": [dict(s) for s in series], **self._fields(stamp)})
 
+    def analysis_started(self, phase: str, run: float) -> int:
+        """A phase's analysis run began (its steps were done): a restarted cockpit times it from here."""
+        with self.write("NORMAL") as conn:
+            self.fence(conn)
+            stamp = self._stamp(conn, run, phase)
+            return self._log(conn, "analysis-started", run, {"phase": phase, "run": run, **self._fields(stamp)})
+
+    def analysis_starts(self, phase: str | None = None) -> list[dict[str, Any]]:
+        """Every analysis run's start, oldest first (of one phase when given)."""
+        return self._log_rows("analysis-started", phase)
+
     def measurements(self, phase: str | None = None) -> list[dict[str, Any]]:
         """Every analysis measurement, oldest first (of one phase when given)."""
+        return self._log_rows("measurement", phase)
+
+    def _log_rows(self, kind: str, phase: str | None) -> list[dict[str, Any]]:
         with self.read() as conn:
-            rows = conn.execute("SELECT id, at, operator, data FROM log WHERE kind = 'measurement' ORDER BY id")
+            rows = conn.execute("SELECT id, at, operator, data FROM log WHERE kind = ? ORDER BY id", (kind,))
             out = []
             for row in rows.fetchall():
                 d = {"id": row["id"], "at": row["at"], "operator": row["operator"], **json.loads(row["data"])}

@@ -17,6 +17,7 @@ import time
 from cockpit.baseline import capture
 from cockpit.conditions import Verdict, evaluate_all
 from cockpit.errors import RunbookError
+from cockpit.sanitize import strip_control
 from cockpit.runbook.analysis import AnalysisRun, series_rows
 from cockpit.runbook.context import EngineContext
 from cockpit.runbook.lifecycle import LifecycleMixin
@@ -117,7 +118,10 @@ class Runbook(StepsMixin, RollbackMixin, LifecycleMixin):
             if not steps_done:
                 self._set_gate(phase.id, Verdict(None, "analysis starts when the phase's steps are done"))
                 return False
+            if self.observer:
+                return False  # the driver starts it (reload_states shows it)
             run = self._analysis[phase.id] = AnalysisRun(phase.analysis, now)
+            self._try_j("analysis_started", phase.id, now)
         while not self.observer and (at := run.due(now)) is not None:
             ctx = EngineContext(self.engine, regressions=lambda: [r.line() for r in self.regressions()],
                                 undecided=self.tracker.undecided, phase=phase.id, at=at)
@@ -137,15 +141,19 @@ class Runbook(StepsMixin, RollbackMixin, LifecycleMixin):
         if old is None or old.value != verdict.value:
             self._try_j("gate_result", phase_id, verdict.value, verdict.detail)
 
-    def retry_analysis(self, phase_id: str) -> None:
-        """Start the phase's analysis run again (after an inconclusive or failed one): journaled."""
+    def retry_analysis(self, phase_id: str, reason: str) -> None:
+        """Start the phase's analysis over (after an inconclusive or failed run): the operator's decision,
+        journaled with the reason before the old run is dropped."""
         phase = self.spec.phase(phase_id)
         self._may_drive()
         if phase.analysis is None:
             raise RunbookError(f"phase {phase_id!r} has no analysis to retry")
-        self._j("gate_result", phase_id, None, "analysis retried by the operator: a new run starts")
+        if not reason.strip():
+            raise RunbookError("a retry needs a reason", "say why; it goes into the journal and the report")
+        detail = f"analysis retried by the operator ({strip_control(reason)}): a new run starts"
+        self._j("gate_result", phase_id, None, detail)
         self._analysis.pop(phase_id, None)
-        self._gates[phase_id] = Verdict(None, "analysis retried by the operator: a new run starts")
+        self._gates[phase_id] = Verdict(None, detail)
         self._publish()
 
     async def gate_loop(self, interval: float) -> None:

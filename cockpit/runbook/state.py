@@ -237,10 +237,11 @@ class RunbookState:
         for p in self.spec.phases:
             if p.analysis is None:
                 continue
+            starts = self.journal.analysis_starts(p.id)  # type: ignore[attr-defined]
             rows = self.journal.measurements(p.id)  # type: ignore[attr-defined]
-            if not rows:
+            if not starts and not rows:
                 continue
-            run = max(r["run"] for r in rows)
+            run = max([s["run"] for s in starts] + [r["run"] for r in rows])
             ms = tuple(MeasurementView(r["index"], r["at"], r["ok"], r["detail"], tuple(
                 SeriesValue(s.get("series", ""), s.get("value"), s.get("ok"), s.get("why", "")) for s in r["series"]))
                 for r in rows if r["run"] == run)

@@ -87,6 +87,8 @@ class PhaseView:
             out.append("rolled back: its gate and hold no longer count; retry the phase or close the cutover")
         if self.gate is not None and self.state != "rolled-back":
             word = {True: "gate holds", False: "gate FAILS", None: "gate inconclusive"}[self.gate.value]
+            if self.analysis is not None and self.analysis.state == "running":
+                word = "gate measuring"  # not decided yet: neither inconclusive nor holding
             parts = [p.strip() for p in self.gate.detail.split("; ") if p.strip()] or [""]
             out += [f"{word}: {p}" if p else word for p in parts]
         elif self.state not in ("locked", "rolled-back") and all(s.state in DONE_STEP for s in self.steps) and self.hold:

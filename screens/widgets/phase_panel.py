@@ -43,6 +43,8 @@ def phase_detail(ph: PhaseView) -> Text:
     if ph.gate is not None:
         mark, style = {True: ("gate holds", "green"), False: ("gate FAILS", "bold red"),
                        None: ("gate inconclusive", "yellow")}[ph.gate.value]
+        if ph.analysis is not None and ph.analysis.state == "running":
+            mark, style = "gate measuring", "cyan"  # an analysis run not decided yet
         t.append(mark, style=style)
         if ph.gate.value is not True:
             t.append(": ")
