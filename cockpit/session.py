@@ -403,7 +403,11 @@ class Session:
                     current = j.lease()
                     if current is not None:
                         stale = " (STALE: take over with T)" if current.stale(now, self.ttl) else ""
+                        if stale and self.read_only:  # T is disabled here: say what it means, not what to press
+                            stale = " (STALE: it stopped heartbeating)"
                         self.runbook.set_observer(True, current.describe(now) + stale)
+                    elif self.read_only:  # the driver left: nobody drives, and the banner says so
+                        self.runbook.set_observer(True, "")
             except JournalError as exc:
                 if driving:  # a failed heartbeat demotes at once: the lease may be someone else's next
                     self._demote(exc.message)

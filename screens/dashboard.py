@@ -195,7 +195,7 @@ class DashboardScreen(Contained, Screen[None]):
         for pid in ("#phases-main", "#phases-tab"):
             self.query_one(pid, PhasePanel).apply(view)
         self._show_detail()
-        self.show_banners(banners.plan_banners(view))
+        self.show_banners(banners.plan_banners(view, self.read_only))
         self.refresh_bindings()  # observer or driver: the firing keys grey out or come back
 
     def show_banners(self, wanted: list[banners.Banner]) -> None:
