@@ -16,6 +16,7 @@ import asyncio
 import gc
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -41,6 +42,9 @@ from screens.safety import Contained, Safety
 ALARMING = frozenset({"down", "unreachable", "auth-failed", "host-key-CHANGED", "host-key-unknown"})
 #: Textual's own bindings that mean nothing to an operator (the palette gets its own row)
 UNLISTED_ACTIONS = frozenset({"app.focus_next", "app.focus_previous", "screen.copy_text", "command_palette"})
+#: Textual's palette commands the cockpit replaces: its "Keys" (a panel; ours is the generated help, listed
+#: once) and its "Screenshot" (to ~/Downloads, and only "Failed to save screenshot" when that is missing)
+REPLACED_COMMANDS = frozenset({"Keys", "Screenshot"})
 #: Python's cyclic GC while the cockpit runs: a young generation of 50,000 objects instead of 700. With
 #: the default, a full collection ran every ~7 rounds at 500 hosts and took 150-350 ms (every object
 #: of the snapshots is scanned), right in a frame. Snapshots are frozen dataclasses without cycles
@@ -284,8 +288,30 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
         keys = {(k, w) for k, _, w in extra}
         return [r for r in rows if (r[0], r[2]) not in keys] + extra
 
+    # -- screenshots ------------------------------------------------------------------------
+
+    def screenshot_dir(self) -> Path:
+        """``[cockpit] screenshot_dir``, else the state directory: never ~/Downloads, which a server lacks."""
+        return self.engine.config.cockpit.screenshot_dir or self.state_dir()
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """An SVG of the screen; the path it went to, or why it could not be written, is said on screen."""
+        directory = Path(path) if path else self.screenshot_dir()
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            saved = self.save_screenshot(filename, str(directory))
+        except OSError as exc:
+            self.notify(f"screenshot NOT saved: {directory} cannot be written ({exc.strerror or exc}); set "
+                        "[cockpit] screenshot_dir to a directory you can write", severity="error", timeout=10)
+            return
+        self.notify(f"screenshot saved: {saved}", timeout=8)
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:  # type: ignore[type-arg]
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title not in REPLACED_COMMANDS:
+                yield command
+        yield SystemCommand("Screenshot", "Save an SVG of the screen into [cockpit] screenshot_dir (default: the "
+                            "state directory); the path is shown", lambda: self.set_timer(0.1, self.action_screenshot))
         yield SystemCommand("Probe now", "Run every check on the selected hosts (or all) now", self.action_probe_hosts)
         yield SystemCommand("Run a command", "An ad-hoc command on hosts you choose (confirmed first)",
                             lambda: self.action_adhoc_prompt(""))
