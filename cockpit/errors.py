@@ -13,6 +13,7 @@ boundary, with a message an operator can act on::
     ├── SudoError                sudo used in a way the cockpit refuses (``sudo -i``), a bad password value
     ├── DetachError              a detached job could not be started or controlled
     ├── PlaceholderError         a placeholder's value is not safe in a shell command (typed commands)
+    ├── FilterError              a fleet filter term does not parse (the term, what is allowed)
     └── TransportError           host + short reason code shown in the UI
         ├── ConnectFailed        refused, timeout, dns, unreachable
         ├── AuthFailed           never retried automatically (fail2ban)
@@ -106,6 +107,10 @@ class DetachError(CockpitError):
 
 class PlaceholderError(CockpitError):
     """A ``{host}``-style placeholder would put a value that is not shell-safe into a command; nothing ran."""
+
+
+class FilterError(CockpitError):
+    """A term of the fleet filter (``/``) does not parse; the message names the term and what is allowed."""
 
 
 class TransportError(CockpitError):

@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
 from cockpit.engine import ActionRun
+from cockpit.errors import FilterError
 from cockpit.model import FleetSnapshot
 from cockpit.runbook import PlanView
 from screens import banners, layout, render
@@ -109,7 +110,8 @@ class DashboardScreen(Contained, Screen[None]):
                 yield PlanDetail(id="plan-detail-tab", classes="-empty")
             with TabPane("Output", id="tab-output"):
                 yield OutputPane(id="output")
-        yield Input(placeholder="filter: name, tag or status (Enter keeps, Escape clears)", id="filter")
+        yield Input(placeholder="filter: status:down tag:eu svc:redis, a regex, ! inverts (Enter keeps, Escape clears)",
+                    id="filter")
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -271,8 +273,15 @@ class DashboardScreen(Contained, Screen[None]):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        if self.snapshot is not None:
+        box = self.query_one("#filter", Input)
+        try:
             self.query_one("#fleet", FleetTable).refilter(event.value.strip(), self.snapshot)
+        except FilterError as exc:  # the rows keep the last filter that parsed; the box says why
+            box.border_subtitle = render.literal(f"{exc.message}: {exc.hint}")
+            box.add_class("-invalid")
+            return
+        box.border_subtitle = ""
+        box.remove_class("-invalid")
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self, event: Input.Submitted) -> None:
