@@ -14,6 +14,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+from localcfg import LOCAL_HOST, ONE_PHASE
+
 from cockpit.config import load_config
 from cockpit.session import Session
 from screens.app import CockpitApp
@@ -26,22 +28,7 @@ interval = "0.2s"
 [journal]
 path = "journal.db"
 
-[hosts.local]
-transport = "local"
-
-[services.shell]
-on = ["all"]
-command = "true"
-
-[[phases]]
-id = "one"
-gate = ["up(shell)"]
-
-  [[phases.steps]]
-  id = "mark"
-  on = ["all"]
-  run = "true"
-"""
+""" + LOCAL_HOST + "\n" + ONE_PHASE
 
 
 def digest(path: Path) -> str:

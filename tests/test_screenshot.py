@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from localcfg import LOCAL_HOST
 from textual.command import CommandList, CommandPalette
 
 from cockpit.config import load_config
@@ -21,13 +22,7 @@ CONFIG = """\
 title = "shots"
 {extra}
 
-[hosts.local]
-transport = "local"
-
-[services.shell]
-on = ["all"]
-command = "true"
-"""
+""" + LOCAL_HOST
 
 
 def make_app(tmp_path: Path, extra: str = "") -> CockpitApp:
