@@ -8,7 +8,13 @@ from typing import Any
 from cockpit.config.hosts import name_problem
 from cockpit.config.services import read_selectors
 from cockpit.config.source import Reader, key_path, suggest
-from cockpit.engine import BUILTIN_KEYS, PLACEHOLDERS, RESERVED_KEYS, RUNBOOK_KEYS, unknown_placeholders
+from cockpit.engine import (
+    BUILTIN_KEYS,
+    PLACEHOLDERS,
+    RESERVED_KEYS,
+    RUNBOOK_KEYS,
+    unknown_placeholders,
+)
 from cockpit.spec import ActionSpec, HostSpec
 
 __all__ = ["ACTION_KEYS", "read_actions"]

@@ -6,7 +6,13 @@ and their history), ``actions`` (firing commands across hosts with output stream
 
 from __future__ import annotations
 
-from cockpit.engine.actions import BUILTIN_KEYS, RESERVED_KEYS, RUNBOOK_KEYS, ActionRun, HostRun
+from cockpit.engine.actions import (
+    BUILTIN_KEYS,
+    RESERVED_KEYS,
+    RUNBOOK_KEYS,
+    ActionRun,
+    HostRun,
+)
 from cockpit.engine.load import LoadTracker, load_snippet
 from cockpit.engine.placeholders import (
     PLACEHOLDERS,
@@ -22,8 +28,8 @@ from cockpit.engine.placeholders import (
 from cockpit.engine.scheduler import Engine
 
 __all__ = [
-    "BUILTIN_KEYS",
     "ActionRun",
+    "BUILTIN_KEYS",
     "Engine",
     "HostRun",
     "LoadTracker",
