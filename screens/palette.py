@@ -29,6 +29,8 @@ UNLISTED_ACTIONS = frozenset({"app.focus_next", "app.focus_previous", "screen.co
 GREYED = "dim"
 #: a query that is exactly a command's key puts it first (fuzzy scores of names stay well below this)
 KEY_SCORE = 1000.0
+#: a hit on a command's longer line counts for less than one on its name
+DESCRIPTION_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -181,8 +183,8 @@ class KeyCommands(Provider):
         for c, keys in self._commands():
             if any(typed == k or typed.lower() == f"key {k}".lower() for k in keys):
                 score = KEY_SCORE  # by its key: case matters (r and R are different keys)
-            else:
-                score = matcher.match(c.title)
+            else:  # the name first; the longer line too ("command" finds "Run cmd"), ranked below names
+                score = max(matcher.match(c.title), matcher.match(c.description) * DESCRIPTION_WEIGHT)
             if score <= 0:
                 continue
             name = Content(c.title)

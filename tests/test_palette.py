@@ -114,6 +114,9 @@ async def test_every_key_is_found_by_its_name_and_by_its_key(tmp_path: Path) -> 
             by_name = await search(app, c.title)
             assert any(n == c.title for _, n, _ in by_name), c
         assert ("Action: Restart reverse proxy", "t") in [(c.title, c.key) for c in keyed]
+        # the longer line counts too, below names: the old palette names still find their commands
+        assert "Run cmd" in [n for _, n, _ in await search(app, "Run a command")]
+        assert "Probe" in [n for _, n, _ in await search(app, "Probe now")]
 
 
 async def test_the_words_of_the_issue_find_their_commands_in_the_palette(tmp_path: Path) -> None:
