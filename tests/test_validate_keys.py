@@ -18,7 +18,8 @@ from localcfg import LOCAL_HOST
 from cockpit.engine import BUILTIN_KEYS, RESERVED_KEYS
 from screens.app import CockpitApp
 from screens.confirm import ConfirmScreen
-from screens.dashboard import WHERE, DashboardScreen
+from screens.dashboard import DashboardScreen
+from screens.dashboard_keys import WHERE
 from screens.widgets.fleet_table import FleetTable
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -115,7 +115,7 @@ async def _collect() -> dict[str, object]:
     from cockpit.config import load_config
     from cockpit.engine import Engine
     from screens.app import CockpitApp
-    from screens.dashboard import FIRING, PLAN_ACTIONS
+    from screens.dashboard_keys import FIRING, PLAN_ACTIONS
 
     with tempfile.TemporaryDirectory(prefix="cockpit-keys-") as tmp:
         path = Path(tmp) / "cockpit.toml"
