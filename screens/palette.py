@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 UNLISTED_ACTIONS = frozenset({"app.focus_next", "app.focus_previous", "screen.copy_text", "command_palette",
                               "app.command_palette"})
 GREYED = "dim"
+#: what the help and the palette call a screen's keys' place (the dashboard's panes have their own, WHERE)
+PLACES = {"HostDetailScreen": "host detail", "ConfirmScreen": "confirmation", "SortPicker": "sort picker"}
 #: a query that is exactly a command's key puts it first (fuzzy scores of names stay well below this)
 KEY_SCORE = 1000.0
 #: a hit on a command's longer line counts for less than one on its name
@@ -69,7 +71,10 @@ def _binding_commands(app: Any, node: DOMNode, where_default: str) -> Iterable[K
             on_app = action.startswith("app.") or node is app
             name_of = action.removeprefix("app.").split("(")[0]
             target: DOMNode = app if on_app else node
-            where = "everywhere" if on_app else getattr(node, "WHERE", {}).get(name_of, where_default)
+            # an app action bound on a screen (q, ? on the dashboard; Escape's pop_screen) is global only when
+            # the App binds that key too
+            global_key = node is app or (on_app and key in app._bindings.key_to_bindings)
+            where = "everywhere" if global_key else getattr(node, "WHERE", {}).get(name_of, where_default)
             if on_app:
                 reason, hidden = "", False
             else:
@@ -118,7 +123,8 @@ def key_commands(app: Any, screen: Screen[Any] | None = None, *, palette: bool =
     """Every command for ``screen`` (the dashboard by default): its keys, the fleet table's, the App's, and
     (``palette``) the runbook's palette-only ones. One entry per action: the first binding found names it."""
     screen = screen if screen is not None else app.dashboard
-    nodes: list[tuple[DOMNode, str]] = [(screen, "dashboard" if screen is app.dashboard else "host detail")]
+    place = "dashboard" if screen is app.dashboard else PLACES.get(type(screen).__name__, "this screen")
+    nodes: list[tuple[DOMNode, str]] = [(screen, place)]
     if screen is app.dashboard:
         nodes.append((screen.query_one("#fleet"), "fleet table"))
     nodes.append((app, "everywhere"))

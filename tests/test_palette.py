@@ -205,3 +205,15 @@ async def test_help_says_where_each_key_acts(tmp_path: Path) -> None:
             assert expected in where, expected
         keys = [k for k, _, _ in app.screen.rows]  # type: ignore[attr-defined]
         assert keys.count("q") == 1 and keys.count("?") == 1
+
+
+async def test_on_host_detail_the_palette_lists_its_keys_and_the_global_ones(tmp_path: Path) -> None:
+    from screens.host_detail import HostDetailScreen
+
+    async with cockpit(tmp_path) as (app, pilot):
+        app.action_host_detail("local")
+        await until(pilot, lambda: isinstance(app.screen, HostDetailScreen))
+        rows = {(c.key, c.name, c.where) for c in key_commands(app, app.screen)}
+        assert ("escape", "Back", "host detail") in rows and ("p", "Probe host", "host detail") in rows
+        assert ("q", "Quit", "everywhere") in rows
+        assert not any(c.name == "Skip step" for c in key_commands(app, app.screen))  # the dashboard's, not here
