@@ -288,9 +288,10 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
             saved = self.save_screenshot(filename, str(directory))
         except OSError as exc:
             self.notify(f"screenshot NOT saved: {directory} cannot be written ({exc.strerror or exc}); set "
-                        "[cockpit] screenshot_dir to a directory you can write", severity="error", timeout=10)
+                        "[cockpit] screenshot_dir to a directory you can write", severity="error", timeout=10,
+                        markup=False)
             return
-        self.notify(f"screenshot saved: {saved}", timeout=8)
+        self.notify(f"screenshot saved: {saved}", timeout=8, markup=False)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:  # type: ignore[type-arg]
         for command in super().get_system_commands(screen):

@@ -169,7 +169,7 @@ class KeyCommands(Provider):
 
         async def run() -> None:
             if c.reason:
-                app.notify(f"{c.title}: {c.reason}", severity="warning", timeout=6)
+                app.notify(f"{c.title}: {c.reason}", severity="warning", timeout=6, markup=False)
                 return
             if c.run is not None:
                 result = c.run()
@@ -181,7 +181,8 @@ class KeyCommands(Provider):
     async def discover(self) -> Hits:
         for c, keys in self._commands():
             if not c.hidden:
-                yield DiscoveryHit(_prompt(c, Content(c.title), keys), self._runner(c), text=c.title, help=_help(c))
+                yield DiscoveryHit(_prompt(c, Content(c.title), keys), self._runner(c),  # text-safe: Content, literal
+                                   text=c.title, help=_help(c))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
@@ -198,7 +199,8 @@ class KeyCommands(Provider):
             if found:
                 for i in offsets:
                     name = name.stylize(matcher.match_style, i, i + 1)
-            yield Hit(score, _prompt(c, name, keys), self._runner(c), text=c.title, help=_help(c))
+            yield Hit(score, _prompt(c, name, keys), self._runner(c), text=c.title,  # text-safe: Content, literal
+                      help=_help(c))
 
 
 def help_rows(app: Any) -> list[tuple[str, str, str]]:

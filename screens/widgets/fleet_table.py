@@ -137,7 +137,7 @@ class FleetTable(LazyTable):
             if key is not None:
                 self.sort_by(key)
                 label = SORT_KEYS[key][0]
-                self.notify(f"fleet sorted by {label}, {self.sort_words()}", timeout=3)
+                self.notify(f"fleet sorted by {label}, {self.sort_words()}", timeout=3, markup=False)
 
         self.app.push_screen(SortPicker(self.sort_key, self.sort_reverse), chosen)
 
