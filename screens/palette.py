@@ -115,13 +115,13 @@ def _runbook_commands(app: Any) -> Iterable[KeyCommand]:
     if spec.rollbacks or spec.phases:
         yield KeyCommand(name="Close cutover as rolled back", key="", where="everywhere",
                          description="end the cutover as rolled back, with a reason (journaled)",
-                         reason=dash.firing_reason(), 
-                         run=app.action_close_rolled_back)
+                         reason=dash.firing_reason(), run=app.action_close_rolled_back)
 
 
 def key_commands(app: Any, screen: Screen[Any] | None = None, *, palette: bool = True) -> list[KeyCommand]:
     """Every command for ``screen`` (the dashboard by default): its keys, the fleet table's, the App's, and
-    (``palette``) the runbook's palette-only ones. One entry per action: the first binding found names it."""
+    (``palette``) the runbook's palette-only ones. A key bound on the screen and on the App is listed once, as
+    the screen's; the palette then folds the keys of one command into one row (``q / ctrl+q``)."""
     screen = screen if screen is not None else app.dashboard
     place = "dashboard" if screen is app.dashboard else PLACES.get(type(screen).__name__, "this screen")
     nodes: list[tuple[DOMNode, str]] = [(screen, place)]
