@@ -15,6 +15,7 @@ boundary, with a message an operator can act on::
     ├── DetachError              a detached job could not be started or controlled
     ├── PlaceholderError         a placeholder's value is not safe in a shell command (typed commands)
     ├── MetricsError             a metrics source (Prometheus) failed or refused a query; names the query
+    ├── FilterError              a fleet filter term does not parse (the term, what is allowed)
     └── TransportError           host + short reason code shown in the UI
         ├── ConnectFailed        refused, timeout, dns, unreachable
         ├── AuthFailed           never retried automatically (fail2ban)
@@ -124,6 +125,10 @@ class MetricsError(CockpitError):
     def __init__(self, message: str, query: str = "", hint: str | None = None) -> None:
         super().__init__(message, hint)
         self.query = query
+
+
+class FilterError(CockpitError):
+    """A term of the fleet filter (``/``) does not parse; the message names the term and what is allowed."""
 
 
 class TransportError(CockpitError):

@@ -468,7 +468,11 @@ class Session:
                     current = j.lease()
                     if current is not None:
                         stale = " (STALE: take over with T)" if current.stale(now, self.ttl) else ""
+                        if stale and self.read_only:  # T is disabled here: say what it means, not what to press
+                            stale = " (STALE: it stopped heartbeating)"
                         self.runbook.set_observer(True, current.describe(now) + stale)
+                    elif self.read_only:  # the driver left: nobody drives, and the banner says so
+                        self.runbook.set_observer(True, "")
             except JournalUnavailable as exc:  # the database is away: refuse actions, keep monitoring, keep trying
                 self.runbook.banner = f"{OUTAGE} {exc.message}"
                 continue

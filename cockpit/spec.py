@@ -342,6 +342,8 @@ class CockpitSettings:
     #: every local file the cockpit writes besides the journal (crash logs; later output spools): never
     #: "beside the journal", which may one day be a database URL
     state_dir: Path | None = None
+    #: where the palette's Screenshot writes its SVGs; None: the state directory
+    screenshot_dir: Path | None = None
     history: int = 120  # load samples kept per host for sparklines
     phases: tuple[str, ...] = ()  # phase titles shown in the UI until the runbook lands
 

@@ -16,6 +16,7 @@ import asyncio
 import gc
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -36,13 +37,16 @@ from screens.help import HelpScreen
 from screens.host_detail import HostDetailScreen
 from screens.messages import ActionChanged, OutputPending, PlanChanged, SnapshotReady
 from screens.output_inbox import OutputInbox
+from screens.palette import KeyCommands, help_rows
 from screens.reason import ReasonPrompt
 from screens.runbook_actions import RunbookActions
 from screens.safety import Contained, Safety
 
 ALARMING = frozenset({"down", "unreachable", "auth-failed", "host-key-CHANGED", "host-key-unknown"})
-#: Textual's own bindings that mean nothing to an operator (the palette gets its own row)
-UNLISTED_ACTIONS = frozenset({"app.focus_next", "app.focus_previous", "screen.copy_text", "command_palette"})
+#: Textual's palette commands the cockpit replaces: its "Keys" (a panel; ours is the generated help, listed
+#: once, with its key), its "Screenshot" (to ~/Downloads, and only "Failed to save screenshot" when that is
+#: missing) and its "Quit" (at once: ours is q's, which asks first while actions run)
+REPLACED_COMMANDS = frozenset({"Keys", "Screenshot", "Quit"})
 #: Python's cyclic GC while the cockpit runs: a young generation of 50,000 objects instead of 700. With
 #: the default, a full collection ran every ~7 rounds at 500 hosts and took 150-350 ms (every object
 #: of the snapshots is scanned), right in a frame. Snapshots are frozen dataclasses without cycles
@@ -66,7 +70,11 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
         Binding("q", "request_quit", "Quit"),
         Binding("ctrl+q", "request_quit", "Quit", priority=True, show=False),
         Binding("question_mark", "help", "Keys", key_display="?"),
+        # ours, so Textual adds no ctrl+p of its own; `:` as k9s users expect (typed text in a box stays text)
+        Binding("ctrl+p", "command_palette", "Palette", priority=True, show=False),
+        Binding("colon", "command_palette", "Palette", show=False, key_display=":"),
     ]
+    COMMANDS = App.COMMANDS | {KeyCommands}
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:
@@ -276,53 +284,40 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
     # -- discoverability -------------------------------------------------------------------
 
     def binding_rows(self) -> list[tuple[str, str, str]]:
-        """(key, what it does, where) for every binding: the help screen and docs are built from this."""
-        rows: list[tuple[str, str, str]] = []
-        seen: set[tuple[str, str]] = set()
-        titles = {f"run_configured('{a.name}')": render.clean(a.title) for a in self.engine.config.actions}
-        for where, node in (("dashboard", self.dashboard), ("everywhere", self)):
-            for key, bindings in node._bindings.key_to_bindings.items():
-                for b in bindings:
-                    if b.system or b.action in UNLISTED_ACTIONS:
-                        continue
-                    name = b.action.split("(")[0]
-                    if node is self.dashboard and name in ("cancel", "cancel_all", "other_columns"):
-                        pass  # shown only while an action runs / below 100 columns, but always worth knowing
-                    elif node is self.dashboard and self.dashboard.check_action(name, ()) is False:
-                        continue  # e.g. runbook keys without a runbook
-                    label = b.key_display or key
-                    desc = titles.get(b.action) or b.tooltip or b.description or b.action  # tooltips are escaped
-                    if (label, desc) in seen:
-                        continue
-                    seen.add((label, desc))
-                    rows.append((label, desc, where))
-        extra = [("ctrl+p", "Command palette: every action by name", "everywhere"),
-                 ("enter", "Host detail (on a host row); Escape goes back", "dashboard")]
+        """(key, what it does, where) for every key: the help screen and docs/keybindings.md are built from this,
+        the palette from the same list (:func:`screens.palette.key_commands`)."""
+        extra = [(":", "Command palette: every action by name or by key (also ctrl+p)", "everywhere"),
+                 ("enter", "Host detail (on a host row); Escape goes back", "fleet table (the host under the cursor)")]
         if self.engine.config.runbook.phases:
             extra.append(("enter", "Run the step under the cursor in the plan (confirmed first)", "plan"))
         keys = {(k, w) for k, _, w in extra}
-        return [r for r in rows if (r[0], r[2]) not in keys] + extra
+        return [r for r in help_rows(self) if (r[0], r[2]) not in keys] + extra
+
+    # -- screenshots ------------------------------------------------------------------------
+
+    def screenshot_dir(self) -> Path:
+        """``[cockpit] screenshot_dir``, else the state directory: never ~/Downloads, which a server lacks."""
+        return self.engine.config.cockpit.screenshot_dir or self.state_dir()
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """An SVG of the screen; the path it went to, or why it could not be written, is said on screen."""
+        directory = Path(path) if path else self.screenshot_dir()
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            saved = self.save_screenshot(filename, str(directory))
+        except OSError as exc:
+            self.notify(f"screenshot NOT saved: {directory} cannot be written ({exc.strerror or exc}); set "
+                        "[cockpit] screenshot_dir to a directory you can write", severity="error", timeout=10,
+                        markup=False)
+            return
+        self.notify(f"screenshot saved: {saved}", timeout=8, markup=False)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:  # type: ignore[type-arg]
-        yield from super().get_system_commands(screen)
-        yield SystemCommand("Probe now", "Run every check on the selected hosts (or all) now", self.action_probe_hosts)
-        yield SystemCommand("Run a command", "An ad-hoc command on hosts you choose (confirmed first)",
-                            lambda: self.action_adhoc_prompt(""))
-        yield SystemCommand("Keys", "Every key binding", self.action_help)
-        yield SystemCommand("Accept plan change", "Review the edited config's plan diff and accept it (journaled)",
-                            self.action_accept_plan)
-        yield SystemCommand("Load the driver's plan", "Observer: replace this cockpit's plan with the one the driver "
-                            "runs (from the journal), in place", self.action_load_driver_plan)
-        for rb in self.engine.config.runbook.rollbacks:
-            yield SystemCommand(render.literal(f"Rollback: {rb.title}"),
-                                render.literal(f"[rollback.{rb.name}] within a {rb.budget:g}s budget (confirmed first)"),
-                                lambda name=rb.name: self.action_quick_rollback(name))  # type: ignore[misc]
-        if self.engine.config.runbook.rollbacks or self.engine.config.runbook.phases:
-            yield SystemCommand("Close cutover as rolled back", "End the cutover as rolled back, with a reason",
-                                self.action_close_rolled_back)
-        for a in self.engine.config.actions:
-            yield SystemCommand(render.literal(f"Action: {a.title}"), render.literal(f"key {a.key}: {a.run[:60]}"),
-                                lambda name=a.name: self.action_run_configured(  # type: ignore[misc]
-                                    name, self.dashboard._targets()))
+        for command in super().get_system_commands(screen):
+            if command.title not in REPLACED_COMMANDS:
+                yield command
+        yield SystemCommand("Screenshot", render.literal("Save an SVG of the screen into [cockpit] screenshot_dir "
+                                                         "(default: the state directory); the path is shown"),
+                            lambda: self.set_timer(0.1, self.action_screenshot))
         for h in self.engine.config.hosts:
             yield SystemCommand(render.literal(f"Host: {h.name}"), "Open the host's detail", lambda n=h.name: self.action_host_detail(n))  # type: ignore[misc]

@@ -115,8 +115,11 @@ def _notices(lines: Iterable[str]) -> list[tuple[str, str, bool]]:
     return out
 
 
-def plan_banners(view: PlanView) -> list[Banner]:
-    """Every banner a plan view asks for, unranked (``rank_banners`` orders and folds them)."""
+def plan_banners(view: PlanView, read_only: bool = False) -> list[Banner]:
+    """Every banner a plan view asks for, unranked (``rank_banners`` orders and folds them).
+
+    ``read_only``: this cockpit was started with --read-only; it never drives, so it is not told to take over.
+    """
     out: list[Banner] = []
     rb = view.rollback
     if rb is not None:  # never "plan complete" after a rollback: the state leads the banner
@@ -154,7 +157,10 @@ def plan_banners(view: PlanView) -> list[Banner]:
                           if accept else ""))
     if view.removed:
         out.append(Banner(Rank.JOURNAL, "REMOVED AFTER RUNNING", "; ".join(view.removed)))
-    if view.observer:
+    if read_only:  # header says READ-ONLY too; who drives is still worth knowing, and true only when someone does
+        driving = f"{view.driver} drives the runbook" if view.driver else "no cockpit drives the runbook now"
+        out.append(Banner(Rank.OBSERVER, "READ-ONLY", f"{driving}; this cockpit runs nothing and records nothing"))
+    elif view.observer:
         out.append(Banner(Rank.OBSERVER, "OBSERVER", f"{view.driver or 'another cockpit'} drives the runbook; "
                           "this cockpit runs nothing", "T takes over only a stale lease."))
     return out

@@ -18,9 +18,11 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
 from cockpit.engine import ActionRun
+from cockpit.errors import FilterError
 from cockpit.model import FleetSnapshot
 from cockpit.runbook import PlanView
 from screens import banners, layout, render
+from screens.dashboard_keys import FIRING, KeyAvailability
 from screens.safety import Contained
 from screens.widgets.event_log import EventLog
 from screens.widgets.fleet_table import FleetTable
@@ -33,23 +35,15 @@ from screens.widgets.services_grid import ServicesGrid
 
 WIDE = layout.WIDE
 
-#: actions that fire something; disabled in --read-only
-FIRING = frozenset({"probe", "adhoc", "run_configured", "cancel", "cancel_all", "retry", "run_step", "skip_step",
-                    "override_phase", "tick_step", "fail_step", "rollback", "quick_rollback", "baseline", "take_over",
-                    "continue_step", "accept_plan"})
-#: runbook keys (they need a runbook)
-PLAN_ACTIONS = frozenset({"run_step", "skip_step", "override_phase", "tick_step", "fail_step", "rollback",
-                          "quick_rollback", "baseline", "take_over", "continue_step", "accept_plan"})
-
-
-class DashboardScreen(Contained, Screen[None]):
+class DashboardScreen(KeyAvailability, Contained, Screen[None]):
     CSS_PATH = "dashboard.tcss"
 
     BINDINGS = [
         Binding("q", "app.request_quit", "Quit"),  # first, so the footer never pushes them off at 80 columns
         Binding("question_mark", "app.help", "Keys", key_display="?"),
-        Binding("p", "probe", "Probe"),
-        Binding("exclamation_mark", "adhoc", "Run cmd", key_display="!"),
+        Binding("p", "probe", "Probe", tooltip="Probe now: every check on the selected hosts (or all) at once"),
+        Binding("exclamation_mark", "adhoc", "Run cmd", key_display="!",
+                tooltip="Run a command: an ad-hoc command on hosts you choose (confirmed first)"),
         Binding("space", "toggle_select", "Select", show=False),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("m", "other_columns", "More cols",
@@ -67,8 +61,10 @@ class DashboardScreen(Contained, Screen[None]):
         Binding("U", "rollback", "Roll back step/phase", show=False),
         Binding("T", "take_over", "Take over stale lease", show=False),
         Binding("C", "continue_step", "Continue rolling step", show=False),
-        Binding("A", "accept_plan", "Review and accept the edited plan", show=False),
-        Binding("L", "load_driver_plan", "Observer: load the driver's newer plan", show=False),
+        Binding("A", "accept_plan", "Accept plan change", show=False,
+                tooltip="Review the edited config's plan diff and accept it with a reason (journaled)"),
+        Binding("L", "load_driver_plan", "Load the driver's plan", show=False,
+                tooltip="Observer: load the driver's newer plan (from the journal) in place of this cockpit's"),
         Binding("1", "tab('tab-fleet')", "Fleet", show=False),
         Binding("2", "tab('tab-services')", "Services", show=False),
         Binding("3", "tab('tab-plan')", "Plan", show=False),
@@ -111,7 +107,8 @@ class DashboardScreen(Contained, Screen[None]):
                 yield PlanDetail(id="plan-detail-tab", classes="-empty")
             with TabPane("Output", id="tab-output"):
                 yield OutputPane(id="output")
-        yield Input(placeholder="filter: name, tag or status (Enter keeps, Escape clears)", id="filter")
+        yield Input(placeholder="filter: status:down tag:eu svc:redis, a regex, ! inverts (Enter keeps, Escape clears)",
+                    id="filter")
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -198,7 +195,7 @@ class DashboardScreen(Contained, Screen[None]):
         for pid in ("#phases-main", "#phases-tab"):
             self.query_one(pid, PhasePanel).apply(view)
         self._show_detail()
-        self.show_banners(banners.plan_banners(view))
+        self.show_banners(banners.plan_banners(view, self.read_only))
         self.refresh_bindings()  # observer or driver: the firing keys grey out or come back
 
     def set_feed_banner(self, banner: banners.Banner | None) -> None:
@@ -225,21 +222,6 @@ class DashboardScreen(Contained, Screen[None]):
         self.query_one("#tabs", TabbedContent).active = "tab-output"
 
     # -- keys ---------------------------------------------------------------------------
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("cancel", "cancel_all") and not self.app.engine.actions.running():  # type: ignore[attr-defined]
-            return False  # shown only while something runs
-        if action == "other_columns" and not self.has_class("-compact"):
-            return False  # every column is on screen
-        if action in PLAN_ACTIONS and not self.has_runbook:
-            return False
-        if action == "quick_rollback" and not self.app.engine.config.runbook.rollback:  # type: ignore[attr-defined]
-            return False
-        if self.read_only and action in FIRING:
-            return None  # greyed out in the footer; on_key explains
-        if self.plan is not None and self.plan.observer and action in FIRING - {"take_over"}:
-            return None  # an observer (or a driver demoted on losing the lease) fires nothing; T takes over
-        return True
 
     def on_key(self, event: Key) -> None:
         if not self.read_only:
@@ -282,8 +264,15 @@ class DashboardScreen(Contained, Screen[None]):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        if self.snapshot is not None:
+        box = self.query_one("#filter", Input)
+        try:
             self.query_one("#fleet", FleetTable).refilter(event.value.strip(), self.snapshot)
+        except FilterError as exc:  # the rows keep the last filter that parsed; the box says why
+            box.border_subtitle = render.literal(f"{exc.message}: {exc.hint}")
+            box.add_class("-invalid")
+            return
+        box.border_subtitle = ""
+        box.remove_class("-invalid")
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self, event: Input.Submitted) -> None:

@@ -40,7 +40,8 @@ class HelpScreen(Contained, ModalScreen[None]):
                 "  (READ-ONLY: action keys are disabled)" if self.read_only else "", style="yellow"))
             with VerticalScroll():
                 yield Static(table)  # text-safe: a rich Table of Text cells
-            yield Label(Text("Escape closes · ctrl+p opens the command palette", style="dim"))
+            yield Label(Text("Escape closes · : or ctrl+p opens the command palette (every action, by name or key)",
+                             style="dim"))
 
     def action_close(self) -> None:
         self.dismiss(None)

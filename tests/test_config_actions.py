@@ -50,7 +50,7 @@ timeout = "0"
 
 
 @pytest.mark.parametrize("body, message", [
-    ('key = "p"\non = ["csb1"]\nrun = "true"', "key 'p' is taken by a built-in binding"),
+    ('key = "p"\non = ["csb1"]\nrun = "true"', "key 'p' is taken by the built-in key 'Probe'"),
     ('key = "t"\non = ["csb1"]\nrun = "echo {hots}"', "unknown placeholder {hots}"),
     ('key = "t"\non = ["csb1"]', "an action needs a command to run"),
     ('key = "t"\non = ["nope"]\nrun = "true"', "no host named 'nope'"),
@@ -66,7 +66,7 @@ def test_bad_actions(tmp_path: Path, body: str, message: str) -> None:
 
 
 def test_duplicate_action_key(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="already bound to action 'a'"):
+    with pytest.raises(ConfigError, match=r"key 't' is claimed twice: by \[actions.a\]"):
         load(tmp_path, '[actions.a]\nkey="t"\non=["csb1"]\nrun="true"\n[actions.b]\nkey="t"\non=["csb1"]\nrun="true"\n')
 
 

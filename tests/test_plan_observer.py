@@ -13,6 +13,7 @@ from test_ui_pilot import until
 from cockpit.config import load_config
 from cockpit.errors import CockpitError
 from cockpit.session import Session
+from screens.palette import key_commands
 from screens.app import CockpitApp
 from screens.widgets.phase_panel import PhasePanel
 
@@ -60,7 +61,7 @@ async def test_an_observer_loads_the_drivers_newer_plan_in_place(fleet, tmp_path
             panel = app.dashboard.query_one("#phases-main", PhasePanel)
             assert "step:p.after" not in [k for k, _ in panel._rows]
 
-            palette = [c.title for c in app.get_system_commands(app.screen)]
+            palette = [c.title for c in key_commands(app)]
             assert "Load the driver's plan" in palette  # the same action, by name
             await pilot.press("L")
             await until(pilot, lambda: observer.plan.fingerprint == driver.plan.fingerprint, timeout=30)

@@ -18,6 +18,7 @@ from screens.app import CockpitApp
 from screens.confirm import ConfirmScreen
 from screens.help import HelpScreen
 from screens.host_detail import HostDetailScreen
+from screens.palette import key_commands
 from screens.widgets.event_log import EventLog
 from screens.widgets.fleet_table import FleetTable
 from screens.widgets.output_pane import OutputPane
@@ -266,7 +267,8 @@ async def test_help_lists_every_binding(fleet, tmp_path) -> None:  # type: ignor
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
         rows = {(k, d) for k, d, _ in app.screen.rows}
-        for expected in (("p", "Probe"), ("!", "Run cmd"), ("/", "Filter"), ("h", "Say hello"), ("t", "Restart agent"),
+        for expected in (("p", "Probe now: every check on the selected hosts (or all) at once"),
+                         ("!", "Run a command: an ad-hoc command on hosts you choose (confirmed first)"), ("/", "Filter"), ("h", "Say hello"), ("t", "Restart agent"),
                          ("q", "Quit"), ("x", "Cancel host")):
             assert expected in rows, expected
         await pilot.press("escape")
@@ -313,9 +315,9 @@ async def test_resize_moves_the_grid_between_main_view_and_tab(fleet, tmp_path) 
 async def test_command_palette_lists_every_action(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
     app = make_app(fleet, tmp_path)
     async with app.run_test(size=(100, 30)):
-        titles = [c.title for c in app.get_system_commands(app.dashboard)]
-    for expected in ("Probe now", "Run a command", "Keys", "Action: Say hello", "Action: Restart agent",
-                     "Action: Slow job", "Host: h1", "Quit"):
+        titles = [c.title for c in app.get_system_commands(app.dashboard)] + [c.title for c in key_commands(app)]
+    for expected in ("Probe", "Run cmd", "Keys", "Action: Say hello", "Action: Restart agent",
+                     "Action: Slow job", "Host: h1", "Quit", "Screenshot"):
         assert expected in titles, expected
 
 

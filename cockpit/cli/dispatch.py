@@ -7,6 +7,7 @@ usage error (a clear message, never a traceback), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import signal
 import sys
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from cockpit.cli.verdicts import FORMATS
 from cockpit.errors import CockpitError, ConfigError, UsageError
 from cockpit.sanitize import strip_control
 
+DISTRIBUTION = "cutover-cockpit"  # pyproject.toml's [project] name
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse exits 2 itself; keep its message, drop the noise
@@ -29,6 +32,8 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="cockpit", description="Cutover Cockpit: watch and run a service migration across a fleet.")
     p.add_argument("-c", "--config", help="config file (default: $COCKPIT_CONFIG, then ./cockpit.toml)")
+    p.add_argument("--version", action="version", version=f"cockpit {package_version()}",
+                   help="print the installed version and exit")
     sub = p.add_subparsers(dest="cmd", parser_class=_Parser)
 
     v = sub.add_parser("validate", help="check a config file and summarise it")
@@ -82,6 +87,14 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--snapshot", action="store_true", help="just a snapshot of this machine (the old demo)")
     d.add_argument("--format", choices=["json", "markdown"], default="markdown")
     return p
+
+
+def package_version() -> str:
+    """The version from the installed package's metadata: one number, kept in pyproject.toml only."""
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "(unknown: the cutover-cockpit package is not installed; pip install -e . gives it a version)"
 
 
 def _ui_args(p: argparse.ArgumentParser, top: bool = False) -> None:

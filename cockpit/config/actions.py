@@ -7,14 +7,32 @@ from typing import Any
 
 from cockpit.config.hosts import name_problem
 from cockpit.config.services import read_selectors
-from cockpit.config.source import Reader, suggest
-from cockpit.engine import PLACEHOLDERS, RESERVED_KEYS, unknown_placeholders
+from cockpit.config.source import Reader, key_path, suggest
+from cockpit.engine import (
+    BUILTIN_KEYS,
+    PLACEHOLDERS,
+    RESERVED_KEYS,
+    RUNBOOK_KEYS,
+    unknown_placeholders,
+)
 from cockpit.spec import ActionSpec, HostSpec
 
 __all__ = ["ACTION_KEYS", "read_actions"]
 
 ACTION_KEYS = ("key", "title", "on", "run", "confirm", "timeout", "env")
+#: keys as typed in a config -> the name the binding uses
+ALIASES = {"/": "slash", "?": "question_mark", "!": "exclamation_mark", ":": "colon"}
 _KEY = re.compile(r"^(?:(?:ctrl|shift|alt)\+)*(?:[a-zA-Z0-9]|f[1-9][0-9]?)$")
+
+
+def builtin_claim(key: str) -> str:
+    """What a built-in key is, for the error that refuses it to an action: its binding's name and where it acts."""
+    named = BUILTIN_KEYS.get(key) or BUILTIN_KEYS.get(ALIASES.get(key, ""))
+    if named is None:
+        return f"key {key!r} moves the cursor or the focus: it is taken"
+    name, where = named
+    kind = "runbook key" if key in RUNBOOK_KEYS else "key"
+    return f"key {key!r} is taken by the built-in {kind} {name!r} (where it acts: {where})"
 
 
 def read_actions(r: Reader, raw: Any, hosts: list[HostSpec]) -> list[ActionSpec]:
@@ -34,10 +52,13 @@ def read_actions(r: Reader, raw: Any, hosts: list[HostSpec]) -> list[ActionSpec]
             r.issue((*p, "key"), f"{key!r} is not a key the cockpit can bind",
                     "use one letter or digit, f1..f12, or a modifier form like ctrl+t")
         elif key in RESERVED_KEYS:
-            r.issue((*p, "key"), f"key {key!r} is taken by a built-in binding",
-                    f"choose another key; built-in keys: {', '.join(sorted(k for k in RESERVED_KEYS if len(k) == 1))}")
+            r.issue((*p, "key"), builtin_claim(key), "choose another key; built-in keys: "
+                    + ", ".join(sorted(k for k in RESERVED_KEYS if len(k) == 1 and k.isalnum())))
         elif key in keys:
-            r.issue((*p, "key"), f"key {key!r} is already bound to action {keys[key]!r}", "give each action its own key")
+            first = ("actions", keys[key])
+            r.issue((*p, "key"), f"key {key!r} is claimed twice: by [{key_path(first)}] "
+                    f"(line {r.locator.line((*first, 'key'))}) and by [{key_path(p)}] (line {r.locator.line((*p, 'key'))})",
+                    "give each action its own key")
         else:
             keys[key] = name
         run = r.string((*p, "run"), t.get("run"), example='"systemctl restart nginx"') if "run" in t else ""

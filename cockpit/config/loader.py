@@ -41,7 +41,7 @@ ENV_VAR = "COCKPIT_CONFIG"
 
 TOP_KEYS = ("cockpit", "journal", "ssh", "inventory", "hosts", "services", "actions", "runbook", "phases", "rollback",
             "notify", "alertmanager", "grafana", "metrics")
-COCKPIT_KEYS = ("title", "interval", "journal", "state_dir", "history", "phases")  # journal: deprecated, see [journal]
+COCKPIT_KEYS = ("title", "interval", "journal", "state_dir", "screenshot_dir", "history", "phases")  # journal: deprecated, see [journal]
 JOURNAL_KEYS = ("path", "lease_ttl")
 MIN_LEASE_TTL = 1.0  # the heartbeat runs every lease_ttl / 3: below a second it would be all heartbeats
 SSH_KEYS = ("config", "known_hosts", "host_keys", "connect_timeout", "command_timeout",
@@ -58,10 +58,12 @@ def _cockpit(r: Reader, raw: Any, config_path: Path) -> CockpitSettings:
     d = CockpitSettings()
     state_text = r.string((*p, "state_dir"), t["state_dir"], example='"cutover.state"') if "state_dir" in t else ""
     state_dir = resolve_path(config_path.parent, state_text or f"{config_path.stem}.state")
+    shots = r.string((*p, "screenshot_dir"), t["screenshot_dir"], example='"screenshots"') if "screenshot_dir" in t else ""
     return CockpitSettings(
         title=r.title((*p, "title"), t["title"], d.title) if "title" in t else d.title,
         interval=r.duration((*p, "interval"), t["interval"], d.interval) if "interval" in t else d.interval,
         state_dir=state_dir,
+        screenshot_dir=resolve_path(config_path.parent, shots) if shots else None,
         history=r.integer((*p, "history"), t["history"], 1, 100_000, d.history) if "history" in t else d.history,
         phases=tuple(" ".join(strip_control(x).split())
                      for x in r.strings((*p, "phases"), t["phases"], example='["Decommission v1", "Canary 10%"]'))

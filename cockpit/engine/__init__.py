@@ -6,7 +6,13 @@ and their history), ``actions`` (firing commands across hosts with output stream
 
 from __future__ import annotations
 
-from cockpit.engine.actions import RESERVED_KEYS, ActionRun, HostRun
+from cockpit.engine.actions import (
+    BUILTIN_KEYS,
+    RESERVED_KEYS,
+    RUNBOOK_KEYS,
+    ActionRun,
+    HostRun,
+)
 from cockpit.engine.load import LoadTracker, load_snippet
 from cockpit.engine.placeholders import (
     PLACEHOLDERS,
@@ -23,11 +29,13 @@ from cockpit.engine.scheduler import Engine
 
 __all__ = [
     "ActionRun",
+    "BUILTIN_KEYS",
     "Engine",
     "HostRun",
     "LoadTracker",
     "PLACEHOLDERS",
     "RESERVED_KEYS",
+    "RUNBOOK_KEYS",
     "SECRET_VARS",
     "load_snippet",
     "placeholder_env",

@@ -33,12 +33,36 @@ from cockpit.transports import CommandResult, OutputCallback, TailBuffer
 RunState = Literal["pending", "running", "ok", "failed", "timeout", "cancelled", "error"]
 FINAL_STATES = frozenset({"ok", "failed", "timeout", "cancelled", "error"})
 
-#: keys the cockpit binds itself; a configured action may not take them
+#: every key the cockpit binds itself: key -> (the binding's name, where it acts). A configured action may not
+#: take one; ``cockpit validate`` names the binding. The screens' real bindings are checked against this table
+#: (tests/test_validate_keys.py): the engine never imports the screens, so it keeps its own copy.
+BUILTIN_KEYS: dict[str, tuple[str, str]] = {
+    "q": ("Quit", "everywhere"), "ctrl+q": ("Quit", "everywhere"), "question_mark": ("Keys", "everywhere"),
+    "colon": ("Palette", "everywhere"), "ctrl+p": ("Palette", "everywhere"),
+    "p": ("Probe", "dashboard"), "exclamation_mark": ("Run cmd", "dashboard"),
+    "space": ("Select", "fleet table (the host under the cursor)"), "slash": ("Filter", "fleet table"),
+    "m": ("More cols", "fleet table, below 100 columns"), "enter": ("Detail", "fleet table (the host under the cursor)"),
+    "o": ("Sort", "fleet table"),
+    "x": ("Cancel host", "output pane (the host of its tab)"), "X": ("Cancel all", "output pane (the action shown)"),
+    "r": ("Retry host", "fleet table (the host under the cursor)"),
+    "b": ("Baseline", "dashboard"), "R": ("Rollback", "dashboard"),
+    "S": ("Skip step", "plan (the selected step)"), "O": ("Override phase", "plan (the selected phase)"),
+    "K": ("Tick manual step done", "plan (the selected step)"),
+    "F": ("Mark manual step failed", "plan (the selected step)"),
+    "U": ("Roll back step/phase", "plan (the selected step or phase)"), "T": ("Take over stale lease", "dashboard"),
+    "C": ("Continue rolling step", "plan (the paused rolling step)"), "A": ("Accept plan change", "dashboard"),
+    "L": ("Load the driver's plan", "dashboard"),
+    "1": ("Fleet", "dashboard"), "2": ("Services", "dashboard"), "3": ("Plan", "dashboard"),
+    "4": ("Output", "dashboard"), "y": ("Yes, run it", "confirmation"), "n": ("No", "confirmation"),
+    "escape": ("Cancel", "confirmation and prompts"),
+}
+#: runbook keys (they act on the plan): validate calls them so
+RUNBOOK_KEYS = frozenset({"b", "R", "S", "O", "K", "F", "U", "T", "C", "A", "L"})
+#: keys a configured action may not take: the built-in ones (also as typed: "/", "?", "!", ":"), and the keys
+#: that move the cursor and the focus
 RESERVED_KEYS = frozenset({
-    "q", "p", "space", "slash", "/", "question_mark", "?", "exclamation_mark", "!", "enter", "escape",
-    "tab", "shift+tab", "up", "down", "left", "right", "pageup", "pagedown", "home", "end",
-    "x", "X", "r", "b", "R", "S", "O", "K", "F", "U", "T", "C", "A", "L", "y", "n", "1", "2", "3", "4", "m",
-    "ctrl+c", "ctrl+p", "ctrl+q",
+    *BUILTIN_KEYS, "/", "?", "!", ":", "tab", "shift+tab", "up", "down", "left", "right", "pageup", "pagedown",
+    "home", "end", "ctrl+c",
 })
 
 OUTPUT_LIMIT = 256 * 1024  # characters of output kept per host per action (the tail)

@@ -77,6 +77,10 @@ class RunbookState:
         """Write to the journal; a failure refuses the operation (actions need their record first)."""
         if self.journal is None:
             return None
+        if getattr(self.journal, "readonly", False):  # --read-only: never even tried (SQLite would refuse it,
+            # and its refusal once showed as JOURNAL NOT WRITABLE on a healthy journal)
+            raise RunbookError(f"this cockpit is read-only: it records nothing ({method})",
+                               "run it from a cockpit started without --read-only")
         try:
             return getattr(self.journal, method)(*args, **kw)
         except LeaseLost as exc:  # the session has demoted itself already (banner, observer)
@@ -275,7 +279,7 @@ class RunbookState:
         current = next((p.id for p in phases if p.state not in DONE_PHASE), None)
         banner = self.banner
         j = self.journal
-        if j is not None and not getattr(j, "writable", True) and not banner:
+        if j is not None and not getattr(j, "writable", True) and not getattr(j, "readonly", False) and not banner:
             banner = f"JOURNAL NOT WRITABLE: {getattr(j, 'last_error', '')} Actions are refused; monitoring goes on."
         return PlanView(phases=phases, current=current, regressions=tuple(r.line() for r in self.regressions()),
                         rollbacks=tuple(self._rollbacks), budget=self.spec.rollback_budget, driver=self.driver,

@@ -2,7 +2,8 @@
 
 Only rows on screen cost anything on a round; the others are rebuilt when they are about to be
 drawn (:class:`screens.widgets.lazy_table.LazyTable`). Which columns show and how wide they are
-comes from :mod:`screens.layout` (the terminal's width and the fleet's names).
+comes from :mod:`screens.layout` (the terminal's width and the fleet's names). Which rows, and in what
+order, from :mod:`cockpit.fleetquery` (the ``/`` filter language and the sort keys).
 """
 
 from __future__ import annotations
@@ -10,12 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.events import Resize
 
+from cockpit.fleetquery import SORT_KEYS, FleetFilter, parse_filter, sort_hosts
 from cockpit.model import FleetSnapshot, HostState
 from screens import layout, render
 from screens.widgets.lazy_table import LazyTable
 
+#: the column that shows each sort key (its label gets the arrow)
+SORT_COLUMN = {"name": "host", "status": "svc", "cpu": "cpu", "mem": "mem", "load": "load"}
 #: a host's figures are stale when it no longer answers; their age then ticks (once a second, on screen)
 FRESH_REACH = frozenset({"ok", "connecting"})
 
@@ -56,29 +61,23 @@ def host_cells(h: HostState, selected: bool, spark: int = 5, host_width: int = l
     }
 
 
-def matches(h: HostState, text: str) -> bool:
-    """The `/` filter: a name, a tag, a status word or a reach code (substring, any case)."""
-    if not text:
-        return True
-    t = text.lower()
-    words = [h.name, h.reach, *h.tags, *(r.status for r in h.results), *(f"tag:{x}" for x in h.tags)]
-    if h.worst:
-        words.append(h.worst)
-    return any(t in w.lower() for w in words)
-
-
 class FleetTable(LazyTable):
     """Rows keyed by host name; ``apply`` touches only cells whose content changed, on screen."""
 
     DEFAULT_CSS = """
     FleetTable { height: 1fr; }
     """
+    #: bound here, the pane it acts on: with the plan focused, `o` is not the fleet's
+    BINDINGS = [Binding("o", "sort_menu", "Sort", show=False, tooltip="Sort the fleet: name, status, CPU, memory, load "
+                        "(the same key again reverses)")]
 
     def __init__(self, clock: Callable[[], float] | None = None, **kw: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)
         self._states: dict[str, HostState] = {}
         self.selected: set[str] = set()
-        self.filter_text = ""
+        self.query = FleetFilter()
+        self.sort_key: str | None = None  # None: the config's order
+        self.sort_reverse = False
         self._clock = clock
         self.width_for = 80  # the width the columns were laid out for
         self.compact = True
@@ -95,10 +94,59 @@ class FleetTable(LazyTable):
         if self._clock is not None:
             self.set_interval(1.0, self._tick_stale)  # ages of silent hosts; only rows on screen redraw
 
+    @property
+    def filter_text(self) -> str:
+        return self.query.text
+
     def _columns(self) -> None:
+        sorted_col = SORT_COLUMN.get(self.sort_key or "")
         for key, label, width in zip(self.columns_now.keys, layout.labels(self.columns_now.keys),
                                      self.columns_now.widths, strict=True):
+            if key == sorted_col:
+                label = label[: max(1, width - 1)] + ("▲" if self.sort_ascending else "▼")
             self.add_column(label, key=key, width=width)
+
+    @property
+    def sort_ascending(self) -> bool:
+        """Whether the rows read from low to high (names A-Z, figures lowest first, status best first)."""
+        if self.sort_key is None:
+            return True
+        high_first = SORT_KEYS[self.sort_key][2] or self.sort_key == "status"  # status: worst first
+        return high_first == self.sort_reverse
+
+    def _order(self, hosts: list[HostState]) -> list[HostState]:
+        """The rows the table lists: the filter applied, in the sort's order (the config's order unsorted)."""
+        want = self.query.select(hosts) if self.query.terms else list(hosts)
+        return sort_hosts(want, self.sort_key, self.sort_reverse) if self.sort_key else want
+
+    def sort_by(self, key: str) -> None:
+        """Sort on ``key``; the same key again reverses. Rows move; the cursor stays on its host."""
+        if key == self.sort_key:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_key, self.sort_reverse = key, False
+        keep = self.current_host
+        self.clear(columns=True)
+        self._columns()
+        self._rebuild(self._order(list(self._states.values())), keep)
+
+    def action_sort_menu(self) -> None:
+        from screens.sort_picker import SortPicker
+
+        def chosen(key: str | None) -> None:
+            if key is not None:
+                self.sort_by(key)
+                label = SORT_KEYS[key][0]
+                self.notify(f"fleet sorted by {label}, {self.sort_words()}", timeout=3, markup=False)
+
+        self.app.push_screen(SortPicker(self.sort_key, self.sort_reverse), chosen)
+
+    def sort_words(self) -> str:
+        if self.sort_key == "name":
+            return "A to Z" if self.sort_ascending else "Z to A"
+        if self.sort_key == "status":
+            return "worst first" if not self.sort_reverse else "best first"
+        return "highest first" if not self.sort_ascending else "lowest first"
 
     def lay_out(self, width: int, compact: bool, compact_set: int | None = None) -> None:
         """Columns for a table ``width`` cells wide; rebuilt only when their set or a width changes."""
@@ -147,12 +195,12 @@ class FleetTable(LazyTable):
 
     def apply(self, snap: FleetSnapshot, changed: Iterable[str] | None = None) -> None:
         """Bring rows up to date with a snapshot: add, remove and update only what differs."""
-        want = [h for h in snap.hosts if matches(h, self.filter_text)] if self.filter_text else list(snap.hosts)
         moved = None if changed is None else set(changed)
         for h in snap.hosts:
             self._states[h.name] = h
             if moved is None or h.name in moved or h.name not in self._reach_len:
                 self._reach_len[h.name] = len(render.reach(h).plain)
+        want = self._order(list(snap.hosts))
         self.lay_out(self.width_for, self.compact)  # a longer name or reach word widens its column
         if [h.name for h in want] != self.visible_hosts():
             self._rebuild(want)
@@ -181,6 +229,12 @@ class FleetTable(LazyTable):
             self.selected.add(host)
         self.mark_stale([host])
 
-    def refilter(self, text: str, snap: FleetSnapshot) -> None:
-        self.filter_text = text
-        self._rebuild([h for h in snap.hosts if matches(h, text)])
+    def refilter(self, text: str, snap: FleetSnapshot | None) -> None:
+        """Apply the ``/`` filter's text; a term that does not parse raises FilterError and keeps the last filter.
+
+        Kept even before the first snapshot: the first round then lists only what matches (it listed every
+        host, the box saying ``down``, until the next keystroke).
+        """
+        self.query = parse_filter(text)
+        if snap is not None:
+            self._rebuild(self._order(list(snap.hosts)))
