@@ -31,7 +31,7 @@ _KIND_UNITS = {"duration": ("ms", "s", "m", "h"), "percent": ("%",), "size": ("K
 _KIND_WORDS = {"duration": "a duration such as 200ms", "percent": "a percentage such as 0.5%",
                "size": "a size such as 200MB", "number": "a plain number"}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_NAME = re.compile(r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)?")  # SERVICE or SERVICE/PART (a compose container)
 _SELECTOR = re.compile(r"[A-Za-z0-9_.*?\[\]:-]+")
 _NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)")
 _UNIT_WORD = re.compile(r"[A-Za-z]+|%")

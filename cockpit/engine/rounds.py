@@ -34,15 +34,28 @@ from cockpit.checks import (
     probe_tcp,
     probe_ws,
     render_target,
+    restarts_rose,
     run_delay,
     trust_timing,
 )
 from cockpit.engine.load import LoadTracker
 from cockpit.errors import HostKeyError, TransportError
-from cockpit.model import CheckResult, HostState, Load
+from cockpit.model import CheckResult, HostState, Load, Status
 from cockpit.sanitize import one_line
 from cockpit.secrets import Redactor
-from cockpit.spec import Config, DnsCheck, HostSpec, HttpCheck, ServiceSpec, TcpCheck, WsCheck, runs_on_host
+from cockpit.spec import (
+    Check,
+    ComposeCheck,
+    Config,
+    DnsCheck,
+    HostSpec,
+    HttpCheck,
+    Pm2Check,
+    ServiceSpec,
+    TcpCheck,
+    WsCheck,
+    runs_on_host,
+)
 from cockpit.transports import LocalTransport, SshTransport, Transport
 
 #: default total deadline of an HTTP or TCP probe when the service sets no timeout
@@ -106,9 +119,11 @@ class HostPoller:
             host_results = [self._result(s, Verdict("unknown", blame or "host round timed out"), None)
                             for s in remote_services]
         net_results = await asyncio.gather(*net_tasks)
-        by_name = {r.service: r for r in [*host_results, *net_results]}
         before = {r.service: r for r in self.state.results}
-        results = tuple(_carry_since(by_name[s.name], before.get(s.name)) for s in self.services if s.name in by_name)
+        rank = {s.name: i for i, s in enumerate(self.services)}
+        # a check's parts (a compose project's containers) follow it, in the order they were judged
+        every = sorted([*host_results, *net_results], key=lambda r: rank.get(r.service.partition("/")[0], len(rank)))
+        results = tuple(_carry_since(r, before.get(r.service)) for r in every)
         history = tuple(self.tracker.history)
         self.state = HostState(
             name=self.spec.name, reach=reach, error=self._text(error), fingerprint=fingerprint,
@@ -128,9 +143,32 @@ class HostPoller:
         return {"connection": self._text(where), "notes": notes}
 
     def _result(self, svc: ServiceSpec, v: Verdict, latency: float | None) -> CheckResult:
-        return CheckResult(service=svc.name, host=self.spec.name, kind=svc.check.kind, status=v.status,
-                           detail=self._text(v.detail), latency=latency, at=time.time(),
+        status, detail = self._rose(svc.name, v.status, v.detail, v.extra, svc.check)
+        return CheckResult(service=svc.name, host=self.spec.name, kind=svc.check.kind, status=status,
+                           detail=self._text(detail), latency=latency, at=time.time(),
                            critical=svc.critical, extra=v.extra)
+
+    def _results(self, svc: ServiceSpec, v: Verdict) -> list[CheckResult]:
+        """A host-side check's result, then one per part (``SERVICE/PART``: a compose project's containers)."""
+        out = [self._result(svc, v, None)]
+        for part in v.parts:
+            name = f"{svc.name}/{part.name}"
+            status, detail = self._rose(name, part.status, part.detail, part.extra, svc.check, part.name)
+            out.append(CheckResult(service=name, host=self.spec.name, kind=svc.check.kind, status=status,
+                                   detail=self._text(detail), latency=None, at=time.time(),
+                                   critical=svc.critical and part.critical, extra=part.extra))
+        return out
+
+    def _rose(self, name: str, status: Status, detail: str, extra: tuple[tuple[str, float | int | str], ...],
+              check: Check, part: str | None = None) -> tuple[Status, str]:
+        """pm2 apps and compose containers: restarts rising since the last round are a finding."""
+        if not isinstance(check, Pm2Check) and part is None:
+            return status, detail
+        old = next((r for r in self.state.results if r.service == name), None)
+        now, before = dict(extra).get("restarts"), old.get("restarts") if old is not None else None
+        allowed = isinstance(check, ComposeCheck) and part is not None and "restarting" in check.allowed(part)
+        return restarts_rose(status, detail, now if isinstance(now, int) else None,
+                             before if isinstance(before, int) else None, allowed)
 
     async def _host_side(self, services: list[ServiceSpec], connect_error: TransportError | None = None,
                          ) -> tuple[str, str, str, Load | None, list[CheckResult]]:
@@ -186,7 +224,7 @@ class HostPoller:
                 v = Verdict("unknown", why)
             else:
                 v = judge(s.check, out.output, out.rc)
-            results.append(self._result(s, v, None))
+            results.extend(self._results(s, v))
         return "ok", "", "", load, results
 
     async def _network(self, svc: ServiceSpec) -> CheckResult:

@@ -193,11 +193,12 @@ class Engine:
         Judged once per host round, not on every snapshot (500 hosts publish 500 snapshots a round): a step
         that ends shows in the judgment at its hosts' next round, and its verify rounds are those.
         """
-        if not self._lifecycle or not any(r.service in self._lifecycle for r in state.results):
+        # a part (a compose container, SERVICE/PART) follows its service's lifecycle
+        if not self._lifecycle or not any(r.service.partition("/")[0] in self._lifecycle for r in state.results):
             return state
         results = []
         for r in state.results:
-            svc = self._lifecycle.get(r.service)
+            svc = self._lifecycle.get(r.service.partition("/")[0])
             if svc is not None:
                 if self.expect is not None:
                     expect, why = self.expect(state.name, svc)
