@@ -8,7 +8,8 @@ direct probes away from the screen, and the rule that drops a latency timed whil
 ``json_expect`` (``expect_json``: what an answer's JSON must hold), ``ws`` (WebSocket probes),
 ``dns`` (dns checks: dig on the host or dnspython in the cockpit, one judge), ``verdict`` (what a judge
 gives: status, detail, figures and parts; restart counts that rose), ``compose`` (a compose project's
-containers by their labels), ``pm2`` (a pm2 app from ``pm2 jlist``, read on the host).
+containers by their labels), ``pm2`` (a pm2 app from ``pm2 jlist``, read on the host), ``logs`` (log
+checks: a pattern counted in what is new in a file, a journald unit or a container's logs).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from cockpit.checks.dns import probe_dns, split_resolver
 from cockpit.checks.http import HttpProber, probe_tcp
 from cockpit.checks.json_expect import OPS as JSON_OPS
 from cockpit.checks.json_expect import json_failure
+from cockpit.checks.logs import LogRead, log_snippet, parse_log
 from cockpit.checks.lag import OVERLOADED, LoopLag, blame_for, run_delay
 from cockpit.checks.probing import Probed, ProbeProcess, lateness, trust_timing
 from cockpit.checks.remote import check_snippet, judge, needs_cut
@@ -41,6 +43,7 @@ __all__ = [
     "HttpProber",
     "JSON_OPS",
     "json_failure",
+    "LogRead",
     "LoopLag",
     "OVERLOADED",
     "Probed",
@@ -59,8 +62,10 @@ __all__ = [
     "check_snippet",
     "end_marker",
     "judge",
+    "log_snippet",
     "needs_cut",
     "new_delimiter",
+    "parse_log",
     "parse_round",
     "probe_dns",
     "split_resolver",

@@ -12,6 +12,7 @@ import re
 import shlex
 from cockpit.sanitize import one_line
 from cockpit.checks.compose import compose_snippet, judge_compose
+from cockpit.checks.logs import log_snippet
 from cockpit.checks.dns import MISSING_DIG, dns_snippet, judge_dns, parse_dig
 from cockpit.checks.pm2 import judge_pm2, pm2_snippet
 from cockpit.checks.verdict import Verdict
@@ -22,6 +23,7 @@ from cockpit.spec import (
     DnsCheck,
     DockerCheck,
     LaunchdCheck,
+    LogCheck,
     Pm2Check,
     PortCheck,
     ProcessCheck,
@@ -70,6 +72,8 @@ def check_snippet(check: Check, timeout: float, login_shell: bool = False) -> st
         return compose_snippet(check)
     if isinstance(check, Pm2Check):
         return pm2_snippet(check)
+    if isinstance(check, LogCheck):
+        return log_snippet(check, None)  # the poller passes its cursor (engine/logwatch.py)
     raise TypeError(f"{check.kind} does not run on the host")
 
 

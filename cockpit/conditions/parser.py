@@ -16,12 +16,12 @@ from typing import Literal, NoReturn, Union
 
 from cockpit.errors import ConditionError
 
-__all__ = ["FUNCTIONS", "LATENCY_PHASES", "And", "Command", "Health", "LoadStat", "Node", "NoRegressions", "Not", "Or", "Quantity", "Rss", "StatusIn", "Target", "ValueCmp", "ValueOf", "WindowStat", "parse"]
+__all__ = ["FUNCTIONS", "LATENCY_PHASES", "And", "Command", "Health", "LoadStat", "Node", "NoRegressions", "Not", "Or", "Matches", "Quantity", "Rss", "StatusIn", "Target", "ValueCmp", "ValueOf", "WindowStat", "parse"]
 
 Cmp = Literal["<", "<=", ">", ">=", "==", "!="]
 Unit = Literal["", "ms", "s", "m", "h", "%", "KB", "MB", "GB"]
 
-FUNCTIONS = ("up", "any_up", "down", "status", "p95", "error_rate", "cpu", "mem", "rss", "command", "value",
+FUNCTIONS = ("up", "any_up", "down", "status", "p95", "error_rate", "cpu", "mem", "rss", "matches", "command", "value",
              "no_regressions")
 _CMPS: tuple[Cmp, ...] = ("<=", ">=", "==", "!=", "<", ">")  # two-character ones first
 _FACTOR: dict[str, float] = {"": 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "%": 1.0,
@@ -37,7 +37,7 @@ _NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)")
 _UNIT_WORD = re.compile(r"[A-Za-z]+|%")
 _SEL_CHARS = "letters, digits, _ . * ? [ ] : -"
 _FORMS = ("forms: up(S), any_up(S), down(S), status(S) in [200], p95(S) < 200ms, p95(S, connect) < 50ms, "
-          "error_rate(S) < 1%, "
+          "error_rate(S) < 1%, matches(S) == 0, "
           'cpu(SEL) < 80%, mem(SEL) < 90%, rss(S) < 200MB, command("..."), value("...") > 0, no_regressions')
 
 
@@ -118,6 +118,15 @@ class Rss:
 
 
 @dataclass(frozen=True)
+class Matches:
+    """``matches(S) == 0``: lines a log check matched since the current step began (or the cockpit watched)."""
+
+    target: Target
+    op: Cmp
+    limit: Quantity
+
+
+@dataclass(frozen=True)
 class Command:
     """``command("CMD")[@SEL]``: exit status 0 on every host."""
 
@@ -162,7 +171,7 @@ class Or:
     operands: tuple[Node, ...]  # two or more
 
 
-Node = Union[And, Or, Not, NoRegressions, Health, StatusIn, WindowStat, LoadStat, Rss, Command, ValueCmp]
+Node = Union[And, Or, Not, NoRegressions, Health, StatusIn, WindowStat, LoadStat, Rss, Matches, Command, ValueCmp]
 
 
 # --------------------------------------------------------------------------- the parser
@@ -277,6 +286,10 @@ class _Parser:
             if name == "rss":
                 return Rss(target, op, limit)
             return WindowStat(name, target, op, limit, phase)  # type: ignore[arg-type]
+        if name == "matches":
+            target = self.call_target(name)[0]
+            op = self.cmp(f"matches({target.text})")
+            return Matches(target, op, self.quantity("number", name))
         if name in ("cpu", "mem"):
             self.punct("(", f'"(" after "{name}"')
             selector = self.selector(f' in "{name}("')

@@ -21,6 +21,7 @@ from cockpit.conditions.parser import (
     Command,
     Health,
     LoadStat,
+    Matches,
     Node,
     NoRegressions,
     Not,
@@ -78,6 +79,8 @@ def render(node: Node) -> str:
         return f"{node.func}({node.target.text}{phase}) {node.op} {_qty(node.limit)}"
     if isinstance(node, Rss):
         return f"rss({node.target.text}) {node.op} {_qty(node.limit)}"
+    if isinstance(node, Matches):
+        return f"matches({node.target.text}) {node.op} {_qty(node.limit)}"
     if isinstance(node, LoadStat):
         return f"{node.func}({node.selector}) {node.op} {_qty(node.limit)}"
     if isinstance(node, Command):
@@ -98,6 +101,7 @@ class Refs:
     uses_regressions: bool
     #: every p95()/error_rate(): only kinds with a latency have them; validate weighs their thresholds
     windowed: frozenset[WindowStat] = frozenset()
+    log_services: frozenset[str] = frozenset()  # services matches() reads: they must be log checks
 
 
 def references(node: Node) -> Refs:
@@ -105,6 +109,7 @@ def references(node: Node) -> Refs:
     selectors: set[str] = set()
     process: set[str] = set()
     windowed: set[WindowStat] = set()
+    logs: set[str] = set()
     regressions = False
     stack: list[Node] = [node]
     while stack:
@@ -115,10 +120,12 @@ def references(node: Node) -> Refs:
             stack.append(n.operand)
         elif isinstance(n, NoRegressions):
             regressions = True
-        elif isinstance(n, (Health, StatusIn, WindowStat, Rss)):
+        elif isinstance(n, (Health, StatusIn, WindowStat, Rss, Matches)):
             services.add(n.target.service)
             if n.target.selector:
                 selectors.add(n.target.selector)
+            if isinstance(n, Matches):
+                logs.add(n.target.service)
             if isinstance(n, Rss):
                 process.add(n.target.service)
             if isinstance(n, WindowStat):
@@ -132,4 +139,5 @@ def references(node: Node) -> Refs:
             for v in (n.left, n.right):
                 if isinstance(v, ValueOf) and v.selector:
                     selectors.add(v.selector)
-    return Refs(frozenset(services), frozenset(selectors), frozenset(process), regressions, frozenset(windowed))
+    return Refs(frozenset(services), frozenset(selectors), frozenset(process), regressions, frozenset(windowed),
+                frozenset(logs))

@@ -89,6 +89,11 @@ class _Ctx:
                 if s is not None and s.check.kind != "process":
                     self.r.issue(p, f"condition {text!r}: rss() needs a process service, {svc!r} is {s.check.kind}",
                                  "point rss() at a service with process = \"...\"", line=line)
+            for svc in sorted(refs.log_services):
+                s = self.services.get(svc)
+                if s is not None and s.check.kind != "log":
+                    self.r.issue(p, f"condition {text!r}: matches() needs a log service, {svc!r} is {s.check.kind}",
+                                 "point matches() at a service with log = '...'", line=line)
             for stat in sorted(refs.windowed, key=lambda w: (w.target.service, w.func, w.phase or "")):
                 self.latency_kind(p, text, stat, line)
             for sel in sorted(refs.selectors):

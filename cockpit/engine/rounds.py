@@ -27,8 +27,10 @@ from cockpit.checks import (
     end_marker,
     judge,
     lateness,
+    log_snippet,
     needs_cut,
     new_delimiter,
+    parse_log,
     parse_round,
     probe_dns,
     probe_tcp,
@@ -39,6 +41,7 @@ from cockpit.checks import (
     trust_timing,
 )
 from cockpit.engine.load import LoadTracker
+from cockpit.engine.logwatch import LogState
 from cockpit.errors import HostKeyError, TransportError
 from cockpit.model import CheckResult, HostState, Load, Status
 from cockpit.sanitize import one_line
@@ -50,6 +53,7 @@ from cockpit.spec import (
     DnsCheck,
     HostSpec,
     HttpCheck,
+    LogCheck,
     Pm2Check,
     ServiceSpec,
     TcpCheck,
@@ -81,6 +85,7 @@ class HostPoller:
         self.lag = LoopLag()  # the engine's monitor replaces this idle one: a missed deadline is blamed right
         #: direct probes run in the probe worker (checks/probing.py); None: in this loop
         self.probes: ProbeProcess | None = None
+        self.logs: dict[str, LogState] = {}  # log checks: cursor and matches, per service
 
     @property
     def deadline(self) -> float:
@@ -183,9 +188,7 @@ class HostPoller:
                 self._result(s, Verdict("unknown", f"host {reach}"), None) for s in services
             ]
         local = isinstance(t, LocalTransport)
-        sections = [Section(f"s{i}", check_snippet(s.check, s.timeout or self.config.ssh.command_timeout,
-                                                          self.spec.login_shell), cut=needs_cut(s.check))
-                    for i, s in enumerate(services)]
+        sections = [Section(f"s{i}", self._snippet(s), cut=needs_cut(s.check)) for i, s in enumerate(services)]
         if not local:
             sections.append(Section("load", self.tracker.snippet(self.spec.mounts), cut=False))
         load: Load | None = None
@@ -222,10 +225,31 @@ class HostPoller:
             if out is None:
                 why = "check did not finish before the round deadline" if res.timed_out else "no answer from the check"
                 v = Verdict("unknown", why)
+            elif isinstance(s.check, LogCheck):
+                log = self.logs.setdefault(s.name, LogState())
+                v = log.verdict(s.check, log.read(parse_log(out.output, out.rc)))
             else:
                 v = judge(s.check, out.output, out.rc)
             results.extend(self._results(s, v))
         return "ok", "", "", load, results
+
+    def _snippet(self, svc: ServiceSpec) -> str:
+        if isinstance(svc.check, LogCheck):  # reads from where the last round stopped
+            return log_snippet(svc.check, self.logs.setdefault(svc.name, LogState()).cursor)
+        return check_snippet(svc.check, svc.timeout or self.config.ssh.command_timeout, self.spec.login_shell)
+
+    def mark_logs(self, label: str) -> None:
+        """From now on log checks count from here (a step starts); what is shown says so at once."""
+        marked = {}
+        for svc in self.services:
+            log = self.logs.get(svc.name)
+            if isinstance(svc.check, LogCheck) and log is not None:
+                log.set_mark(label)
+                marked[svc.name] = self._result(svc, log.verdict(svc.check), None)
+        if marked:
+            results = tuple(dataclasses.replace(marked[r.service], since=r.since) if r.service in marked else r
+                            for r in self.state.results)
+            self.state = dataclasses.replace(self.state, results=results)
 
     async def _network(self, svc: ServiceSpec) -> CheckResult:
         """HTTP/TCP from the cockpit, or through the ``via`` host's SSH connection.

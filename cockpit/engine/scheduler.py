@@ -356,6 +356,20 @@ class Engine:
 
     # -- commands (actions) ----------------------------------------------------------------
 
+    async def mark_logs(self, label: str) -> None:
+        """Log checks count from here (a step starts): each host with one reads its logs once more first.
+
+        What those rounds read happened before the mark; the step's command runs after this returns, so
+        whatever it causes is counted after it (engine/logwatch.py).
+        """
+        names = [n for n, p in self.pollers.items() if any(s.check.kind == "log" for s in p.services)]
+        await asyncio.gather(*(self.round_host(n) for n in names), return_exceptions=True)
+        for n in names:
+            if n in self.pollers:
+                self.pollers[n].mark_logs(label)
+        if names:
+            self._publish(names, [])
+
     async def run_command(self, host: str, command: str, *, timeout: float | None,
                           on_output: OutputCallback | None = None, max_output: int = 1 << 20,
                           stdin: str | None = None) -> CommandResult:
