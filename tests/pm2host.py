@@ -16,10 +16,18 @@ from pathlib import Path
 
 from fleet import TEST_USER
 
+# what pm2 stop/restart do to the list: the app's status, and restart counts one more restart
+EDIT = ('const fs=require("fs"),[f,op,name]=process.argv.slice(1),a=JSON.parse(fs.readFileSync(f,"utf8"));'
+        'let n=0;for(const p of a){if(p.name!==name)continue;n++;const e=p.pm2_env;'
+        'if(op==="stop")e.status="stopped";else{e.status="online";e.restart_time+=1}}'
+        'if(!n){console.error("[PM2][ERROR] Process or Namespace "+name+" not found");process.exit(1)}'
+        'fs.writeFileSync(f,JSON.stringify(a)+"\\n")')
 PM2 = """#!/bin/sh
+EDIT='""" + EDIT + """'
 echo "$*" >> "$PM2_HOME/calls"
 case "$1" in
   jlist) echo '>>>> In-memory PM2 is out-of-date, do:'; echo '>>>> $ pm2 update'; cat "$PM2_HOME/jlist.json" ;;
+  stop|restart) node -e "$EDIT" "$PM2_HOME/jlist.json" "$1" "$2" && echo "[PM2] $1 $2 done" ;;
   *) echo "pm2 stand-in: $1 is not recorded" >&2; exit 1 ;;
 esac
 """
@@ -51,7 +59,8 @@ class Pm2Home:
     def jlist(self, apps: list[dict[str, object]]) -> None:
         path = self.dir / "jlist.json"
         path.write_text(json.dumps(apps) + "\n")
-        path.chmod(0o644)
+        path.chmod(0o666)  # pm2 stop/restart, run by the login user, rewrite it
+        os.chown(path, self.user.pw_uid, self.user.pw_gid)
 
     def start_daemon(self) -> None:
         """A process of the pm2 user (kill -0 from that user must reach it), its pid in pm2.pid."""
