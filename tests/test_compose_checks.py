@@ -6,6 +6,7 @@ service, then a container added later: what the operator sees per container and 
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -14,11 +15,13 @@ from cockpitcfg import write_config
 from dockerd import IMAGE, DockerDaemon
 from dockerhost import compose, docker_fleet
 
+from cockpit.checks import compose_declared, compose_snippet
 from cockpit.conditions import evaluate_all
 from cockpit.config import load_config
 from cockpit.engine import Engine
 from cockpit.errors import ConfigError
 from cockpit.runbook import EngineContext
+from cockpit.spec import ComposeCheck
 from cockpit.model import CheckResult
 
 pytestmark = pytest.mark.xdist_group("dockerd")
@@ -147,6 +150,17 @@ compose = "{name}-none"
         status, detail, restarts = seen[-1]
         assert restarts > first and status in ("degraded", "down"), seen  # type: ignore[operator]
         assert "restarted" in detail or "restarting" in detail or "exited" in detail, seen
+        # the file's services are listed again only when it changes: a service declared later is missing
+        res = subprocess.run(fleet.hosts[0].ssh_argv(compose_snippet(ComposeCheck(name, file=str(file)), "x")),
+                             capture_output=True, text=True, timeout=60)
+        key = compose_declared(res.stdout)[0]
+        again = subprocess.run(fleet.hosts[0].ssh_argv(compose_snippet(ComposeCheck(name, file=str(file)), key)),
+                               capture_output=True, text=True, timeout=60)
+        assert compose_declared(again.stdout) == (key, None), again.stdout  # unchanged: not listed
+        file.write_text(COMPOSE_FILE + f"  late:\n    image: {IMAGE}\n    network_mode: host\n")
+        r = _results(await engine.run_round())
+        assert (r["stack/late"].status, r["stack/late"].detail) == ("down", "declared, no container")
+        file.write_text(COMPOSE_FILE)
         # a container added later (created by compose, then one by hand with the project's labels) is shown
         compose(dockerd, name, file, "up", "-d", "admin")
         dockerd.run(f"{name}-extra", "sleep", "600",

@@ -24,6 +24,8 @@ from cockpit.checks.batch import (
     parse_round,
     strip_frames,
 )
+from cockpit.checks.compose import compose_snippet, judge_compose
+from cockpit.checks.compose import declared as compose_declared
 from cockpit.checks.dns import probe_dns, split_resolver
 from cockpit.checks.http import HttpProber, probe_tcp
 from cockpit.checks.json_expect import OPS as JSON_OPS
@@ -60,8 +62,11 @@ __all__ = [
     "restarts_rose",
     "build_script",
     "check_snippet",
+    "compose_declared",
+    "compose_snippet",
     "end_marker",
     "judge",
+    "judge_compose",
     "log_snippet",
     "needs_cut",
     "new_delimiter",

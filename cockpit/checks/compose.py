@@ -23,8 +23,12 @@ _INSPECT = ('C {{index .Config.Labels "com.docker.compose.service"}} {{.State.St
             "{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.RestartCount}} {{.Name}}")
 
 
-def compose_snippet(check: ComposeCheck) -> str:
-    """Lines ``C service state health restarts /name``, ``S service`` (declared), ``F error`` (no list)."""
+def compose_snippet(check: ComposeCheck, known: str | None = None) -> str:
+    """Lines ``C service state health restarts /name``, ``K sum`` and ``S service`` (declared), ``F error``.
+
+    ``known`` is the file's checksum when its services were last listed: ``config --services`` (Compose
+    v1 is a Python program: seconds on a busy host) runs again only when the file changed.
+    """
     label = q(f"label=com.docker.compose.project={check.project}")
     code = (
         "if ! command -v docker >/dev/null 2>&1; then echo 'docker: not found'; false; else "
@@ -35,20 +39,33 @@ def compose_snippet(check: ComposeCheck) -> str:
     if check.file is not None:
         f, p = q(check.file), q(check.project)
         code += (
-            f"; if docker compose version >/dev/null 2>&1; then _cs=$(docker compose -p {p} -f {f} config --services 2>&1); "
+            f"; _cs=; _ck=$(cksum < {f} 2>/dev/null | tr ' ' -); echo \"K $_ck\"; "
+            f"if [ -n \"$_ck\" ] && [ \"$_ck\" = {q(known or '')} ]; then :; "
+            f"elif docker compose version >/dev/null 2>&1; then _cs=$(docker compose -p {p} -f {f} config --services 2>&1); "
             f"elif command -v docker-compose >/dev/null 2>&1; then _cs=$(docker-compose -p {p} -f {f} config --services 2>&1); "
             "else _cs='neither docker compose nor docker-compose is installed'; false; fi; "
-            'if [ $? -eq 0 ]; then printf \'%s\\n\' "$_cs" | sed \'s/^/S /\'; '
-            'else printf \'%s\\n\' "$_cs" | tail -n 3 | sed \'s/^/F /\'; fi; true'
+            'if [ $? -ne 0 ]; then printf \'%s\\n\' "$_cs" | tail -n 3 | sed \'s/^/F /\'; '
+            'elif [ -n "$_cs" ]; then printf \'%s\\n\' "$_cs" | sed \'s/^/S /\'; fi; true'
         )
     return code + "; fi; fi"
 
 
-def judge_compose(check: ComposeCheck, output: str, rc: int) -> Verdict:
-    """The project's verdict from its critical containers, and one part per container service."""
+def declared(output: str) -> tuple[str | None, tuple[str, ...] | None]:
+    """The file's checksum and the services it declares, when this round listed them (else None)."""
+    key = next((line[2:].strip() for line in output.splitlines() if line.startswith("K ")), None)
+    names = tuple(line[2:].strip() for line in output.splitlines() if line.startswith("S ") and line[2:].strip())
+    return key, names or None
+
+
+def judge_compose(check: ComposeCheck, output: str, rc: int, known: tuple[str, ...] = ()) -> Verdict:
+    """The project's verdict from its critical containers, and one part per container service.
+
+    ``known``: the services the file declared when last listed, used when this round did not list them
+    (the file is unchanged).
+    """
     lines = output.splitlines()
     containers: dict[str, list[tuple[str, str, str, str]]] = {}
-    declared: list[str] = []
+    listed: list[str] = []
     failed: list[str] = []
     for line in lines:
         tag, _, rest = line.partition(" ")
@@ -57,9 +74,10 @@ def judge_compose(check: ComposeCheck, output: str, rc: int) -> Verdict:
             service = fields[0] if fields[0] != "<no" else "?"
             containers.setdefault(service, []).append((fields[1], fields[2], fields[3], fields[4].lstrip("/")))
         elif tag == "S" and rest.strip():
-            declared.append(rest.strip())
+            listed.append(rest.strip())
         elif tag == "F":
             failed.append(rest)
+    declared_now = listed or ([] if failed else list(known))
     if rc != 0 and not containers:
         text = one_line(output)
         if rc == 127 or "docker: not found" in output:
@@ -67,7 +85,7 @@ def judge_compose(check: ComposeCheck, output: str, rc: int) -> Verdict:
         if "permission denied" in output.lower():
             return Verdict("unknown", "permission denied on the docker socket: add the user to the docker group")
         return Verdict("unknown", text or f"docker ps exited {rc}")
-    parts = [_part(check, name, containers.get(name, [])) for name in dict.fromkeys([*declared, *containers])]
+    parts = [_part(check, name, containers.get(name, [])) for name in dict.fromkeys([*declared_now, *containers])]
     if not parts:
         return Verdict("down", f"no containers of compose project {check.project}")
     return _project(check, parts, "; ".join(one_line(f) for f in failed))

@@ -24,8 +24,11 @@ from cockpit.checks import (
     blame_for,
     build_script,
     check_snippet,
+    compose_declared,
+    compose_snippet,
     end_marker,
     judge,
+    judge_compose,
     lateness,
     log_snippet,
     needs_cut,
@@ -86,6 +89,8 @@ class HostPoller:
         #: direct probes run in the probe worker (checks/probing.py); None: in this loop
         self.probes: ProbeProcess | None = None
         self.logs: dict[str, LogState] = {}  # log checks: cursor and matches, per service
+        #: compose checks with a file: its checksum and the services it declared when last listed
+        self.compose_files: dict[str, tuple[str | None, tuple[str, ...]]] = {}
 
     @property
     def deadline(self) -> float:
@@ -225,6 +230,13 @@ class HostPoller:
             if out is None:
                 why = "check did not finish before the round deadline" if res.timed_out else "no answer from the check"
                 v = Verdict("unknown", why)
+            elif isinstance(s.check, ComposeCheck) and s.check.file is not None and out.rc is not None:
+                key, names = compose_declared(out.output)
+                if names is not None:
+                    self.compose_files[s.name] = (key, names)
+                elif key != self.compose_files.get(s.name, (None, ()))[0]:
+                    self.compose_files[s.name] = (None, ())  # changed and not listed (it failed): again next round
+                v = judge_compose(s.check, out.output, out.rc, self.compose_files[s.name][1])
             elif isinstance(s.check, LogCheck):
                 log = self.logs.setdefault(s.name, LogState())
                 v = log.verdict(s.check, log.read(parse_log(out.output, out.rc)))
@@ -236,6 +248,8 @@ class HostPoller:
     def _snippet(self, svc: ServiceSpec) -> str:
         if isinstance(svc.check, LogCheck):  # reads from where the last round stopped
             return log_snippet(svc.check, self.logs.setdefault(svc.name, LogState()).cursor)
+        if isinstance(svc.check, ComposeCheck):  # lists the file's services only when it changed
+            return compose_snippet(svc.check, self.compose_files.get(svc.name, (None, ()))[0])
         return check_snippet(svc.check, svc.timeout or self.config.ssh.command_timeout, self.spec.login_shell)
 
     def mark_logs(self, label: str) -> None:
