@@ -170,3 +170,46 @@ async def test_container_logs_are_read_by_time_window(tmp_path: Path, fleet_fact
         assert r.status == "unknown" and "No such container" in r.detail, r.detail
     finally:
         dockerd.remove(name)
+
+
+# journalctl as its time filters behave (this machine runs no journald): -u UNIT, --since @T, --until @T
+# (both inclusive, fractional seconds), -o cat; entries are "EPOCH UNIT MESSAGE" lines of $COCKPIT_JOURNAL
+JOURNALCTL = r"""#!/bin/sh
+unit= since=0 until=9999999999
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -u) unit=$2; shift ;;
+    --since) since=${2#@}; shift ;;
+    --until) until=${2#@}; shift ;;
+  esac
+  shift
+done
+awk -v u="$unit" -v s="$since" -v t="$until" \
+  '$2 == u && $1 + 0 >= s + 0 && $1 + 0 <= t + 0 { $1 = ""; $2 = ""; sub(/^  /, ""); print }' "$COCKPIT_JOURNAL"
+"""
+
+
+async def test_a_journald_unit_is_read_by_time_window(tmp_path: Path, fleet_factory, logdir: Path) -> None:  # type: ignore[no-untyped-def]
+    bindir = logdir / "bin"
+    bindir.mkdir(mode=0o755)
+    (bindir / "journalctl").write_text(JOURNALCTL)
+    (bindir / "journalctl").chmod(0o755)
+    journal = logdir / "journal"
+
+    def log(unit: str, message: str) -> None:
+        _append(journal, f"{time.time():.6f} {unit} {message}")
+
+    log("nixfleet-agent.service", "ERROR before the cockpit watched")
+    fleet = fleet_factory(1, extra_config=f"SetEnv COCKPIT_JOURNAL={journal} PATH={bindir}:/usr/local/bin:/usr/bin:/bin")
+    services = '[services.agent-errs]\non = ["h1"]\nlog = "ERROR"\nunit = "nixfleet-agent.service"\n'
+    async with Engine(load_config(write_config(tmp_path, fleet, services), env={})) as engine:
+        r = _r(await engine.run_round(), "agent-errs")
+        assert (r.status, r.get("matches")) == ("up", 0)
+        log("nixfleet-agent.service", "ERROR connecting to wss://fleet.example/ws")
+        log("other.service", "ERROR not this unit")
+        log("nixfleet-agent.service", "INFO connected")
+        r = _r(await engine.run_round(), "agent-errs")
+        assert (r.status, r.get("matches")) == ("degraded", 1), r.detail
+        assert r.detail.endswith("newest: ERROR connecting to wss://fleet.example/ws")
+        r = _r(await engine.run_round(), "agent-errs")
+        assert r.get("matches") == 1  # the next window starts where this one ended: nothing twice
