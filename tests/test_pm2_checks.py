@@ -115,3 +115,22 @@ def test_without_node_python3_reads_jlist_the_same(tmp_path: Path) -> None:
     assert all(v not in res.stdout for v in SECRETS.values())
     v = judge(Pm2Check("api"), res.stdout + res.stderr, res.returncode)
     assert (v.status, v.detail) == ("down", "errored, 15 restarts"), res
+
+
+def test_a_pm2_user_sudo_refuses_is_unknown_with_the_fix(pm2_fleet) -> None:  # type: ignore[no-untyped-def]
+    fleet, home = pm2_fleet
+    check = Pm2Check("lonestar-chat", user="root")  # the login user has no sudo rule for it
+    res = subprocess.run(fleet.hosts[0].ssh_argv(check_snippet(check, 10)), capture_output=True, text=True, timeout=30)
+    v = judge(check, res.stdout + res.stderr, res.returncode)
+    assert v.status == "unknown" and v.detail.startswith("sudo -n -u root refused: sudo:"), v
+    assert v.detail.endswith("(allow it in sudoers)")
+    assert home.calls() == []  # pm2 never ran
+
+
+def test_as_the_login_user_pm2_user_needs_no_sudo(pm2_fleet) -> None:  # type: ignore[no-untyped-def]
+    fleet, home = pm2_fleet
+    home.jlist([app("lonestar-chat", 0, "online", 0, SECRETS)])
+    home.start_daemon()
+    check = Pm2Check("lonestar-chat", user=fleet.user)
+    res = subprocess.run(fleet.hosts[0].ssh_argv(check_snippet(check, 10)), capture_output=True, text=True, timeout=30)
+    assert judge(check, res.stdout + res.stderr, res.returncode).status == "up", res
