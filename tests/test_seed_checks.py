@@ -110,7 +110,7 @@ max_latency = "100ms"
 [runbook]
 min_samples = 3
 """
-    config = load_config(write_config(tmp_path, fleet, services), env={})
+    config = load_config(write_config(tmp_path, fleet, services, ssh={"command_timeout": "30s"}), env={})
     async with Engine(config) as engine:
         snap = await engine.run_round()
         project = _r(snap, "fluxer")
@@ -214,7 +214,8 @@ on = ["h1"]
 ws = "ws://127.0.0.1:{_port(server)}/private/ws"
 expect_status = 401
 """
-    async with Engine(load_config(write_config(tmp_path, fleet, services), env={})) as engine:
+    config = load_config(write_config(tmp_path, fleet, services, ssh={"command_timeout": "30s"}), env={})
+    async with Engine(config) as engine:
         snap = await engine.run_round()
         assert _r(snap, "nixfleet-v2").detail == "running, healthy"  # "docker ps | grep nixfleet: (healthy)"
         assert _r(snap, "fleet-ws").status == "up", _r(snap, "fleet-ws").detail

@@ -19,7 +19,8 @@ from cockpit.spec import ComposeCheck
 
 q = shlex.quote
 
-_INSPECT = ('C {{index .Config.Labels "com.docker.compose.service"}} {{.State.Status}} '
+# a container with the project label but no service label (made by hand) is shown as "?"
+_INSPECT = ('C {{with index .Config.Labels "com.docker.compose.service"}}{{.}}{{else}}?{{end}} {{.State.Status}} '
             "{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.RestartCount}} {{.Name}}")
 
 
@@ -71,8 +72,7 @@ def judge_compose(check: ComposeCheck, output: str, rc: int, known: tuple[str, .
         tag, _, rest = line.partition(" ")
         fields = rest.split()
         if tag == "C" and len(fields) == 5:
-            service = fields[0] if fields[0] != "<no" else "?"
-            containers.setdefault(service, []).append((fields[1], fields[2], fields[3], fields[4].lstrip("/")))
+            containers.setdefault(fields[0], []).append((fields[1], fields[2], fields[3], fields[4].lstrip("/")))
         elif tag == "S" and rest.strip():
             listed.append(rest.strip())
         elif tag == "F":
@@ -86,9 +86,15 @@ def judge_compose(check: ComposeCheck, output: str, rc: int, known: tuple[str, .
             return Verdict("unknown", "permission denied on the docker socket: add the user to the docker group")
         return Verdict("unknown", text or f"docker ps exited {rc}")
     parts = [_part(check, name, containers.get(name, [])) for name in dict.fromkeys([*declared_now, *containers])]
+    # a line of another shape (a docker error for one container) is not silently dropped: it is said
+    odd = [one_line(line) for line in lines if line and line[:2] not in ("C ", "S ", "F ", "K ")]
     if not parts:
         return Verdict("down", f"no containers of compose project {check.project}")
-    return _project(check, parts, "; ".join(one_line(f) for f in failed))
+    verdict = _project(check, parts, "; ".join(one_line(f) for f in failed))
+    if odd:
+        return Verdict(verdict.status if verdict.status != "up" else "unknown",
+                       f"{verdict.detail}; docker said: {odd[0]}", verdict.extra, verdict.parts)
+    return verdict
 
 
 def _part(check: ComposeCheck, name: str, rows: list[tuple[str, str, str, str]]) -> Part:
