@@ -38,6 +38,54 @@ class DockerCheck:
     kind: Literal["docker"] = "docker"
 
 
+#: what a compose container (or pm2 app) may be seen as: docker's states, health and "missing"
+CONTAINER_STATES = ("created", "restarting", "running", "removing", "paused", "exited", "dead",
+                    "unhealthy", "starting", "missing")
+
+
+@dataclass(frozen=True)
+class ComposeCheck:
+    """Every container of a compose project (found by its labels), and each service its file declares."""
+
+    project: str  # the compose project name (label com.docker.compose.project)
+    file: str | None = None  # a compose file on the host: its services must each have a container
+    allow: tuple[tuple[str, tuple[str, ...]], ...] = ()  # container service -> states that count as fine
+    noncritical: tuple[str, ...] = ()  # container services whose failure does not fail the project
+    kind: Literal["compose"] = "compose"
+
+    def allowed(self, service: str) -> tuple[str, ...]:
+        return dict(self.allow).get(service, ())
+
+
+@dataclass(frozen=True)
+class Pm2Check:
+    """A pm2 app is online; ``pm2 jlist`` read as the app's owner, without ever starting a pm2 daemon."""
+
+    app: str
+    user: str | None = None  # ``pm2_user``: the owner of the pm2 daemon; None: the SSH user
+    kind: Literal["pm2"] = "pm2"
+
+
+@dataclass(frozen=True)
+class LogCheck:
+    """Lines matching a pattern in a file, a journald unit or a container's logs, read incrementally."""
+
+    pattern: str  # POSIX extended regex (awk), matched on the host
+    file: str | None = None
+    unit: str | None = None
+    container: str | None = None
+    kind: Literal["log"] = "log"
+
+    @property
+    def source(self) -> str:
+        """What is read, as an operator names it."""
+        if self.file is not None:
+            return f"file {self.file}"
+        if self.unit is not None:
+            return f"journal of {self.unit}"
+        return f"logs of container {self.container}"
+
+
 @dataclass(frozen=True)
 class ProcessCheck:
     """A process matching a ``pgrep -f`` pattern runs; its RSS is reported."""
@@ -134,11 +182,12 @@ class CommandCheck:
 
 
 Check = Union[
-    SystemdCheck, LaunchdCheck, DockerCheck, ProcessCheck, PortCheck, HttpCheck, TcpCheck, CommandCheck, WsCheck, DnsCheck
+    SystemdCheck, LaunchdCheck, DockerCheck, ProcessCheck, PortCheck, HttpCheck, TcpCheck, CommandCheck, WsCheck, DnsCheck,
+    ComposeCheck, Pm2Check, LogCheck,
 ]
 
 #: Kinds whose probe runs on the host itself (batched into one script per round).
-REMOTE_KINDS = frozenset({"systemd", "launchd", "docker", "process", "port", "command"})
+REMOTE_KINDS = frozenset({"systemd", "launchd", "docker", "process", "port", "command", "compose", "pm2", "log"})
 
 
 def runs_on_host(check: Check) -> bool:

@@ -26,7 +26,8 @@ def test_config_example_shows_every_feature() -> None:
     assert len(cfg.hosts) == 8
     assert {"nixos", "macos", "cloud"} <= {t for h in cfg.hosts for t in h.tags}
     kinds = {s.check.kind for s in cfg.services}
-    assert kinds == {"systemd", "launchd", "docker", "process", "port", "http", "tcp", "command", "ws", "dns"}
+    assert kinds == {"systemd", "launchd", "docker", "process", "port", "http", "tcp", "command", "ws", "dns", "compose",
+                     "pm2", "log"}
     assert any(getattr(s.check, "expect_json", ()) and s.check.method == "POST" for s in cfg.services)  # JSON-RPC
     assert {s.check.expect_status for s in cfg.services if s.check.kind == "ws"} == {101, 401}  # type: ignore[union-attr]
     assert cfg.actions and any(a.confirm for a in cfg.actions)

@@ -10,21 +10,27 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
-
-from cockpit.model import Status
 from cockpit.sanitize import one_line
+from cockpit.checks.compose import compose_snippet, judge_compose
+from cockpit.checks.logs import log_snippet
 from cockpit.checks.dns import MISSING_DIG, dns_snippet, judge_dns, parse_dig
-from cockpit.spec import Check, CommandCheck, DnsCheck, DockerCheck, LaunchdCheck, PortCheck, ProcessCheck, SystemdCheck
+from cockpit.checks.pm2 import judge_pm2, pm2_snippet
+from cockpit.checks.verdict import Verdict
+from cockpit.spec import (
+    Check,
+    CommandCheck,
+    ComposeCheck,
+    DnsCheck,
+    DockerCheck,
+    LaunchdCheck,
+    LogCheck,
+    Pm2Check,
+    PortCheck,
+    ProcessCheck,
+    SystemdCheck,
+)
 
 q = shlex.quote
-
-
-@dataclass(frozen=True)
-class Verdict:
-    status: Status
-    detail: str
-    extra: tuple[tuple[str, float | int | str], ...] = ()
 
 
 def check_snippet(check: Check, timeout: float, login_shell: bool = False) -> str:
@@ -62,6 +68,12 @@ def check_snippet(check: Check, timeout: float, login_shell: bool = False) -> st
         )
     if isinstance(check, DnsCheck):
         return dns_snippet(check, timeout)
+    if isinstance(check, ComposeCheck):
+        return compose_snippet(check)
+    if isinstance(check, Pm2Check):
+        return pm2_snippet(check)
+    if isinstance(check, LogCheck):
+        return log_snippet(check, None)  # the poller passes its cursor (engine/logwatch.py)
     raise TypeError(f"{check.kind} does not run on the host")
 
 
@@ -93,6 +105,10 @@ def judge(check: Check, output: str, rc: int | None) -> Verdict:
                                       "install bind9-dnsutils (dnsutils), or resolve from the cockpit with "
                                       'from = "cockpit"')
         return Verdict(*judge_dns(check, answers))  # type: ignore[arg-type]
+    if isinstance(check, ComposeCheck):
+        return judge_compose(check, output, rc)
+    if isinstance(check, Pm2Check):
+        return judge_pm2(check, output, rc)
     raise TypeError(check.kind)
 
 

@@ -21,6 +21,7 @@ from cockpit.conditions.parser import (
     Compare,
     Health,
     LoadStat,
+    Matches,
     Metric,
     Node,
     NoRegressions,
@@ -137,7 +138,7 @@ async def evaluate(node: Node, ctx: EvalContext) -> Verdict:
         return _status_in(node, ctx)
     if isinstance(node, WindowStat):
         return _window_stat(node, ctx)
-    if isinstance(node, (LoadStat, Rss)):
+    if isinstance(node, (LoadStat, Rss, Matches)):
         return _host_figures(node, ctx)
     if isinstance(node, Command):
         return await _command(node, ctx)
@@ -324,17 +325,19 @@ def _span(seconds: float | None) -> str:
     return f" in {seconds:g} s"
 
 
-def _host_figures(node: LoadStat | Rss, ctx: EvalContext) -> Verdict:
-    """cpu/mem from each host's latest load, rss from each host's latest process check."""
-    kind = "size" if isinstance(node, Rss) else "percent"
+def _host_figures(node: LoadStat | Rss | Matches, ctx: EvalContext) -> Verdict:
+    """cpu/mem from each host's latest load, rss from its process check, matches from its log check."""
+    kind = "size" if isinstance(node, Rss) else "number" if isinstance(node, Matches) else "percent"
     figures: list[tuple[str, float | None, str]] = []  # host, figure, why missing
-    if isinstance(node, Rss):
-        label = f"rss({node.target.text})"
+    if isinstance(node, (Rss, Matches)):
+        func, key, scale = ("rss", "rss_kb", 1024) if isinstance(node, Rss) else ("matches", "matches", 1)
+        label = f"{func}({node.target.text})"
         for h in ctx.hosts_for(node.target.service, node.target.selector):
             status, note = _state(ctx, node.target.service, h)
             r = ctx.latest(node.target.service, h) if status not in ("unreachable", "missing") else None
-            kb = _extra(r, "rss_kb")
-            figures.append((h, None if kb is None else kb * 1024, note if r is None else "no rss figure from {hosts}"))
+            fig = _extra(r, key)
+            why = note if r is None or (status == "unknown" and fig is None) else f"no {func} figure from " + "{hosts}"
+            figures.append((h, None if fig is None else fig * scale, why))
     else:
         label = f"{node.func}({node.selector})"
         for st in ctx.load(node.selector):

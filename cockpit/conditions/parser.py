@@ -18,12 +18,12 @@ from typing import Literal, NoReturn, Union
 
 from cockpit.errors import ConditionError
 
-__all__ = ["FUNCTIONS", "LATENCY_PHASES", "And", "Command", "Compare", "Health", "LoadStat", "Metric", "MetricRef", "Node", "NoRegressions", "Not", "Or", "Quantity", "Rss", "StatusIn", "Target", "ValueCmp", "ValueOf", "WindowStat", "parse"]
+__all__ = ["FUNCTIONS", "LATENCY_PHASES", "And", "Command", "Compare", "Health", "LoadStat", "Matches", "Metric", "MetricRef", "Node", "NoRegressions", "Not", "Or", "Quantity", "Rss", "StatusIn", "Target", "ValueCmp", "ValueOf", "WindowStat", "parse"]
 
 Cmp = Literal["<", "<=", ">", ">=", "==", "!="]
 Unit = Literal["", "ms", "s", "m", "h", "%", "KB", "MB", "GB"]
 
-FUNCTIONS = ("up", "any_up", "down", "status", "p95", "error_rate", "cpu", "mem", "rss", "command", "value",
+FUNCTIONS = ("up", "any_up", "down", "status", "p95", "error_rate", "cpu", "mem", "rss", "matches", "command", "value",
              "no_regressions", "metric", "compare")
 _CMPS: tuple[Cmp, ...] = ("<=", ">=", "==", "!=", "<", ">")  # two-character ones first
 #: what each comparison means (the evaluator's and metric()'s)
@@ -39,13 +39,13 @@ _KIND_WORDS = {"duration": "a duration such as 200ms", "percent": "a percentage 
                "size": "a size such as 200MB", "number": "a plain number",
                "any": "a number, optionally with a unit (200ms, 0.1%, 2GB)"}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_NAME = re.compile(r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)?")  # SERVICE or SERVICE/PART (a compose container)
 _SELECTOR = re.compile(r"[A-Za-z0-9_.*?\[\]:-]+")
 _NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)")
 _UNIT_WORD = re.compile(r"[A-Za-z]+|%")
 _SEL_CHARS = "letters, digits, _ . * ? [ ] : -"
 _FORMS = ("forms: up(S), any_up(S), down(S), status(S) in [200], p95(S) < 200ms, p95(S, connect) < 50ms, "
-          "error_rate(S) < 1%, "
+          "error_rate(S) < 1%, matches(S) == 0, "
           'cpu(SEL) < 80%, mem(SEL) < 90%, rss(S) < 200MB, command("..."), value("...") > 0, no_regressions, '
           'metric("PROMQL") < 0.1%')
 
@@ -120,6 +120,15 @@ class LoadStat:
 @dataclass(frozen=True)
 class Rss:
     """``rss(S) < 200MB``: resident memory reported by a process check."""
+
+    target: Target
+    op: Cmp
+    limit: Quantity
+
+
+@dataclass(frozen=True)
+class Matches:
+    """``matches(S) == 0``: lines a log check matched since the current step began (or the cockpit watched)."""
 
     target: Target
     op: Cmp
@@ -212,7 +221,7 @@ class Or:
     operands: tuple[Node, ...]  # two or more
 
 
-Node = Union[And, Or, Not, NoRegressions, Health, StatusIn, WindowStat, LoadStat, Rss, Command, ValueCmp, Metric]
+Node = Union[And, Or, Not, NoRegressions, Health, StatusIn, WindowStat, LoadStat, Rss, Matches, Command, ValueCmp, Metric]
 
 
 # --------------------------------------------------------------------------- the parser
@@ -327,6 +336,10 @@ class _Parser:
             if name == "rss":
                 return Rss(target, op, limit)
             return WindowStat(name, target, op, limit, phase)  # type: ignore[arg-type]
+        if name == "matches":
+            target = self.call_target(name)[0]
+            op = self.cmp(f"matches({target.text})")
+            return Matches(target, op, self.quantity("number", name))
         if name in ("cpu", "mem"):
             self.punct("(", f'"(" after "{name}"')
             selector = self.selector(f' in "{name}("')

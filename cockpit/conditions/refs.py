@@ -22,6 +22,7 @@ from cockpit.conditions.parser import (
     Compare,
     Health,
     LoadStat,
+    Matches,
     Metric,
     MetricRef,
     Node,
@@ -81,6 +82,8 @@ def render(node: Node) -> str:
         return f"{node.func}({node.target.text}{phase}) {node.op} {_qty(node.limit)}"
     if isinstance(node, Rss):
         return f"rss({node.target.text}) {node.op} {_qty(node.limit)}"
+    if isinstance(node, Matches):
+        return f"matches({node.target.text}) {node.op} {_qty(node.limit)}"
     if isinstance(node, LoadStat):
         return f"{node.func}({node.selector}) {node.op} {_qty(node.limit)}"
     if isinstance(node, Command):
@@ -113,6 +116,7 @@ class Refs:
     windowed: frozenset[WindowStat] = frozenset()
     #: every metric(): validate checks its source and its placeholders
     metrics: frozenset[Metric] = frozenset()
+    log_services: frozenset[str] = frozenset()  # services matches() reads: they must be log checks
 
 
 def references(node: Node) -> Refs:
@@ -121,6 +125,7 @@ def references(node: Node) -> Refs:
     process: set[str] = set()
     windowed: set[WindowStat] = set()
     metrics: set[Metric] = set()
+    logs: set[str] = set()
     regressions = False
     stack: list[Node] = [node]
     while stack:
@@ -131,10 +136,12 @@ def references(node: Node) -> Refs:
             stack.append(n.operand)
         elif isinstance(n, NoRegressions):
             regressions = True
-        elif isinstance(n, (Health, StatusIn, WindowStat, Rss)):
+        elif isinstance(n, (Health, StatusIn, WindowStat, Rss, Matches)):
             services.add(n.target.service)
             if n.target.selector:
                 selectors.add(n.target.selector)
+            if isinstance(n, Matches):
+                logs.add(n.target.service)
             if isinstance(n, Rss):
                 process.add(n.target.service)
             if isinstance(n, WindowStat):
@@ -153,4 +160,4 @@ def references(node: Node) -> Refs:
         elif isinstance(n, Compare):  # validated as metric()s are: the source exists, placeholders in label values
             metrics |= {Metric(m.query, ">", Quantity(0.0), m.source) for m in (n.current, n.base)}
     return Refs(frozenset(services), frozenset(selectors), frozenset(process), regressions, frozenset(windowed),
-                frozenset(metrics))
+                frozenset(metrics), frozenset(logs))

@@ -271,6 +271,9 @@ def _check_summary(check: Check) -> str:
         "ws": lambda c: c.url + (f" (expect refusal {c.expect_status})" if c.expect_status != 101 else ""),
         "port": lambda c: f"{c.port}" + (" free" if c.free else f" owner {c.owner}" if c.owner else ""),
         "tcp": lambda c: f"{c.host or '(host address)'}:{c.port}",
+        "compose": lambda c: f"project {c.project}" + (f" ({c.file})" if c.file else ""),
+        "pm2": lambda c: c.app + (f" as {c.user}" if c.user else ""),
+        "log": lambda c: f"/{c.pattern}/ in {c.source}",
     }
     text = target[check.kind](check)
     via = getattr(check, "via", None)

@@ -87,7 +87,14 @@ class _Ctx:
                 continue
             refs = references(node)
             for svc in sorted(refs.services):
-                if svc not in self.services:
+                parent = self.services.get(svc.partition("/")[0])
+                if "/" in svc and parent is not None and parent.check.kind != "compose":
+                    self.r.issue(p, f"condition {text!r} names {svc!r}, but {parent.name!r} is a {parent.check.kind} "
+                                    "check: only a compose service has parts (SERVICE/CONTAINER)",
+                                 f"write {parent.name!r} alone, or make it a compose service", line=line)
+                elif "/" in svc and parent is not None:
+                    continue  # a container of a compose project: which ones exist is known on the host
+                elif svc not in self.services:
                     guess = suggest(svc, self.services)
                     self.r.issue(p, f"condition {text!r} names no service {svc!r}; known: {short_list(self.services)}",
                                  f"did you mean {guess!r}?" if guess else "use a name from [services]", line=line)
@@ -96,6 +103,11 @@ class _Ctx:
                 if s is not None and s.check.kind != "process":
                     self.r.issue(p, f"condition {text!r}: rss() needs a process service, {svc!r} is {s.check.kind}",
                                  "point rss() at a service with process = \"...\"", line=line)
+            for svc in sorted(refs.log_services):
+                s = self.services.get(svc)
+                if s is not None and s.check.kind != "log":
+                    self.r.issue(p, f"condition {text!r}: matches() needs a log service, {svc!r} is {s.check.kind}",
+                                 "point matches() at a service with log = '...'", line=line)
             for stat in sorted(refs.windowed, key=lambda w: (w.target.service, w.func, w.phase or "")):
                 self.latency_kind(p, text, stat, line)
             for metric in sorted(refs.metrics, key=lambda m: (m.query, m.source or "")):

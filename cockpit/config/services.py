@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cockpit.checks import TARGET_PLACEHOLDERS, render_target, target_placeholders
+from cockpit.config.host_options import read_compose, read_log, read_pm2
 from cockpit.config.hosts import name_problem
 from cockpit.config.probe_options import read_dns, read_http_request
 from cockpit.config.source import KeyPath, Reader, short_list, suggest
@@ -40,13 +41,17 @@ KIND_OPTIONS: dict[str, tuple[str, ...]] = {
     "ws": ("expect_status", "send", "expect_reply", "headers", "max_latency", "verify_tls"),
     "dns": ("record", "resolvers", "expect_addresses", "expect_cname", "max_ttl", "from"),
     "command": ("expect_stdout", "expect_stdout_regex", "env"),
+    "compose": ("file", "allow", "noncritical"),
+    "pm2": ("pm2_user",),
+    "log": ("file", "unit", "container"),
 }
 KIND_EXAMPLES = {
     "systemd": 'systemd = "nginx.service"', "launchd": 'launchd = "com.example.agent"',
     "docker": 'docker = "traefik"', "process": 'process = "fleet-agent --serve"',
     "port": "port = 8080", "http": 'http = "https://example.net/health"', "tcp": "tcp = 5432",
     "command": 'command = "test -f /etc/fleet/v2.toml"', "ws": 'ws = "wss://example.net/ws"',
-    "dns": 'dns = "api.example.net"',
+    "dns": 'dns = "api.example.net"', "compose": 'compose = "fluxer"', "pm2": 'pm2 = "lonestar-chat"',
+    "log": "log = 'ERROR|panic'",
 }
 SERVICE_KEYS = COMMON_SERVICE_KEYS + tuple(KIND_OPTIONS) + tuple(
     dict.fromkeys(o for opts in KIND_OPTIONS.values() for o in opts)
@@ -137,6 +142,8 @@ def _check(r: Reader, p: KeyPath, t: dict[str, Any], kind: str, hosts: list[Host
         return PortCheck(r.port(key("port"), t["port"]), owner=owner, free=free)
     if kind == "dns":
         return read_dns(r, p, t)
+    if kind in _HOST_READERS:
+        return _HOST_READERS[kind](r, p, t)
     via = opt("via", lambda q, v: _via(r, q, v, hosts))
     if kind == "tcp":
         tcp_host = opt("tcp_host", r.env_string)
@@ -165,6 +172,11 @@ def _check(r: Reader, p: KeyPath, t: dict[str, Any], kind: str, hosts: list[Host
         connect_to=opt("connect_to", lambda q, v: _connect_to(r, q, v)),
         **read_http_request(r, p, t),
     )
+
+
+_HOST_READERS: dict[str, Callable[[Reader, KeyPath, dict[str, Any]], Check]] = {
+    "compose": read_compose, "pm2": read_pm2, "log": read_log,
+}
 
 
 def _url(r: Reader, p: KeyPath, raw: Any, schemes: tuple[str, str]) -> str:
@@ -258,6 +270,9 @@ def read_services(r: Reader, raw: Any, hosts: list[HostSpec]) -> list[ServiceSpe
         p: KeyPath = ("services", name)
         if (problem := name_problem(name, "service")) is not None:
             r.issue(p, problem, "rename the service")
+        elif "/" in name:
+            r.issue(p, f"service name {name!r} holds /, which names a compose container (SERVICE/CONTAINER)",
+                    "rename the service without /")
         t = r.table(p, body)
         r.known(p, t, SERVICE_KEYS)
         kinds = [k for k in KIND_OPTIONS if k in t]

@@ -24,25 +24,45 @@ from cockpit.checks import (
     blame_for,
     build_script,
     check_snippet,
+    compose_declared,
+    compose_snippet,
     end_marker,
     judge,
+    judge_compose,
     lateness,
+    log_snippet,
     needs_cut,
     new_delimiter,
+    parse_log,
     parse_round,
     probe_dns,
     probe_tcp,
     probe_ws,
     render_target,
+    restarts_rose,
     run_delay,
     trust_timing,
 )
 from cockpit.engine.load import LoadTracker
+from cockpit.engine.logwatch import LogState
 from cockpit.errors import HostKeyError, TransportError
-from cockpit.model import CheckResult, HostState, Load
+from cockpit.model import CheckResult, HostState, Load, Status
 from cockpit.sanitize import one_line
 from cockpit.secrets import Redactor
-from cockpit.spec import Config, DnsCheck, HostSpec, HttpCheck, ServiceSpec, TcpCheck, WsCheck, runs_on_host
+from cockpit.spec import (
+    Check,
+    ComposeCheck,
+    Config,
+    DnsCheck,
+    HostSpec,
+    HttpCheck,
+    LogCheck,
+    Pm2Check,
+    ServiceSpec,
+    TcpCheck,
+    WsCheck,
+    runs_on_host,
+)
 from cockpit.transports import LocalTransport, SshTransport, Transport
 
 #: default total deadline of an HTTP or TCP probe when the service sets no timeout
@@ -68,6 +88,9 @@ class HostPoller:
         self.lag = LoopLag()  # the engine's monitor replaces this idle one: a missed deadline is blamed right
         #: direct probes run in the probe worker (checks/probing.py); None: in this loop
         self.probes: ProbeProcess | None = None
+        self.logs: dict[str, LogState] = {}  # log checks: cursor and matches, per service
+        #: compose checks with a file: its checksum and the services it declared when last listed
+        self.compose_files: dict[str, tuple[str | None, tuple[str, ...]]] = {}
 
     @property
     def deadline(self) -> float:
@@ -106,9 +129,11 @@ class HostPoller:
             host_results = [self._result(s, Verdict("unknown", blame or "host round timed out"), None)
                             for s in remote_services]
         net_results = await asyncio.gather(*net_tasks)
-        by_name = {r.service: r for r in [*host_results, *net_results]}
         before = {r.service: r for r in self.state.results}
-        results = tuple(_carry_since(by_name[s.name], before.get(s.name)) for s in self.services if s.name in by_name)
+        rank = {s.name: i for i, s in enumerate(self.services)}
+        # a check's parts (a compose project's containers) follow it, in the order they were judged
+        every = sorted([*host_results, *net_results], key=lambda r: rank.get(r.service.partition("/")[0], len(rank)))
+        results = tuple(_carry_since(r, before.get(r.service)) for r in every)
         history = tuple(self.tracker.history)
         self.state = HostState(
             name=self.spec.name, reach=reach, error=self._text(error), fingerprint=fingerprint,
@@ -128,9 +153,32 @@ class HostPoller:
         return {"connection": self._text(where), "notes": notes}
 
     def _result(self, svc: ServiceSpec, v: Verdict, latency: float | None) -> CheckResult:
-        return CheckResult(service=svc.name, host=self.spec.name, kind=svc.check.kind, status=v.status,
-                           detail=self._text(v.detail), latency=latency, at=time.time(),
+        status, detail = self._rose(svc.name, v.status, v.detail, v.extra, svc.check)
+        return CheckResult(service=svc.name, host=self.spec.name, kind=svc.check.kind, status=status,
+                           detail=self._text(detail), latency=latency, at=time.time(),
                            critical=svc.critical, extra=v.extra)
+
+    def _results(self, svc: ServiceSpec, v: Verdict) -> list[CheckResult]:
+        """A host-side check's result, then one per part (``SERVICE/PART``: a compose project's containers)."""
+        out = [self._result(svc, v, None)]
+        for part in v.parts:
+            name = f"{svc.name}/{part.name}"
+            status, detail = self._rose(name, part.status, part.detail, part.extra, svc.check, part.name)
+            out.append(CheckResult(service=name, host=self.spec.name, kind=svc.check.kind, status=status,
+                                   detail=self._text(detail), latency=None, at=time.time(),
+                                   critical=svc.critical and part.critical, extra=part.extra))
+        return out
+
+    def _rose(self, name: str, status: Status, detail: str, extra: tuple[tuple[str, float | int | str], ...],
+              check: Check, part: str | None = None) -> tuple[Status, str]:
+        """pm2 apps and compose containers: restarts rising since the last round are a finding."""
+        if not isinstance(check, Pm2Check) and part is None:
+            return status, detail
+        old = next((r for r in self.state.results if r.service == name), None)
+        now, before = dict(extra).get("restarts"), old.get("restarts") if old is not None else None
+        allowed = isinstance(check, ComposeCheck) and part is not None and "restarting" in check.allowed(part)
+        return restarts_rose(status, detail, now if isinstance(now, int) else None,
+                             before if isinstance(before, int) else None, allowed)
 
     async def _host_side(self, services: list[ServiceSpec], connect_error: TransportError | None = None,
                          ) -> tuple[str, str, str, Load | None, list[CheckResult]]:
@@ -145,9 +193,7 @@ class HostPoller:
                 self._result(s, Verdict("unknown", f"host {reach}"), None) for s in services
             ]
         local = isinstance(t, LocalTransport)
-        sections = [Section(f"s{i}", check_snippet(s.check, s.timeout or self.config.ssh.command_timeout,
-                                                          self.spec.login_shell), cut=needs_cut(s.check))
-                    for i, s in enumerate(services)]
+        sections = [Section(f"s{i}", self._snippet(s), cut=needs_cut(s.check)) for i, s in enumerate(services)]
         if not local:
             sections.append(Section("load", self.tracker.snippet(self.spec.mounts), cut=False))
         load: Load | None = None
@@ -184,10 +230,40 @@ class HostPoller:
             if out is None:
                 why = "check did not finish before the round deadline" if res.timed_out else "no answer from the check"
                 v = Verdict("unknown", why)
+            elif isinstance(s.check, ComposeCheck) and s.check.file is not None and out.rc is not None:
+                key, names = compose_declared(out.output)
+                if names is not None:
+                    self.compose_files[s.name] = (key, names)
+                elif key != self.compose_files.get(s.name, (None, ()))[0]:
+                    self.compose_files[s.name] = (None, ())  # changed and not listed (it failed): again next round
+                v = judge_compose(s.check, out.output, out.rc, self.compose_files[s.name][1])
+            elif isinstance(s.check, LogCheck):
+                log = self.logs.setdefault(s.name, LogState())
+                v = log.verdict(s.check, log.read(parse_log(out.output, out.rc)))
             else:
                 v = judge(s.check, out.output, out.rc)
-            results.append(self._result(s, v, None))
+            results.extend(self._results(s, v))
         return "ok", "", "", load, results
+
+    def _snippet(self, svc: ServiceSpec) -> str:
+        if isinstance(svc.check, LogCheck):  # reads from where the last round stopped
+            return log_snippet(svc.check, self.logs.setdefault(svc.name, LogState()).cursor)
+        if isinstance(svc.check, ComposeCheck):  # lists the file's services only when it changed
+            return compose_snippet(svc.check, self.compose_files.get(svc.name, (None, ()))[0])
+        return check_snippet(svc.check, svc.timeout or self.config.ssh.command_timeout, self.spec.login_shell)
+
+    def mark_logs(self, label: str) -> None:
+        """From now on log checks count from here (a step starts); what is shown says so at once."""
+        marked = {}
+        for svc in self.services:
+            log = self.logs.get(svc.name)
+            if isinstance(svc.check, LogCheck) and log is not None:
+                log.set_mark(label)
+                marked[svc.name] = self._result(svc, log.verdict(svc.check), None)
+        if marked:
+            results = tuple(dataclasses.replace(marked[r.service], since=r.since) if r.service in marked else r
+                            for r in self.state.results)
+            self.state = dataclasses.replace(self.state, results=results)
 
     async def _network(self, svc: ServiceSpec) -> CheckResult:
         """HTTP/TCP from the cockpit, or through the ``via`` host's SSH connection.

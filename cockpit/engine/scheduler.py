@@ -193,11 +193,12 @@ class Engine:
         Judged once per host round, not on every snapshot (500 hosts publish 500 snapshots a round): a step
         that ends shows in the judgment at its hosts' next round, and its verify rounds are those.
         """
-        if not self._lifecycle or not any(r.service in self._lifecycle for r in state.results):
+        # a part (a compose container, SERVICE/PART) follows its service's lifecycle
+        if not self._lifecycle or not any(r.service.partition("/")[0] in self._lifecycle for r in state.results):
             return state
         results = []
         for r in state.results:
-            svc = self._lifecycle.get(r.service)
+            svc = self._lifecycle.get(r.service.partition("/")[0])
             if svc is not None:
                 if self.expect is not None:
                     expect, why = self.expect(state.name, svc)
@@ -354,6 +355,20 @@ class Engine:
         self.probe_now([host])
 
     # -- commands (actions) ----------------------------------------------------------------
+
+    async def mark_logs(self, label: str) -> None:
+        """Log checks count from here (a step starts): each host with one reads its logs once more first.
+
+        What those rounds read happened before the mark; the step's command runs after this returns, so
+        whatever it causes is counted after it (engine/logwatch.py).
+        """
+        names = [n for n, p in self.pollers.items() if any(s.check.kind == "log" for s in p.services)]
+        await asyncio.gather(*(self.round_host(n) for n in names), return_exceptions=True)
+        for n in names:
+            if n in self.pollers:
+                self.pollers[n].mark_logs(label)
+        if names:
+            self._publish(names, [])
 
     async def run_command(self, host: str, command: str, *, timeout: float | None,
                           on_output: OutputCallback | None = None, max_output: int = 1 << 20,

@@ -6,6 +6,7 @@ newer than a moment (verify is judged only on checks made after the command ende
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 
@@ -48,6 +49,7 @@ class EngineContext:
 
     def hosts_for(self, service: str, selector: str | None) -> list[str]:
         config = self.engine.config
+        service = service.partition("/")[0]  # a compose container is checked where its project is
         hosts = [h for h, names in config.assignments if service in names]
         if selector:
             wanted = {h.name for h in select(config.hosts, selector)}
@@ -63,6 +65,12 @@ class EngineContext:
                 if self.after is not None and r.at < self.after:
                     return None  # made before the command ended: not evidence
                 return r
+        parent, _, part = service.partition("/")
+        top = self.latest(parent, host) if part else None
+        if top is not None and top.kind == "compose" and top.status != "unknown":
+            # the project was listed and holds no container of that service: it is not there, said so
+            return dataclasses.replace(top, service=service, status="down", extra=(),
+                                       detail=f"no container of service {part} in the project")
         return None
 
     def reachable(self, host: str) -> bool | None:

@@ -148,6 +148,7 @@ class StepsMixin(RunbookState):
         if (task := asyncio.current_task()) is not None:
             self._step_tasks[ref] = task  # what a rollback cancels first
         try:
+            await self.engine.mark_logs(f"step {ref}")  # log checks count what this step causes: matches(S)
             for i, group in enumerate(plan):
                 if i > 0 and step.pause is not None:
                     await self._pause(ref, step, i, len(plan))

@@ -43,7 +43,8 @@ class ServicesGrid(LazyTable):
         self._states: dict[str, HostState] = {}
 
     def apply(self, snap: FleetSnapshot, force: bool = False) -> None:
-        services = list(dict.fromkeys(r.service for h in snap.hosts for r in h.results))
+        # a compose project's containers (SERVICE/PART) have their rows in the host detail, not a column each
+        services = list(dict.fromkeys(r.service for h in snap.hosts for r in h.results if "/" not in r.service))
         hosts = [h.name for h in snap.hosts]
         for h in snap.hosts:
             self._states[h.name] = h
