@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import math
-import operator
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from collections.abc import Sequence
+from typing import Protocol
 
 from cockpit.conditions.parser import (
     And,
     Command,
+    DiskStat,
+    HostStat,
+    ServiceUsage,
     Health,
     LoadStat,
     Node,
     NoRegressions,
     Not,
     Or,
-    Quantity,
     Rss,
     StatusIn,
     ValueCmp,
@@ -31,20 +31,23 @@ from cockpit.conditions.parser import (
     WindowStat,
     parse,
 )
+from cockpit.conditions.usage import as_service, judge_disk, judge_host_stat, judge_load_stat_size, judge_service_usage
+from cockpit.conditions.wording import OPS as _OPS
+from cockpit.conditions.wording import Outcome, Verdict, all_of, any_of
+from cockpit.conditions.wording import extra as _extra
+from cockpit.conditions.wording import few as _few
+from cockpit.conditions.wording import fmt as _fmt
+from cockpit.conditions.wording import group as _group
+from cockpit.conditions.wording import last_line as _last_line
+from cockpit.conditions.wording import limit as _limit
+from cockpit.conditions.wording import no_hosts as _no_hosts
+from cockpit.conditions.wording import short as _short
 from cockpit.errors import CockpitError
 from cockpit.history import Sample
 from cockpit.model import CheckResult, HostState
 from cockpit.sanitize import strip_control
 
 __all__ = ["EvalContext", "Outcome", "Verdict", "all_of", "any_of", "evaluate", "evaluate_all"]
-
-Outcome = Literal[True, False, None]
-
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
-}
-_SHOWN = 3  # hosts named in a detail before "and N more"
-
 
 class EvalContext(Protocol):
     """What a condition may look at; the engine implements it (see ``cockpit.runbook.context``)."""
@@ -67,6 +70,9 @@ class EvalContext(Protocol):
     def load(self, selector: str) -> list[HostState]:
         """The latest state of each host the selector matches."""
 
+    def is_service(self, name: str) -> bool:
+        """Whether a name is a service (``cpu(X)`` then reads the service, not hosts named X)."""
+
     def command_hosts(self, selector: str | None) -> list[str]:
         """Hosts command() and value() run on, without or with ``@selector``."""
 
@@ -78,24 +84,6 @@ class EvalContext(Protocol):
 
     def undecided(self) -> list[str]:
         """Latency series the regression rule cannot judge yet (read after :meth:`regressions`)."""
-
-
-@dataclass(frozen=True)
-class Verdict:
-    value: bool | None  # None: inconclusive
-    detail: str  # one line an operator can act on
-
-
-def all_of(values: Iterable[Outcome]) -> Outcome:
-    """Kleene AND: False wins, then None."""
-    vals = list(values)
-    return False if False in vals else None if None in vals else True
-
-
-def any_of(values: Iterable[Outcome]) -> Outcome:
-    """Kleene OR: True wins, then None."""
-    vals = list(values)
-    return True if True in vals else None if None in vals else False
 
 
 async def evaluate(node: Node, ctx: EvalContext) -> Verdict:
@@ -120,8 +108,21 @@ async def evaluate(node: Node, ctx: EvalContext) -> Verdict:
         return _status_in(node, ctx)
     if isinstance(node, WindowStat):
         return _window_stat(node, ctx)
-    if isinstance(node, (LoadStat, Rss)):
+    if isinstance(node, LoadStat):
+        if ctx.is_service(node.selector):  # cpu(S)/mem(S): the service's own, on its hosts
+            return judge_service_usage(as_service(node), ctx)
+        if node.func == "mem" and node.limit.unit != "%":
+            return judge_load_stat_size(node, ctx)
         return _host_figures(node, ctx)
+    if isinstance(node, Rss):  # mem()'s alias for process checks
+        return judge_service_usage(ServiceUsage("mem", node.target, node.op, node.limit), ctx,
+                                   label=f"rss({node.target.text})")
+    if isinstance(node, ServiceUsage):
+        return judge_service_usage(node, ctx)
+    if isinstance(node, HostStat):
+        return judge_host_stat(node, ctx)
+    if isinstance(node, DiskStat):
+        return judge_disk(node, ctx)
     if isinstance(node, Command):
         return await _command(node, ctx)
     if isinstance(node, ValueCmp):
@@ -145,54 +146,6 @@ def _combine(parts: Sequence[Verdict], *, and_: bool) -> Verdict:
     return Verdict(value, "; ".join(p.detail for p in deciding))
 
 
-# --------------------------------------------------------------------------- formatting
-
-def _few(items: Sequence[str]) -> str:
-    shown = ", ".join(items[:_SHOWN])
-    return shown if len(items) <= _SHOWN else f"{shown} and {len(items) - _SHOWN} more"
-
-
-def _short(text: str, limit: int = 60) -> str:
-    text = " ".join(strip_control(text).split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def _last_line(out: str) -> str:
-    lines = [ln for ln in strip_control(out).splitlines() if ln.strip()]
-    return _short(lines[-1]) if lines else ""
-
-
-def _fmt(kind: str, v: float) -> str:
-    if kind == "duration":
-        return f"{v * 1000:.3g} ms" if abs(v) < 1 else f"{v:.3g} s"
-    if kind == "percent":
-        return f"{v:.3g}%"
-    if kind == "size":
-        for unit, factor in (("GB", 1024.0**3), ("MB", 1024.0**2)):
-            if abs(v) >= factor:
-                return f"{v / factor:.4g} {unit}"
-        return f"{v / 1024:.4g} KB"
-    if isinstance(v, int):
-        return str(v)
-    return str(int(v)) if v.is_integer() else f"{v:.10g}"
-
-
-def _limit(op: str, q: Quantity, kind: str) -> str:
-    return f"limit {op} {_fmt(kind, q.value)}"
-
-
-def _group(rows: Sequence[tuple[str, Outcome, str]], value: Outcome) -> str:
-    """Notes of the rows with that outcome, same notes merged: "down on a, b; c unreachable"."""
-    by_note: dict[str, list[str]] = {}
-    for host, outcome, note in rows:
-        if outcome is value:
-            by_note.setdefault(note, []).append(host)
-    groups = [note.replace("{hosts}", _few(hosts)) for note, hosts in by_note.items()]
-    if len(groups) > _SHOWN + 1:  # per-host figures all differ: keep the line short
-        groups = [*groups[:_SHOWN], f"{len(groups) - _SHOWN} more"]
-    return "; ".join(groups)
-
-
 # --------------------------------------------------------------------------- service status
 
 def _state(ctx: EvalContext, service: str, host: str) -> tuple[str, str]:
@@ -204,20 +157,6 @@ def _state(ctx: EvalContext, service: str, host: str) -> tuple[str, str]:
         return "missing", "no fresh result from {hosts}"
     why = f" ({_short(r.detail)})" if r.detail else ""
     return r.status, ("status unknown" if r.status == "unknown" else r.status) + " on {hosts}" + why
-
-
-def _extra(r: CheckResult | None, key: str) -> float | None:
-    """A numeric extra of a result (it may have travelled as a string), or None."""
-    raw = r.get(key) if r is not None else None
-    try:
-        num = float(raw) if raw is not None and not isinstance(raw, bool) else math.nan
-    except ValueError:
-        num = math.nan
-    return num if math.isfinite(num) else None
-
-
-def _no_hosts(label: str, what: str) -> Verdict:
-    return Verdict(None, f"{label}: inconclusive, {what}")
 
 
 def _health(node: Health, ctx: EvalContext) -> Verdict:
@@ -303,23 +242,15 @@ def _span(seconds: float | None) -> str:
     return f" in {seconds:g} s"
 
 
-def _host_figures(node: LoadStat | Rss, ctx: EvalContext) -> Verdict:
-    """cpu/mem from each host's latest load, rss from each host's latest process check."""
-    kind = "size" if isinstance(node, Rss) else "percent"
+def _host_figures(node: LoadStat, ctx: EvalContext) -> Verdict:
+    """cpu/mem (percentages) from each host's latest load."""
+    kind = "percent"
     figures: list[tuple[str, float | None, str]] = []  # host, figure, why missing
-    if isinstance(node, Rss):
-        label = f"rss({node.target.text})"
-        for h in ctx.hosts_for(node.target.service, node.target.selector):
-            status, note = _state(ctx, node.target.service, h)
-            r = ctx.latest(node.target.service, h) if status not in ("unreachable", "missing") else None
-            kb = _extra(r, "rss_kb")
-            figures.append((h, None if kb is None else kb * 1024, note if r is None else "no rss figure from {hosts}"))
-    else:
-        label = f"{node.func}({node.selector})"
-        for st in ctx.load(node.selector):
-            fig = getattr(st.load, node.func) if st.load is not None and st.reachable else None
-            figures.append((st.name, fig, "{hosts} unreachable" if not st.reachable else
-                            f"no {node.func} figure from " + "{hosts}"))
+    label = f"{node.func}({node.selector})"
+    for st in ctx.load(node.selector):
+        fig = getattr(st.load, node.func) if st.load is not None and st.reachable else None
+        figures.append((st.name, fig, "{hosts} unreachable" if not st.reachable else
+                        f"no {node.func} figure from " + "{hosts}"))
     if not figures:
         return _no_hosts(label, "no host matches")
     cmp, lim = _OPS[node.op], node.limit.value

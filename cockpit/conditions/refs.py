@@ -19,7 +19,9 @@ from decimal import Decimal
 from cockpit.conditions.parser import (
     And,
     Command,
+    DiskStat,
     Health,
+    HostStat,
     LoadStat,
     Node,
     NoRegressions,
@@ -27,6 +29,7 @@ from cockpit.conditions.parser import (
     Or,
     Quantity,
     Rss,
+    ServiceUsage,
     StatusIn,
     ValueCmp,
     ValueOf,
@@ -80,6 +83,13 @@ def render(node: Node) -> str:
         return f"rss({node.target.text}) {node.op} {_qty(node.limit)}"
     if isinstance(node, LoadStat):
         return f"{node.func}({node.selector}) {node.op} {_qty(node.limit)}"
+    if isinstance(node, ServiceUsage):
+        return f"{node.func}({node.target.text}) {node.op} {_qty(node.limit)}"
+    if isinstance(node, HostStat):
+        per = f" / cores({node.selector})" if node.per_core else ""
+        return f"{node.func}({node.selector}){per} {node.op} {_qty(node.limit)}"
+    if isinstance(node, DiskStat):
+        return f"disk({node.selector}, {_quote(node.path)}) {node.op} {_qty(node.limit)}"
     if isinstance(node, Command):
         return f"command({_quote(node.command)}){_at(node.selector)}"
     if isinstance(node, ValueCmp):
@@ -98,6 +108,11 @@ class Refs:
     uses_regressions: bool
     #: every p95()/error_rate(): only kinds with a latency have them; validate weighs their thresholds
     windowed: frozenset[WindowStat] = frozenset()
+    #: (function, name, written with @) of every cpu()/mem()/rss() whose argument may be a service: validate
+    #: checks that a service's kind can give its resources, and that a bare name is not also a host selector
+    resources: frozenset[tuple[str, str, bool]] = frozenset()
+    #: (selector, path) of every disk(): the path must be among the hosts' sampled mounts
+    disks: frozenset[tuple[str, str]] = frozenset()
 
 
 def references(node: Node) -> Refs:
@@ -105,6 +120,8 @@ def references(node: Node) -> Refs:
     selectors: set[str] = set()
     process: set[str] = set()
     windowed: set[WindowStat] = set()
+    resources: set[tuple[str, str, bool]] = set()
+    disks: set[tuple[str, str]] = set()
     regressions = False
     stack: list[Node] = [node]
     while stack:
@@ -115,16 +132,27 @@ def references(node: Node) -> Refs:
             stack.append(n.operand)
         elif isinstance(n, NoRegressions):
             regressions = True
+        elif isinstance(n, ServiceUsage):
+            services.add(n.target.service)
+            resources.add((n.func, n.target.service, True))
+            if n.target.selector:
+                selectors.add(n.target.selector)
+        elif isinstance(n, (HostStat, DiskStat)):
+            selectors.add(n.selector)
+            if isinstance(n, DiskStat):
+                disks.add((n.selector, n.path))
         elif isinstance(n, (Health, StatusIn, WindowStat, Rss)):
             services.add(n.target.service)
             if n.target.selector:
                 selectors.add(n.target.selector)
             if isinstance(n, Rss):
                 process.add(n.target.service)
+                resources.add(("rss", n.target.service, True))
             if isinstance(n, WindowStat):
                 windowed.add(n)
-        elif isinstance(n, LoadStat):
+        elif isinstance(n, LoadStat):  # a host selector, or a service's name (validate tells which)
             selectors.add(n.selector)
+            resources.add((n.func, n.selector, False))
         elif isinstance(n, Command):
             if n.selector:
                 selectors.add(n.selector)
@@ -132,4 +160,5 @@ def references(node: Node) -> Refs:
             for v in (n.left, n.right):
                 if isinstance(v, ValueOf) and v.selector:
                     selectors.add(v.selector)
-    return Refs(frozenset(services), frozenset(selectors), frozenset(process), regressions, frozenset(windowed))
+    return Refs(frozenset(services), frozenset(selectors), frozenset(process), regressions, frozenset(windowed),
+                frozenset(resources), frozenset(disks))

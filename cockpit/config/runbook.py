@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from cockpit.conditions import ConditionError, WindowStat, parse, references
+from cockpit.config.resource_refs import resource_issues, service_names
 from cockpit.config.services import read_selectors
 from cockpit.config.source import KeyPath, Reader, short_list, suggest
 from cockpit.inventory import is_valid_selector, select
@@ -84,7 +85,10 @@ class _Ctx:
                                  "point rss() at a service with process = \"...\"", line=line)
             for stat in sorted(refs.windowed, key=lambda w: (w.target.service, w.func, w.phase or "")):
                 self.latency_kind(p, text, stat, line)
-            for sel in sorted(refs.selectors):
+            for message, fix in resource_issues(text, refs, self.services, self.hosts):
+                self.r.issue(p, message, fix, line=line)
+            named = service_names(refs, self.services)  # cpu(S)/mem(S): a service, not a selector
+            for sel in sorted(refs.selectors - named):
                 if not is_valid_selector(sel) or not select(self.hosts, sel):
                     self.r.issue(p, f"condition {text!r}: selector {sel!r} matches no host",
                                  "use a host name, a glob, tag:NAME or all", line=line)
