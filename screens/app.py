@@ -290,6 +290,8 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
         yield SystemCommand("Run a command", "An ad-hoc command on hosts you choose (confirmed first)",
                             lambda: self.action_adhoc_prompt(""))
         yield SystemCommand("Keys", "Every key binding", self.action_help)
+        yield SystemCommand("Service CPU/memory", "Services grid: each service's own CPU and memory <-> its status",
+                            self.dashboard.action_toggle_usage)
         yield SystemCommand("Accept plan change", "Review the edited config's plan diff and accept it (journaled)",
                             self.action_accept_plan)
         yield SystemCommand("Load the driver's plan", "Observer: replace this cockpit's plan with the one the driver "

@@ -202,7 +202,8 @@ async def test_process_sharing_a_cgroup_is_read_from_its_process_tree(fleet, tmp
         assert b.via == "process tree (3 pids)" and i.via == "process tree (2 pids)"
         assert b.mem == pytest.approx(tree_rss(busy.pid), rel=0.2)
         assert b.cpu is not None and i.cpu is not None
-        assert b.cpu > 20.0 and i.cpu < 5.0, (b, i)  # yes spins; sleep does not
+        # yes spins; sleep does not (yes's share of a core depends on the shared machine's load: compared, not fixed)
+        assert i.cpu < 1.0 and b.cpu > 2.0 and b.cpu > 10 * max(i.cpu, 0.1), (b, i)
     finally:
         stop_tree(busy)
         stop_tree(idle)
@@ -235,7 +236,7 @@ def test_pm2_apps_are_read_from_their_pids_process_trees(fleet) -> None:  # type
         ids = {"api": "s0", "worker": "s1", "none": "s2"}
         tracker.read(first, ids, 2, time.time(), {}, keep=False)
         got = tracker.read(second, ids, 2, time.time(), {})
-        assert got["api"].via == "process tree (3 pids)" and got["api"].cpu is not None and got["api"].cpu > 5
+        assert got["api"].via == "process tree (3 pids)" and got["api"].cpu is not None and got["api"].cpu > 2
         assert got["api"].mem == pytest.approx(tree_rss(app.pid), rel=0.2)
         assert got["worker"].mem is None and got["worker"].note == "no pm2 app by that name is running"
         assert got["none"].note == "no pm2 app by that name is running"

@@ -67,8 +67,10 @@ async def test_containers_cpu_and_memory_come_from_their_cgroups(reachable_docke
         assert status == {"usage-busy": "up", "usage-idle": "up", "usage-mem": "up", "gone": "down"}
         assert busy is not None and idle is not None and mem is not None
         assert busy.via == idle.via == mem.via == "cgroup v1"
-        assert busy.cpu is not None and busy.cpu > 20.0, busy  # yes spins (the machine is shared: not 100 %)
-        assert idle.cpu is not None and idle.cpu < 2.0, idle
+        # yes spins, sleep does not. How much of a core yes gets depends on who else runs on this shared machine
+        # (measured: 17 % to 95 %), so the figures are compared with each other, not with a fixed share
+        assert busy.cpu is not None and idle.cpu is not None
+        assert idle.cpu < 1.0 and busy.cpu > 2.0 and busy.cpu > 10 * max(idle.cpu, 0.1), (busy, idle)
         assert mem.mem is not None and 64 * MB <= mem.mem < 80 * MB, mem
         assert busy.cpu_host is not None and busy.cpu_host == pytest.approx(busy.cpu / snap.host("h1").load.ncpu)  # type: ignore[union-attr]
         assert usage["gone"] is not None and usage["gone"].note == "no container by that name"
@@ -76,3 +78,28 @@ async def test_containers_cpu_and_memory_come_from_their_cgroups(reachable_docke
         assert hot.value is False and "(of one core) on h1" in hot.detail
     finally:
         d.remove(*names)
+
+
+async def test_docker_stats_stands_in_where_the_cgroup_cannot_be_read(reachable_docker, fleet_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A host whose cgroup files the login user cannot read (here: a cgroup root with nothing in it)."""
+    d = reachable_docker
+    d.remove("usage-stats-mem")
+    try:
+        d.run("usage-stats-mem", "sh", "-c", "dd if=/dev/zero of=/m/f bs=1M count=32 2>/dev/null; sleep 600",
+              options=("--tmpfs", "/m:size=64m"))
+        empty = tmp_path / "no-cgroups"
+        empty.mkdir()
+        fleet = fleet_factory(1, env={"DOCKER_HOST": d.host, "CK_CGROUP_ROOT": str(empty)})
+        (fleet.shim_dir / "docker").unlink()
+        cfg = write_config(tmp_path, fleet, '[services.box]\non = ["h1"]\ndocker = "usage-stats-mem"\n')
+        async with Engine(load_config(cfg)) as engine:
+            deadline = time.monotonic() + 20
+            while True:
+                snap = await engine.run_round()
+                u = snap.host("h1").results[0].usage
+                if u is not None and u.mem is not None and u.mem >= 32 * MB or time.monotonic() > deadline:
+                    break
+        assert u is not None and u.via == "docker stats (cgroup not readable)", u
+        assert u.mem is not None and 32 * MB <= u.mem < 48 * MB and u.cpu is not None and u.cpu < 5.0, u
+    finally:
+        d.remove("usage-stats-mem")

@@ -37,7 +37,7 @@ FINAL_STATES = frozenset({"ok", "failed", "timeout", "cancelled", "error"})
 RESERVED_KEYS = frozenset({
     "q", "p", "space", "slash", "/", "question_mark", "?", "exclamation_mark", "!", "enter", "escape",
     "tab", "shift+tab", "up", "down", "left", "right", "pageup", "pagedown", "home", "end",
-    "x", "X", "r", "b", "R", "S", "O", "K", "F", "U", "T", "C", "A", "L", "y", "n", "1", "2", "3", "4", "m",
+    "x", "X", "r", "b", "R", "S", "O", "K", "F", "U", "T", "C", "A", "L", "y", "n", "1", "2", "3", "4", "m", "percent_sign", "%",
     "ctrl+c", "ctrl+p", "ctrl+q",
 })
 
