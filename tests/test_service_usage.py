@@ -22,6 +22,7 @@ from cockpit.conditions import evaluate_all
 from cockpit.config import load_config
 from cockpit.engine import Engine
 from cockpit.engine.usage import UsageTracker
+from cockpit.exports import Exporter
 from cockpit.model import CheckResult, FleetSnapshot
 from cockpit.runbook.context import EngineContext
 
@@ -97,6 +98,9 @@ async def test_cgroup_v2_unit_cpu_is_exact_from_two_rounds_and_memory_is_current
         assert [u.mem for u in r.usage_history] == [150 * MB, 160 * MB]
         old = result(snap, "old").usage
         assert old is not None and old.mem is None and old.note == "the unit has no cgroup (not running)"
+        exported = Exporter().result_dict(r)["usage"]  # what `cockpit snapshot --json` prints
+        assert exported == {"at": exported["at"], "cpu_pct_core": 25.0, "cpu_pct_host": round(25.0 / ncpu, 2),
+                            "mem_bytes": 160 * MB, "via": "cgroup v2", "note": ""}
         ctx = EngineContext(engine)
         assert (await evaluate_all(["mem(api) < 200MB", "cpu(api) < 50%"], ctx)).value is True
         v = await evaluate_all(["cpu(api) < 20%"], ctx)

@@ -27,8 +27,6 @@ q = shlex.quote
 _CONTAINER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _HEX = re.compile(r"[0-9a-f]{12,64}")
 
-#: how deep a process tree is followed below the matched pids (each level is one pgrep)
-TREE_DEPTH = 6
 #: the most pids a process check's tree sums (a fork bomb must not make the round script slow)
 TREE_PIDS = 200
 
@@ -62,7 +60,9 @@ def locator(check: Check) -> tuple[str, ...] | None:
 
 
 # Helpers defined once per script. _cgr ID MEMPATH CPUPATH prints a cgroup's counters (ns of CPU);
-# _pcg PID sets _pm/_pc to the pid's memory and cpuacct cgroups; _tree ID PIDS sums a process tree.
+# _pcg PID sets _pm/_pc to the pid's memory and cpuacct cgroups; _proc ID PIDS NOTE reads the pids' own
+# cgroup, or sums their process tree (the pids and every descendant): one cat and one awk over
+# /proc/*/stat (utime+stime in ticks, rss in pages), since the shell's read takes a syscall per byte.
 _HELPERS = r"""_R=${CK_CGROUP_ROOT:-/sys/fs/cgroup}
 if [ -r "$_R/cgroup.controllers" ]; then _v=2; else _v=1; fi; echo "@cg $_v"
 _cgr() {
@@ -84,34 +84,20 @@ _pcg() {
   done < "/proc/$1/cgroup"
   [ -n "$_pm" ]
 }
-_kids() {
-  _all=" $1 "; _new=$(echo $1 | tr ' ' ,); _d=0
-  while [ -n "$_new" ] && [ $_d -lt __DEPTH__ ]; do
-    _new=$(pgrep -d , -P "$_new" 2>/dev/null); _d=$((_d+1))
-    for _q in $(echo "$_new" | tr , ' '); do case "$_all" in *" $_q "*) ;; *) _all="$_all$_q " ;; esac; done
-  done
-}
-_tree() {
-  _id=$1; _kids "$2"; _s=0; _t=0; _k=0
-  for _q in $_all; do
-    [ $_k -ge __PIDS__ ] && break
-    read -r _l < "/proc/$_q/stat" 2>/dev/null || continue
-    read -r _x _r _x < "/proc/$_q/statm" 2>/dev/null || continue
-    _l=${_l##*) }; set -- $_l
-    _t=$((_t + ${12} + ${13})); _s=$((_s + _r)); _k=$((_k + 1))
-  done
-  echo "= $_id tree $_s $_t $_k"
-}
-_own() {
-  _f="$_R$_pm/cgroup.procs"; [ $_v = 2 ] || _f="$_R/memory$_pm/cgroup.procs"
-  [ "$_pm" != / ] && [ -r "$_f" ] || return 1
-  while read -r _q; do case "$_all" in *" $_q "*) ;; *) return 1 ;; esac; done < "$_f"
-}
 _proc() {
   if [ -z "$2" ]; then echo "= $1 none $3"; return; fi
-  _kids "$2"
-  set -- "$1" "$2" $2
-  if _pcg $3 && _own; then _cgr "$1" "$_pm" "$_pc"; else _tree "$1" "$2"; fi
+  _f=; if _pcg ${2%% *} && [ "$_pm" != / ]; then _f="$_R$_pm/cgroup.procs"; [ $_v = 2 ] || _f="$_R/memory$_pm/cgroup.procs"; fi
+  _o=$(cat /proc/[0-9]*/stat 2>/dev/null | awk -v roots="$2" -v id="$1" -v cgp="$_f" -v max=__PIDS__ '
+    { l = $0; sub(/^[0-9]+ \(.*\) /, "", l); split(l, f, " "); pp[$1] = f[2]; t[$1] = f[12] + f[13]; r[$1] = f[22] }
+    END {
+      n = split(roots, a, " "); for (i = 1; i <= n; i++) inn[a[i]] = 1
+      do { g = 0; for (p in pp) if (!(p in inn) && (pp[p] in inn)) { inn[p] = 1; g = 1 } } while (g)
+      own = 0; if (cgp != "") { own = 1; seen = 0; while ((getline q < cgp) > 0) { seen = 1; if (!(q in inn)) own = 0 }; own = own && seen }
+      if (own) { print "own"; exit }
+      for (p in inn) if ((p in t) && k < max) { s += r[p]; c += t[p]; k++ }
+      printf "= %s tree %.0f %.0f %d\n", id, s, c, k
+    }')
+  if [ "$_o" = own ]; then _cgr "$1" "$_pm" "$_pc"; else echo "$_o"; fi
 }
 _dk() {
   docker inspect --format '{{.Id}} {{.Name}} {{.State.Pid}}' "$@" 2>/dev/null | while read -r _id _nm _pid; do
@@ -135,7 +121,7 @@ def resources_snippet(targets: list[tuple[str, tuple[str, ...]]], prime: bool = 
     the host's clock ticks per second and page size (``getconf``: two processes, so only once), and read
     everything twice 0.25 s apart, so even a one-shot ``cockpit check`` has a CPU figure.
     """
-    helpers = _HELPERS.replace("__DEPTH__", str(TREE_DEPTH)).replace("__PIDS__", str(TREE_PIDS))
+    helpers = _HELPERS.replace("__PIDS__", str(TREE_PIDS))
     parts = []
     units = [(sid, loc[1]) for sid, loc in targets if loc[0] == "unit"]
     if units:
