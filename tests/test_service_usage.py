@@ -246,3 +246,38 @@ def test_pm2_apps_are_read_from_their_pids_process_trees(fleet) -> None:  # type
         assert got["none"].note == "no pm2 app by that name is running"
     finally:
         stop_tree(app)
+
+
+async def test_a_process_tree_with_its_own_cgroup_is_read_from_that_cgroup(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A process check whose pids are all of their cgroup (a service's own): the cgroup's counters, as for a
+    unit. The machine's real cgroup v1 hierarchy: a private child cgroup made (and removed) by the test."""
+    base = Path("/sys/fs/cgroup")
+    if os.geteuid() != 0 or (base / "cgroup.controllers").exists() or not (base / "memory").is_dir():
+        pytest.skip("needs root on a cgroup v1 machine to make a cgroup")
+    name = f"cockpit-usage-{os.getpid()}"
+    dirs = [base / "memory" / name, base / "cpuacct" / name]
+    tree = start_tree("cockpit-usage-own-cgroup", True)
+    try:
+        wait_children(tree, 2)
+        pids = [tree.pid, *(p.pid for p in psutil.Process(tree.pid).children())]
+        for d in dirs:
+            d.mkdir()
+            for pid in pids:
+                (d / "cgroup.procs").write_text(f"{pid}\n")
+        cfg = write_config(tmp_path, fleet, '[services.own]\non = ["h1"]\nprocess = "cockpit-usage-own-cgroup"\n',
+                           hosts=["h1"])
+        async with Engine(load_config(cfg)) as engine:
+            snap = await engine.run_round()
+        u = result(snap, "own").usage
+        charged = int((dirs[0] / "memory.usage_in_bytes").read_text())
+        assert u is not None and u.via == "cgroup v1", u
+        assert u.mem is not None and u.mem == pytest.approx(charged, rel=0.2)
+        assert u.cpu is not None and u.cpu > 0.0  # the primed first round: yes ran between its two readings
+    finally:
+        stop_tree(tree)
+        for d in dirs:
+            if d.exists():
+                deadline = time.monotonic() + 10
+                while (d / "cgroup.procs").read_text().strip() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                d.rmdir()
