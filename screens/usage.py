@@ -86,11 +86,10 @@ def mem_gauge(r: CheckResult, h: HostState, spark: int, stale: float | None) -> 
 
 
 def usage_cell(r: CheckResult | None, h: HostState, stale: float | None, spark: int = 3) -> Text | None:
-    """The services grid's resources cell: CPU gauge and memory, ``▂▃▅  37% ▂▃▅ 182M``; None: no figures."""
-    if r is None or r.usage is None:
-        return None
-    if r.usage.cpu is None and r.usage.mem is None:
-        return Text("– " + render.clean(r.usage.note)[:12], style="dim")
+    """The services grid's resources cell: CPU gauge and memory, ``▂▃▅  37% ▂▃▅ 182M``; None: no figures
+    (the grid shows the status then)."""
+    if r is None or r.usage is None or not has_figures(r):
+        return None  # the status word instead: a stopped unit reads "✖ down", not a cut reason
     if stale is not None:  # one age for both figures: "42s ago  50%  200M"
         cpu = r.usage.cpu
         t = Text(f"{render.age(stale)} ago ", style="dim italic")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+import ui_fixtures
 from rich.text import Text
 from test_service_usage import start_tree, stop_tree, wait_children
 from test_ui_pilot import until
@@ -99,3 +101,20 @@ def test_a_silent_hosts_figures_show_their_age_dimmed() -> None:
     assert cell is not None and cell.plain == "42s ago  50%  200M"
     assert "dim" in style_of(cell, " 50%") and "dim" in style_of(cell, "200M")
     assert usage.stale_age(*_state("ok", 1, 1, 1), now=1042.0) is None  # an answering host's figures are now
+
+
+async def _grid_usage(pilot) -> None:  # type: ignore[no-untyped-def]
+    await ui_fixtures.feed(pilot)
+    await pilot.press("percent_sign")
+    pilot.app.clear_notifications()  # the toast says what % did; the grid is what this snapshot is about
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [pytest.param((120, 35), id="120x35"), pytest.param((200, 50), id="200x50")])
+def test_services_grid_usage_snapshot(snap_compare, tmp_path, size) -> None:  # type: ignore[no-untyped-def]
+    """The fixed fleet's grid after %: web01's traefik with CPU and memory sparklines, the others' status."""
+    with ui_fixtures.utc():
+        app = ui_fixtures.make_app(tmp_path)
+        assert snap_compare(app, terminal_size=size, run_before=_grid_usage)

@@ -50,6 +50,7 @@ class ServicesGrid(LazyTable):
         self._states: dict[str, HostState] = {}
         self._clock = clock
         self.usage = False  # cells show each service's CPU and memory instead of its status
+        self._wide: frozenset[str] = frozenset()  # services with figures: their columns are USAGE_WIDTH wide
 
     def on_mount(self) -> None:
         if self._clock is not None:
@@ -73,7 +74,7 @@ class ServicesGrid(LazyTable):
         hosts = [h.name for h in snap.hosts]
         for h in snap.hosts:
             self._states[h.name] = h
-        if services != self._services or hosts != self._hosts:
+        if services != self._services or hosts != self._hosts or (self.usage and self._with_figures() != self._wide):
             self._rebuild(services, hosts)
             return
         self.mark_stale(hosts if force or not snap.changed else snap.changed)
@@ -89,7 +90,11 @@ class ServicesGrid(LazyTable):
         return {s: usage.usage_cell(have.get(s), h, usage.stale_age(h, have.get(s), now)) or status_cell(have.get(s))
                 for s in self._services}
 
+    def _with_figures(self) -> frozenset[str]:
+        return frozenset(r.service for h in self._states.values() for r in h.results if usage.has_figures(r))
+
     def _rebuild(self, services: list[str], hosts: list[str]) -> None:
+        self._wide = self._with_figures() if self.usage else frozenset()
         self.clear(columns=True)
         self._services, self._hosts = services, hosts
         # Explicit widths: Textual sizes auto-width columns only on idle and caches cells rendered
@@ -97,7 +102,7 @@ class ServicesGrid(LazyTable):
         self.add_column("Host", key="__host__", width=max([4, *(render.plain(h).cell_len for h in hosts)]))
         for s in services:
             label = render.plain(s[:12])
-            self.add_column(label, key=s, width=max(USAGE_WIDTH if self.usage else CELL_WIDTH, label.cell_len))
+            self.add_column(label, key=s, width=max(USAGE_WIDTH if s in self._wide else CELL_WIDTH, label.cell_len))
         for name in hosts:  # the status cells are built when the row is drawn or read
             self.add_lazy_row(name, {"__host__": render.plain(name)}, placeholder=True)
         self._flush_visible()
