@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from cockpit.model import CheckResult, FleetSnapshot, HostState, Load, StatusChange
+from cockpit.model import CheckResult, FleetSnapshot, HostState, Load, StatusChange, Usage
 from cockpit.sanitize import escape_markdown_cell, one_line, strip_control
 from cockpit.secrets import Redactor
 
@@ -58,7 +58,16 @@ class Exporter:
             "at": utc(r.at),
             "extra": {k: (self._s(v) if isinstance(v, str) else v) for k, v in r.extra},
             "expect": r.expect, "expect_why": self._s(r.expect_why), "judged": r.judged,
+            "usage": self.usage_dict(r.usage),
         }
+
+    def usage_dict(self, u: Usage | None) -> dict[str, Any] | None:
+        """A service's own CPU and memory (kinds with a cgroup or processes), None for the others."""
+        if u is None:
+            return None
+        r = lambda v: None if v is None else round(v, 2)  # noqa: E731
+        return {"at": utc(u.at), "cpu_pct_core": r(u.cpu), "cpu_pct_host": r(u.cpu_host), "mem_bytes": u.mem,
+                "via": u.via, "note": self._s(u.note)}
 
     def host_dict(self, h: HostState) -> dict[str, Any]:
         return {

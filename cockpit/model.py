@@ -16,6 +16,18 @@ STATUS_ORDER: dict[str, int] = {"down": 0, "degraded": 1, "unknown": 2, "up": 3}
 
 
 @dataclass(frozen=True)
+class Usage:
+    """One service's own resources at one round: read through its cgroup or process tree on the host."""
+
+    at: float  # epoch seconds of the reading
+    cpu: float | None = None  # percent of one core since the previous reading (may pass 100 on several cores)
+    cpu_host: float | None = None  # the same as a percent of all the host's cores
+    mem: int | None = None  # bytes now
+    via: str = ""  # how it was read: "cgroup v1", "process tree (3 pids)", "docker stats"
+    note: str = ""  # why a figure is missing (sanitised)
+
+
+@dataclass(frozen=True)
 class CheckResult:
     """The outcome of one service check on one host."""
 
@@ -31,6 +43,8 @@ class CheckResult:
     since: float = 0.0  # when the status last changed (first seen, if it never did)
     expect: Expect = "up"  # the expectation the judgment follows (the status stays the literal observation)
     expect_why: str = ""  # e.g. "retired by decommission.stop-v1: done on this host"
+    usage: Usage | None = None  # the service's own CPU and memory (kinds with a cgroup or processes)
+    usage_history: tuple[Usage, ...] = ()  # the last readings, oldest first (the newest is ``usage``)
 
     @property
     def judged(self) -> Status:

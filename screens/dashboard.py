@@ -48,6 +48,8 @@ class DashboardScreen(KeyAvailability, Contained, Screen[None]):
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("m", "other_columns", "More cols",
                 tooltip="Below 100 columns: the fleet table's other columns (CPU, Mem <-> Load1, Disk)"),
+        Binding("percent_sign", "toggle_usage", "Service CPU/mem", show=False, key_display="%",
+                tooltip="Services grid: each service's own CPU and memory <-> its status"),
         Binding("enter", "detail", "Detail", show=False),
         Binding("x", "cancel", "Cancel host"),
         Binding("X", "cancel_all", "Cancel all"),
@@ -95,13 +97,13 @@ class DashboardScreen(KeyAvailability, Contained, Screen[None]):
             with TabPane("Fleet", id="tab-fleet"), Horizontal(id="main"):
                 with Vertical(id="left"):
                     yield FleetTable(self._clock, id="fleet")
-                    yield ServicesGrid(id="grid-main")
+                    yield ServicesGrid(self._clock, id="grid-main")
                 with Vertical(id="right"):
                     yield PhasePanel(id="phases-main")
                     yield PlanDetail(id="plan-detail-main", classes="-empty")
                     yield EventLog(id="events")
             with TabPane("Services", id="tab-services"):
-                yield ServicesGrid(id="grid-tab")
+                yield ServicesGrid(self._clock, id="grid-tab")
             with TabPane("Plan", id="tab-plan"):
                 yield PhasePanel(id="phases-tab")
                 yield PlanDetail(id="plan-detail-tab", classes="-empty")
@@ -158,6 +160,15 @@ class DashboardScreen(KeyAvailability, Contained, Screen[None]):
         """Compact layout (`m`): swap to the other column set (Host, Reach and Services stay)."""
         table = self.query_one("#fleet", FleetTable)
         table.lay_out(table.width_for, True, table.compact_set + 1)
+
+    def action_toggle_usage(self) -> None:
+        """`%`: the services grid shows each service's own CPU and memory, or (again) its status."""
+        grids = list(self.query(ServicesGrid))
+        on = not (grids and grids[0].usage)
+        for grid in grids:
+            grid.set_usage(on)
+        self.notify("services grid: CPU (% of one core) and memory" if on else "services grid: status",
+                    markup=False, timeout=3)
 
     # -- data down ----------------------------------------------------------------------
 

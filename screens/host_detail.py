@@ -1,4 +1,5 @@
-"""One host: every service with status, detail, latency and last change; load history; its last actions.
+"""One host: every service with status, its own CPU and memory, detail, latency and last change; load history;
+its last actions.
 
 The history charts are drawn on fixed scales (percentages 0-100, load 0 to twice the CPU count) with a
 time axis under them: Textual's Sparkline scales each series from its own minimum to its maximum, so
@@ -19,11 +20,13 @@ from textual.widgets import DataTable, Label, RichLog, Static
 
 from cockpit.engine import ActionRun, HostRun
 from cockpit.model import FleetSnapshot, HostState
-from screens import render
+from screens import render, usage
 from screens.safety import Contained
 from screens.widgets.key_footer import KeyFooter
 from screens.widgets.output_pane import run_line
 
+#: from this many columns a service's CPU and memory have columns (with sparklines) in the services table
+USAGE_COLUMNS_FROM = 120
 #: the charts: (field, label, unit); load's scale is the host's CPU count
 CHARTS = (("cpu", "CPU", "%"), ("mem", "Memory", "%"), ("load1", "Load 1m", ""), ("disk", "Disk", "%"))
 
@@ -72,6 +75,7 @@ class HostDetailScreen(Contained, Screen[None]):
         self.host = host
         self._clock = clock
         self.state: HostState | None = None
+        self._last: FleetSnapshot | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="hd-title")
@@ -89,14 +93,28 @@ class HostDetailScreen(Contained, Screen[None]):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        services = self.query_one("#hd-services", DataTable)
-        # Detail last: it is the long, free-text column, so on a narrow screen only it is cut
-        for key, label in (("status", "Status"), ("service", "Service"), ("latency", "Latency"),
-                           ("since", "Since"), ("detail", "Detail")):
-            services.add_column(label, key=key)
+        self._service_columns(self.app.size.width >= USAGE_COLUMNS_FROM)
         actions = self.query_one("#hd-actions", DataTable)
         for key, label in (("at", "Started"), ("title", "Action"), ("result", "Result")):
             actions.add_column(label, key=key)
+
+    def _service_columns(self, with_usage: bool) -> None:
+        """Detail last: it is the long, free-text column, so on a narrow screen only it is cut. Below
+        ``USAGE_COLUMNS_FROM`` columns a service's CPU and memory go after its detail instead of in columns."""
+        self._with_usage = with_usage
+        services = self.query_one("#hd-services", DataTable)
+        services.clear(columns=True)
+        usage_cols = (("cpu", "CPU/core"), ("mem", "Mem")) if with_usage else ()
+        for key, label in (("status", "Status"), ("service", "Service"), *usage_cols, ("latency", "Latency"),
+                           ("since", "Since"), ("detail", "Detail")):
+            services.add_column(label, key=key)
+
+    def on_resize(self) -> None:
+        wide = self.app.size.width >= USAGE_COLUMNS_FROM
+        if wide != getattr(self, "_with_usage", wide):
+            self._service_columns(wide)
+            if self._last is not None:
+                self.apply(self._last)
 
     def action_probe(self) -> None:
         self.app.action_probe_hosts([self.host])  # type: ignore[attr-defined]
@@ -107,6 +125,7 @@ class HostDetailScreen(Contained, Screen[None]):
         except KeyError:
             return
         self.state = h
+        self._last = snap
         title = Text(render.clean(h.name), style="bold")
         title.append("  ")
         title.append_text(render.reach(h))
@@ -124,14 +143,23 @@ class HostDetailScreen(Contained, Screen[None]):
         self.query_one("#hd-title", Static).update(title)  # text-safe: Text
         table = self.query_one("#hd-services", DataTable)
         table.clear()
+        now = self._clock()
         for r in h.results:
             lat = "–" if r.latency is None else f"{r.latency * 1000:.0f} ms"
             since = render.clock_time(r.since) if r.since else "–"
             word = render.status(r.status)
             word.stylize(render.judged_style(r))  # the observation, coloured by its judgment
             detail = r.detail if r.expect == "up" else f"{r.detail} · expected {r.expect}: {r.expect_why}"
-            table.add_row(word, render.plain(r.service), Text(lat), Text(since), render.plain(detail),  # text-safe: word is Text
-                          key=r.service)
+            stale = usage.stale_age(h, r, now)
+            if r.usage is not None and not self._with_usage and usage.has_figures(r):
+                detail += " · " + usage.inline(r.usage, stale)
+            if r.usage is not None and (r.usage.note or r.usage.via):  # how the figures were read, or why not
+                detail += f" · {r.usage.note or 'via ' + r.usage.via}"
+            cells = [word, render.plain(r.service)]
+            if self._with_usage:
+                cells += [usage.cpu_gauge(r, 5, stale) if usage.has_figures(r) else Text("–", style="dim"),
+                          usage.mem_gauge(r, h, 5, stale) if usage.has_figures(r) else Text("–", style="dim")]
+            table.add_row(*cells, Text(lat), Text(since), render.plain(detail), key=r.service)  # text-safe: all Text
         hist = list(h.history)
         ncpu = h.load.ncpu if h.load is not None and h.load.ncpu else None
         stale = None if h.reach in ("ok", "connecting") or not hist else self._clock() - hist[-1].at

@@ -6,7 +6,7 @@ Fixtures (every process they start is stopped by pid in their finalizers):
   sshd's default limits. It is shared, so after each test that used it an
   autouse finalizer resumes paused hosts, restarts stopped ones, clears the
   shim state and rewrites known_hosts with the current host keys.
-- ``fleet_factory`` (function): ``make(n=3, extra_config="") -> Fleet`` for
+- ``fleet_factory`` (function): ``make(n=3, extra_config="", env=None) -> Fleet`` for
   tests that need their own fleet or other sshd settings.
 - ``httpd`` (function): a running :class:`httpd.HttpServer`.
 - ``dummy_process`` (function): ``start(marker=None) -> procs.DummyProcess``.
@@ -71,12 +71,13 @@ def _reset_shared_fleet(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture
 def fleet_factory() -> Iterator[Callable[..., Fleet]]:
-    """``make(n=3, extra_config="")``: a fleet of one's own, closed after the test."""
+    """``make(n=3, extra_config="", env=None)``: a fleet of one's own, closed after the test; ``env`` adds
+    variables to every session (sshd reads only its first SetEnv: one in ``extra_config`` drops the fleet's)."""
     _skip_without_sshd()
     made: list[Fleet] = []
 
-    def make(n: int = 3, extra_config: str = "") -> Fleet:
-        own = Fleet(n, extra_config=extra_config)
+    def make(n: int = 3, extra_config: str = "", env: dict[str, str] | None = None) -> Fleet:
+        own = Fleet(n, extra_config=extra_config, env=env)
         made.append(own)
         return own.start()
 

@@ -235,7 +235,8 @@ class FleetHost:
             "UseDNS no",
             "LogLevel VERBOSE",
             f"AllowUsers {fleet.user}",
-            f"SetEnv COCKPIT_TEST_HOST={self.name} COCKPIT_SHIM_STATE={self.state_dir} PATH={path}",
+            f"SetEnv COCKPIT_TEST_HOST={self.name} COCKPIT_SHIM_STATE={self.state_dir} PATH={path}"
+            + "".join(f" {k}={v}" for k, v in fleet.env.items()),
             "Subsystem sftp internal-sftp",
             tail.strip(),
         ]
@@ -346,6 +347,7 @@ class Fleet:
         n: int = 3,
         *,
         extra_config: str = "",
+        env: dict[str, str] | None = None,
         root: Path | None = None,
         user: str | None = None,
         base_address: str | None = None,
@@ -357,6 +359,9 @@ class Fleet:
             raise RuntimeError(fleet_unavailable_reason())
         self.sshd = sshd
         self.extra_config = extra_config.strip()
+        #: more variables for every session, on the one SetEnv line (sshd uses only the first SetEnv it reads,
+        #: so a SetEnv in ``extra_config`` would drop the fleet's own)
+        self.env = dict(env or {})
         self.root = Path(root or tempfile.mkdtemp(prefix="cockpit-fleet-"))
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)  # sshd reads authorized_keys as the test user

@@ -112,6 +112,7 @@ def test_references_collect_services_selectors_and_regressions() -> None:
         process_services=frozenset({"agent"}),
         uses_regressions=True,
         windowed=frozenset({parse("p95(api) < 1s"), parse("error_rate(api@all) < 1%")}),
+        resources=frozenset({("rss", "agent", True), ("cpu", "db*", False)}),
     )
     assert references(parse("up(a)")) == Refs(frozenset({"a"}), frozenset(), frozenset(), False)
 
@@ -162,7 +163,7 @@ ERRORS = [
     ("error_rate(api) < 0.1", 19, "expected a percentage such as 0.5% for error_rate()"),
     ("error_rate(api) < 2s", 19, "expected a percentage"),
     ("cpu(all) < 50MB", 12, "expected a percentage such as 0.5% for cpu()"),
-    ("mem(all) < 50", 12, "expected a percentage such as 0.5% for mem()"),
+    ("mem(all) < 50", 12, "expected a percentage such as 90% or a size such as 200MB for mem()"),
     ("rss(agent) < 200", 14, "expected a size such as 200MB for rss()"),
     ("rss(agent) < 20%", 14, "expected a size"),
     ('value("x") > 5s', 14, "expected a plain number for value()"),
@@ -380,6 +381,9 @@ class FakeCtx:
             ok = self.reach.get(h, True)
             out.append(HostState(name=h, reach="ok" if ok else "unreachable", load=self.loads.get(h)))
         return out
+
+    def is_service(self, name: str) -> bool:
+        return name in self.services
 
     def command_hosts(self, selector: str | None) -> list[str]:
         if selector is None:
@@ -625,7 +629,7 @@ async def test_rss() -> None:
     assert (await judge("rss(agent@csb2) > 200MB", ctx)).value is True
     ctx.results[("agent", "csb2")] = res("agent", "csb2", "down")  # process gone: no figure
     v = await judge("rss(agent) < 200MB", ctx)
-    assert v.value is None and "no rss figure from csb2" in v.detail
+    assert v.value is None and "no memory figure from csb2" in v.detail  # rss() is mem()'s alias
     ctx.reach["csb1"] = False
     assert (await judge("rss(agent@csb1) < 200MB", ctx)).value is None
 

@@ -19,7 +19,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from cockpit.config import load_config
-from cockpit.model import CheckResult, FleetSnapshot, HostState, Load, StatusChange
+import dataclasses
+
+from cockpit.model import CheckResult, FleetSnapshot, HostState, Load, StatusChange, Usage
 from cockpit.engine import Engine
 from screens.app import CockpitApp
 from screens.messages import SnapshotReady
@@ -181,6 +183,16 @@ def _r(host: str, service: str, kind: str, status: str, detail: str, latency: fl
                        latency=latency, at=NOW - 3, critical=critical, since=NOW - since_ago)
 
 
+def _usage(r: CheckResult, cpu: tuple[float, float] | None, mem_mb: float | None, note: str = "") -> CheckResult:
+    """A service's own CPU (% of one core) and memory history, as the round script reads them."""
+    history = tuple(
+        Usage(at=NOW - 3 - STEP * (HISTORY - 1 - i), cpu=None if cpu is None else max(0.0, _wave(i, *cpu, 7)),
+              cpu_host=None if cpu is None else max(0.0, _wave(i, *cpu, 7)) / 2,
+              mem=None if mem_mb is None else int((mem_mb + 4 * i) * 1024 * 1024), via="cgroup v1", note=note)
+        for i in range(HISTORY))
+    return dataclasses.replace(r, usage=history[-1], usage_history=history)
+
+
 def _host(name: str, tags: tuple[str, ...], history: tuple[Load, ...] = (), results: tuple[CheckResult, ...] = (),
           reach: str = "ok", error: str = "", fingerprint: str = "") -> HostState:
     return HostState(name=name, reach=reach, error=error, fingerprint=fingerprint,  # type: ignore[arg-type]
@@ -203,8 +215,9 @@ def hosts() -> tuple[HostState, ...]:
         _r("csb2", "v2-config", "command", "up", "exit 0: ok", 0.016, 3720),
     ))
     web01 = _host("web01", ("web", "canary"), _history(3, (93, 5), (62, 6), (7.8, 1.5), 93, 2), (
-        _r("web01", "fleet-agent", "systemd", "down", "inactive (dead) since 07:58:12; exit-code 1", 0.013, 108),
-        _r("web01", "traefik", "docker", "up", "running, healthy (traefik:v3.1)", 0.041, 7200),
+        _usage(_r("web01", "fleet-agent", "systemd", "down", "inactive (dead) since 07:58:12; exit-code 1", 0.013, 108),
+               None, None, "the unit has no cgroup (not running)"),
+        _usage(_r("web01", "traefik", "docker", "up", "running, healthy (traefik:v3.1)", 0.041, 7200), (38, 20), 64),
         _r("web01", "v2-config", "command", "down", "exit 1: test: /etc/fleet/v2.toml: No such file", 0.008, 108),
     ))
     web02 = _host("web02", ("web",), _history(4, (35, 10), (55, 2), (1.2, 0.4), 58, 2)[:12], (

@@ -9,7 +9,8 @@ direct probes away from the screen, and the rule that drops a latency timed whil
 ``dns`` (dns checks: dig on the host or dnspython in the cockpit, one judge), ``verdict`` (what a judge
 gives: status, detail, figures and parts; restart counts that rose), ``compose`` (a compose project's
 containers by their labels), ``pm2`` (a pm2 app from ``pm2 jlist``, read on the host), ``logs`` (log
-checks: a pattern counted in what is new in a file, a journald unit or a container's logs).
+checks: a pattern counted in what is new in a file, a journald unit or a container's logs), ``resources`` (each
+service's CPU and memory counters through its cgroup or process tree, one section of the round script).
 """
 
 from __future__ import annotations
@@ -33,12 +34,30 @@ from cockpit.checks.json_expect import json_failure
 from cockpit.checks.logs import LogRead, log_snippet, parse_log
 from cockpit.checks.lag import OVERLOADED, LoopLag, blame_for, run_delay
 from cockpit.checks.probing import Probed, ProbeProcess, lateness, trust_timing
+from cockpit.checks.resources import (
+    NO_RESOURCES,
+    RESOURCE_KINDS,
+    Counters,
+    Reading,
+    locator,
+    parse_passes,
+    parse_resources,
+    resources_snippet,
+)
 from cockpit.checks.remote import check_snippet, judge, needs_cut
 from cockpit.checks.verdict import Part, Verdict, restarts_rose
 from cockpit.checks.ws import probe_ws
 from cockpit.checks.targets import TARGET_PLACEHOLDERS, render_target, target_placeholders
 
 __all__ = [
+    "NO_RESOURCES",
+    "RESOURCE_KINDS",
+    "Counters",
+    "Reading",
+    "locator",
+    "parse_passes",
+    "parse_resources",
+    "resources_snippet",
     "TARGET_PLACEHOLDERS",
     "render_target",
     "target_placeholders",

@@ -1,7 +1,9 @@
 """The conditions language of runbook gates and verifies: parsed, never ``eval``'d.
 
 Parts: ``parser`` (the frozen AST and ``parse``), ``evaluator`` (three-valued ``evaluate``),
-``refs`` (``render`` and ``references``, what the config loader needs). docs/conditions.md has the language.
+``refs`` (``render`` and ``references``, what the config loader needs), ``terms`` (targets, comparisons,
+quantities), ``wording`` (verdicts and how their details read), ``resources`` (parsing cpu/mem of a service,
+load1/load5/cores/disk of hosts) and ``usage`` (judging them). docs/conditions.md has the language.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from cockpit.conditions.parser import (
     And,
     Command,
     Compare,
+    DiskStat,
     Health,
+    HostStat,
     LoadStat,
     Matches,
     Metric,
@@ -24,6 +28,7 @@ from cockpit.conditions.parser import (
     Or,
     Quantity,
     Rss,
+    ServiceUsage,
     StatusIn,
     Target,
     ValueCmp,
@@ -39,6 +44,9 @@ __all__ = [
     "Command",
     "Compare",
     "ConditionError",
+    "DiskStat",
+    "HostStat",
+    "ServiceUsage",
     "EvalContext",
     "FUNCTIONS",
     "LATENCY_PHASES",

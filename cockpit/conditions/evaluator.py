@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from collections.abc import Sequence
+from typing import Protocol
 
 from cockpit.conditions.metric import SeriesValue, judge_compare, judge_metric
 from cockpit.conditions.parser import (
-    OPS,
     And,
     Command,
     Compare,
+    DiskStat,
+    HostStat,
+    ServiceUsage,
     Health,
     LoadStat,
     Matches,
@@ -27,7 +28,6 @@ from cockpit.conditions.parser import (
     NoRegressions,
     Not,
     Or,
-    Quantity,
     Rss,
     StatusIn,
     ValueCmp,
@@ -35,6 +35,17 @@ from cockpit.conditions.parser import (
     WindowStat,
     parse,
 )
+from cockpit.conditions.usage import as_service, judge_disk, judge_host_stat, judge_load_stat_size, judge_service_usage
+from cockpit.conditions.wording import OPS as _OPS
+from cockpit.conditions.wording import Outcome, Verdict, all_of, any_of
+from cockpit.conditions.wording import extra as _extra
+from cockpit.conditions.wording import few as _few
+from cockpit.conditions.wording import fmt as _fmt
+from cockpit.conditions.wording import group as _group
+from cockpit.conditions.wording import last_line as _last_line
+from cockpit.conditions.wording import limit as _limit
+from cockpit.conditions.wording import no_hosts as _no_hosts
+from cockpit.conditions.wording import short as _short
 from cockpit.errors import CockpitError
 from cockpit.history import Sample
 from cockpit.metrics import PrometheusClient
@@ -43,12 +54,6 @@ from cockpit.sanitize import strip_control
 from cockpit.spec import MetricsSourceSpec
 
 __all__ = ["EvalContext", "Outcome", "SeriesValue", "Verdict", "all_of", "any_of", "evaluate", "evaluate_all"]
-
-Outcome = Literal[True, False, None]
-
-_OPS = OPS
-_SHOWN = 3  # hosts named in a detail before "and N more"
-
 
 class EvalContext(Protocol):
     """What a condition may look at; the engine implements it (see ``cockpit.runbook.context``)."""
@@ -70,6 +75,9 @@ class EvalContext(Protocol):
 
     def load(self, selector: str) -> list[HostState]:
         """The latest state of each host the selector matches."""
+
+    def is_service(self, name: str) -> bool:
+        """Whether a name is a service (``cpu(X)`` then reads the service, not hosts named X)."""
 
     def command_hosts(self, selector: str | None) -> list[str]:
         """Hosts command() and value() run on, without or with ``@selector``."""
@@ -96,26 +104,6 @@ class EvalContext(Protocol):
         """``phase``/``step`` where known, and ``host``/``address`` of ``host`` when one is given."""
 
 
-@dataclass(frozen=True)
-class Verdict:
-    value: bool | None  # None: inconclusive
-    detail: str  # one line an operator can act on
-    #: the metric() series behind the verdict (journaled with each analysis measurement)
-    series: tuple[SeriesValue, ...] = ()
-
-
-def all_of(values: Iterable[Outcome]) -> Outcome:
-    """Kleene AND: False wins, then None."""
-    vals = list(values)
-    return False if False in vals else None if None in vals else True
-
-
-def any_of(values: Iterable[Outcome]) -> Outcome:
-    """Kleene OR: True wins, then None."""
-    vals = list(values)
-    return True if True in vals else None if None in vals else False
-
-
 async def evaluate(node: Node, ctx: EvalContext) -> Verdict:
     """Judge one parsed condition."""
     if isinstance(node, (And, Or)):
@@ -138,8 +126,23 @@ async def evaluate(node: Node, ctx: EvalContext) -> Verdict:
         return _status_in(node, ctx)
     if isinstance(node, WindowStat):
         return _window_stat(node, ctx)
-    if isinstance(node, (LoadStat, Rss, Matches)):
+    if isinstance(node, Matches):
         return _host_figures(node, ctx)
+    if isinstance(node, LoadStat):
+        if ctx.is_service(node.selector):  # cpu(S)/mem(S): the service's own, on its hosts
+            return judge_service_usage(as_service(node), ctx)
+        if node.func == "mem" and node.limit.unit != "%":
+            return judge_load_stat_size(node, ctx)
+        return _host_figures(node, ctx)
+    if isinstance(node, Rss):  # mem()'s alias for process checks
+        return judge_service_usage(ServiceUsage("mem", node.target, node.op, node.limit), ctx,
+                                   label=f"rss({node.target.text})")
+    if isinstance(node, ServiceUsage):
+        return judge_service_usage(node, ctx)
+    if isinstance(node, HostStat):
+        return judge_host_stat(node, ctx)
+    if isinstance(node, DiskStat):
+        return judge_disk(node, ctx)
     if isinstance(node, Command):
         return await _command(node, ctx)
     if isinstance(node, ValueCmp):
@@ -167,54 +170,6 @@ def _combine(parts: Sequence[Verdict], *, and_: bool) -> Verdict:
     return Verdict(value, "; ".join(p.detail for p in deciding), tuple(v for p in parts for v in p.series))
 
 
-# --------------------------------------------------------------------------- formatting
-
-def _few(items: Sequence[str]) -> str:
-    shown = ", ".join(items[:_SHOWN])
-    return shown if len(items) <= _SHOWN else f"{shown} and {len(items) - _SHOWN} more"
-
-
-def _short(text: str, limit: int = 60) -> str:
-    text = " ".join(strip_control(text).split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def _last_line(out: str) -> str:
-    lines = [ln for ln in strip_control(out).splitlines() if ln.strip()]
-    return _short(lines[-1]) if lines else ""
-
-
-def _fmt(kind: str, v: float) -> str:
-    if kind == "duration":
-        return f"{v * 1000:.3g} ms" if abs(v) < 1 else f"{v:.3g} s"
-    if kind == "percent":
-        return f"{v:.3g}%"
-    if kind == "size":
-        for unit, factor in (("GB", 1024.0**3), ("MB", 1024.0**2)):
-            if abs(v) >= factor:
-                return f"{v / factor:.4g} {unit}"
-        return f"{v / 1024:.4g} KB"
-    if isinstance(v, int):
-        return str(v)
-    return str(int(v)) if v.is_integer() else f"{v:.10g}"
-
-
-def _limit(op: str, q: Quantity, kind: str) -> str:
-    return f"limit {op} {_fmt(kind, q.value)}"
-
-
-def _group(rows: Sequence[tuple[str, Outcome, str]], value: Outcome) -> str:
-    """Notes of the rows with that outcome, same notes merged: "down on a, b; c unreachable"."""
-    by_note: dict[str, list[str]] = {}
-    for host, outcome, note in rows:
-        if outcome is value:
-            by_note.setdefault(note, []).append(host)
-    groups = [note.replace("{hosts}", _few(hosts)) for note, hosts in by_note.items()]
-    if len(groups) > _SHOWN + 1:  # per-host figures all differ: keep the line short
-        groups = [*groups[:_SHOWN], f"{len(groups) - _SHOWN} more"]
-    return "; ".join(groups)
-
-
 # --------------------------------------------------------------------------- service status
 
 def _state(ctx: EvalContext, service: str, host: str) -> tuple[str, str]:
@@ -226,20 +181,6 @@ def _state(ctx: EvalContext, service: str, host: str) -> tuple[str, str]:
         return "missing", "no fresh result from {hosts}"
     why = f" ({_short(r.detail)})" if r.detail else ""
     return r.status, ("status unknown" if r.status == "unknown" else r.status) + " on {hosts}" + why
-
-
-def _extra(r: CheckResult | None, key: str) -> float | None:
-    """A numeric extra of a result (it may have travelled as a string), or None."""
-    raw = r.get(key) if r is not None else None
-    try:
-        num = float(raw) if raw is not None and not isinstance(raw, bool) else math.nan
-    except ValueError:
-        num = math.nan
-    return num if math.isfinite(num) else None
-
-
-def _no_hosts(label: str, what: str) -> Verdict:
-    return Verdict(None, f"{label}: inconclusive, {what}")
 
 
 def _health(node: Health, ctx: EvalContext) -> Verdict:
@@ -325,19 +266,18 @@ def _span(seconds: float | None) -> str:
     return f" in {seconds:g} s"
 
 
-def _host_figures(node: LoadStat | Rss | Matches, ctx: EvalContext) -> Verdict:
-    """cpu/mem from each host's latest load, rss from its process check, matches from its log check."""
-    kind = "size" if isinstance(node, Rss) else "number" if isinstance(node, Matches) else "percent"
+def _host_figures(node: LoadStat | Matches, ctx: EvalContext) -> Verdict:
+    """cpu/mem (percentages) from each host's latest load; matches from each host's log check."""
+    kind = "number" if isinstance(node, Matches) else "percent"
     figures: list[tuple[str, float | None, str]] = []  # host, figure, why missing
-    if isinstance(node, (Rss, Matches)):
-        func, key, scale = ("rss", "rss_kb", 1024) if isinstance(node, Rss) else ("matches", "matches", 1)
-        label = f"{func}({node.target.text})"
+    if isinstance(node, Matches):
+        label = f"matches({node.target.text})"
         for h in ctx.hosts_for(node.target.service, node.target.selector):
             status, note = _state(ctx, node.target.service, h)
             r = ctx.latest(node.target.service, h) if status not in ("unreachable", "missing") else None
-            fig = _extra(r, key)
-            why = note if r is None or (status == "unknown" and fig is None) else f"no {func} figure from " + "{hosts}"
-            figures.append((h, None if fig is None else fig * scale, why))
+            fig = _extra(r, "matches")
+            why = note if r is None or (status == "unknown" and fig is None) else "no matches figure from {hosts}"
+            figures.append((h, fig, why))
     else:
         label = f"{node.func}({node.selector})"
         for st in ctx.load(node.selector):

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Protocol
 
 from cockpit.baseline import RULE_MIN_SAMPLES, latency_shift
 from cockpit.conditions.parser import OPS, Compare, Metric, MetricRef
+from cockpit.conditions.wording import SeriesValue
 from cockpit.errors import MetricsError
 from cockpit.metrics import (
     PrometheusClient,
@@ -31,16 +31,6 @@ __all__ = ["MetricContext", "SeriesValue", "judge_compare", "judge_metric", "met
 
 _OPS = OPS
 _SHOWN = 3
-
-
-@dataclass(frozen=True)
-class SeriesValue:
-    """One series a metric() judged: where (its labels, and the host), its value, the outcome and why."""
-
-    series: str
-    value: float | None
-    outcome: bool | None
-    why: str = ""
 
 
 class MetricContext(Protocol):

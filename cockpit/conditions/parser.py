@@ -10,33 +10,31 @@ from __future__ import annotations
 
 import difflib
 import math
-import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, NoReturn, Union
 
+from cockpit.conditions.resources import RESOURCE_FUNCTIONS, DiskStat, HostStat, ServiceUsage, parse_resource
+from cockpit.conditions.terms import FACTOR as _FACTOR
+from cockpit.conditions.terms import Cmp, LoadStat, Quantity, Target, Unit
+from cockpit.conditions.wording import OPS
 from cockpit.errors import ConditionError
 
-__all__ = ["FUNCTIONS", "LATENCY_PHASES", "And", "Command", "Compare", "Health", "LoadStat", "Matches", "Metric", "MetricRef", "Node", "NoRegressions", "Not", "Or", "Quantity", "Rss", "StatusIn", "Target", "ValueCmp", "ValueOf", "WindowStat", "parse"]
+__all__ = ["FUNCTIONS", "LATENCY_PHASES", "And", "Command", "Compare", "DiskStat", "Health", "HostStat", "LoadStat",
+           "Matches", "Metric", "MetricRef", "Node", "NoRegressions", "Not", "Or", "Quantity", "Rss", "ServiceUsage",
+           "StatusIn", "Target", "ValueCmp", "ValueOf", "WindowStat", "parse"]
 
-Cmp = Literal["<", "<=", ">", ">=", "==", "!="]
-Unit = Literal["", "ms", "s", "m", "h", "%", "KB", "MB", "GB"]
 
-FUNCTIONS = ("up", "any_up", "down", "status", "p95", "error_rate", "cpu", "mem", "rss", "matches", "command", "value",
-             "no_regressions", "metric", "compare")
+FUNCTIONS = ("up", "any_up", "down", "status", "p95", "error_rate", "rss", "matches", "command", "value",
+             "no_regressions", "metric", "compare", *RESOURCE_FUNCTIONS)
 _CMPS: tuple[Cmp, ...] = ("<=", ">=", "==", "!=", "<", ">")  # two-character ones first
-#: what each comparison means (the evaluator's and metric()'s)
-OPS: dict[str, Callable[[float, float], bool]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
-}
-_FACTOR: dict[str, float] = {"": 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "%": 1.0,
-                             "KB": 1024.0, "MB": 1024.0**2, "GB": 1024.0**3}
 _ALIASES = {"KiB": "KB", "MiB": "MB", "GiB": "GB"}
 _KIND_UNITS = {"duration": ("ms", "s", "m", "h"), "percent": ("%",), "size": ("KB", "MB", "GB"), "number": ("",),
-               "any": ("", "ms", "s", "m", "h", "%", "KB", "MB", "GB")}
+               "memory": ("%", "KB", "MB", "GB"), "any": ("", "ms", "s", "m", "h", "%", "KB", "MB", "GB")}
 _KIND_WORDS = {"duration": "a duration such as 200ms", "percent": "a percentage such as 0.5%",
                "size": "a size such as 200MB", "number": "a plain number",
+               "memory": "a percentage such as 90% or a size such as 200MB",
                "any": "a number, optionally with a unit (200ms, 0.1%, 2GB)"}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NAME = re.compile(r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)?")  # SERVICE or SERVICE/PART (a compose container)
@@ -46,35 +44,11 @@ _UNIT_WORD = re.compile(r"[A-Za-z]+|%")
 _SEL_CHARS = "letters, digits, _ . * ? [ ] : -"
 _FORMS = ("forms: up(S), any_up(S), down(S), status(S) in [200], p95(S) < 200ms, p95(S, connect) < 50ms, "
           "error_rate(S) < 1%, matches(S) == 0, "
-          'cpu(SEL) < 80%, mem(SEL) < 90%, rss(S) < 200MB, command("..."), value("...") > 0, no_regressions, '
-          'metric("PROMQL") < 0.1%')
+          'cpu(SEL) < 80%, mem(SEL) < 90%, cpu(S) < 50%, mem(S) < 200MB, rss(S) < 200MB, load1(SEL) / cores(SEL) < 2, '
+          'disk(SEL, "/var") < 90%, command("..."), value("...") > 0, no_regressions, metric("PROMQL") < 0.1%')
 
 
 # --------------------------------------------------------------------------- the AST
-
-@dataclass(frozen=True)
-class Target:
-    """A service, optionally restricted to the hosts a selector matches."""
-
-    service: str
-    selector: str | None = None
-
-    @property
-    def text(self) -> str:
-        return self.service + (f"@{self.selector}" if self.selector else "")
-
-
-@dataclass(frozen=True)
-class Quantity:
-    """A number with its unit as written (KiB is stored as KB); ``value`` is in seconds, percent or bytes."""
-
-    number: float
-    unit: Unit = ""
-
-    @property
-    def value(self) -> float:
-        return self.number * _FACTOR[self.unit]
-
 
 @dataclass(frozen=True)
 class Health:
@@ -105,16 +79,6 @@ class WindowStat:
     op: Cmp
     limit: Quantity
     phase: str | None = None  # p95 only: one of LATENCY_PHASES; None is the request (or TCP connect) time
-
-
-@dataclass(frozen=True)
-class LoadStat:
-    """``cpu(SEL) < 80%`` or ``mem(SEL) < 90%``: the latest load of each matching host."""
-
-    func: Literal["cpu", "mem"]
-    selector: str
-    op: Cmp
-    limit: Quantity
 
 
 @dataclass(frozen=True)
@@ -221,7 +185,8 @@ class Or:
     operands: tuple[Node, ...]  # two or more
 
 
-Node = Union[And, Or, Not, NoRegressions, Health, StatusIn, WindowStat, LoadStat, Rss, Matches, Command, ValueCmp, Metric]
+Node = Union[And, Or, Not, NoRegressions, Health, StatusIn, WindowStat, LoadStat, Rss, Matches, Command, ValueCmp, Metric,
+             ServiceUsage, HostStat, DiskStat]
 
 
 # --------------------------------------------------------------------------- the parser
@@ -340,12 +305,6 @@ class _Parser:
             target = self.call_target(name)[0]
             op = self.cmp(f"matches({target.text})")
             return Matches(target, op, self.quantity("number", name))
-        if name in ("cpu", "mem"):
-            self.punct("(", f'"(" after "{name}"')
-            selector = self.selector(f' in "{name}("')
-            self.punct(")", '")" after the selector')
-            op = self.cmp(f"{name}({selector})")
-            return LoadStat(name, selector, op, self.quantity("percent", name))  # type: ignore[arg-type]
         if name == "metric":
             return self.metric()
         if name == "compare":
@@ -355,6 +314,8 @@ class _Parser:
             base = self.metric_ref("compare(metric(...), ")
             self.punct(")", '")" after the second metric()')
             return Compare(current, base)
+        if name in RESOURCE_FUNCTIONS:
+            return parse_resource(self, name)
         if name == "command":
             command, selector = self.call_string("command")
             return Command(command, selector)
@@ -538,7 +499,7 @@ class _Parser:
         unit_at = self.pos - len(unit_text)
         unit = _ALIASES.get(unit_text, unit_text)
         if unit not in _FACTOR:
-            known = [u for units in _KIND_UNITS.values() for u in units if u] + list(_ALIASES)
+            known = list(dict.fromkeys(u for units in _KIND_UNITS.values() for u in units if u)) + list(_ALIASES)
             close = [u for u in known if u.lower() == unit_text.lower()]
             close = close or difflib.get_close_matches(unit_text, known, n=1)
             raise ConditionError(self.text, unit_at, f'unknown unit "{unit_text}"; expected one of '
@@ -547,7 +508,10 @@ class _Parser:
         if unit not in _KIND_UNITS[kind]:
             hint = {"value": "value() compares against a plain number such as 0 or 1500",
                     "p95": "p95 is a latency: write 200ms or 1.5s",
-                    "rss": "rss is a size: write 200MB (1024-based; KB, MB, GB)"}.get(func, "write e.g. 0.5%")
+                    "rss": "rss is a size: write 200MB (1024-based; KB, MB, GB)",
+                    "load1": "load is a plain number: write 4, or per core: load1(SEL) / cores(SEL) < 2",
+                    "load5": "load is a plain number: write 4, or per core: load5(SEL) / cores(SEL) < 2",
+                    "cores": "cores is a plain number of CPUs: write 4"}.get(func, "write e.g. 0.5%")
             self.fail(f"{_KIND_WORDS[kind]} for {func}()", start, hint, f'"{self.text[start:self.pos].strip()}"')
         return Quantity(number, unit)  # type: ignore[arg-type]
 

@@ -20,7 +20,9 @@ from cockpit.conditions.parser import (
     And,
     Command,
     Compare,
+    DiskStat,
     Health,
+    HostStat,
     LoadStat,
     Matches,
     Metric,
@@ -31,6 +33,7 @@ from cockpit.conditions.parser import (
     Or,
     Quantity,
     Rss,
+    ServiceUsage,
     StatusIn,
     ValueCmp,
     ValueOf,
@@ -86,6 +89,13 @@ def render(node: Node) -> str:
         return f"matches({node.target.text}) {node.op} {_qty(node.limit)}"
     if isinstance(node, LoadStat):
         return f"{node.func}({node.selector}) {node.op} {_qty(node.limit)}"
+    if isinstance(node, ServiceUsage):
+        return f"{node.func}({node.target.text}) {node.op} {_qty(node.limit)}"
+    if isinstance(node, HostStat):
+        per = f" / cores({node.selector})" if node.per_core else ""
+        return f"{node.func}({node.selector}){per} {node.op} {_qty(node.limit)}"
+    if isinstance(node, DiskStat):
+        return f"disk({node.selector}, {_quote(node.path)}) {node.op} {_qty(node.limit)}"
     if isinstance(node, Command):
         return f"command({_quote(node.command)}){_at(node.selector)}"
     if isinstance(node, ValueCmp):
@@ -117,6 +127,11 @@ class Refs:
     #: every metric(): validate checks its source and its placeholders
     metrics: frozenset[Metric] = frozenset()
     log_services: frozenset[str] = frozenset()  # services matches() reads: they must be log checks
+    #: (function, name, written with @) of every cpu()/mem()/rss() whose argument may be a service: validate
+    #: checks that a service's kind can give its resources, and that a bare name is not also a host selector
+    resources: frozenset[tuple[str, str, bool]] = frozenset()
+    #: (selector, path) of every disk(): the path must be among the hosts' sampled mounts
+    disks: frozenset[tuple[str, str]] = frozenset()
 
 
 def references(node: Node) -> Refs:
@@ -126,6 +141,8 @@ def references(node: Node) -> Refs:
     windowed: set[WindowStat] = set()
     metrics: set[Metric] = set()
     logs: set[str] = set()
+    resources: set[tuple[str, str, bool]] = set()
+    disks: set[tuple[str, str]] = set()
     regressions = False
     stack: list[Node] = [node]
     while stack:
@@ -136,6 +153,15 @@ def references(node: Node) -> Refs:
             stack.append(n.operand)
         elif isinstance(n, NoRegressions):
             regressions = True
+        elif isinstance(n, ServiceUsage):
+            services.add(n.target.service)
+            resources.add((n.func, n.target.service, True))
+            if n.target.selector:
+                selectors.add(n.target.selector)
+        elif isinstance(n, (HostStat, DiskStat)):
+            selectors.add(n.selector)
+            if isinstance(n, DiskStat):
+                disks.add((n.selector, n.path))
         elif isinstance(n, (Health, StatusIn, WindowStat, Rss, Matches)):
             services.add(n.target.service)
             if n.target.selector:
@@ -144,10 +170,12 @@ def references(node: Node) -> Refs:
                 logs.add(n.target.service)
             if isinstance(n, Rss):
                 process.add(n.target.service)
+                resources.add(("rss", n.target.service, True))
             if isinstance(n, WindowStat):
                 windowed.add(n)
-        elif isinstance(n, LoadStat):
+        elif isinstance(n, LoadStat):  # a host selector, or a service's name (validate tells which)
             selectors.add(n.selector)
+            resources.add((n.func, n.selector, False))
         elif isinstance(n, Command):
             if n.selector:
                 selectors.add(n.selector)
@@ -160,4 +188,5 @@ def references(node: Node) -> Refs:
         elif isinstance(n, Compare):  # validated as metric()s are: the source exists, placeholders in label values
             metrics |= {Metric(m.query, ">", Quantity(0.0), m.source) for m in (n.current, n.base)}
     return Refs(frozenset(services), frozenset(selectors), frozenset(process), regressions, frozenset(windowed),
-                frozenset(metrics), frozenset(logs))
+                metrics=frozenset(metrics), log_services=frozenset(logs), resources=frozenset(resources),
+                disks=frozenset(disks))

@@ -13,6 +13,7 @@ from typing import Any
 
 from cockpit.conditions import ConditionError, WindowStat, parse, references
 from cockpit.config.metrics import check_metric, read_analysis
+from cockpit.config.resource_refs import resource_issues, service_names
 from cockpit.config.services import read_selectors
 from cockpit.config.source import KeyPath, Reader, short_list, suggest
 from cockpit.inventory import is_valid_selector, select
@@ -112,7 +113,10 @@ class _Ctx:
                 self.latency_kind(p, text, stat, line)
             for metric in sorted(refs.metrics, key=lambda m: (m.query, m.source or "")):
                 check_metric(self.r, p, text, metric, self.metrics, placeholders, line)
-            for sel in sorted(refs.selectors):
+            for message, fix in resource_issues(text, refs, self.services, self.hosts):
+                self.r.issue(p, message, fix, line=line)
+            named = service_names(refs, self.services)  # cpu(S)/mem(S): a service, not a selector
+            for sel in sorted(refs.selectors - named):
                 if not is_valid_selector(sel) or not select(self.hosts, sel):
                     self.r.issue(p, f"condition {text!r}: selector {sel!r} matches no host",
                                  "use a host name, a glob, tag:NAME or all", line=line)

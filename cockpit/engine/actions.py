@@ -53,7 +53,7 @@ BUILTIN_KEYS: dict[str, tuple[str, str]] = {
     "C": ("Continue rolling step", "plan (the paused rolling step)"), "A": ("Accept plan change", "dashboard"),
     "L": ("Load the driver's plan", "dashboard"),
     "1": ("Fleet", "dashboard"), "2": ("Services", "dashboard"), "3": ("Plan", "dashboard"),
-    "4": ("Output", "dashboard"), "y": ("Yes, run it", "confirmation"), "n": ("No", "confirmation"),
+    "4": ("Output", "dashboard"), "percent_sign": ("Service CPU/mem", "dashboard"), "y": ("Yes, run it", "confirmation"), "n": ("No", "confirmation"),
     "escape": ("Cancel", "confirmation and prompts"),
 }
 #: runbook keys (they act on the plan): validate calls them so
@@ -61,7 +61,7 @@ RUNBOOK_KEYS = frozenset({"b", "R", "S", "O", "K", "F", "U", "T", "C", "A", "L"}
 #: keys a configured action may not take: the built-in ones (also as typed: "/", "?", "!", ":"), and the keys
 #: that move the cursor and the focus
 RESERVED_KEYS = frozenset({
-    *BUILTIN_KEYS, "/", "?", "!", ":", "tab", "shift+tab", "up", "down", "left", "right", "pageup", "pagedown",
+    *BUILTIN_KEYS, "/", "?", "!", ":", "%", "tab", "shift+tab", "up", "down", "left", "right", "pageup", "pagedown",
     "home", "end", "ctrl+c",
 })
 

@@ -27,6 +27,9 @@ from cockpit.checks import (
     compose_declared,
     compose_snippet,
     end_marker,
+    locator,
+    parse_passes,
+    resources_snippet,
     judge,
     judge_compose,
     lateness,
@@ -45,8 +48,9 @@ from cockpit.checks import (
 )
 from cockpit.engine.load import LoadTracker
 from cockpit.engine.logwatch import LogState
+from cockpit.engine.usage import UsageTracker
 from cockpit.errors import HostKeyError, TransportError
-from cockpit.model import CheckResult, HostState, Load, Status
+from cockpit.model import CheckResult, HostState, Load, Status, Usage
 from cockpit.sanitize import one_line
 from cockpit.secrets import Redactor
 from cockpit.spec import (
@@ -84,6 +88,7 @@ class HostPoller:
         self.redactor = redactor
         self.services = config.services_on(spec.name)
         self.tracker = LoadTracker(config.cockpit.history)
+        self.usage = UsageTracker(config.cockpit.history)
         self.state = HostState(name=spec.name, reach="unknown", tags=spec.tags)
         self.lag = LoopLag()  # the engine's monitor replaces this idle one: a missed deadline is blamed right
         #: direct probes run in the probe worker (checks/probing.py); None: in this loop
@@ -133,7 +138,7 @@ class HostPoller:
         rank = {s.name: i for i, s in enumerate(self.services)}
         # a check's parts (a compose project's containers) follow it, in the order they were judged
         every = sorted([*host_results, *net_results], key=lambda r: rank.get(r.service.partition("/")[0], len(rank)))
-        results = tuple(_carry_since(r, before.get(r.service)) for r in every)
+        results = tuple(_carry_since(r, before.get(r.service), stale=reach != "ok") for r in every)
         history = tuple(self.tracker.history)
         self.state = HostState(
             name=self.spec.name, reach=reach, error=self._text(error), fingerprint=fingerprint,
@@ -196,6 +201,10 @@ class HostPoller:
         sections = [Section(f"s{i}", self._snippet(s), cut=needs_cut(s.check)) for i, s in enumerate(services)]
         if not local:
             sections.append(Section("load", self.tracker.snippet(self.spec.mounts), cut=False))
+        # every service's CPU and memory in this same script: one round trip however many services
+        targets = [(f"s{i}", loc) for i, s in enumerate(services) if (loc := locator(s.check)) is not None]
+        if targets:
+            sections.append(Section("res", resources_snippet(targets, prime=not self.usage.rounds), cut=False))
         load: Load | None = None
         if local:
             if not self.tracker.primed:  # first round: a short gap so even a one-shot snapshot has CPU
@@ -224,6 +233,7 @@ class HostPoller:
         parsed = parse_round(res.stdout, res.stderr, delim)
         if not local and "load" in parsed:
             load = self.tracker.add(self.tracker.parse(parsed["load"].output))
+        usage = self._usage(services, parsed["res"].output, load) if targets and "res" in parsed else {}
         results = []
         for i, s in enumerate(services):
             out = parsed.get(f"s{i}")
@@ -242,7 +252,11 @@ class HostPoller:
                 v = log.verdict(s.check, log.read(parse_log(out.output, out.rc)))
             else:
                 v = judge(s.check, out.output, out.rc)
-            results.extend(self._results(s, v))
+            parts = self._results(s, v)
+            if s.name in usage:  # the service's own CPU and memory ride on its result (not on its parts)
+                parts[0] = dataclasses.replace(parts[0], usage=usage[s.name],
+                                               usage_history=tuple(self.usage.history[s.name]))
+            results.extend(parts)
         return "ok", "", "", load, results
 
     def _snippet(self, svc: ServiceSpec) -> str:
@@ -264,6 +278,18 @@ class HostPoller:
             results = tuple(dataclasses.replace(marked[r.service], since=r.since) if r.service in marked else r
                             for r in self.state.results)
             self.state = dataclasses.replace(self.state, results=results)
+
+    def _usage(self, services: list[ServiceSpec], output: str, load: Load | None) -> dict[str, Usage]:
+        """Each service's CPU and memory from the round's resources section (checks/resources.py)."""
+        passes = parse_passes(output, self.usage.clock)
+        ids = {s.name: f"s{i}" for i, s in enumerate(services) if locator(s.check) is not None}
+        ncpu = (load.ncpu if load is not None else None) or self.tracker.ncpu
+        missing = {s.name: _no_reading(s, passes[-1].missing) for s in services if s.name in ids}
+        if len(passes) > 1:
+            self.usage.read(passes[0], ids, ncpu, time.time(), missing, keep=False)
+        self.usage.rounds += 1
+        got = self.usage.read(passes[-1], ids, ncpu, time.time(), missing)
+        return {name: dataclasses.replace(u, note=self._text(u.note)) if u.note else u for name, u in got.items()}
 
     async def _network(self, svc: ServiceSpec) -> CheckResult:
         """HTTP/TCP from the cockpit, or through the ``via`` host's SSH connection.
@@ -326,8 +352,22 @@ class HostPoller:
         return (v, latency, *lateness(self.lag, began, v, latency, queued))
 
 
-def _carry_since(new: CheckResult, old: CheckResult | None) -> CheckResult:
-    """Keep the time of the last status change across rounds."""
+def _carry_since(new: CheckResult, old: CheckResult | None, stale: bool = False) -> CheckResult:
+    """Keep the time of the last status change across rounds; and, while the host does not answer
+    (``stale``), its last CPU and memory readings, which the screens then show with their age."""
+    if stale and old is not None and new.usage is None and old.usage is not None:
+        new = dataclasses.replace(new, usage=old.usage, usage_history=old.usage_history)
     if old is not None and old.status == new.status and old.since:
         return dataclasses.replace(new, since=old.since)
     return dataclasses.replace(new, since=new.at)
+
+
+def _no_reading(svc: ServiceSpec, missing: tuple[str, ...]) -> str:
+    """Why a service got no counters at all, in words an operator can act on."""
+    loc = locator(svc.check) or ("",)
+    tool = {"unit": "systemctl", "docker": "docker", "compose": "docker", "pm2": "pm2"}.get(loc[0], "")
+    if tool and tool in missing:
+        return f"{tool} not found on the host"
+    return {"unit": "systemctl gave no cgroup for the unit", "docker": "no container by that name",
+            "compose": "no container of the compose service", "pm2": "no pm2 app by that name"}.get(
+        loc[0], "no reading of its resources")

@@ -86,6 +86,9 @@ class EngineContext:
         names = self._narrow([h.name for h in select(self.engine.config.hosts, selector)])
         return [s for h in names if (s := self._state(h)) is not None]
 
+    def is_service(self, name: str) -> bool:
+        return any(s.name == name for s in self.engine.config.services)
+
     def command_hosts(self, selector: str | None) -> list[str]:
         if selector:
             return self._narrow([h.name for h in select(self.engine.config.hosts, selector)])
