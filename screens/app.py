@@ -37,6 +37,7 @@ from screens.messages import ActionChanged, ActionOutput, PlanChanged, SnapshotR
 from screens.reason import ReasonPrompt
 from screens.runbook_actions import RunbookActions
 from screens.safety import Contained, Safety
+from screens.widgets.output_pane import OutputPane
 
 ALARMING = frozenset({"down", "unreachable", "auth-failed", "host-key-CHANGED", "host-key-unknown"})
 #: Textual's own bindings that mean nothing to an operator (the palette gets its own row)
@@ -217,6 +218,17 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
         self.dashboard.apply_plan(message.view)
         if not self.quiet and old is not None and set(message.view.regressions) - set(old.regressions):
             self.bell()
+
+    def on_output_pane_copy_requested(self, message: OutputPane.CopyRequested) -> None:
+        """``Y`` in the output pane: to the clipboard through the terminal (OSC 52), only if the config opts in."""
+        if not self.engine.config.cockpit.clipboard:
+            self.notify("copy is off: set [cockpit] clipboard = true to let Y send output to the terminal's "
+                        "clipboard (OSC 52); D saves it to a file instead", severity="warning", timeout=8)
+            return
+        self.copy_to_clipboard(message.text)
+        cut = f"the last {len(message.text)} characters of " if message.cut else ""
+        self.notify(f"sent {cut}{message.host}'s output ({message.lines} lines) to the terminal's clipboard (OSC 52; "
+                    "the terminal decides whether to accept it)", timeout=6)
 
     def on_action_output(self, message: ActionOutput) -> None:
         self.dashboard.query_one("#output").append(message.action_id, message.host, message.text,  # type: ignore[attr-defined]

@@ -6,13 +6,12 @@ and for a rollback what verifies it and its budget.
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable
 
 from cockpitcfg import write_config
 from rich.text import Text
 from runbookcfg import runbook_services, start_state
 from textual.widgets import Static
+from ui_fixtures import until
 
 from cockpit.config import load_config
 from cockpit.engine import Engine
@@ -33,14 +32,6 @@ confirm = true
 env = { V2_TOKEN = "${CONFIRM_TOKEN}" }
 """
 
-
-async def until(pilot, cond: Callable[[], bool], timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def shown(screen: ConfirmScreen, wid: str) -> str:

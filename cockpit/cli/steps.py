@@ -31,8 +31,8 @@ from cockpit.runbook import RunbookError, batches, ordered
 from cockpit.sanitize import strip_control
 from cockpit.secrets import SHOWN_MASK, Redactor
 from cockpit.session import Session
-from cockpit.spec import Config
 from cockpit.shutdown import SignalStop, run_until_signal
+from cockpit.spec import Config
 
 
 def cmd_step(args: argparse.Namespace) -> int:
