@@ -228,7 +228,7 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
         self.copy_to_clipboard(message.text)
         cut = f"the last {len(message.text)} characters of " if message.cut else ""
         self.notify(f"sent {cut}{message.host}'s output ({message.lines} lines) to the terminal's clipboard (OSC 52; "
-                    "the terminal decides whether to accept it)", timeout=6)
+                    "the terminal decides whether to accept it)", timeout=6, markup=False)
 
     def on_action_output(self, message: ActionOutput) -> None:
         self.dashboard.query_one("#output").append(message.action_id, message.host, message.text,  # type: ignore[attr-defined]

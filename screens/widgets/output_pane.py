@@ -231,7 +231,7 @@ class OutputPane(Vertical):
                 log = self._view_log(r.host)
                 if log is not None and not self._searching(r.host):
                     for line in tab.footer:
-                        log.write(line)
+                        log.write(line)  # text-safe: Text from _footer
                 self._merged_dirty = True
         if self._merged_dirty and self.current_view == MERGED and not self._searching(MERGED):
             self._render_merged()
@@ -349,7 +349,7 @@ class OutputPane(Vertical):
         if lines:
             log.write(Text("\n".join(lines).replace("\t", "    ")))
         for line in tab.footer:
-            log.write(line)
+            log.write(line)  # text-safe: Text from _footer
 
     def _render_merged(self) -> None:
         log = self._view_log(MERGED)
@@ -445,9 +445,9 @@ class OutputPane(Vertical):
         if lo:
             log.write(Text(f"… {lo} lines above", style="dim italic"))
         if i > lo:
-            log.write(self._marked(s.source.lines[lo:i], s.needle, None))
+            log.write(self._marked(s.source.lines[lo:i], s.needle, None))  # text-safe: Text
         row = len(log.lines)
-        log.write(self._marked(s.source.lines[i:hi], s.needle, 0))
+        log.write(self._marked(s.source.lines[i:hi], s.needle, 0))  # text-safe: Text
         if hi < len(s.source.lines):
             log.write(Text(f"… {len(s.source.lines) - hi} lines below", style="dim italic"))
         log.scroll_to(y=max(0, row - 2), animate=False)
@@ -533,14 +533,14 @@ class OutputPane(Vertical):
                 dest.write_text(body, encoding="utf-8")
                 lines = len(src.lines) if src is not None else 0
         except OSError as exc:
-            self.notify(f"could not save to {dest}: {exc.strerror or exc}", severity="error", timeout=8)
+            self.notify(f"could not save to {dest}: {exc.strerror or exc}", severity="error", timeout=8, markup=False)
             return
         running = any(hr.state in ("running", "pending") for _r, hr in self._hosts()
                       if view == MERGED or hr.host == view)
         what = "the merged output" if view == MERGED else f"{view}'s output"
         msg = f"saved {what} ({lines} lines{', so far: still running' if running else ''}) to {dest}"
         self._status(msg)
-        self.notify(msg, timeout=8)
+        self.notify(msg, timeout=8, markup=False)
 
     def action_copy(self) -> None:
         """The selected host's output (from its spool) to the clipboard, if the config allows it (the App decides)."""
