@@ -124,7 +124,8 @@ async def test_search_save_wrap_read_the_whole_spool(fleet, tmp_path) -> None:  
         await until(pilot, lambda: pane.run is not None and pane.run.done)
         await pilot.pause(0.3)
         assert pane.current_view == "h1"
-        assert "needle-early" not in log_text(pane, "h1")  # the tab keeps the latest 5,000 lines at most
+        # the tab keeps 5,000 lines at most (which ones depends on how the flood was batched): the search must
+        # read the spool to find line 1 and line 20002 both, and name their line numbers there
         await pilot.press("slash", *"NEEDLE", "enter")
         await until(pilot, lambda: "match 1 of 2" in status_text(pane))
         assert "h1 line 1 " in status_text(pane) + " "
