@@ -1,7 +1,8 @@
 """The engine: one poller per host, rounds that never overlap, immutable snapshots, and the ActionRunner.
 
 Parts: ``scheduler`` (:class:`Engine`), ``rounds`` (one host's round of checks), ``load`` (load samples
-and their history), ``actions`` (firing commands across hosts with output streamed), ``placeholders`` (shell-safe per-host values, and the command as a person reads it), ``spool`` (output files).
+and their history), ``actions`` (firing commands across hosts with output streamed), ``placeholders``
+(shell-safe per-host values, and the command as a person reads it), ``spool`` (output files).
 """
 
 from __future__ import annotations
