@@ -11,9 +11,11 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 
-__all__ = ["BadReference", "MissingEnvVar", "Redactor", "resolve_env"]
+__all__ = ["MASK", "SHOWN_MASK", "BadReference", "MissingEnvVar", "Redactor", "resolve_env"]
 
 MASK = "***"
+#: what a confirmation and ``--dry-run`` show in place of a secret (the command as it will run, secrets hidden)
+SHOWN_MASK = "••••"
 
 # $${ (escape) | ${NAME} | ${ anything else (malformed)
 _TOKEN = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{")
@@ -114,11 +116,11 @@ class Redactor:
     def __repr__(self) -> str:
         return f"Redactor({len(self.secrets)} secrets)"
 
-    def redact(self, text: str) -> str:
-        """Return ``text`` with every secret replaced by ``***``."""
+    def redact(self, text: str, mask: str = MASK) -> str:
+        """Return ``text`` with every secret replaced by ``mask`` (``***``)."""
         if self._text is None:
             return text
-        return self._text.sub(MASK, text)
+        return self._text.sub(mask, text)
 
     def redact_bytes(self, data: bytes) -> bytes:
         """Return ``data`` with every UTF-8-encoded secret replaced by ``b"***"``."""

@@ -395,6 +395,7 @@ class CockpitSettings:
     screenshot_dir: Path | None = None
     history: int = 120  # load samples kept per host for sparklines
     phases: tuple[str, ...] = ()  # phase titles shown in the UI until the runbook lands
+    clipboard: bool = False  # Y in the output pane copies a host's output to the terminal's clipboard (OSC 52)
 
 
 @dataclass(frozen=True)

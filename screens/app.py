@@ -41,6 +41,7 @@ from screens.palette import KeyCommands, help_rows
 from screens.reason import ReasonPrompt
 from screens.runbook_actions import RunbookActions
 from screens.safety import Contained, Safety
+from screens.widgets.output_pane import OutputPane
 
 ALARMING = frozenset({"down", "unreachable", "auth-failed", "host-key-CHANGED", "host-key-unknown"})
 #: Textual's palette commands the cockpit replaces: its "Keys" (a panel; ours is the generated help, listed
@@ -242,6 +243,17 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
         self.dashboard.apply_plan(message.view)
         if not self.quiet and alarms_between(old, message.view):
             self.bell()  # a regression, a failed gate, a failed or over-budget rollback, a lost lease
+
+    def on_output_pane_copy_requested(self, message: OutputPane.CopyRequested) -> None:
+        """``Y`` in the output pane: to the clipboard through the terminal (OSC 52), only if the config opts in."""
+        if not self.engine.config.cockpit.clipboard:
+            self.notify("copy is off: set [cockpit] clipboard = true to let Y send output to the terminal's "
+                        "clipboard (OSC 52); D saves it to a file instead", severity="warning", timeout=8)
+            return
+        self.copy_to_clipboard(message.text)
+        cut = f"the last {len(message.text)} characters of " if message.cut else ""
+        self.notify(f"sent {cut}{message.host}'s output ({message.lines} lines) to the terminal's clipboard (OSC 52; "
+                    "the terminal decides whether to accept it)", timeout=6, markup=False)
 
     def on_output_pending(self, _message: OutputPending) -> None:
         """All output waiting in the inbox, in one go (it was posted before any later state change)."""

@@ -229,8 +229,10 @@ class DashboardScreen(KeyAvailability, Contained, Screen[None]):
         return self.query_one(self._plan_id, PhasePanel).selected
 
     async def show_action(self, run: ActionRun) -> None:
-        await self.query_one("#output", OutputPane).show(run)
+        pane = self.query_one("#output", OutputPane)
+        await pane.show(run)
         self.query_one("#tabs", TabbedContent).active = "tab-output"
+        pane.focus_view()  # see action_tab: focus left in the hidden fleet tab would switch back to it
 
     # -- keys ---------------------------------------------------------------------------
 
@@ -318,6 +320,11 @@ class DashboardScreen(KeyAvailability, Contained, Screen[None]):
             self.query_one(self._plan_id, PhasePanel).focus()
         elif tab == "tab-fleet":
             self.query_one("#fleet", FleetTable).focus()
+        elif tab == "tab-output":
+            # Focus must move into the pane: hiding the focused fleet table hands focus to its nearest
+            # focusable neighbour, the services grid (shown from 100 columns), in the hidden Fleet tab, and
+            # TabbedContent answers a focused descendant by activating its tab: Output flipped back to Fleet.
+            self.query_one("#output", OutputPane).focus_view()
 
     def action_cancel(self) -> None:
         pane = self.query_one("#output", OutputPane)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from cockpit.errors import CockpitError
 from cockpit.inventory import select
+from cockpit.secrets import SHOWN_MASK, Redactor
 from screens.confirm import ConfirmScreen
 from screens.prompt import AdHoc, CommandPrompt
 
@@ -23,6 +24,12 @@ if TYPE_CHECKING:
     _AppBase = App[int]
 else:
     _AppBase = object
+
+
+def env_note(env: Iterable[tuple[str, str]], redactor: Redactor) -> str:
+    """``env (on stdin): TOKEN=••••``: the variables the command gets besides its text, secrets hidden."""
+    pairs = [f"{k}={redactor.redact(v, SHOWN_MASK)}" for k, v in env]
+    return f"env (on its stdin, not in its argv): {', '.join(pairs)}" if pairs else ""
 
 
 class FleetActions(_AppBase):
@@ -87,17 +94,28 @@ class FleetActions(_AppBase):
         else:
             self._fire(spec.title, spec.run, hosts, "action", spec.timeout, spec.env)
 
+    def _previews(self, template: str, hosts: Iterable[str]) -> list[tuple[str, str]]:
+        """(host, the command as it runs there, secrets as ••••) for a confirmation.
+
+        Raises:
+            CockpitError: a placeholder value is not shell-safe on a host (nothing would run).
+        """
+        from cockpit.engine import preview_command
+
+        return [(h, preview_command(template, self.engine.config.host(h), self.engine.redactor)) for h in hosts]
+
+    def _previews_or_refuse(self, template: str, hosts: Iterable[str]) -> list[tuple[str, str]] | None:
+        """:meth:`_previews`, or None after saying why nothing can run (a value that is not shell-safe)."""
+        try:
+            return self._previews(template, hosts)
+        except CockpitError as exc:
+            self.notify(f"refused: {exc.message}", severity="error", timeout=8, markup=False)
+            return None
+
     def _confirm_and_fire(self, title: str, template: str, hosts: list[str], kind: str, timeout: float | None,
                           env: tuple[tuple[str, str], ...] = ()) -> None:
-        from cockpit.engine import render_command
-
-        red = self.engine.redactor.redact
-        try:
-            first = render_command(template, self.engine.config.host(hosts[0]), self.engine.redactor.secrets)
-        except CockpitError as exc:  # a typed {host} whose value is not shell-safe: nothing is run
-            self.notify(f"refused: {exc.message}", severity="error", timeout=8, markup=False)
-            return
-        note = "" if first == template else f"placeholders are filled per host; on {hosts[0]}: {red(first)}"
+        if (commands := self._previews_or_refuse(template, hosts)) is None:
+            return  # a typed {host} whose value is not shell-safe: nothing is run
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -105,7 +123,8 @@ class FleetActions(_AppBase):
             else:
                 self.notify("cancelled: nothing was run", timeout=3)
 
-        self.push_screen(ConfirmScreen(title, red(template), hosts, note), answered)
+        self.push_screen(ConfirmScreen(title, self.engine.redactor.redact(template), hosts, env_note(env, self.engine.redactor),
+                                       commands), answered)
 
     def _fire(self, title: str, template: str, hosts: list[str], kind: str, timeout: float | None,
               env: tuple[tuple[str, str], ...] = ()) -> None:

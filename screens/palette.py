@@ -127,6 +127,7 @@ def key_commands(app: Any, screen: Screen[Any] | None = None, *, palette: bool =
     nodes: list[tuple[DOMNode, str]] = [(screen, place)]
     if screen is app.dashboard:
         nodes.append((screen.query_one("#fleet"), "fleet table"))
+        nodes.append((screen.query_one("#output"), "output pane"))
     nodes.append((app, "everywhere"))
     out: list[KeyCommand] = []
     seen: set[tuple[str, str]] = set()

@@ -16,6 +16,7 @@ from cockpit.errors import CockpitError
 from cockpit.runbook import batches, ordered
 from cockpit.runbook import RunbookError
 from screens.confirm import ConfirmScreen
+from screens.fleet_actions import env_note
 from screens.reason import ReasonPrompt
 
 if TYPE_CHECKING:
@@ -30,6 +31,13 @@ else:
     _AppBase = object
 
 
+def rollback_verify_note(verify: tuple[str, ...], within: float) -> str:
+    """What will decide that a named rollback worked."""
+    if not verify:
+        return "verify: none; each host's exit status and the services it brings back decide"
+    return f"verify (within {within:g}s of the command's end): {'; '.join(verify)}"
+
+
 class RunbookActions(_AppBase):
     """``action_*`` methods that drive the runbook; bound on the dashboard, also in the command palette."""
 
@@ -41,6 +49,8 @@ class RunbookActions(_AppBase):
         def _refuse_read_only(self) -> bool: ...
 
         def _resolve(self, selectors: Iterable[str]) -> list[str]: ...
+
+        def _previews_or_refuse(self, template: str, hosts: Iterable[str]) -> list[tuple[str, str]] | None: ...
 
     def _runbook_task(self, coro, done: Callable[[object], str] | None = None) -> None:  # type: ignore[no-untyped-def]
         """Run a runbook operation in the background; its errors become notices, never tracebacks."""
@@ -77,6 +87,8 @@ class RunbookActions(_AppBase):
                         severity="warning", timeout=6, markup=False)
             return
         hosts = ordered(step, self.runbook.step_hosts(step), self.engine.config.hosts)
+        if (commands := self._previews_or_refuse(step.run, hosts)) is None:
+            return  # a placeholder value that is not shell-safe: the step would be refused
 
         async def flow() -> None:
             ready = await self.runbook.rollback_readiness(ref)
@@ -101,9 +113,11 @@ class RunbookActions(_AppBase):
             if kept := self.runbook.done_under_other(ref):
                 notes.append("done under an earlier definition, not re-run unless you ask next: "
                              + ", ".join(f"{h} ({w})" for h, w in kept.items()))
+            if env := env_note(step.env, self.engine.redactor):
+                notes.append(env)
             yes = await self.push_screen_wait(ConfirmScreen(f"step {ref}: {step.title}",
                                                             self.engine.redactor.redact(step.run or ""), hosts,
-                                                            "\n".join(notes)))
+                                                            "\n".join(notes), commands))
             if not yes:
                 self.notify("cancelled: nothing was run", timeout=3)
                 return
@@ -190,21 +204,29 @@ class RunbookActions(_AppBase):
                 return
             coro_factory = lambda: self.runbook.rollback_step(target)  # noqa: E731
             title, command, hosts = f"roll back {target}", step.rollback, self.runbook.step_hosts(step)
+            env = step.env
         elif kind == "phase":
             phase = self.engine.config.runbook.phase(target)
             cmds = [s.rollback for s in reversed(phase.steps) if s.rollback]
             coro_factory = lambda: self.runbook.rollback_phase(target)  # noqa: E731
             title, command = f"roll back phase {target} (done steps, in reverse)", " ; ".join(cmds)  # type: ignore[arg-type]
             hosts = sorted({h for s in phase.steps for h in self.runbook.step_hosts(s)})
+            env = tuple(kv for s in phase.steps for kv in s.env)
         else:
+            return
+        budget = self.engine.config.runbook.rollback_budget
+        notes = ["verify: none; each host's exit status decides (a step's rollback has no verify of its own)",
+                 f"budget: {budget:g}s for the whole rollback ([runbook] rollback_budget)"]
+        if (commands := self._previews_or_refuse(command, hosts)) is None:
             return
 
         def answered(yes: bool | None) -> None:
             if yes:
                 self._runbook_task(coro_factory(), lambda ok: f"{title}: {'ok' if ok else 'FAILED'}")
 
+        notes += [n for n in (env_note(env, self.engine.redactor), self._no_return_note()) if n]
         self.push_screen(ConfirmScreen(title, self.engine.redactor.redact(command), hosts or ["(none)"],
-                                       self._no_return_note()), answered)
+                                       "\n".join(notes), commands), answered)
 
     def action_quick_rollback(self, name: str | None = None) -> None:
         """Fire a named rollback (R: the first, or the one that failed: a retry); the reason is asked after firing."""
@@ -235,7 +257,12 @@ class RunbookActions(_AppBase):
                 self.push_screen(ReasonPrompt(f"{rb.title} fired. Why? (optional, journaled; Escape skips)",
                                               "reason"), reason)
 
-        self.push_screen(ConfirmScreen(rb.title, self.engine.redactor.redact(rb.run), hosts, self._no_return_note()),
+        if (commands := self._previews_or_refuse(rb.run, hosts)) is None:
+            return
+        notes = [rollback_verify_note(rb.verify, rb.within),
+                 f"budget: {rb.budget:g}s, command and verify together (timed from the moment it fires)"]
+        notes += [n for n in (env_note(rb.env, self.engine.redactor), self._no_return_note()) if n]
+        self.push_screen(ConfirmScreen(rb.title, self.engine.redactor.redact(rb.run), hosts, "\n".join(notes), commands),
                          answered)
 
     def action_retry_phase(self, phase: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -328,3 +328,13 @@ class BigFleet:
         events, self._events = tuple(self._events), []
         return FleetSnapshot(title="Big fleet", at=at, hosts=tuple(out), round=self.round,
                              changed=tuple(self.names) if changed is None else changed, events=events)
+
+
+async def until(pilot: object, cond: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Wait until ``cond()`` holds, polling every 50 ms, at most ``timeout`` seconds (then fail)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        await pilot.pause(0.05)  # type: ignore[attr-defined]
+    raise AssertionError("condition not met in time")

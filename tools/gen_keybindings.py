@@ -84,6 +84,11 @@ SCREENS = [
      "Before an action with `confirm = true`, every ad-hoc command, every runbook step and every rollback. "
      "**Enter alone never confirms.** On more than 5 hosts `y` and `n` are disabled: type the number of hosts "
      "and press Enter, or Escape to cancel."),
+    ("Output pane", "screens.widgets.output_pane", "OutputPane",
+     "The Output tab (`4`, or where an action's output opens) while it has focus; elsewhere `/` filters the fleet. "
+     "Search, save and copy read each host's spool file, so they cover every line, not just those on screen; "
+     "a rolling step's batches are one view, with a tab per host and a merged tab. `Y` needs "
+     "`[cockpit] clipboard = true` (OSC 52). Escape ends a search and goes back to the live output."),
     ("Help", "screens.help", "HelpScreen", "`?` opens it: the dashboard and global keys of the table above."),
     ("Sort the fleet", "screens.sort_picker", "SortPicker",
      "`o` on the fleet table opens it; one more key sorts, the same key again reverses (docs/ui.md, \"Filter and "
@@ -214,7 +219,7 @@ def render(data: dict[str, object]) -> str:
         seen: set[tuple[str, str]] = set()
         for b in _bindings(cls):
             label = key_label(b)
-            desc = b.description or b.action
+            desc = b.tooltip or b.description or b.action  # as binding_rows(): the tooltip is the long form
             if (label, desc) in seen:
                 continue
             seen.add((label, desc))

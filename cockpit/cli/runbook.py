@@ -59,6 +59,9 @@ def add_parsers(sub: argparse._SubParsersAction, config_arg: Any) -> None:  # ty
     r.add_argument("--rerun-done", action="store_true",
                    help="also re-run the hosts where the step is done under an earlier definition (by default "
                         "a changed step runs on the remaining hosts only)")
+    r.add_argument("--dry-run", action="store_true",
+                   help="print the command each host would run (placeholders filled, secrets as ••••), batch by "
+                        "batch, and exit: no host is contacted and the journal is not opened")
     t = ssub.add_parser("tick", help="mark a manual step (or one host of it) done or failed")
     t.add_argument("ref", metavar="PHASE.STEP")
     t.add_argument("--host")

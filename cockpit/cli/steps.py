@@ -23,11 +23,16 @@ from cockpit.cli.common import (
     render_plan,
     sudo_password,
 )
+from cockpit.engine import preview_command
 from cockpit.errors import UsageError
+from cockpit.inventory import select
 from cockpit.plans import describe_changes
-from cockpit.runbook import RunbookError
+from cockpit.runbook import RunbookError, batches, ordered
+from cockpit.sanitize import strip_control
+from cockpit.secrets import SHOWN_MASK, Redactor
 from cockpit.session import Session
 from cockpit.shutdown import SignalStop, run_until_signal
+from cockpit.spec import Config
 
 
 def cmd_step(args: argparse.Namespace) -> int:
@@ -39,6 +44,9 @@ def cmd_step(args: argparse.Namespace) -> int:
         refs = [f"{p.id}.{s.id}" for p in config.runbook.phases for s in p.steps]
         raise UsageError(f"no step {args.ref!r}", f"steps: {', '.join(refs)}") from None
 
+    if args.step_cmd == "run" and args.dry_run:
+        print(dry_run(config, args.ref), end="")
+        return EXIT_OK
     password = sudo_password(args)
 
     async def run(stop: SignalStop) -> int:
@@ -104,6 +112,43 @@ def cmd_step(args: argparse.Namespace) -> int:
             await s.close()
 
     return run_until_signal(run)
+
+
+def dry_run(config: Config, ref: str) -> str:
+    """What ``step run REF`` would fire, per batch and host, as the cockpit's confirmation shows it.
+
+    Nothing is contacted and the journal is not opened, so what only they can say is named, not guessed.
+
+    Raises:
+        UsageError: a manual step (nothing to run).
+        PlaceholderError: a placeholder value is not shell-safe on a host (a real run is refused too).
+    """
+    phase, step = config.runbook.step(ref)
+    if step.run is None:
+        raise UsageError(f"{ref} is manual: nothing to run",
+                         f"tick it: cockpit step tick {ref} --note \"what was done\" [--host H]")
+    redactor = Redactor(config.secrets)
+    names: list[str] = []
+    for sel in step.on:
+        names += [h.name for h in select(config.hosts, sel) if h.name not in names]
+    hosts = ordered(step, names, config.hosts)
+    plan = batches(step, hosts)
+    out = [f"dry run of {ref}: {strip_control(step.title)} (phase {phase.id}); nothing runs",
+           f"hosts ({len(hosts)}): {', '.join(hosts) or 'none'}"]
+    for i, group in enumerate(plan):
+        if len(plan) > 1:
+            out.append(f"batch {i + 1}/{len(plan)}:")
+        for h in group:
+            out.append(f"  {h} $ {strip_control(preview_command(step.run, config.host(h), redactor))}")
+    facts = [("sudo", "yes" if step.sudo else ""), ("detached", "yes" if step.detach else ""),
+             ("verify", "; ".join(step.verify)),
+             ("env (on its stdin)", ", ".join(f"{k}={redactor.redact(v, SHOWN_MASK)}" for k, v in step.env)),
+             ("rollback", strip_control(redactor.redact(step.rollback, SHOWN_MASK)) if step.rollback else ""),
+             ("irreversible", "yes: a real run asks for its id typed" if step.irreversible else "")]
+    out += [f"{k}: {v}" for k, v in facts if v]
+    out.append("not checked (the journal is not opened, no host is contacted): the lease, plan changes, rollback "
+               "readiness, and hosts a real run skips because the step is done there under an earlier definition")
+    return "\n".join(out) + "\n"
 
 
 def _plan_guard(s: Session, accept: str | None) -> None:

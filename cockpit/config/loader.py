@@ -41,7 +41,7 @@ ENV_VAR = "COCKPIT_CONFIG"
 
 TOP_KEYS = ("cockpit", "journal", "ssh", "inventory", "hosts", "services", "actions", "runbook", "phases", "rollback",
             "notify", "alertmanager", "grafana", "metrics")
-COCKPIT_KEYS = ("title", "interval", "journal", "state_dir", "screenshot_dir", "history", "phases")  # journal: deprecated, see [journal]
+COCKPIT_KEYS = ("title", "interval", "journal", "state_dir", "screenshot_dir", "history", "phases", "clipboard")  # journal: deprecated, see [journal]
 JOURNAL_KEYS = ("path", "lease_ttl")
 MIN_LEASE_TTL = 1.0  # the heartbeat runs every lease_ttl / 3: below a second it would be all heartbeats
 SSH_KEYS = ("config", "known_hosts", "host_keys", "connect_timeout", "command_timeout",
@@ -68,6 +68,7 @@ def _cockpit(r: Reader, raw: Any, config_path: Path) -> CockpitSettings:
         phases=tuple(" ".join(strip_control(x).split())
                      for x in r.strings((*p, "phases"), t["phases"], example='["Decommission v1", "Canary 10%"]'))
         if "phases" in t else (),
+        clipboard=r.boolean((*p, "clipboard"), t["clipboard"]) if "clipboard" in t else d.clipboard,
     )
 
 

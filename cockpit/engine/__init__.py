@@ -1,7 +1,8 @@
 """The engine: one poller per host, rounds that never overlap, immutable snapshots, and the ActionRunner.
 
 Parts: ``scheduler`` (:class:`Engine`), ``rounds`` (one host's round of checks), ``load`` (load samples
-and their history), ``actions`` (firing commands across hosts with output streamed), ``placeholders`` (shell-safe per-host values).
+and their history), ``actions`` (firing commands across hosts with output streamed), ``placeholders``
+(shell-safe per-host values, and the command as a person reads it), ``spool`` (output files).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from cockpit.engine.placeholders import (
     PLACEHOLDERS,
     SECRET_VARS,
     placeholder_env,
+    preview_command,
     render_command,
     single_quoted_placeholders,
     unknown_placeholders,
@@ -26,6 +28,7 @@ from cockpit.engine.placeholders import (
     values_of,
 )
 from cockpit.engine.scheduler import Engine
+from cockpit.engine.spool import read_tail
 
 __all__ = [
     "ActionRun",
@@ -39,6 +42,8 @@ __all__ = [
     "SECRET_VARS",
     "load_snippet",
     "placeholder_env",
+    "preview_command",
+    "read_tail",
     "render_command",
     "single_quoted_placeholders",
     "unknown_placeholders",

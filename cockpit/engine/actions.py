@@ -43,6 +43,8 @@ BUILTIN_KEYS: dict[str, tuple[str, str]] = {
     "space": ("Select", "fleet table (the host under the cursor)"), "slash": ("Filter", "fleet table"),
     "m": ("More cols", "fleet table, below 100 columns"), "enter": ("Detail", "fleet table (the host under the cursor)"),
     "o": ("Sort", "fleet table"),
+    "N": ("Previous match", "output pane"), "W": ("Wrap", "output pane"), "D": ("Save output", "output pane"),
+    "Y": ("Copy output", "output pane"),
     "x": ("Cancel host", "output pane (the host of its tab)"), "X": ("Cancel all", "output pane (the action shown)"),
     "r": ("Retry host", "fleet table (the host under the cursor)"),
     "b": ("Baseline", "dashboard"), "R": ("Rollback", "dashboard"),
@@ -109,6 +111,13 @@ class ActionRun:
     kind: str = "action"  # action | adhoc | probe | step | rollback
     phase: str | None = None
     step: str | None = None
+    group: int = 0  # a rolling step's batches share the id of its first batch (0: this action alone)
+    batch: str = ""  # "batch 2/3" for a rolling step's batch
+
+    @property
+    def group_id(self) -> int:
+        """The id that ties a rolling step's batches together: the first batch's (else its own)."""
+        return self.group or self.id
 
     @property
     def done(self) -> bool:
@@ -272,7 +281,8 @@ class ActionRunner:
 
     def start(self, title: str, template: str, hosts: Iterable[str], *, timeout: float | None = DEFAULT_ACTION_TIMEOUT,
               operator: str = "", kind: str = "action", phase: str | None = None, step: str | None = None,
-              sudo: bool = False, detach: bool = False, env: Mapping[str, str] | None = None) -> ActionRun:
+              sudo: bool = False, detach: bool = False, env: Mapping[str, str] | None = None,
+              group: int = 0, batch: str = "") -> ActionRun:
         """Start the action on every host now; returns its first snapshot. Must run in the engine's loop.
 
         With a journal, the intent is written (and synced) before anything fires; if that
@@ -294,10 +304,11 @@ class ActionRunner:
                                                    [(h, redacted[h]) for h in names], phase=phase, step=step)
         else:
             action_id = next(self._ids)
-        run = ActionRun(
+        spools = {h: spool_path(self.spool_dir, action_id, h) if self.spool_dir else None for h in names}
+        run = ActionRun(  # each host's spool path from the start: the pane searches and saves it while it runs
             id=action_id, title=title, command=self._redactor.redact(template), operator=operator, kind=kind,
-            runs=tuple(HostRun(host=h, command=redacted[h]) for h in names), started=time.time(),
-            phase=phase, step=step,
+            runs=tuple(HostRun(host=h, command=redacted[h], spool=str(spools[h] or "")) for h in names),
+            started=time.time(), phase=phase, step=step, group=group, batch=batch,
         )
         live = _Live(run)
         self._live[run.id] = live
@@ -307,7 +318,7 @@ class ActionRunner:
         keep = min(tails) if tails and all(tails) else 0
         for h in names:
             live.buffers[h] = TailBuffer(OUTPUT_LIMIT)
-            live.spools[h] = Spool(spool_path(self.spool_dir, run.id, h) if self.spool_dir else None, self.spool_cap)
+            live.spools[h] = Spool(spools[h], self.spool_cap)
             live.spools[h].keep = keep
             live.tasks[h] = asyncio.create_task(self._one(live, h, commands[h], timeout, sudo, detach, envs[h]),
                                                 name=f"action:{run.id}:{h}")

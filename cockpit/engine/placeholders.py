@@ -19,10 +19,11 @@ import re
 from collections.abc import Collection
 
 from cockpit.errors import PlaceholderError
+from cockpit.secrets import SHOWN_MASK, Redactor
 from cockpit.spec import HostSpec
 
 __all__ = [
-    "PLACEHOLDERS", "SECRET_VARS", "placeholder_env", "render_command", "single_quoted_placeholders",
+    "PLACEHOLDERS", "SECRET_VARS", "placeholder_env", "preview_command", "render_command", "single_quoted_placeholders",
     "unknown_placeholders", "unsafe_character", "used_placeholders", "values_of",
 ]
 
@@ -86,6 +87,20 @@ def single_quoted_placeholders(template: str) -> set[str]:
             out.add(m.group(1))
         i += 1
     return out
+
+
+def preview_command(template: str, host: HostSpec, redactor: Redactor) -> str:
+    """The command as it will run on ``host``, for a person to read: every placeholder filled, a secret
+    value (and any secret in the text) shown as ``••••``; a confirmation and ``--dry-run`` show this.
+
+    Raises:
+        PlaceholderError: as :func:`render_command` (the command would be refused).
+    """
+    command = render_command(template, host, redactor.secrets)
+    for name, var in SECRET_VARS.items():
+        if "${" + var + "}" in command and var not in template:  # filled here, not the template's own text
+            command = command.replace("${" + var + "}", SHOWN_MASK)
+    return redactor.redact(command, SHOWN_MASK)
 
 
 def render_command(template: str, host: HostSpec, secrets: Collection[str] = ()) -> str:

@@ -379,10 +379,17 @@ class RunbookState:
 
     async def _fire(self, title: str, command: str, hosts: list[str], kind: str, timeout: float | None,
                     phase: str | None, step: str | None, *, sudo: bool = False, detach: bool = False,
-                    env: tuple[tuple[str, str], ...] = ()) -> ActionRun:
-        """Fire an action and wait for it; a journal that refuses its record refuses the operation."""
+                    env: tuple[tuple[str, str], ...] = (), group: int = 0, batch: str = "") -> ActionRun:
+        """Fire an action and wait for it; a journal that refuses its record refuses the operation.
+
+        ``group`` and ``batch``: a rolling step's later batches name its first (the output pane shows them together).
+        """
         runner = self.engine.actions
         extra: dict[str, object] = {}
+        if group:
+            extra["group"] = group
+        if batch:
+            extra["batch"] = batch
         if sudo:
             extra["sudo"] = True
         if detach:

@@ -141,6 +141,7 @@ class StepsMixin(RunbookState):
         st.checks = {h: HostCheck(h, True, f"done under {kept[h]} (an earlier definition); not re-run")
                      if h in kept else HostCheck(h, None, "waiting") for h in hosts}
         st.batch = st.waiting = ""
+        st.group = 0
         st.progress = None
         self._set_step(ref, "running")
         self._changed.pop(ref, None)  # it runs the definition in use now
@@ -232,8 +233,9 @@ class StepsMixin(RunbookState):
         st = self._steps[ref]
         assert step.run is not None
         run = await self._fire(step.title, step.run, hosts, "step", step.timeout, phase.id, ref, sudo=step.sudo,
-                               detach=step.detach, env=step.env)
+                               detach=step.detach, env=step.env, group=st.group, batch=st.batch)
         st.action_id = run.id
+        st.group = st.group or run.id
         ended = max((r.ended or time.time()) for r in run.runs) if run.runs else time.time()
         if step.expect_disconnect:
             # a lost connection (no exit status) is what a reboot looks like; an exit status != 0 is a real failure

@@ -241,6 +241,7 @@ class _StepState:
     checks: dict[str, HostCheck] = field(default_factory=dict)
     detail: str = ""
     action_id: int | None = None
+    group: int = 0  # the first batch's action id, while a rolling step runs (its later batches join it)
     batch: str = ""
     waiting: str = ""
     progress: float | None = None

@@ -20,7 +20,7 @@ ALWAYS = frozenset({"quick_rollback", "app.help", "help"})
 #: keys of the current context (shown only when they do something): they outrank the rest
 CONTEXT = frozenset({"cancel", "cancel_all", "app.pop_screen", "continue_step", "take_over", "other_columns"})
 #: configured actions and the palette go first when room runs out (help and the palette list them)
-LOW = ("run_configured", "command_palette", "app.command_palette")
+LOW = ("run_configured", "command_palette", "app.command_palette", "toggle_wrap", "save", "copy")  # (the output pane's)
 KEY_STYLE = "bold reverse"
 
 
