@@ -115,7 +115,12 @@ def finished_on_screen(app: CockpitApp, run_id: int, hosts: list[str]) -> set[st
     pane = app.dashboard.query_one("#output", OutputPane)
     if pane.run is None or pane.run.id != run_id:
         return set()
-    return {h for h in hosts if h in pane._finished_hosts}
+    done = set()
+    for h in hosts:  # the pane writes a host's "── ok …" line when it shows the host finished
+        log = pane._log(h)
+        if log is not None and any(strip.text.startswith("── ") for strip in log.lines):
+            done.add(h)
+    return done
 
 
 async def flood(app: CockpitApp, probe: Probe, quiet: float, big_mb: int) -> dict[str, Any]:
