@@ -390,3 +390,18 @@ def test_two_cockpits_sharing_a_state_dir_never_flush_one_spool_twice(postgres: 
         b.status_changes([StatusChange(2.0, "h2", "web", "up", "down")])  # written directly
         assert a.spool.drain(10)
         assert sorted(e["host"] for e in a.timeline() if e["kind"] == "status") == ["h1", "h2"]
+
+
+def test_a_damaged_spool_line_is_skipped_and_counted_never_fatal(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A line cut by a crash mid-write (or another process's bytes) must not kill the spool's pump."""
+    from cockpit.journal.obspool import ObservationSpool
+    from cockpit.model import StatusChange
+
+    spool = ObservationSpool(tmp_path, lambda *a, **k: None)  # type: ignore[arg-type]
+    ev = StatusChange(host="h1", service="web", old="up", new="down", detail="x", at=1.0)
+    spool.append([ev])
+    with spool.file.open("a") as f:
+        f.write('{"host": "h1", "serv\n')
+    spool.append([ev])
+    events, _size = spool._read(0)
+    assert [e for _, e in events] == [ev, ev] and spool.dropped == 1
