@@ -232,7 +232,17 @@ def test_pm2_apps_are_read_from_their_pids_process_trees(fleet) -> None:  # type
         shim.chmod(0o755)
         script = resources_snippet([("s0", ("pm2", "api")), ("s1", ("pm2", "worker")), ("s2", ("pm2", "none"))],
                                    prime=True)
-        out = subprocess.run(host.ssh_argv("sh -s"), input=script, capture_output=True, text=True, timeout=30)
+        # pm2 jlist would start a daemon when none runs, so the script asks only a live one: no pid file here
+        home = f"/tmp/cockpit-pm2-{os.getpid()}"
+        none = subprocess.run(host.ssh_argv("sh -s"), input=f"PM2_HOME={home}-none; export PM2_HOME\n" + script,
+                              capture_output=True, text=True, timeout=30)
+        assert none.returncode == 0, none.stderr
+        idle = UsageTracker().read(parse_passes(none.stdout)[-1], {"api": "s0"}, 2, time.time(), {})
+        assert idle["api"].mem is None and idle["api"].note == "no pm2 app by that name is running"
+        # a live daemon (its pid file names a process of the host's user, as pm2 writes it)
+        live = f'PM2_HOME={home}; export PM2_HOME; mkdir -p "$PM2_HOME"; echo $$ > "$PM2_HOME/pm2.pid"\n'
+        out = subprocess.run(host.ssh_argv("sh -s"), input=live + script + f'\nrm -rf "{home}"\n',
+                             capture_output=True, text=True, timeout=30)
         assert out.returncode == 0, out.stderr
         assert "hunter2" not in out.stdout  # only names and pids leave the host
         tracker = UsageTracker()

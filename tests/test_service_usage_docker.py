@@ -103,3 +103,34 @@ async def test_docker_stats_stands_in_where_the_cgroup_cannot_be_read(reachable_
         assert u.mem is not None and 32 * MB <= u.mem < 48 * MB and u.cpu is not None and u.cpu < 5.0, u
     finally:
         d.remove("usage-stats-mem")
+
+
+async def test_a_compose_projects_cpu_and_memory_sum_its_containers(reachable_docker, fleet_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A compose service (issue 24's kind) is its project's containers: their cgroups are read and summed
+    (the resource script once filtered on an empty service label and found no container at all)."""
+    d = reachable_docker
+    names = ("usage-proj-a", "usage-proj-b", "usage-other")
+    d.remove(*names)
+    label = {"com.docker.compose.project": "usageproj"}
+    try:
+        for n in names[:2]:  # each holds 32 MB in a tmpfs charged to its own memory cgroup
+            d.run(n, "sh", "-c", "dd if=/dev/zero of=/m/f bs=1M count=32 2>/dev/null; sleep 600",
+                  labels={**label, "com.docker.compose.service": n.rsplit("-", 1)[1]},
+                  options=("--tmpfs", "/m:size=48m"))
+        d.run("usage-other", "sleep", "600", labels={"com.docker.compose.project": "elsewhere"})
+        fleet = fleet_factory(1, env={"DOCKER_HOST": d.host})
+        (fleet.shim_dir / "docker").unlink()  # the host's docker is the real client
+        cfg = write_config(tmp_path, fleet, '[services.proj]\non = ["h1"]\ncompose = "usageproj"\n')
+        async with Engine(load_config(cfg)) as engine:
+            deadline = time.monotonic() + 20
+            while True:  # until both dd have filled their tmpfs
+                snap = await engine.run_round()
+                u = next(r.usage for r in snap.host("h1").results if r.service == "proj")
+                if u is not None and u.mem is not None and u.mem >= 64 * MB or time.monotonic() > deadline:
+                    break
+            ctx = EngineContext(engine)
+            verdict = await evaluate_all(["mem(proj) < 200MB"], ctx)
+        assert u is not None and u.mem is not None and 64 * MB <= u.mem < 90 * MB, u  # two containers, not three
+        assert verdict.value is True, verdict.detail
+    finally:
+        d.remove(*names)

@@ -139,19 +139,22 @@ def resources_snippet(targets: list[tuple[str, tuple[str, ...]]], prime: bool = 
         lines = [f"echo '= {sid} none no container can have that name'" for sid, n in dockers if (sid, n) not in ok]
         want = [f"{sid}={'id' if _HEX.fullmatch(n) else 'nm'}:{n}" for sid, n in ok]
         lines += [f"_want='{' '.join(want)}'", f"_args='{' '.join(n for _, n in ok)}'"]
-        for sid, project, service in composes:  # the compose service's containers, by their labels
+        for sid, project, service in composes:  # the project's containers (or one service's), by their labels
+            by_service = f"--filter {q('label=com.docker.compose.service=' + service)} " if service else ""
             lines.append(
                 "for _i in $(docker ps -q --no-trunc --filter "
-                f"{q('label=com.docker.compose.project=' + project)} --filter "
-                f"{q('label=com.docker.compose.service=' + service)} 2>/dev/null); do "
+                f"{q('label=com.docker.compose.project=' + project)} {by_service}2>/dev/null); do "
                 f'_want="$_want {sid}=id:$_i"; _args="$_args $_i"; done; echo "= {sid} count"')
         lines.append('[ -n "$_args" ] && _dk $_args')
         lines.append("command -v docker >/dev/null 2>&1 || echo '= @missing docker'")
         parts.append("; ".join(lines))
     pm2 = [(sid, loc[1]) for sid, loc in targets if loc[0] == "pm2"]
     if pm2:
-        parts.append("_j=$(pm2 jlist 2>/dev/null | grep -o '{\"pid\":[0-9]*,\"name\":\"[^\"]*\"' | "
-                     "sed 's/{\"pid\":\\([0-9]*\\),\"name\":\"\\(.*\\)\"/\\1 \\2/')")
+        # pm2 jlist starts a daemon when none runs: ask only a live one (as the pm2 check does)
+        parts.append('_h=${PM2_HOME:-$HOME/.pm2}; _j=; '
+                     'if [ -r "$_h/pm2.pid" ] && kill -0 "$(cat "$_h/pm2.pid")" 2>/dev/null; then '
+                     "_j=$(pm2 jlist 2>/dev/null | grep -o '{\"pid\":[0-9]*,\"name\":\"[^\"]*\"' | "
+                     "sed 's/{\"pid\":\\([0-9]*\\),\"name\":\"\\(.*\\)\"/\\1 \\2/'); fi")
         for sid, app in pm2:
             parts.append(f"_p=$(echo \"$_j\" | while read -r _a _b; do [ \"$_b\" = {q(app)} ] && "
                          "[ \"$_a\" != 0 ] && printf '%s ' \"$_a\"; done); "
@@ -231,7 +234,7 @@ def _counters(lines: list[list[str]], cgroup: int | None, clock: tuple[int, int]
         nones = [" ".join(p[1:]) for p in lines if p[0] == "none"]
         if nones:
             return Counters(note=nones[0])
-        return Counters(note="no container of the compose service is running" if lines else "no answer")
+        return Counters(note="no container of the compose project is running" if lines else "no answer")
     mem = cpu = 0
     mem_ok = cpu_ok = True
     vias: list[str] = []
