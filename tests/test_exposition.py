@@ -169,3 +169,36 @@ def test_the_test_prometheus_scrapes_it_and_queries_it_back(fleet, tmp_path, pro
         prometheus.unscrape(job)
         rc = _stop(proc)
     assert rc == 128 + signal.SIGTERM
+
+
+def test_an_analysis_runs_measurements_are_exported() -> None:
+    """The gate's measurements (issue 26's analysis runs) as metrics: state, counts by result, latest values;
+    a series with no finite value is absent, never a made-up number."""
+    from types import SimpleNamespace
+
+    from prometheus_client import generate_latest
+    from prometheus_client.registry import CollectorRegistry
+
+    from cockpit.cli.exposition import CockpitCollector
+    from cockpit.conditions import SeriesValue
+    from cockpit.runbook.analysis import AnalysisView, MeasurementView
+    from cockpit.spec import AnalysisSpec
+
+    series = (SeriesValue('{version="v2"}', 0.12, True), SeriesValue('{version="v3"}', float("nan"), None, "NaN"))
+    run = AnalysisView(AnalysisSpec(count=3), 1000.0, "running", (
+        MeasurementView(1, 1000.0, True, "ok"), MeasurementView(2, 1060.0, None, "NaN", series)))
+    view = SimpleNamespace(phases=[SimpleNamespace(id="canary", analysis=run), SimpleNamespace(id="x", analysis=None)])
+    collector = CockpitCollector(SimpleNamespace())
+    class Analysis:
+        def collect(self):  # type: ignore[no-untyped-def]
+            return collector._analysis(view)
+
+    registry = CollectorRegistry()
+    registry.register(Analysis())  # type: ignore[arg-type]
+    text = generate_latest(registry).decode()
+    assert 'cockpit_analysis_state{phase="canary",state="running"} 1.0' in text
+    assert 'cockpit_analysis_measurements{phase="canary",result="pass"} 1.0' in text
+    assert 'cockpit_analysis_measurements{phase="canary",result="inconclusive"} 1.0' in text
+    assert 'cockpit_analysis_measurements{phase="canary",result="fail"} 0.0' in text
+    assert 'cockpit_analysis_last_value{phase="canary",series="{version=\\"v2\\"}"} 0.12' in text
+    assert "v3" not in text and 'phase="x"' not in text

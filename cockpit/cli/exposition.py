@@ -104,7 +104,29 @@ class CockpitCollector:
             if left is not None:
                 hold.add_metric([p.id], left)
         yield from (phase, current, step, gate, unsure, hold)
+        yield from self._analysis(view)
         yield from self._rollback_and_lease(view)
+
+    def _analysis(self, view: Any) -> Iterator[Metric]:
+        """Each phase's analysis run (the gate's measurements): its state, its counts, the latest figures."""
+        state = _g("cockpit_analysis_state", "1 for the state of the phase's analysis run (running, passed, failed, "
+                   "inconclusive)", ["phase", "state"])
+        counts = _g("cockpit_analysis_measurements", "measurements of the phase's analysis run so far, by result",
+                    ["phase", "result"])
+        last = _g("cockpit_analysis_last_value", "the latest measurement's value per series (absent when the "
+                  "series had no finite value: inconclusive)", ["phase", "series"])
+        for p in view.phases:
+            a = p.analysis
+            if a is None:
+                continue
+            state.add_metric([p.id, a.state], 1.0)
+            for word, value in (("pass", True), ("fail", False), ("inconclusive", None)):
+                counts.add_metric([p.id, word], float(sum(1 for m in a.measurements if m.value is value)))
+            if a.measurements:
+                for sv in a.measurements[-1].series:
+                    if sv.value is not None and math.isfinite(sv.value):
+                        last.add_metric([p.id, strip_control(sv.series)], sv.value)
+        yield from (state, counts, last)
 
     def _rollback_and_lease(self, view: Any) -> Iterator[Metric]:
         rb = view.rollback
