@@ -61,7 +61,7 @@ async def _follow(app: Any, session: Session, follower: ViewFollower, wake: asyn
                 if a.get("ended") is not None and a.get("id") not in announced:
                     announced.add(a.get("id"))
                     if not first:  # actions that ended before this observer started are history, not news
-                        app.notify(f"driver's action {action_line(a)}", timeout=8)
+                        app.notify(f"driver's action {action_line(a)}", timeout=8, markup=False)
             first = False
             app._applied.clear()
             app.post_message(SnapshotReady(view.snapshot))

@@ -1,6 +1,6 @@
 """The output pane with a rolling step's two batches, its merged tab and a search, at 80×24 and 200×50.
 
-Fed the way the engine feeds the App (ActionChanged and ActionOutput messages, spool files on disk) on the
+Fed the way the engine feeds the App (ActionChanged messages and its action_output listener call, spool files on disk) on the
 fixed fleet of :mod:`ui_fixtures`; nothing is contacted. The spool paths are relative (the test runs in its
 own directory) so the footers repeat. Regenerate with ``--snapshot-update`` and look at the SVGs.
 """
@@ -15,7 +15,7 @@ import ui_fixtures
 from textual.pilot import Pilot
 
 from cockpit.engine import ActionRun, HostRun
-from screens.messages import ActionChanged, ActionOutput
+from screens.messages import ActionChanged
 from screens.widgets.output_pane import OutputPane
 
 NOW = ui_fixtures.NOW
@@ -60,7 +60,7 @@ async def _rolling_search(pilot: Pilot) -> None:  # type: ignore[type-arg]
         app.post_message(ActionChanged(pending))
         await pilot.pause()
         for r in run.runs:
-            app.post_message(ActionOutput(run.id, r.host, "\n".join(OUTPUT[r.host]) + "\n"))
+            app.action_output(run.id, r.host, "\n".join(OUTPUT[r.host]) + "\n")  # as the engine calls it
         app.post_message(ActionChanged(run))
         await pilot.pause()
     pane = app.dashboard.query_one("#output", OutputPane)

@@ -24,7 +24,7 @@ from screens.reason import ReasonPrompt
 ESCAPES = "\x1b]0;PWNED-TITLE\x07\x1b]52;c;UFdORUQ=\x07\x1b[2J\u202e"
 MARKUP = "[link=file:///etc/passwd]mal[/link][/b][bold red]"
 TITLE = f"T{MARKUP}{ESCAPES}x"
-SERVICE = "svc[/b]x"
+SERVICE = "s[b]x[i]y"  # markup if rendered as such ("sxy"); no "/": that names a compose container part
 OPERATOR = f"op{MARKUP}{ESCAPES}"
 
 RUN = "printf 'out" + MARKUP + "\\033]0;CMDTXT\\007\\033[2J\\342\\200\\256\\n'"

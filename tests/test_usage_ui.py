@@ -40,7 +40,7 @@ async def test_grid_and_host_detail_show_a_services_cpu_and_memory(fleet, tmp_pa
         async with app.run_test(size=(120, 36)) as pilot:
             await until(pilot, lambda: has_usage(app), timeout=20)
             grid = app.dashboard.query_one("#grid-main", ServicesGrid)
-            await until(pilot, lambda: grid.row_count == 1)
+            await until(pilot, lambda: grid.row_count == 1 and "busy" in grid.columns and "web" in grid.columns)
             assert "up" in str(grid.get_row("h1")[1])  # status first
             await pilot.press("percent_sign")
             assert grid.usage and grid.columns["busy"].width == USAGE_WIDTH  # type: ignore[index]
