@@ -8,6 +8,7 @@ stdout. Exits when stdin closes (the cockpit closed it, or died).
 from __future__ import annotations
 
 import asyncio
+import gc
 import pickle
 import signal
 import sys
@@ -45,6 +46,10 @@ async def serve() -> None:
     out = sys.stdout.buffer
     prober, lag = HttpProber(), LoopLag(tick=PROBE_TICK)
     prober.warm()  # building clients and TLS contexts stalls the loop: before any probe's clock runs
+    # what the imports and the warm-up left on the heap goes out of the collector's reach: otherwise the
+    # first full collection (tens of ms, soon after start) stalled the loop while a probe was being timed
+    gc.collect()
+    gc.freeze()
     lag.start()
     out.write(READY)
     out.flush()
