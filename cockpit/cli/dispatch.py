@@ -24,6 +24,10 @@ DISTRIBUTION = "cutover-cockpit"  # pyproject.toml's [project] name
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: object, **kw: object) -> None:
+        kw.setdefault("allow_abbrev", False)  # `journal copy --to` is not `--token-env`: options are written out
+        super().__init__(*args, **kw)  # type: ignore[arg-type]
+
     def error(self, message: str) -> None:  # argparse exits 2 itself; keep its message, drop the noise
         self.print_usage(sys.stderr)
         raise UsageError(f"{self.prog}: {message}", "see --help")

@@ -256,7 +256,8 @@ class PgJournal(Journal):
 
     def _db_clock(self) -> float:
         """The database's clock (seconds since the epoch): lease and record times, one clock for the team."""
-        row = self._ensure().execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()
+        with self.read() as conn:  # under the lock: on the one connection, never inside another thread's write
+            row = conn.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()
         assert row is not None
         return float(row[0])
 
@@ -275,6 +276,7 @@ class PgJournal(Journal):
                 return
             conn = self._ensure()
             try:
+                self._call(self._idle)
                 conn.execute("BEGIN")
                 conn.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY,))
             except JournalError as exc:
@@ -301,6 +303,15 @@ class PgJournal(Journal):
         if isinstance(exc, JournalUnavailable) or "refused a record" not in exc.message:
             self._writable = False
             self.last_error = exc.message
+
+    def _idle(self) -> None:
+        """On the worker: end a transaction an earlier failure left open (a statement cut by the timeout while
+        its caller had stopped waiting leaves it aborted), so this write never meets "current transaction is
+        aborted" and is taken for a journal that refuses records."""
+        from psycopg import pq
+
+        if self._pg is not None and not self._pg.closed and self._pg.info.transaction_status != pq.TransactionStatus.IDLE:
+            self._pg.execute("ROLLBACK")
 
     def _rollback_pg(self) -> None:
         def go() -> None:
