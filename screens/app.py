@@ -197,11 +197,13 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
     # -- engine listener (called in this loop) ---------------------------------------------
 
     def action_changed(self, run: ActionRun) -> None:
+        self._output.barrier()  # output after this change is drawn after it
         self.post_message(ActionChanged(run))
 
     def action_output(self, action_id: int, host: str, text: str, skipped: int = 0) -> None:
-        if self._output.add(action_id, host, text, skipped):  # one message in the queue at a time
-            self.post_message(OutputPending())
+        group = self._output.add(action_id, host, text, skipped)  # joins the pending group, if any
+        if group is not None:
+            self.post_message(OutputPending(group))
 
     # -- messages -----------------------------------------------------------------------
 
@@ -255,10 +257,10 @@ class CockpitApp(Safety, Contained, RunbookActions, FleetActions, App[int]):
         self.notify(f"sent {cut}{message.host}'s output ({message.lines} lines) to the terminal's clipboard (OSC 52; "
                     "the terminal decides whether to accept it)", timeout=6, markup=False)
 
-    def on_output_pending(self, _message: OutputPending) -> None:
-        """All output waiting in the inbox, in one go (it was posted before any later state change)."""
+    def on_output_pending(self, message: OutputPending) -> None:
+        """A group of output in one go (its batches came between the same two state changes)."""
         pane = self.dashboard.query_one("#output")
-        for action_id, host, text, skipped in self._output.take():
+        for action_id, host, text, skipped in self._output.take(message.group):
             pane.append(action_id, host, text, skipped)  # type: ignore[attr-defined]
 
     # -- navigation -----------------------------------------------------------------------

@@ -26,7 +26,11 @@ class ActionChanged(Message):
 
 
 class OutputPending(Message):
-    """Action output waits in the app's :class:`screens.output_inbox.OutputInbox` (one such message at a time)."""
+    """A group of action output waits in the app's :class:`screens.output_inbox.OutputInbox`."""
+
+    def __init__(self, group: dict) -> None:  # type: ignore[type-arg]
+        super().__init__()
+        self.group = group
 
 
 class PlanChanged(Message):

@@ -23,16 +23,21 @@ class _Pending:
 
 
 class OutputInbox:
-    """Coalesces ``(action, host)`` output batches until the screen takes them."""
+    """Coalesces ``(action, host)`` output batches until the screen takes them.
+
+    Batches join the message already pending only until a state change is posted (:meth:`barrier`): output
+    that came after an action started must never be drawn before the pane knows that action.
+    """
 
     def __init__(self, keep: int = KEEP_LINES) -> None:
         self.keep = keep
-        self._pending: dict[tuple[int, str], _Pending] = {}
-        self.posted = False
+        self._current: dict[tuple[int, str], _Pending] | None = None
 
-    def add(self, action_id: int, host: str, text: str, skipped: int = 0) -> bool:
-        """Queue a batch; True when the caller must post the (one) message that will take it."""
-        p = self._pending.setdefault((action_id, host), _Pending())
+    def add(self, action_id: int, host: str, text: str, skipped: int = 0) -> dict[tuple[int, str], _Pending] | None:
+        """Queue a batch; a new group (for the caller to post in one message) when none is open, else None."""
+        opened = self._current is None
+        group = self._current = {} if self._current is None else self._current
+        p = group.setdefault((action_id, host), _Pending())
         p.skipped += skipped
         if skipped:  # lines the engine already left out come before these: drop what was pending with them
             p.skipped += p.lines
@@ -41,10 +46,11 @@ class OutputInbox:
         p.lines += text.count("\n")
         if p.lines > 2 * self.keep:
             self._trim(p)
-        if self.posted:
-            return False
-        self.posted = True
-        return True
+        return group if opened else None
+
+    def barrier(self) -> None:
+        """A state change is being posted: later output goes in a new message, after it."""
+        self._current = None
 
     def _trim(self, p: _Pending) -> None:
         text = "".join(p.chunks)
@@ -56,13 +62,14 @@ class OutputInbox:
         p.skipped += text.count("\n", 0, cut + 1)
         p.chunks, p.lines = [text[cut + 1:]], self.keep
 
-    def take(self) -> list[tuple[int, str, str, int]]:
-        """Everything pending, in arrival order of the first batch, trimmed; the next add posts again."""
+    def take(self, group: dict[tuple[int, str], _Pending]) -> list[tuple[int, str, str, int]]:
+        """A posted group's output, in arrival order of each key's first batch, trimmed; it closes the group."""
+        if group is self._current:
+            self._current = None
         out = []
-        for (action_id, host), p in self._pending.items():
+        for (action_id, host), p in group.items():
             if p.lines > self.keep:
                 self._trim(p)
             out.append((action_id, host, "".join(p.chunks), p.skipped))
-        self._pending.clear()
-        self.posted = False
+        group.clear()
         return out
