@@ -7,6 +7,7 @@ The first ``SetEnv`` line wins in sshd, so this one replaces the fleet's shim PA
 
 from __future__ import annotations
 
+import grp
 import os
 import subprocess
 from collections.abc import Callable
@@ -21,7 +22,10 @@ PLAIN_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 def grant_socket(dockerd: DockerDaemon, user: str = TEST_USER) -> None:
     """Let the fleet's login user reach the daemon as an operator would: the docker group."""
-    if subprocess.run(["usermod", "-aG", "docker", user], capture_output=True).returncode != 0:
+    # gpasswd touches only /etc/group and /etc/gshadow: usermod also rewrote /etc/shadow, and run beside the
+    # sudo tests' chpasswd it could put back the old (locked) password of their user, whose logins then failed
+    if user not in grp.getgrnam("docker").gr_mem and \
+            subprocess.run(["gpasswd", "-a", user, "docker"], capture_output=True).returncode != 0:
         need("docker group", f"cannot add {user} to the docker group")
     os.chmod(dockerd.dir, 0o711)  # the socket's directory (mkdtemp made it 0700)
 

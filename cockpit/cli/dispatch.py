@@ -29,6 +29,10 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kw)  # type: ignore[arg-type]
 
     def error(self, message: str) -> None:  # argparse exits 2 itself; keep its message, drop the noise
+        if message.startswith("unrecognized arguments: "):  # argparse echoes them: `--token SECRET` would show
+            names = [a.split("=", 1)[0] for a in message.removeprefix("unrecognized arguments: ").split()
+                     if a.startswith("-")]
+            message = f"unrecognized option(s): {' '.join(names) or '(an argument)'} (values are not shown)"
         self.print_usage(sys.stderr)
         raise UsageError(f"{self.prog}: {message}", "see --help")
 
