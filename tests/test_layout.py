@@ -33,13 +33,13 @@ from cockpit import errors
 
 ROOT = Path(__file__).resolve().parent.parent
 AREAS = sorted(p.parent.name for p in (ROOT / "cockpit").glob("*/__init__.py"))
-FRONT_ENDS = {"cli", "serve", "demo"}
+FRONT_ENDS = {"cli", "demo"}
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
 def test_the_areas_are_the_documented_ones() -> None:
     assert AREAS == sorted(["config", "conditions", "transports", "checks", "engine", "journal", "runbook",
-                            "report", "sudo", "detach", "cli", "serve", "demo", "metrics", "notify"])
+                            "report", "sudo", "detach", "cli", "demo", "metrics", "notify"])
 
 
 def test_no_area_part_module_left_at_the_top() -> None:
