@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_journal_contract import ISO, T0, Clock
 
 from cockpit.journal import schema as journal_schema
 from cockpit.journal import store as journal_store
@@ -22,16 +22,6 @@ from cockpit.journal import OUTPUT_LIMIT, SCHEMA_VERSION, Journal, JournalBacken
 from cockpit.model import StatusChange
 
 ROOT = Path(__file__).resolve().parents[1]
-T0 = 1795341600.0  # 2026-11-22T10:00:00Z
-ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-
-
-class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -186,7 +186,7 @@ class Or:
 
 
 Node = Union[And, Or, Not, NoRegressions, Health, StatusIn, WindowStat, LoadStat, Rss, Matches, Command, ValueCmp, Metric,
-             ServiceUsage, HostStat, DiskStat]
+             Compare, ServiceUsage, HostStat, DiskStat]
 
 
 # --------------------------------------------------------------------------- the parser
