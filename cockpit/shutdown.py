@@ -108,9 +108,16 @@ class SignalStop:
         if self._loop is not None and not self._loop.is_closed():
             for s in SIGNALS:
                 self._loop.remove_signal_handler(s)
-                if self._previous.get(s) is not None:
+                if self.signum is not None:  # still stopping (the loop's teardown): another signal exits now
+                    signal.signal(s, self._late)
+                elif self._previous.get(s) is not None:
                     signal.signal(s, self._previous[s])
         self._loop = None
+
+    def _late(self, signum: int, _frame: object) -> None:
+        """A second signal after the session was closed: nothing is open, so no journaling; exit 128+first."""
+        self.say(f"cockpit: second {signal.Signals(signum).name}: exiting at once (the session was already closed)")
+        self._exit(self.exit_status or 128 + signum)
 
     def _signalled(self, signum: int) -> None:
         name = signal.Signals(signum).name

@@ -55,18 +55,18 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _start_step(path: Path, ref: str, marker: str) -> subprocess.Popen[str]:
-    """``cockpit step run REF``, returned once the remote command printed ``marker`` (it runs on the host)."""
+def _start_step(path: Path, ref: str, marker: str, hosts: int = 1) -> subprocess.Popen[str]:
+    """``cockpit step run REF``, returned once ``hosts`` remote commands printed ``marker`` (they run there)."""
     proc = subprocess.Popen([sys.executable, "-m", "cockpit", "step", "run", ref, "-c", str(path), "--yes"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=ROOT)
     deadline = time.monotonic() + 30
     seen = ""
-    while time.monotonic() < deadline and marker not in seen:
+    while time.monotonic() < deadline and seen.count(marker) < hosts:
         line = proc.stdout.readline()  # type: ignore[union-attr]
         if not line:
             break
         seen += line
-    if marker not in seen:
+    if seen.count(marker) < hosts:
         proc.kill()
         proc.wait(10)
         pytest.fail(f"{ref} never printed {marker}: {seen}{proc.stderr.read()}")  # type: ignore[union-attr]
@@ -173,7 +173,7 @@ def test_signal_leaves_a_detached_job_running_and_journaled(fleet, tmp_path) -> 
 
 def test_second_signal_exits_at_once_journaling_abandoned(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = write_config(tmp_path, fleet, RUNBOOK, cockpit={"interval": "0.5s"})
-    proc = _start_step(path, "move.long", "started-long")
+    proc = _start_step(path, "move.long", "started-long", hosts=2)  # h2's command runs before it hangs
     fleet["h2"].pause()  # h2 hangs: its kill is never confirmed, so the first TERM's stop waits
     try:
         proc.send_signal(signal.SIGTERM)
@@ -234,7 +234,7 @@ run = "echo started-slow; sleep 46"
 def test_a_hung_host_cannot_hold_the_stop_past_10_s(fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """One TERM, and h2 hangs so its kill is never confirmed: the stop gives up at 8 s, journaling it abandoned."""
     path = write_config(tmp_path, fleet, RUNBOOK, cockpit={"interval": "0.5s"}, ssh={"connect_timeout": "5s"})
-    proc = _start_step(path, "move.long", "started-long")
+    proc = _start_step(path, "move.long", "started-long", hosts=2)  # h2's command runs before it hangs
     fleet["h2"].pause()
     try:
         took, err = _signal(proc, signal.SIGTERM)
@@ -336,3 +336,36 @@ def test_tui_second_signal_exits_at_once_and_restores_the_terminal(fleet, tui) -
             j.close()
     finally:
         fleet["h2"].resume()
+
+
+LATE = """
+import asyncio, sys, time
+from cockpit.shutdown import run_until_signal
+
+async def main(stop):
+    asyncio.get_running_loop().run_in_executor(None, time.sleep, 20)  # teardown waits for this thread
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+    return 0
+
+sys.exit(run_until_signal(main))
+"""
+
+
+def test_a_second_signal_during_teardown_still_exits_at_once_with_the_first_status() -> None:
+    """After the session closed the handlers are off the loop, but a second signal is not a default kill (-15)."""
+    proc = subprocess.Popen([sys.executable, "-c", LATE], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=_env(), cwd=ROOT)
+    try:
+        assert proc.stdout.readline() == "ready\n"  # type: ignore[union-attr]
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(1.0)  # main is cancelled; asyncio.run waits for the 20 s thread
+        assert proc.poll() is None
+        took, err = _signal(proc, signal.SIGINT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert took < 2, took
+    assert "second SIGINT: exiting at once" in err, err
