@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from cockpit.checks.remote import check_snippet, judge
@@ -36,20 +37,35 @@ def _free_udp_port() -> int:
 
 
 def _dnsmasq(tmp: Path, name: str, ttl: int, *records: str) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_udp_port()
-    proc = subprocess.Popen([DNSMASQ, "--no-daemon", f"--port={port}", "--listen-address=127.0.0.1",
-                             "--bind-interfaces", "--no-resolv", "--no-hosts", "--local=/test/",
-                             f"--local-ttl={ttl}", f"--pid-file={tmp / (name + '.pid')}", *records],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:  # ready when it answers
-        res = subprocess.run(["dig", "+short", "+tries=1", "+time=1", "-p", str(port), "@127.0.0.1", "api.test"],
-                             capture_output=True, text=True)
-        if res.stdout.strip():
-            return proc, port
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"dnsmasq {name} did not answer on port {port}")
+    """A dnsmasq of our own on a free loopback port, once it answers *and* holds that port.
+
+    The port is free when picked but not reserved: another worker's dnsmasq may take it first, ours then
+    fails to bind and exits, and the answer came from theirs (gone with their test: "connection refused"
+    later, seen in CI). So the answer counts only while our process owns the port; else another port.
+    """
+    for _attempt in range(5):
+        port = _free_udp_port()
+        proc = subprocess.Popen([DNSMASQ, "--no-daemon", f"--port={port}", "--listen-address=127.0.0.1",
+                                 "--bind-interfaces", "--no-resolv", "--no-hosts", "--local=/test/",
+                                 f"--local-ttl={ttl}", f"--pid-file={tmp / (name + '.pid')}", *records],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and proc.poll() is None:  # ready when it answers
+            res = subprocess.run(["dig", "+short", "+tries=1", "+time=1", "-p", str(port), "@127.0.0.1", "api.test"],
+                                 capture_output=True, text=True)
+            if res.stdout.strip() and _owns_udp_port(proc, port):
+                return proc, port
+            time.sleep(0.1)
+        proc.kill()
+        proc.wait(10)
+    raise RuntimeError(f"dnsmasq {name} did not answer on a port of its own")
+
+
+def _owns_udp_port(proc: subprocess.Popen[bytes], port: int) -> bool:
+    try:
+        return any(c.laddr and c.laddr.port == port for c in psutil.Process(proc.pid).net_connections(kind="udp"))
+    except psutil.Error:
+        return False
 
 
 @pytest.fixture
