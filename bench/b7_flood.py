@@ -143,8 +143,8 @@ async def flood(app: CockpitApp, probe: Probe, quiet: float, big_mb: int) -> dic
         out["loadavg1_quiet"] = round(os.getloadavg()[0], 2)  # the machine is shared: read figures with it
         actions = app.engine.actions
         end = "; date +%s.%N"
-        small = actions.start("flood seq", "seq 1 200000" + end, ["h1", "h2", "h3"], timeout=600)
-        big = actions.start("flood big", f"head -c {big_mb * 1000000} /dev/zero | tr '\\0' x | fold -w 100; echo{end}",
+        small = await actions.start("flood seq", "seq 1 200000" + end, ["h1", "h2", "h3"], timeout=600)
+        big = await actions.start("flood big", f"head -c {big_mb * 1000000} /dev/zero | tr '\\0' x | fold -w 100; echo{end}",
                             ["h4"], timeout=600)
         seen: dict[str, float] = {}
         deadline = time.monotonic() + 600

@@ -236,7 +236,7 @@ class Session:
             return
         rc = p.rc
         state = "ok" if rc == 0 else "failed" if rc is not None else ("cancelled" if p.killed else "interrupted")
-        self.runbook.reattached(row.get("step"), str(row["host"]), state, rc)  # type: ignore[arg-type]
+        await self.runbook.reattached(row.get("step"), str(row["host"]), state, rc)  # type: ignore[arg-type]
 
     # -- plan versions ---------------------------------------------------------------------------
 
@@ -562,6 +562,7 @@ class Session:
             await self.announcer.drain(OUTSIDE_GRACE)
         await self.outbox.aclose(grace=0.0)
         await self.engine.aclose()
+        await self.engine.actions.flush_records()  # the last outcomes are in the journal before it closes
         if self.journal is not None:
             if self.lease is not None and self.lease.ours:
                 try:

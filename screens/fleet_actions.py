@@ -128,11 +128,14 @@ class FleetActions(_AppBase):
 
     def _fire(self, title: str, template: str, hosts: list[str], kind: str, timeout: float | None,
               env: tuple[tuple[str, str], ...] = ()) -> None:
-        try:
-            self.engine.actions.start(title, template, hosts, timeout=timeout, operator=self.operator, kind=kind,
-                                      env=dict(env))
-        except CockpitError as exc:  # the journal refused the intent, or a placeholder is unsafe: nothing fired
-            self.notify(f"refused: {exc.message}", severity="error", timeout=8, markup=False)
+        async def fire() -> None:  # the intent is written off the event loop: the screen never waits for it
+            try:
+                await self.engine.actions.start(title, template, hosts, timeout=timeout, operator=self.operator,
+                                                kind=kind, env=dict(env))
+            except CockpitError as exc:  # the journal refused the intent, or a placeholder is unsafe: nothing fired
+                self.notify(f"refused: {exc.message}", severity="error", timeout=8, markup=False)
+
+        self.run_worker(fire(), group="actions")
 
     def action_cancel_action(self, action_id: int, host: str | None) -> None:
         if self._refuse_read_only():

@@ -66,13 +66,10 @@ class RunbookActions(_AppBase):
 
         self.run_worker(wrapper(), group="runbook")
 
-    def _sync(self, fn: Callable[[], object], ok: str) -> None:
-        try:
-            fn()
-        except RunbookError as exc:
-            self.notify(str(exc), severity="error", timeout=8, markup=False)
-            return
-        self.notify(ok, timeout=4, markup=False)
+    def _journaled(self, coro, ok: str) -> None:  # type: ignore[no-untyped-def]
+        """A decision the runbook journals (a reason, an override): in the background, since the journal's write
+        may take its statement_timeout on a slow database and the screen never waits for it."""
+        self._runbook_task(coro, lambda _result: ok)
 
     def action_run_step(self, ref: str) -> None:
         """Confirm (hosts, command, verify, rollback readiness), typed words where the step needs them, run."""
@@ -157,13 +154,18 @@ class RunbookActions(_AppBase):
     def action_continue_step(self, ref: str) -> None:
         if self._refuse_read_only():
             return
-        self._sync(lambda: self.runbook.continue_step(ref), f"{ref}: next batch")
+        try:
+            self.runbook.continue_step(ref)  # sets an event: nothing is journaled here
+        except RunbookError as exc:
+            self.notify(str(exc), severity="error", timeout=8, markup=False)
+            return
+        self.notify(f"{ref}: next batch", timeout=4, markup=False)
 
     def action_skip_step(self, ref: str) -> None:
         if self._refuse_read_only():
             return
         self.push_screen(ReasonPrompt(f"Skip {ref}: why? (journaled)", "reason"),
-                         lambda reason: reason and self._sync(lambda: self.runbook.skip_step(ref, reason),
+                         lambda reason: reason and self._journaled(self.runbook.skip_step(ref, reason),
                                                               f"{ref} skipped"))
 
     def action_tick_step(self, ref: str, ok: bool, selected: list[str]) -> None:
@@ -190,7 +192,7 @@ class RunbookActions(_AppBase):
         if self._refuse_read_only():
             return
         self.push_screen(ReasonPrompt(f"Override phase {phase} (count it done without its gate): why?", "reason"),
-                         lambda reason: reason and self._sync(lambda: self.runbook.override_phase(phase, reason),
+                         lambda reason: reason and self._journaled(self.runbook.override_phase(phase, reason),
                                                               f"phase {phase} overridden"))
 
     def action_rollback(self, selection: str) -> None:
@@ -249,7 +251,7 @@ class RunbookActions(_AppBase):
 
         def reason(text: str | None) -> None:
             if text:
-                self._sync(lambda: self.runbook.give_reason(text), "reason journaled with the rollback")
+                self._journaled(self.runbook.give_reason(text), "reason journaled with the rollback")
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -270,7 +272,7 @@ class RunbookActions(_AppBase):
         if self._refuse_read_only():
             return
         self.push_screen(ReasonPrompt(f"Retry phase {phase} (reopen it after its rollback)? Why:", "reason"),
-                         lambda why: why and self._sync(lambda: self.runbook.retry_phase(phase, why),
+                         lambda why: why and self._journaled(self.runbook.retry_phase(phase, why),
                                                         f"phase {phase} reopened"))
 
     def action_retry_analysis(self, phase: str) -> None:
@@ -279,7 +281,7 @@ class RunbookActions(_AppBase):
             return
         self.push_screen(ReasonPrompt(f"Retry the analysis of phase {phase} (a new run of measurements)? Why:",
                                       "reason"),
-                         lambda why: why and self._sync(lambda: self.runbook.retry_analysis(phase, why),
+                         lambda why: why and self._journaled(self.runbook.retry_analysis(phase, why),
                                                         f"analysis of {phase} restarted"))
 
     def action_close_rolled_back(self) -> None:
@@ -287,7 +289,7 @@ class RunbookActions(_AppBase):
         if self._refuse_read_only():
             return
         self.push_screen(ReasonPrompt("Close the cutover as rolled back? Why:", "reason"),
-                         lambda why: why and self._sync(lambda: self.runbook.close_rolled_back(why),
+                         lambda why: why and self._journaled(self.runbook.close_rolled_back(why),
                                                         "cutover closed as rolled back"))
 
     def _no_return_note(self) -> str:
@@ -299,7 +301,7 @@ class RunbookActions(_AppBase):
     def action_baseline(self) -> None:
         if self._refuse_read_only():
             return
-        self._sync(self.runbook.capture_baseline, "baseline recorded: regressions are judged against it from now on")
+        self._journaled(self.runbook.capture_baseline(), "baseline recorded: regressions are judged against it from now on")
 
     def action_accept_plan(self) -> None:
         """The config on disk changed: show its diff (or its errors) and accept it with a reason (journaled)."""

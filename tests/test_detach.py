@@ -388,7 +388,7 @@ async def test_action_runner_runs_detached_steps(  # type: ignore[no-untyped-def
             slow = await engine.actions.run("slow", f"sleep 30; : {marker}", ["h1"], detach=True, timeout=1.0)
             assert slow.runs[0].state == "timeout" and marker_procs(marker) == []
 
-            first = engine.actions.start("cancel me", f"sleep 31; : {marker}", ["h1"], detach=True)
+            first = await engine.actions.start("cancel me", f"sleep 31; : {marker}", ["h1"], detach=True)
             deadline = time.monotonic() + 5
             while not marker_procs(marker):
                 assert time.monotonic() < deadline

@@ -264,7 +264,7 @@ def test_a_host_command_is_refused_when_the_heartbeat_is_old_and_the_lease_gone(
     async def run() -> None:
         s = Session(config, "alice")
         try:
-            first = s.engine.actions.start("mark", f"touch {marker}", ["me"], timeout=10)
+            first = await s.engine.actions.start("mark", f"touch {marker}", ["me"], timeout=10)
             # before the host's task runs: as if this process froze past TTL/2 and bob took the lease
             s._beat_ok -= TTL
             with Journal(config.journal.path, "bob") as bob:

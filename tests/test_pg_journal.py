@@ -7,12 +7,14 @@ The contract shared with the SQLite file is tests/test_journal_contract.py.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,12 +22,19 @@ from pathlib import Path
 import pytest
 from cockpitcfg import write_config
 from pg import PgCluster
+from services import need
 
 from cockpit.config import load_config
-from cockpit.journal import Journal, JournalError, JournalUnavailable, LeaseLost, PgJournal, copy_journal
+from cockpit.journal import (
+    Journal,
+    JournalError,
+    JournalUnavailable,
+    LeaseLost,
+    PgJournal,
+    copy_journal,
+)
 from cockpit.model import StatusChange
 from cockpit.session import Session
-from services import need
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER = ROOT / "tests" / "pg_driver.py"
@@ -180,7 +189,6 @@ def test_after_an_outage_the_lease_is_revalidated_before_any_intent(own_cluster:
 
 def test_a_slow_statement_is_cut_by_the_timeout_and_observations_do_not_wait(pg_cluster: PgCluster,
                                                                             postgres: str, tmp_path: Path) -> None:
-    import threading
 
     import psycopg
 
@@ -311,13 +319,32 @@ async def test_a_database_stopped_mid_cutover_refuses_actions_while_monitoring_g
         await s.close()
 
 
+def _hold_lock(url: str, tables: str, locked: threading.Event, release: threading.Event) -> None:
+    """Another session holds ``tables`` locked (every statement on them waits) until ``release``."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("BEGIN")
+        conn.execute(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE")
+        locked.set()
+        release.wait(60)
+        conn.execute("ROLLBACK")
+
+
+async def _ticker(stalls: list[float]) -> None:
+    """Appends how long past its 50 ms sleep the event loop took to run it again (a stall), until cancelled."""
+    loop = asyncio.get_running_loop()
+    while True:
+        t = loop.time()
+        await asyncio.sleep(0.05)
+        stalls.append(loop.time() - t - 0.05)
+
+
 async def test_a_slow_database_never_stalls_the_cockpit_screen(postgres: str, tmp_path: Path) -> None:
     """The TUI on a PostgreSQL journal whose lease row another session keeps locked: the heartbeat's statement
     is cut by statement_timeout (3 s) and says so in the banner, while the screen keeps answering (the event
     loop never waits for it); once the lock goes, a good heartbeat clears the banner."""
-    import threading
 
-    import psycopg
     from test_journal_problems import config_for
     from test_ui_pilot import until
 
@@ -328,28 +355,13 @@ async def test_a_slow_database_never_stalls_the_cockpit_screen(postgres: str, tm
     assert session.lease is not None and session.lease.ours, session.journal_problem
     app = CockpitApp(session.engine, quiet=True, operator="alice", session=session)
     locked, release = threading.Event(), threading.Event()
-
-    def hold_lock() -> None:
-        with psycopg.connect(postgres, autocommit=True) as conn:
-            conn.execute("BEGIN")
-            conn.execute("LOCK TABLE lease IN ACCESS EXCLUSIVE MODE")
-            locked.set()
-            release.wait(60)
-            conn.execute("ROLLBACK")
+    hold_lock = functools.partial(_hold_lock, postgres, "lease", locked, release)
 
     holder = threading.Thread(target=hold_lock)
     async with app.run_test(size=(160, 48)) as pilot:
         dash = app.dashboard
         stalls: list[float] = []
-
-        async def ticker() -> None:  # how long the event loop went without running this
-            loop = asyncio.get_running_loop()
-            while True:
-                t = loop.time()
-                await asyncio.sleep(0.05)
-                stalls.append(loop.time() - t - 0.05)
-
-        tick = asyncio.create_task(ticker())
+        tick = asyncio.create_task(_ticker(stalls))
         try:
             holder.start()
             assert locked.wait(20)
@@ -407,3 +419,50 @@ def test_a_damaged_spool_line_is_skipped_and_counted_never_fatal(tmp_path) -> No
     spool.append([ev])
     events, _size = spool._read(0)
     assert [e for _, e in events] == [ev, ev] and spool.dropped == 1
+
+
+async def test_an_intent_and_a_decision_on_a_slow_database_never_stall_the_event_loop(postgres: str,
+                                                                                     tmp_path: Path) -> None:
+    """Another session holds the actions and transitions tables locked: the intent of an action and a step's
+    skip each wait for the 3 s statement_timeout and are refused, saying so, while the event loop keeps
+    running (the screen and the pollers never wait for the database); nothing fired. Once the lock goes, the
+    same action fires and is journaled."""
+
+    from test_journal_problems import config_for
+
+    from cockpit.errors import RunbookError
+
+    marker = tmp_path / "fired"
+    s = Session(load_config(config_for(tmp_path, postgres)), "alice")  # type: ignore[arg-type]
+    assert s.lease is not None and s.lease.ours, s.journal_problem
+    locked, release = threading.Event(), threading.Event()
+    hold_lock = functools.partial(_hold_lock, postgres, "actions, transitions", locked, release)
+
+    stalls: list[float] = []
+    holder = threading.Thread(target=hold_lock)
+    tick = asyncio.create_task(_ticker(stalls))
+    try:
+        holder.start()
+        assert locked.wait(20)
+        await asyncio.sleep(0.2)  # the ticker runs
+        t0 = time.monotonic()
+        with pytest.raises(JournalError, match="statement_timeout"):
+            await s.engine.actions.start("mark", f"touch {marker}", ["me"], timeout=10)
+        assert time.monotonic() - t0 >= 2.5  # it did wait for the database ...
+        with pytest.raises(RunbookError, match="statement_timeout"):
+            await s.runbook.skip_step("p.s", "not needed here")
+        await asyncio.sleep(0.2)  # let the ticker record the wake-up that follows any stall
+        assert max(stalls) < 1.0, max(stalls)  # ... but the event loop never did
+        assert not marker.exists() and not s.engine.actions.history  # refused before anything fired
+        release.set()
+        holder.join(20)
+        run = await s.engine.actions.run("mark", f"touch {marker}", ["me"], timeout=10, operator="alice")
+        assert [r.state for r in run.runs] == ["ok"] and marker.exists()
+        assert s.journal is not None
+        rows = [a for a in s.journal.actions() if a["title"] == "mark"]
+        assert [[r["state"] for r in a["runs"]] for a in rows] == [["ok"]], rows
+    finally:
+        release.set()
+        tick.cancel()
+        holder.join(20)
+        await s.close()

@@ -104,7 +104,7 @@ async def test_typed_command_with_a_hostile_name_runs_nothing_on_the_host(  # ty
     path.write_text(text)
     async with Engine(load_config(path)) as engine:
         with pytest.raises(PlaceholderError, match="not safe in a shell command"):
-            engine.actions.start("adhoc", CONTEXTS[context], [hostile], kind="adhoc")
+            await engine.actions.start("adhoc", CONTEXTS[context], [hostile], kind="adhoc")
         run = await engine.actions.run("adhoc", "cd / && " + CONTEXTS[context].replace("{host}", "x"), [hostile])
         assert run.runs[0].state == "ok", run.runs[0]  # the host is reachable: only the placeholder was refused
     await asyncio.sleep(0.2)

@@ -102,7 +102,7 @@ def test_quick_rollback_is_a_state_plan_and_report_believe(fleet, httpd, tmp_pat
             assert s.runbook.expectation("h1", svc)[0] == "down"
             rec = await s.runbook.quick_rollback()
             assert rec.ok
-            s.runbook.give_reason("v2 p95 doubled")  # asked after firing
+            await s.runbook.give_reason("v2 p95 doubled")  # asked after firing
             view = s.runbook.view()
             assert view.rollback is not None and view.rollback.ok and view.rollback.budget == 60.0
             assert [p.state for p in view.phases] == ["rolled-back", "locked"]
@@ -114,7 +114,7 @@ def test_quick_rollback_is_a_state_plan_and_report_believe(fleet, httpd, tmp_pat
             snap = await s.engine.run_round()
             assert {r.expect for h in snap.hosts for r in h.results if r.service == "agent-v1"} == {"up"}
             with pytest.raises(RunbookError, match="not rolled back"):
-                s.runbook.retry_phase("canary")
+                await s.runbook.retry_phase("canary")
         finally:
             await s.close()
 

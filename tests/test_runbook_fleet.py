@@ -179,7 +179,7 @@ def test_unwritable_journal_refuses_actions_but_monitors(fleet, httpd, tmp_path)
             snap = await s.engine.run_round()
             assert all(h.reachable for h in snap.hosts)  # monitoring goes on
             with pytest.raises(Exception, match="refused"):
-                s.engine.actions.start("x", "echo should-not-run", ["h1"])
+                await s.engine.actions.start("x", "echo should-not-run", ["h1"])
             with pytest.raises(RunbookError):
                 await s.runbook.run_step("decommission.backup")
             assert not s.engine.actions.history
@@ -201,11 +201,11 @@ def test_journal_filling_up_mid_session_refuses_the_next_action(rb, fleet) -> No
             conn.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full from now on
             big = "x" * 200_000
             with pytest.raises(Exception, match="full"):
-                s.engine.actions.start("fill", f"echo {big}", ["h1", "h2", "h3"])
+                await s.engine.actions.start("fill", f"echo {big}", ["h1", "h2", "h3"])
             assert not s.engine.actions.history  # nothing fired without its record
             assert "JOURNAL NOT WRITABLE" in s.runbook.view().banner
             with pytest.raises(Exception, match="full"):
-                s.engine.actions.start("fill again", f"echo {big}", ["h1"])
+                await s.engine.actions.start("fill again", f"echo {big}", ["h1"])
             snap = await s.engine.run_round()
             assert all(h.reachable for h in snap.hosts)
         finally:
@@ -268,10 +268,10 @@ def test_hold_restarts_when_broken_and_survives_a_restart(rb, fleet) -> None:  #
         s = Session(config, "alice")
         try:
             await s.engine.run_round()
-            s.runbook.override_phase("decommission", "v1 already gone on these hosts")
+            await s.runbook.override_phase("decommission", "v1 already gone on these hosts")
             for h in fleet.hosts:
                 fleet.set_systemd(h, "fleet-agent", "active running")
-            s.runbook.skip_step("canary.start-v2", "v2 was started by the image")
+            await s.runbook.skip_step("canary.start-v2", "v2 was started by the image")
             # enough web samples for p95 (min_samples = 3)
             for _ in range(3):
                 await s.engine.run_round()

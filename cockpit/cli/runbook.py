@@ -145,7 +145,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
         s = await driving_session(config, args, "capture it from the driver")
         try:
             await sample_rounds(s, rounds, "baseline")
-            return s.runbook.capture_baseline()
+            return await s.runbook.capture_baseline()
         except RunbookError as exc:
             raise UsageError(exc.message, exc.hint) from None
         finally:

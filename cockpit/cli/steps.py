@@ -55,7 +55,7 @@ def cmd_step(args: argparse.Namespace) -> int:
         try:
             _plan_guard(s, args.accept_plan_change)
             if args.step_cmd == "skip":
-                s.runbook.skip_step(args.ref, args.reason)
+                await s.runbook.skip_step(args.ref, args.reason)
                 print(f"{args.ref} skipped: {args.reason}")
                 return EXIT_OK
             if args.step_cmd == "tick":
@@ -186,10 +186,10 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         try:
             if args.retry_phase or args.close:
                 if args.retry_phase:
-                    s.runbook.retry_phase(args.retry_phase, args.reason)
+                    await s.runbook.retry_phase(args.retry_phase, args.reason)
                     print(f"phase {args.retry_phase} reopened: its steps run again")
                 if args.close:
-                    s.runbook.close_rolled_back(args.close)
+                    await s.runbook.close_rolled_back(args.close)
                 print(f"Outcome: {outcome(s.runbook.view())}")
                 return EXIT_OK
             lost = s.runbook.no_return()
@@ -208,7 +208,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
                 ok = await s.runbook.rollback_phase(args.phase)
             else:
                 ok = bool((await s.runbook.quick_rollback(args.name)).ok)
-            s.runbook.give_reason(args.reason)
+            await s.runbook.give_reason(args.reason)
             state = s.runbook.view().rollback
             print(state.headline() if state is not None else f"{what}: {'ok' if ok else 'FAILED'}")
             return EXIT_OK if ok else EXIT_FAIL

@@ -89,7 +89,7 @@ async def _scenario(env: DemoEnvironment, duration: float, out: Path, operator: 
         await _until(lambda: all(h.reachable for h in s.engine.snapshot().hosts), deadline, 0.2)
         for _ in range(s.config.runbook.min_samples):  # the regression rule's samples for the baseline
             await s.engine.run_round()
-        rb.capture_baseline()
+        await rb.capture_baseline()
         await rb.tick_step("baseline.capture", None, True, "baseline captured by the demo")
         log("baseline captured")
         await _phase_done(s, "baseline", deadline)
@@ -107,7 +107,7 @@ async def _scenario(env: DemoEnvironment, duration: float, out: Path, operator: 
         gate = await _gate_fails(s, current, deadline)
         log(f"{current} gate FAILS: {gate.detail}")
         rec = await rb.quick_rollback()
-        rb.give_reason("v2 regressed after the injected fault")
+        await rb.give_reason("v2 regressed after the injected fault")
         state = rb.view().rollback
         log(f"quick rollback: {'ok' if rec.ok else 'FAILED'} in {rec.duration or 0:.1f}s "
             f"(budget {state.budget if state else s.config.runbook.rollback_budget:g}s)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -197,6 +198,10 @@ class ActionRunner:
         self.listeners: list[ActionListener] = []
         self.journal: ActionJournal | None = None
         self.journal_error = ""
+        #: what happened (a host started, ended; the action ended), written in order by one task off the loop
+        self._records: deque[tuple[str, tuple[object, ...]]] = deque()
+        self._writer: asyncio.Task[None] | None = None
+        self._writing = threading.Lock()  # held while a batch is written; abandon() waits on it (bounded)
         self.sudo_password: SudoPassword | None = None
         #: asked before each host's command: "" to go, else why not (the session's lease check)
         self.may_exec: Callable[[], str] | None = None
@@ -219,13 +224,49 @@ class ActionRunner:
             listener.action_changed(live.run)
 
     def _record(self, method: str, *args: object) -> None:
-        """Journal what happened; the command already ran, so a failed write is reported, not raised."""
+        """Journal what happened, in order, without the event loop waiting for the journal (a PostgreSQL
+        journal may take its statement_timeout): the command already ran, so a failed write is reported
+        (``journal_error``), not raised. :meth:`wait`, :meth:`settle` and :meth:`flush_records` wait for it."""
         if self.journal is None:
             return
+        self._records.append((method, args))
+        if self._writer is None or self._writer.done():
+            try:
+                self._writer = asyncio.get_running_loop().create_task(self._write_records(), name="action-records")
+            except RuntimeError:  # no loop (a test, the exit path): written now
+                self._write_now()
+
+    async def _write_records(self) -> None:
+        while self._records:
+            await asyncio.to_thread(self._write_pending)
+
+    def _write_pending(self) -> None:
+        """In a thread: every queued record, in order; the lock keeps an exit's own writes after these."""
+        with self._writing:
+            self._write_queued()
+
+    def _write_queued(self) -> None:
+        while self._records:
+            method, args = self._records.popleft()
+            try:
+                getattr(self.journal, method)(*args)
+            except CockpitError as exc:
+                self.journal_error = exc.message
+
+    def _write_now(self, timeout: float = 3.0) -> None:
+        """Exiting at once: what is queued is written here, after the records in flight (bounded wait for them)."""
+        if not self._writing.acquire(timeout=timeout):
+            return  # a write stuck on the database: the exit does not wait for it
         try:
-            getattr(self.journal, method)(*args)
-        except CockpitError as exc:
-            self.journal_error = exc.message
+            self._write_queued()
+        finally:
+            self._writing.release()
+
+    async def flush_records(self, timeout: float = 10.0) -> None:
+        """Until what was recorded so far is in the journal (bounded: a stuck database is not waited for)."""
+        writer = self._writer
+        if writer is not None and not writer.done():
+            await asyncio.wait([writer], timeout=timeout)
 
     def _update(self, live: _Live, host: str, **changes: object) -> None:
         runs = tuple(replace(r, **changes) if r.host == host else r for r in live.run.runs)  # type: ignore[arg-type]
@@ -279,14 +320,15 @@ class ActionRunner:
                 return
         self.history.append(run)
 
-    def start(self, title: str, template: str, hosts: Iterable[str], *, timeout: float | None = DEFAULT_ACTION_TIMEOUT,
+    async def start(self, title: str, template: str, hosts: Iterable[str], *, timeout: float | None = DEFAULT_ACTION_TIMEOUT,
               operator: str = "", kind: str = "action", phase: str | None = None, step: str | None = None,
               sudo: bool = False, detach: bool = False, env: Mapping[str, str] | None = None,
               group: int = 0, batch: str = "") -> ActionRun:
         """Start the action on every host now; returns its first snapshot. Must run in the engine's loop.
 
         With a journal, the intent is written (and synced) before anything fires; if that
-        write fails the action is refused with the journal's error. ``env`` (the action's or
+        write fails the action is refused with the journal's error. The write runs in a thread: the event loop
+        (the screen, the pollers) never waits for the database, while this call does. ``env`` (the action's or
         step's ``env`` table) reaches the command on stdin, never in an argv (:mod:`cockpit.sudo`).
 
         Raises:
@@ -300,8 +342,9 @@ class ActionRunner:
             prepare_sudo(commands[h], sudo=sudo, password=None)  # refuses forms like sudo -i before anything fires
         redacted = {h: self._redactor.redact(commands[h]) for h in names}
         if self.journal is not None:
-            action_id = self.journal.action_intent(title, kind, self._redactor.redact(template),
-                                                   [(h, redacted[h]) for h in names], phase=phase, step=step)
+            action_id = await asyncio.to_thread(self.journal.action_intent, title, kind,
+                                                self._redactor.redact(template), [(h, redacted[h]) for h in names],
+                                                phase=phase, step=step)
         else:
             action_id = next(self._ids)
         spools = {h: spool_path(self.spool_dir, action_id, h) if self.spool_dir else None for h in names}
@@ -328,6 +371,7 @@ class ActionRunner:
         live = self._live.get(action_id)
         if live is not None:
             await asyncio.gather(*live.tasks.values(), return_exceptions=True)
+        await self.flush_records()
         for run in self.history:
             if run.id == action_id:
                 return run
@@ -335,7 +379,7 @@ class ActionRunner:
 
     async def run(self, title: str, template: str, hosts: Iterable[str], **kw: object) -> ActionRun:
         """Start and wait for the end (headless use and tests)."""
-        first = self.start(title, template, hosts, **kw)  # type: ignore[arg-type]
+        first = await self.start(title, template, hosts, **kw)  # type: ignore[arg-type]
         return await self.wait(first.id)
 
     def cancel(self, action_id: int, host: str | None = None, *, shutdown: bool = False, reason: str = "") -> None:
@@ -358,8 +402,10 @@ class ActionRunner:
     async def settle(self, timeout: float = 10.0) -> None:
         """Wait (bounded) for cancelled tasks to finish their bookkeeping."""
         tasks = [t for lv in self._live.values() for t in lv.tasks.values() if not t.done()]
+        started = time.monotonic()
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
+        await self.flush_records(max(0.1, timeout - (time.monotonic() - started)))
 
     def abandon(self, note: str, unconfirmed: Iterable[str] = ()) -> int:
         """Exiting at once (a second signal): journal every open, non-detached host as ``interrupted`` with
@@ -368,11 +414,13 @@ class ActionRunner:
         Returns the count."""
         count = 0
         unsure = set(unconfirmed)
+        self._write_now()  # what is queued first, in order
+        record = self._record_now
         for action_id, host in self._stopped:
             run = next((r for r in self.history if r.id == action_id), None)
             if run is not None and host in unsure:
                 hr = run.run_for(host)
-                self._record("action_host_done", action_id, host, "interrupted", None, hr.started, hr.ended,
+                record("action_host_done", action_id, host, "interrupted", None, hr.started, hr.ended,
                              hr.output, hr.truncated, f"{note}; the host never confirmed the kill")
                 count += 1
         for live in list(self._live.values()):
@@ -382,12 +430,16 @@ class ActionRunner:
                 buf = live.buffers.get(r.host)
                 if r.host in live.spools:
                     live.spools[r.host].close()  # what came so far stays readable
-                self._record("action_host_done", live.run.id, r.host, "interrupted", None, r.started, time.time(),
+                record("action_host_done", live.run.id, r.host, "interrupted", None, r.started, time.time(),
                              buf.getvalue() if buf else "", bool(buf and buf.truncated), note)
                 count += 1
             if not live.detached:
-                self._record("action_ended", live.run.id, time.time())
+                record("action_ended", live.run.id, time.time())
         return count
+
+    def _record_now(self, method: str, *args: object) -> None:
+        self._records.append((method, args))
+        self._write_now()
 
     def running(self) -> list[ActionRun]:
         return [lv.run for lv in self._live.values() if not lv.run.done]

@@ -34,13 +34,13 @@ class Runbook(StepsMixin, RollbackMixin, LifecycleMixin):
 
     # -- phases ----------------------------------------------------------------------------
 
-    def override_phase(self, phase_id: str, reason: str) -> None:
+    async def override_phase(self, phase_id: str, reason: str) -> None:
         """Count a phase as done without its gate: journaled with the operator's reason."""
         self.spec.phase(phase_id)
         self._may_drive()
         if not reason.strip():
             raise RunbookError("an override needs a reason", "say why; it goes into the journal and the report")
-        self._j("transition", "phase", phase_id, "overridden", reason=reason)
+        await self._aj("transition", "phase", phase_id, "overridden", reason=reason)
         self._phase_state[phase_id] = "overridden"
         self._publish()
 
@@ -69,31 +69,25 @@ class Runbook(StepsMixin, RollbackMixin, LifecycleMixin):
             self._gates[phase.id] = verdict
             if old is None or old.value != verdict.value:
                 try:
-                    self._j("gate_result", phase.id, verdict.value, verdict.detail)
+                    await self._aj("gate_result", phase.id, verdict.value, verdict.detail)
                 except RunbookError:
                     pass
             now = self.clock()
             if verdict.value is True:
                 if self._holds.get(phase.id) is None:
                     self._holds[phase.id] = now
-                    self._try_j("set_hold", phase.id, now)
+                    await self._try_aj("set_hold", phase.id, now)
                 since = self._holds[phase.id] or now
                 if steps_done and now - since >= phase.hold and not self.observer:
-                    self._try_j("transition", "phase", phase.id, "done")
+                    await self._try_aj("transition", "phase", phase.id, "done")
                     self._phase_state[phase.id] = "done"
-                    self._try_j("set_hold", phase.id, None)
+                    await self._try_aj("set_hold", phase.id, None)
                     continue
             elif self._holds.get(phase.id) is not None:
                 self._holds[phase.id] = None  # a round broke the gate: hold restarts
-                self._try_j("set_hold", phase.id, None)
+                await self._try_aj("set_hold", phase.id, None)
             break  # only the current phase is gated
         self._publish()
-
-    def _try_j(self, method: str, *args: object, **kw: object) -> None:
-        try:
-            self._j(method, *args, **kw)
-        except RunbookError:
-            pass
 
     async def judge_gate_conditions(self) -> tuple[str, list[tuple[str, Verdict]]] | None:
         """The current phase's gate, condition by condition, judged now (``cockpit check --gates``).
@@ -116,32 +110,32 @@ class Runbook(StepsMixin, RollbackMixin, LifecycleMixin):
         run = self._analysis.get(phase.id)
         if run is None:
             if not steps_done:
-                self._set_gate(phase.id, Verdict(None, "analysis starts when the phase's steps are done"))
+                await self._set_gate(phase.id, Verdict(None, "analysis starts when the phase's steps are done"))
                 return False
             if self.observer:
                 return False  # the driver starts it (reload_states shows it)
             run = self._analysis[phase.id] = AnalysisRun(phase.analysis, now)
-            self._try_j("analysis_started", phase.id, now)
+            await self._try_aj("analysis_started", phase.id, now)
         while not self.observer and (at := run.due(now)) is not None:
             ctx = EngineContext(self.engine, regressions=lambda: [r.line() for r in self.regressions()],
                                 undecided=self.tracker.undecided, phase=phase.id, at=at)
             m = run.record(at, await evaluate_all(list(phase.gate), ctx))
-            self._try_j("measurement", phase.id, run.started, m.index, m.value, m.detail, series_rows(m), at=at)
-        self._set_gate(phase.id, run.verdict(now))
+            await self._try_aj("measurement", phase.id, run.started, m.index, m.value, m.detail, series_rows(m), at=at)
+        await self._set_gate(phase.id, run.verdict(now))
         if run.state == "passed" and steps_done and not self.observer:
-            self._try_j("transition", "phase", phase.id, "done", detail=self._gates[phase.id].detail)
+            await self._try_aj("transition", "phase", phase.id, "done", detail=self._gates[phase.id].detail)
             self._phase_state[phase.id] = "done"
             return True
         return False
 
-    def _set_gate(self, phase_id: str, verdict: Verdict) -> None:
+    async def _set_gate(self, phase_id: str, verdict: Verdict) -> None:
         """Keep the verdict; journal it when its value changed (the caller records only changes)."""
         old = self._gates.get(phase_id)
         self._gates[phase_id] = verdict
         if old is None or old.value != verdict.value:
-            self._try_j("gate_result", phase_id, verdict.value, verdict.detail)
+            await self._try_aj("gate_result", phase_id, verdict.value, verdict.detail)
 
-    def retry_analysis(self, phase_id: str, reason: str) -> None:
+    async def retry_analysis(self, phase_id: str, reason: str) -> None:
         """Start the phase's analysis over (after an inconclusive or failed run): the operator's decision,
         journaled with the reason before the old run is dropped."""
         phase = self.spec.phase(phase_id)
@@ -151,7 +145,7 @@ class Runbook(StepsMixin, RollbackMixin, LifecycleMixin):
         if not reason.strip():
             raise RunbookError("a retry needs a reason", "say why; it goes into the journal and the report")
         detail = f"analysis retried by the operator ({strip_control(reason)}): a new run starts"
-        self._j("gate_result", phase_id, None, detail)
+        await self._aj("gate_result", phase_id, None, detail)
         self._analysis.pop(phase_id, None)
         self._gates[phase_id] = Verdict(None, detail)
         self._publish()
@@ -177,9 +171,9 @@ class Runbook(StepsMixin, RollbackMixin, LifecycleMixin):
 
     # -- baseline --------------------------------------------------------------------------
 
-    def capture_baseline(self) -> dict[str, object]:
+    async def capture_baseline(self) -> dict[str, object]:
         base = capture(self.engine.snapshot(), self.engine.history, self.spec.window)
-        self._j("save_baseline", base, base["at"])
+        await self._aj("save_baseline", base, base["at"])
         self.tracker.set_baseline(base)
         self._publish()
         return base

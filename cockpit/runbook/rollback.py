@@ -79,24 +79,24 @@ class RollbackMixin(RunbookState):
             self._preempting = False
         for ref in refs:  # the step's own task journaled it; a step of another task (a paused one) is set here
             if self._steps[ref].state in ("running", "verifying"):
-                self._set_step(ref, "failed", detail=PREEMPTED)
+                await self._set_step(ref, "failed", detail=PREEMPTED)
         return refs
 
     # -- the state ---------------------------------------------------------------------------
 
-    def _begin(self, name: str, title: str, budget: float, kind: str, target: str) -> RollbackState:
+    async def _begin(self, name: str, title: str, budget: float, kind: str, target: str) -> RollbackState:
         self._refuse_while_rolling_back()
         started = time.time()
-        rid = self._j("rollback_started", kind, target, started)
+        rid = await self._aj("rollback_started", kind, target, started)
         self._rb_state = RollbackState(name=name, title=title, operator=self.operator, started=started, ended=None,
                                        ok=None, budget=budget, journal_id=rid if isinstance(rid, int) else None)
         self._publish()
         return self._rb_state
 
-    def _end(self, state: RollbackState, ok: bool, failures: tuple[HostFailure, ...], undid: tuple[str, ...]) -> None:
+    async def _end(self, state: RollbackState, ok: bool, failures: tuple[HostFailure, ...], undid: tuple[str, ...]) -> None:
         ended = time.time()
         if state.journal_id is not None:
-            self._j("rollback_ended", state.journal_id, ended, ok, "\n".join(f.line() for f in failures))
+            await self._aj("rollback_ended", state.journal_id, ended, ok, "\n".join(f.line() for f in failures))
         self._rollbacks.append(RollbackRecord(state.title, state.started, ended, ok))
         cur = self._rb_state if self._rb_state is not None and self._rb_state.started == state.started else state
         self._rb_state = RollbackState(name=state.name, title=state.title, operator=state.operator,
@@ -105,17 +105,17 @@ class RollbackMixin(RunbookState):
                                        journal_id=state.journal_id)
         self._publish()
 
-    def give_reason(self, reason: str) -> None:
+    async def give_reason(self, reason: str) -> None:
         """The reason for the last rollback, asked after firing (speed first); journaled with it."""
         rb = self._rb_state
         if rb is None or not reason.strip():
             return
         if rb.journal_id is not None:
-            self._j("transition", "runbook", f"rollback#{rb.journal_id}", "reason", reason=reason)
+            await self._aj("transition", "runbook", f"rollback#{rb.journal_id}", "reason", reason=reason)
         self._rb_state = replace(rb, reason=reason.strip())
         self._publish()
 
-    def close_rolled_back(self, reason: str) -> None:
+    async def close_rolled_back(self, reason: str) -> None:
         """The operator ends the cutover as rolled back: the outcome stays rolled back, journaled with the reason."""
         self._may_drive()
         rb = self._rb_state
@@ -123,31 +123,31 @@ class RollbackMixin(RunbookState):
             raise RunbookError("nothing was rolled back", "close a cutover as rolled back after a rollback")
         if not reason.strip():
             raise RunbookError("closing the cutover needs a reason", "say why; it goes into the journal and the report")
-        self._j("transition", "runbook", "cutover", "closed-rolled-back", reason=reason)
+        await self._aj("transition", "runbook", "cutover", "closed-rolled-back", reason=reason)
         self._rb_state = replace(rb, closed=f"closed as rolled back: {reason.strip()}")
         self._publish()
 
-    def retry_phase(self, phase_id: str, reason: str = "") -> None:
+    async def retry_phase(self, phase_id: str, reason: str = "") -> None:
         """Reopen a rolled-back phase: its steps run again (its gate and hold count again)."""
         self._may_drive()
         self._refuse_while_rolling_back()
         phase = self.spec.phase(phase_id)
         if self._phase_state.get(phase_id) != "rolled-back":
             raise RunbookError(f"phase {phase_id} is not rolled back", "retry applies to a rolled-back phase")
-        self._j("transition", "phase", phase_id, "reopened", reason=reason or "retry after rollback")
+        await self._aj("transition", "phase", phase_id, "reopened", reason=reason or "retry after rollback")
         self._phase_state.pop(phase_id, None)
         self._holds[phase_id] = None
         self._gates.pop(phase_id, None)
         for s in phase.steps:
             ref = f"{phase.id}.{s.id}"
             if self._steps[ref].state == "rolled-back":
-                self._set_step(ref, "pending", reason="phase reopened after its rollback")
+                await self._set_step(ref, "pending", reason="phase reopened after its rollback")
         if self._rb_state is not None and not any(v == "rolled-back" for v in self._phase_state.values()):
             self._rb_state = None  # nothing rolled back is left: the cutover goes on
         self.engine.rejudge()
         self._publish()
 
-    def _undo_phases(self, ids: tuple[str, ...], title: str) -> tuple[str, ...]:
+    async def _undo_phases(self, ids: tuple[str, ...], title: str) -> tuple[str, ...]:
         """Mark phases rolled back (and their steps that ran): lifecycle expectations return to before them."""
         undone = []
         for p in self.spec.phases:
@@ -156,14 +156,14 @@ class RollbackMixin(RunbookState):
             if (ids and p.id not in ids) or (not ids and not ran and self.phase_state(p) not in DONE_PHASE):
                 continue
             for ref in ran:
-                self._set_step(ref, "rolled-back", detail=f"undone by {title}")
-            self._mark_rolled_back(p.id, f"undone by {title}")
+                await self._set_step(ref, "rolled-back", detail=f"undone by {title}")
+            await self._mark_rolled_back(p.id, f"undone by {title}")
             undone.append(p.id)
         return tuple(undone)
 
-    def _try_hold_clear(self, phase_id: str) -> None:
+    async def _try_hold_clear(self, phase_id: str) -> None:
         try:
-            self._j("set_hold", phase_id, None)
+            await self._aj("set_hold", phase_id, None)
         except RunbookError:
             pass
 
@@ -176,38 +176,38 @@ class RollbackMixin(RunbookState):
         run = await self._fire(f"{ref} rollback", step.rollback, self.step_hosts(step), "rollback", step.timeout,
                                phase.id, ref, sudo=step.sudo, env=step.env)
         failures = host_failures(run)
-        self._set_step(ref, "rolled-back" if not failures else "failed",
+        await self._set_step(ref, "rolled-back" if not failures else "failed",
                        detail="" if not failures else "rollback failed: " + "; ".join(f.line() for f in failures))
         return not failures, failures
 
     async def rollback_step(self, ref: str) -> bool:
         self.spec.step(ref)
         self._may_drive()
-        state = self._begin(f"step {ref}", f"rollback of {ref}", self.spec.rollback_budget, "step", ref)
+        state = await self._begin(f"step {ref}", f"rollback of {ref}", self.spec.rollback_budget, "step", ref)
         try:
             await self._preempt()
             ok, failures = await self._step_command(ref)
         except BaseException:
-            self._end(state, False, (HostFailure("*", "the rollback stopped before it ended"),), ())
+            await self._end(state, False, (HostFailure("*", "the rollback stopped before it ended"),), ())
             raise
         phase = self.spec.step(ref)[0]
-        self._mark_rolled_back(phase.id, f"its step {ref} rolled back")  # it is not done any more
-        self._end(state, ok, failures, (phase.id,))
+        await self._mark_rolled_back(phase.id, f"its step {ref} rolled back")  # it is not done any more
+        await self._end(state, ok, failures, (phase.id,))
         return ok
 
-    def _mark_rolled_back(self, phase_id: str, detail: str) -> None:
-        self._j("transition", "phase", phase_id, "rolled-back", detail=detail)
+    async def _mark_rolled_back(self, phase_id: str, detail: str) -> None:
+        await self._aj("transition", "phase", phase_id, "rolled-back", detail=detail)
         self._phase_state[phase_id] = "rolled-back"
         self._holds[phase_id] = None
         self._gates.pop(phase_id, None)  # its gate result no longer counts
-        self._try_hold_clear(phase_id)
+        await self._try_hold_clear(phase_id)
         self.engine.rejudge()
 
     async def rollback_phase(self, phase_id: str) -> bool:
         """The phase's done steps' rollbacks, in reverse order; the phase is rolled back."""
         phase = self.spec.phase(phase_id)
         self._may_drive()
-        state = self._begin(f"phase {phase_id}", f"rollback of phase {phase_id}", self.spec.rollback_budget,
+        state = await self._begin(f"phase {phase_id}", f"rollback of phase {phase_id}", self.spec.rollback_budget,
                             "phase", phase_id)
         failures: list[HostFailure] = []
         try:
@@ -217,10 +217,10 @@ class RollbackMixin(RunbookState):
                 if self._steps[ref].state in ("done", "partial", "failed") and step.rollback:
                     failures += (await self._step_command(ref))[1]
         except BaseException:
-            self._end(state, False, (HostFailure("*", "the rollback stopped before it ended"),), ())
+            await self._end(state, False, (HostFailure("*", "the rollback stopped before it ended"),), ())
             raise
-        self._mark_rolled_back(phase_id, f"{time.time() - state.started:.1f}s")
-        self._end(state, not failures, tuple(failures), (phase_id,))
+        await self._mark_rolled_back(phase_id, f"{time.time() - state.started:.1f}s")
+        await self._end(state, not failures, tuple(failures), (phase_id,))
         return not failures
 
     # -- the runbook's named rollbacks -----------------------------------------------------------
@@ -233,7 +233,7 @@ class RollbackMixin(RunbookState):
             raise RunbookError(f"no rollback named {name!r} in the config (rollbacks: {names})" if name
                                else "no [rollback] in the config", "add a [rollback.NAME] table with on and run")
         self._may_drive()
-        state = self._begin(rb.name, rb.title, rb.budget, rb.name, rb.title)
+        state = await self._begin(rb.name, rb.title, rb.budget, rb.name, rb.title)
         try:
             await self._preempt()
             hosts: list[str] = []
@@ -242,13 +242,13 @@ class RollbackMixin(RunbookState):
             run = await self._fire(rb.title, rb.run, hosts, "rollback", rb.timeout, None, None, sudo=rb.sudo,
                                    env=rb.env)
             failures = host_failures(run)
-            undid = self._undo_phases(rb.undoes, rb.title)
+            undid = await self._undo_phases(rb.undoes, rb.title)
             if not failures:
                 failures = await self._verify_back(rb, run, hosts, undid)
         except BaseException:
-            self._end(state, False, (HostFailure("*", "the rollback stopped before it ended"),), ())
+            await self._end(state, False, (HostFailure("*", "the rollback stopped before it ended"),), ())
             raise
-        self._end(state, not failures, failures, undid)
+        await self._end(state, not failures, failures, undid)
         assert self._rb_state is not None
         return RollbackRecord(rb.title, state.started, self._rb_state.ended, not failures)
 

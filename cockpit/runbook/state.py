@@ -74,21 +74,49 @@ class RunbookState:
     # -- persistence ---------------------------------------------------------------------
 
     def _j(self, method: str, *args: object, **kw: object) -> object:
-        """Write to the journal; a failure refuses the operation (actions need their record first)."""
-        if self.journal is None:
+        """Write to the journal from outside the event loop (a thread, a test); see :meth:`_aj`."""
+        if not self._may_write(method):
             return None
+        try:
+            return getattr(self.journal, method)(*args, **kw)
+        except CockpitError as exc:
+            raise self._refused(exc) from None
+
+    async def _aj(self, method: str, *args: object, **kw: object) -> object:
+        """Write to the journal; a failure refuses the operation (actions need their record first).
+
+        The write runs in a thread: a PostgreSQL journal may wait up to its statement_timeout, and the event
+        loop (the screen, the pollers) never waits with it. The caller still awaits it before going on.
+        """
+        if not self._may_write(method):
+            return None
+        try:
+            return await asyncio.to_thread(getattr(self.journal, method), *args, **kw)
+        except CockpitError as exc:
+            raise self._refused(exc) from None
+
+    async def _try_aj(self, method: str, *args: object, **kw: object) -> None:
+        """A write whose failure the banner already reports (a gate's hold, a measurement): never raised."""
+        try:
+            await self._aj(method, *args, **kw)
+        except RunbookError:
+            pass
+
+    def _may_write(self, method: str) -> bool:
+        if self.journal is None:
+            return False
         if getattr(self.journal, "readonly", False):  # --read-only: never even tried (SQLite would refuse it,
             # and its refusal once showed as JOURNAL NOT WRITABLE on a healthy journal)
             raise RunbookError(f"this cockpit is read-only: it records nothing ({method})",
                                "run it from a cockpit started without --read-only")
-        try:
-            return getattr(self.journal, method)(*args, **kw)
-        except LeaseLost as exc:  # the session has demoted itself already (banner, observer)
-            raise RunbookError(exc.message, exc.hint) from None
-        except CockpitError as exc:
-            self.banner = f"JOURNAL NOT WRITABLE: {exc.message} Actions are refused; monitoring goes on."
-            self._publish()
-            raise RunbookError(exc.message, "fix the journal file (permissions, disk space) and retry") from None
+        return True
+
+    def _refused(self, exc: CockpitError) -> RunbookError:
+        if isinstance(exc, LeaseLost):  # the session has demoted itself already (banner, observer)
+            return RunbookError(exc.message, exc.hint)
+        self.banner = f"JOURNAL NOT WRITABLE: {exc.message} Actions are refused; monitoring goes on."
+        self._publish()
+        return RunbookError(exc.message, "fix the journal file (permissions, disk space) and retry")
 
     def _restore(self) -> None:
         if self.journal is None:
@@ -191,7 +219,7 @@ class RunbookState:
             st.checks[host] = HostCheck(host, None, "reattached to the detached job after a restart")
         self._publish()
 
-    def reattached(self, ref: str | None, host: str, state: str, rc: int | None) -> None:
+    async def reattached(self, ref: str | None, host: str, state: str, rc: int | None) -> None:
         """The reattached job ended: record the host's outcome and, when every host is decided, the step's."""
         if ref not in self._steps:
             self._publish()
@@ -205,7 +233,7 @@ class RunbookState:
             good = [h for h in hosts if st.checks[h].ok]
             final = "done" if len(good) == len(hosts) else "failed" if not good else "partial"
             try:
-                self._set_step(ref, final, detail="" if final == "done" else "after reattaching")  # type: ignore[arg-type]
+                await self._set_step(ref, final, detail="" if final == "done" else "after reattaching")  # type: ignore[arg-type]
             except RunbookError:
                 pass
         self._publish()
@@ -365,8 +393,8 @@ class RunbookState:
             self._publish()
             raise RunbookError(f"actions are refused: {why}", "fix the journal file (permissions, disk space) and retry")
 
-    def _set_step(self, ref: str, state: str, reason: str = "", detail: str = "") -> None:
-        self._j("transition", "step", ref, state, reason=reason, detail=detail)
+    async def _set_step(self, ref: str, state: str, reason: str = "", detail: str = "") -> None:
+        await self._aj("transition", "step", ref, state, reason=reason, detail=detail)
         self._steps[ref].state = state
         self._steps[ref].at = time.time()
         step = self.spec.step(ref)[1]
@@ -397,7 +425,7 @@ class RunbookState:
         if env:
             extra["env"] = dict(env)
         try:
-            first = runner.start(title, command, hosts, timeout=timeout, operator=self.operator, kind=kind,
+            first = await runner.start(title, command, hosts, timeout=timeout, operator=self.operator, kind=kind,
                                  phase=phase, step=step, **extra)
         except (LeaseLost, PlaceholderError) as exc:  # the session demoted itself / the config needs fixing
             raise RunbookError(exc.message, exc.hint) from None

@@ -143,7 +143,7 @@ class StepsMixin(RunbookState):
         st.batch = st.waiting = ""
         st.group = 0
         st.progress = None
-        self._set_step(ref, "running")
+        await self._set_step(ref, "running")
         self._changed.pop(ref, None)  # it runs the definition in use now
         failures = 0
         if (task := asyncio.current_task()) is not None:
@@ -156,14 +156,14 @@ class StepsMixin(RunbookState):
                     step = self._accepted_meanwhile(ref, step)
                 if len(plan) > 1:
                     st.batch = f"batch {i + 1}/{len(plan)}"
-                    self._j("transition", "step", ref, "batch", detail=f"{st.batch}: {', '.join(group)}")
+                    await self._aj("transition", "step", ref, "batch", detail=f"{st.batch}: {', '.join(group)}")
                 await self._run_group(phase, step, ref, group)
                 failures += sum(1 for h in group if not st.checks[h].ok)
                 if step.max_failures is not None and failures >= step.max_failures and i + 1 < len(plan):
                     rest = [h for g in plan[i + 1:] for h in g]
                     for h in rest:
                         st.checks[h] = HostCheck(h, None, f"untouched: rolling stopped after {failures} failed host(s)")
-                    self._j("transition", "step", ref, "batch", detail=f"stopped after {st.batch}: {failures} failed; "
+                    await self._aj("transition", "step", ref, "batch", detail=f"stopped after {st.batch}: {failures} failed; "
                             f"untouched: {', '.join(rest)}")
                     break
         except asyncio.CancelledError:
@@ -171,7 +171,7 @@ class StepsMixin(RunbookState):
                 for h, c in st.checks.items():
                     if not c.ok:
                         st.checks[h] = HostCheck(h, False, "cancelled by rollback")
-                self._set_step(ref, "failed", detail="cancelled by rollback")
+                await self._set_step(ref, "failed", detail="cancelled by rollback")
             else:
                 self._steps[ref].state = "failed"
                 self._publish()
@@ -188,7 +188,7 @@ class StepsMixin(RunbookState):
         final = "done" if len(good) == len(hosts) else "failed" if not good else "partial"
         bad = [c for c in st.checks.values() if not c.ok]  # each named with why: exit status, stderr, verify
         why = "; ".join(f"{c.host}: {c.detail}" for c in bad[:3]) + (f"; and {len(bad) - 3} more" if len(bad) > 3 else "")
-        self._set_step(ref, final, detail="" if final == "done" else f"not done on {why}")
+        await self._set_step(ref, final, detail="" if final == "done" else f"not done on {why}")
         return self._step_view(phase, step)
 
     def _accepted_meanwhile(self, ref: str, step: StepSpec) -> StepSpec:
@@ -251,13 +251,13 @@ class StepsMixin(RunbookState):
             st.checks[h] = HostCheck(h, False, why)
         ok_hosts = [h for h in hosts if h not in failed_cmd]
         if step.verify and ok_hosts:
-            self._set_step(ref, "verifying")
+            await self._set_step(ref, "verifying")
             await self._verify(ref, step, ok_hosts, after=ended)
             self._steps[ref].state = "running"
         else:
             for h in ok_hosts:
                 st.checks[h] = HostCheck(h, True, "command ok")
-                self._j("verify_result", ref, h, True, "command ok")  # each host's outcome, for lifecycle services
+                await self._aj("verify_result", ref, h, True, "command ok")  # each host's outcome, for lifecycle services
 
     @staticmethod
     def _why(r: object) -> str:
@@ -299,14 +299,14 @@ class StepsMixin(RunbookState):
                         st.checks[h] = HostCheck(h, None, f"back, but {verdict.detail}")
                         continue
                 st.checks[h] = HostCheck(h, True, f"back after {time.time() - after:.0f}s")
-                self._j("verify_result", ref, h, True, st.checks[h].detail)
+                await self._aj("verify_result", ref, h, True, st.checks[h].detail)
                 pending.remove(h)
             if not pending or time.time() >= deadline:
                 break
             await asyncio.sleep(min(VERIFY_POLL, max(0.0, deadline - time.time())))
         for h in pending:
             st.checks[h] = HostCheck(h, False, f"did not come back within {step.wait_for:g}s ({st.checks[h].detail})")
-            self._j("verify_result", ref, h, False, st.checks[h].detail)
+            await self._aj("verify_result", ref, h, False, st.checks[h].detail)
 
     async def _verify(self, ref: str, step: StepSpec, hosts: list[str], after: float) -> None:
         """Per host: the verify list on checks made after `after`, retried until `within`."""
@@ -323,7 +323,7 @@ class StepsMixin(RunbookState):
                 st.checks[h] = HostCheck(h, verdict.value, verdict.detail)
                 if verdict.value is True:
                     pending.remove(h)
-                    self._j("verify_result", ref, h, True, verdict.detail)
+                    await self._aj("verify_result", ref, h, True, verdict.detail)
             self._publish()
             if not pending or time.time() >= deadline:
                 break
@@ -331,14 +331,14 @@ class StepsMixin(RunbookState):
         for h in pending:
             c = st.checks[h]
             st.checks[h] = HostCheck(h, False, f"not within {step.within:g}s: {c.detail}")
-            self._j("verify_result", ref, h, False, c.detail)
+            await self._aj("verify_result", ref, h, False, c.detail)
 
-    def skip_step(self, ref: str, reason: str) -> None:
+    async def skip_step(self, ref: str, reason: str) -> None:
         self.spec.step(ref)
         self._may_drive()
         if not reason.strip():
             raise RunbookError("skipping a step needs a reason", "say why, it goes into the journal and the report")
-        self._set_step(ref, "skipped", reason=reason)
+        await self._set_step(ref, "skipped", reason=reason)
 
     async def tick_step(self, ref: str, host: str | None, ok: bool, note: str) -> StepView:
         """A manual step (or one host of it) done or failed by the operator; ``verify`` still applies."""
@@ -357,11 +357,11 @@ class StepsMixin(RunbookState):
         now = time.time()
         for h in targets:
             st.checks[h] = HostCheck(h, ok if not (ok and step.verify) else None, note)
-            self._j("verify_result", ref, h, ok if not step.verify else None, f"ticked by {self.operator}: {note}")
+            await self._aj("verify_result", ref, h, ok if not step.verify else None, f"ticked by {self.operator}: {note}")
         if ok and step.verify:
             checkable = [h for h in targets if h != "*"]
             if checkable:
-                self._set_step(ref, "verifying", reason=note)
+                await self._set_step(ref, "verifying", reason=note)
                 await self._verify(ref, step, checkable, after=now)
             else:  # a step done once (no hosts): its verify runs over the whole fleet
                 ctx = EngineContext(self.engine, after=None, regressions=lambda: [r.line() for r in self.regressions()],
@@ -372,7 +372,7 @@ class StepsMixin(RunbookState):
         failed = any(c.ok is False for c in st.checks.values())
         final = "done" if len(done) == len(hosts) else "failed" if failed and not done else (
             "partial" if failed else "pending")
-        self._set_step(ref, final, reason=note,
+        await self._set_step(ref, final, reason=note,
                        detail="" if final in ("done", "pending") else
                        f"not done on {', '.join(h for h in hosts if not st.checks.get(h, HostCheck(h, None)).ok)}")
         return self._step_view(phase, step)
