@@ -469,16 +469,23 @@ verify_tls = false
     assert res.returncode == 0, res.stderr
     rounds = [json.loads(line) for line in res.stdout.splitlines()]
     assert len(rounds) == 5
+    judged = 0
     for name in ("plain", "tls"):
         results = [next(s for s in r["hosts"][0]["services"] if s["service"] == name) for r in rounds]
-        lat = [s["latency_ms"] for s in results]
         assert all(s["status"] == "up" for s in results), results
-        assert min(lat) >= 30.0, lat  # the server's own delay is in it
-        later = statistics.median(lat[1:])
-        assert lat[0] - later < 15.0, f"{name}: first probe {lat[0]} ms, later {lat[1:]}"
+        # a latency timed while the probe worker stalled (a busy machine) is not counted, and says why
+        assert all("timing" in dict(s["extra"]) for s in results if s["latency_ms"] is None), results
+        lat = [s["latency_ms"] for s in results]
+        counted = [x for x in lat[1:] if x is not None]
+        assert counted and min(counted) >= 30.0, lat  # the server's own delay is in it
+        if lat[0] is not None:
+            assert lat[0] >= 30.0 and lat[0] - statistics.median(counted) < 15.0, \
+                f"{name}: first probe {lat[0]} ms, later {lat[1:]}"
+            judged += 1
         first = dict(results[0]["extra"])
         assert first["connect_ms"] >= 0 and (name == "plain" or first["tls_ms"] > 0), first
         assert "connect" in results[0]["detail"], results[0]["detail"]
+    assert judged, "neither first probe was counted: the machine stalled the probe worker both times"
 
 
 # -- per-host targets ------------------------------------------------------------------------

@@ -37,7 +37,7 @@ title = "Move"
   id = "asks"
   title = "A step that asks first"
   on = ["h1"]
-  run = "echo asked"
+  run = "echo asked {host}"
   confirm = true
 
   [[phases.steps]]
@@ -202,7 +202,7 @@ def test_signal_at_a_confirmation_prompt_stops_it(fleet, tmp_path, sig) -> None:
                                 stdin=follower, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=_env(), cwd=ROOT)
         seen, deadline = "", time.monotonic() + 30
-        while "on h1" not in seen and time.monotonic() < deadline:
+        while "h1 $ " not in seen and time.monotonic() < deadline:
             line = proc.stdout.readline()  # type: ignore[union-attr]
             if not line:
                 break
@@ -213,6 +213,7 @@ def test_signal_at_a_confirmation_prompt_stops_it(fleet, tmp_path, sig) -> None:
         os.close(follower)
         os.close(leader)
     assert proc.returncode == 128 + int(sig), err
+    assert "hosts (1): h1\n  h1 $ echo asked h1\n" in seen, seen  # the command as it fires, not its template
     assert took < 10 and "Traceback" not in err, err
     actions, lease = _journal(path)
     assert [a for a in actions if a["step"] == "move.asks"] == [] and lease is None

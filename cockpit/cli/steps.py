@@ -32,7 +32,7 @@ from cockpit.sanitize import strip_control
 from cockpit.secrets import SHOWN_MASK, Redactor
 from cockpit.session import Session
 from cockpit.shutdown import SignalStop, run_until_signal
-from cockpit.spec import Config
+from cockpit.spec import Config, StepSpec
 
 
 def cmd_step(args: argparse.Namespace) -> int:
@@ -64,8 +64,7 @@ def cmd_step(args: argparse.Namespace) -> int:
                 print(render_plan(s.runbook.view()), end="")
                 return EXIT_OK
             if step.confirm and not args.yes:
-                hosts = s.runbook.step_hosts(step)
-                print(f"{args.ref}: {step.title}\n  on {', '.join(hosts)}\n  $ {s.engine.redactor.redact(step.run or '')}")
+                print("\n".join([f"{args.ref}: {strip_control(step.title)}", *_fired_lines(config, step, s.runbook.step_hosts(step))]))
                 if not _confirm("type y to run it:", "y"):
                     raise UsageError(f"{args.ref} needs confirmation", "answer y on a terminal, or pass --yes")
             if step.run is None:
@@ -128,18 +127,8 @@ def dry_run(config: Config, ref: str) -> str:
         raise UsageError(f"{ref} is manual: nothing to run",
                          f"tick it: cockpit step tick {ref} --note \"what was done\" [--host H]")
     redactor = Redactor(config.secrets)
-    names: list[str] = []
-    for sel in step.on:
-        names += [h.name for h in select(config.hosts, sel) if h.name not in names]
-    hosts = ordered(step, names, config.hosts)
-    plan = batches(step, hosts)
     out = [f"dry run of {ref}: {strip_control(step.title)} (phase {phase.id}); nothing runs",
-           f"hosts ({len(hosts)}): {', '.join(hosts) or 'none'}"]
-    for i, group in enumerate(plan):
-        if len(plan) > 1:
-            out.append(f"batch {i + 1}/{len(plan)}:")
-        for h in group:
-            out.append(f"  {h} $ {strip_control(preview_command(step.run, config.host(h), redactor))}")
+           *_fired_lines(config, step)]
     facts = [("sudo", "yes" if step.sudo else ""), ("detached", "yes" if step.detach else ""),
              ("verify", "; ".join(step.verify)),
              ("env (on its stdin)", ", ".join(f"{k}={redactor.redact(v, SHOWN_MASK)}" for k, v in step.env)),
@@ -149,6 +138,25 @@ def dry_run(config: Config, ref: str) -> str:
     out.append("not checked (the journal is not opened, no host is contacted): the lease, plan changes, rollback "
                "readiness, and hosts a real run skips because the step is done there under an earlier definition")
     return "\n".join(out) + "\n"
+
+
+def _fired_lines(config: Config, step: StepSpec, names: list[str] | None = None) -> list[str]:
+    """The hosts (``names``, else the step's selectors), then each host's command as it will fire
+    (placeholders filled, secrets masked), per batch."""
+    redactor = Redactor(config.secrets)
+    if names is None:
+        names = []
+        for sel in step.on:
+            names += [h.name for h in select(config.hosts, sel) if h.name not in names]
+    hosts = ordered(step, names, config.hosts)
+    plan = batches(step, hosts)
+    out = [f"hosts ({len(hosts)}): {', '.join(hosts) or 'none'}"]
+    for i, group in enumerate(plan):
+        if len(plan) > 1:
+            out.append(f"batch {i + 1}/{len(plan)}:")
+        for h in group:
+            out.append(f"  {h} $ {strip_control(preview_command(step.run or '', config.host(h), redactor))}")
+    return out
 
 
 def _plan_guard(s: Session, accept: str | None) -> None:
