@@ -1,7 +1,8 @@
 """log checks: a pattern counted in what is new in a file, a journald unit and a container's logs.
 
 Lines written before the cockpit watched, and before a step began, are not counted after it; lines the
-step causes are; the matching lines are shown, stripped.
+step causes are; the matching lines are shown, stripped. With ``since = "baseline"`` the count runs from
+the baseline across steps, and a cockpit started later reads again from the baseline's recorded cursor.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from dockerhost import docker_fleet
 
 from cockpit.config import load_config
 from cockpit.engine import Engine
+from cockpit.engine.logwatch import LogState
 from cockpit.errors import ConfigError
 from cockpit.model import CheckResult
 from cockpit.session import Session
+from cockpit.spec import LogCheck
 
 
 def _r(snap, name: str) -> CheckResult:  # type: ignore[no-untyped-def]
@@ -267,7 +270,8 @@ awk -v u="$unit" -v s="$since" -v t="$until" \
 """
 
 
-async def test_a_journald_unit_is_read_by_time_window(tmp_path: Path, fleet_factory, logdir: Path) -> None:  # type: ignore[no-untyped-def]
+def _journald_host(fleet_factory, logdir: Path):  # type: ignore[no-untyped-def]
+    """A one-host fleet whose journalctl is the shim above; ``log(unit, message)`` writes an entry now."""
     bindir = logdir / "bin"
     bindir.mkdir(mode=0o755)
     (bindir / "journalctl").write_text(JOURNALCTL)
@@ -278,7 +282,11 @@ async def test_a_journald_unit_is_read_by_time_window(tmp_path: Path, fleet_fact
         _append(journal, f"{time.time():.6f} {unit} {message}")
 
     log("nixfleet-agent.service", "ERROR before the cockpit watched")
-    fleet = fleet_factory(1, extra_config=f"SetEnv COCKPIT_JOURNAL={journal} PATH={bindir}:/usr/local/bin:/usr/bin:/bin")
+    return fleet_factory(1, extra_config=f"SetEnv COCKPIT_JOURNAL={journal} PATH={bindir}:/usr/local/bin:/usr/bin:/bin"), log
+
+
+async def test_a_journald_unit_is_read_by_time_window(tmp_path: Path, fleet_factory, logdir: Path) -> None:  # type: ignore[no-untyped-def]
+    fleet, log = _journald_host(fleet_factory, logdir)
     services = '[services.agent-errs]\non = ["h1"]\nlog = "ERROR"\nunit = "nixfleet-agent.service"\n'
     async with Engine(load_config(write_config(tmp_path, fleet, services), env={})) as engine:
         r = _r(await engine.run_round(), "agent-errs")
@@ -291,3 +299,39 @@ async def test_a_journald_unit_is_read_by_time_window(tmp_path: Path, fleet_fact
         assert r.detail.endswith("newest: ERROR connecting to wss://fleet.example/ws")
         r = _r(await engine.run_round(), "agent-errs")
         assert r.get("matches") == 1  # the next window starts where this one ended: nothing twice
+
+
+async def test_a_journald_unit_since_the_baseline_is_read_again_from_its_time_after_a_restart(  # type: ignore[no-untyped-def]
+        tmp_path: Path, fleet_factory, logdir: Path) -> None:
+    fleet, log = _journald_host(fleet_factory, logdir)
+    services = ('[services.agent-errs]\non = ["h1"]\nlog = "ERROR"\nunit = "nixfleet-agent.service"\n'
+                'since = "baseline"\n')
+    cfg = load_config(write_config(tmp_path, fleet, services, cockpit={"state_dir": str(tmp_path / "state")}), env={})
+    s = Session(cfg, "alice")
+    try:
+        await s.engine.run_round()
+        log("nixfleet-agent.service", "ERROR before the baseline")
+        await s.engine.run_round()
+        await s.runbook.capture_baseline()
+        log("nixfleet-agent.service", "ERROR after the baseline")
+        r = _r(await s.engine.run_round(), "agent-errs")
+        assert (r.status, r.get("matches")) == ("degraded", 1), r.detail
+    finally:
+        await s.close()
+    log("nixfleet-agent.service", "ERROR while no cockpit watched")
+    s = Session(cfg, "bob")
+    try:
+        r = _r(await s.engine.run_round(), "agent-errs")
+        assert (r.status, r.get("matches")) == ("degraded", 2), r.detail
+        assert "since the baseline (" in r.detail, r.detail
+        assert r.detail.endswith("newest: ERROR after the baseline | ERROR while no cockpit watched"), r.detail
+    finally:
+        await s.close()
+
+
+def test_a_baseline_without_this_logs_cursor_says_so() -> None:
+    """A baseline recorded before the check existed (or before cursors were recorded): no starting point."""
+    check = LogCheck("ERROR", file="/var/log/app.log", since="baseline")
+    v = LogState.for_check(check, ({}, time.time()), "errs").verdict(check)
+    assert v.status == "unknown" and "has no starting point for this log" in v.detail, v
+    assert dict(v.extra).get("matches") is None  # matches() is inconclusive, never a count from elsewhere
