@@ -74,6 +74,8 @@ class LogCheck:
     file: str | None = None
     unit: str | None = None
     container: str | None = None
+    #: where ``matches(S)`` counts from: the start of the current step, or the runbook's latest baseline
+    since: Literal["step", "baseline"] = "step"
     kind: Literal["log"] = "log"
 
     @property

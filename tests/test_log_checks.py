@@ -1,7 +1,8 @@
 """log checks: a pattern counted in what is new in a file, a journald unit and a container's logs.
 
 Lines written before the cockpit watched, and before a step began, are not counted after it; lines the
-step causes are; the matching lines are shown, stripped.
+step causes are; the matching lines are shown, stripped. With ``since = "baseline"`` the count runs from
+the baseline across steps, and a cockpit started later reads again from the baseline's recorded cursor.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from dockerhost import docker_fleet
 
 from cockpit.config import load_config
 from cockpit.engine import Engine
+from cockpit.engine.logwatch import LogState
 from cockpit.errors import ConfigError
 from cockpit.model import CheckResult
 from cockpit.session import Session
+from cockpit.spec import LogCheck
 
 
 def _r(snap, name: str) -> CheckResult:  # type: ignore[no-untyped-def]
@@ -34,6 +37,24 @@ def logdir():  # type: ignore[no-untyped-def]
     d.chmod(0o755)
     yield d
     shutil.rmtree(d, ignore_errors=True)
+
+
+def _deploy(gated: str, verified: str, run: str) -> str:
+    """A phase gated on ``matches(gated) == 0`` whose one step on h1 runs ``run`` and expects one match in ``verified``."""
+    return f"""
+[[phases]]
+id = "deploy"
+title = "Deploy"
+gate = ["matches({gated}) == 0"]
+
+  [[phases.steps]]
+  id = "restart"
+  title = "Restart the app"
+  on = ["h1"]
+  run = '''{run}'''
+  verify = ["matches({verified}) == 1"]
+  within = "10s"
+"""
 
 
 def _append(path: Path, *lines: str) -> None:
@@ -50,20 +71,7 @@ async def test_a_file_log_counts_from_the_step_start_and_shows_the_lines(tmp_pat
 on = ["h1"]
 log = 'ERROR|FATAL'
 file = "{log}"
-
-[[phases]]
-id = "deploy"
-title = "Deploy"
-gate = ["matches(errs) == 0"]
-
-  [[phases.steps]]
-  id = "restart"
-  title = "Restart the app"
-  on = ["h1"]
-  run = '''printf 'FATAL \\033[31mfrom the step\\n' >> {log}'''
-  verify = ["matches(errs) == 1"]
-  within = "10s"
-"""
+""" + _deploy("errs", "errs", f"printf 'FATAL \\033[31mfrom the step\\n' >> {log}")
     cfg = load_config(write_config(tmp_path, fleet, services, hosts=["h1"],
                                    cockpit={"state_dir": str(tmp_path / "state")}), env={})
     s = Session(cfg, "alice")
@@ -87,6 +95,78 @@ gate = ["matches(errs) == 0"]
         _append(log, "INFO new file")
         r = _r(await s.engine.run_round(), "errs")
         assert r.get("matches") == 1 and "rotated" in r.detail, r.detail
+    finally:
+        await s.close()
+
+
+async def test_since_baseline_counts_from_the_baseline_across_steps_and_restarts(tmp_path: Path, fleet, logdir: Path) -> None:  # type: ignore[no-untyped-def]
+    log = logdir / "app.log"
+    _append(log, "ERROR before the cockpit watched")
+    services = f"""
+[services.since-base]
+on = ["h1"]
+log = 'ERROR|FATAL'
+file = "{log}"
+since = "baseline"
+
+[services.since-step]
+on = ["h1"]
+log = 'ERROR|FATAL'
+file = "{log}"
+""" + _deploy("since-base", "since-step", f"printf 'FATAL from the step\\n' >> {log}")
+    cfg = load_config(write_config(tmp_path, fleet, services, hosts=["h1"],
+                                   cockpit={"state_dir": str(tmp_path / "state")}), env={})
+
+    async def gate(s: Session) -> tuple[bool | None, str]:
+        judged = await s.runbook.judge_gate_conditions()
+        assert judged is not None
+        return judged[1][0][1].value, judged[1][0][1].detail
+
+    s = Session(cfg, "alice")
+    try:
+        await s.engine.run_round()
+        _append(log, "ERROR before the baseline")
+        r = _r(await s.engine.run_round(), "since-base")
+        # no baseline yet: what it counted is shown, from the point it really counts from; no gate passes on it
+        assert r.status == "unknown" and r.get("matches") is None, r
+        assert r.detail.startswith("no baseline recorded yet (record one: cockpit baseline, or b in the cockpit); "
+                                   f"file {log}: 1 matching since the cockpit started watching ("), r.detail
+        value, why = await gate(s)
+        assert value is None and "no baseline recorded yet" in why, why
+        await s.runbook.capture_baseline()
+        r = _r(s.engine.snapshot(), "since-base")
+        assert (r.status, r.get("matches")) == ("up", 0) and "since the baseline (" in r.detail, r.detail
+        assert (await gate(s))[0] is True
+        _append(log, "ERROR after the baseline")
+        await s.engine.run_round()
+        # a step starts: the step's count starts again, the baseline's goes on
+        view = await s.runbook.run_step("deploy.restart")
+        assert view.state == "done", view.checks
+        base, step = _r(s.engine.snapshot(), "since-base"), _r(s.engine.snapshot(), "since-step")
+        assert (step.get("matches"), base.get("matches")) == (1, 2), (step.detail, base.detail)
+        assert base.detail.startswith("2 lines match /ERROR|FATAL/ since the baseline ("), base.detail
+        assert base.detail.endswith("newest: ERROR after the baseline | FATAL from the step"), base.detail
+        value, why = await gate(s)
+        assert value is False and "matches(since-base)" in why and "2 on h1" in why, why
+    finally:
+        await s.close()
+    _append(log, "ERROR while no cockpit watched", "INFO fine")
+    # another cockpit, later: it reads again from where the journal's baseline was, so nothing is lost
+    s = Session(cfg, "bob")
+    try:
+        snap = await s.engine.run_round()
+        base, step = _r(snap, "since-base"), _r(snap, "since-step")
+        assert (base.status, base.get("matches")) == ("degraded", 3), base.detail
+        assert "since the baseline (" in base.detail, base.detail
+        assert base.detail.endswith("newest: ERROR after the baseline | FATAL from the step | "
+                                    "ERROR while no cockpit watched"), base.detail
+        assert (step.get("matches"), step.detail.startswith("no line matches")) == (0, True), step.detail
+        _append(log, "ERROR once more")
+        assert _r(await s.engine.run_round(), "since-base").get("matches") == 4  # read on from there, once
+        await s.runbook.capture_baseline()  # a new baseline: the count starts again
+        _append(log, "FATAL after the new baseline")
+        r = _r(await s.engine.run_round(), "since-base")
+        assert (r.get("matches"), r.detail.endswith("newest: FATAL after the new baseline")) == (1, True), r.detail
     finally:
         await s.close()
 
@@ -119,6 +199,7 @@ file = "{secret}"
     (["log = 'ERROR'", 'file = "/a"', 'unit = "b"'], "it has file, unit"),
     (["log = '\\d+ errors'", 'file = "/a"'], "\\d is not part of the extended regular expressions"),
     (["log = 'ERROR('", 'file = "/a"'], "the pattern does not compile"),
+    (["log = 'ERROR'", 'file = "/a"', 'since = "yesterday"'], 'since must be "step" or "baseline", got \'yesterday\''),
 ])
 def test_bad_log_options_name_the_key_and_the_fix(tmp_path: Path, lines: list[str], message: str) -> None:
     path = tmp_path / "cockpit.toml"
@@ -189,7 +270,8 @@ awk -v u="$unit" -v s="$since" -v t="$until" \
 """
 
 
-async def test_a_journald_unit_is_read_by_time_window(tmp_path: Path, fleet_factory, logdir: Path) -> None:  # type: ignore[no-untyped-def]
+def _journald_host(fleet_factory, logdir: Path):  # type: ignore[no-untyped-def]
+    """A one-host fleet whose journalctl is the shim above; ``log(unit, message)`` writes an entry now."""
     bindir = logdir / "bin"
     bindir.mkdir(mode=0o755)
     (bindir / "journalctl").write_text(JOURNALCTL)
@@ -200,7 +282,11 @@ async def test_a_journald_unit_is_read_by_time_window(tmp_path: Path, fleet_fact
         _append(journal, f"{time.time():.6f} {unit} {message}")
 
     log("nixfleet-agent.service", "ERROR before the cockpit watched")
-    fleet = fleet_factory(1, extra_config=f"SetEnv COCKPIT_JOURNAL={journal} PATH={bindir}:/usr/local/bin:/usr/bin:/bin")
+    return fleet_factory(1, extra_config=f"SetEnv COCKPIT_JOURNAL={journal} PATH={bindir}:/usr/local/bin:/usr/bin:/bin"), log
+
+
+async def test_a_journald_unit_is_read_by_time_window(tmp_path: Path, fleet_factory, logdir: Path) -> None:  # type: ignore[no-untyped-def]
+    fleet, log = _journald_host(fleet_factory, logdir)
     services = '[services.agent-errs]\non = ["h1"]\nlog = "ERROR"\nunit = "nixfleet-agent.service"\n'
     async with Engine(load_config(write_config(tmp_path, fleet, services), env={})) as engine:
         r = _r(await engine.run_round(), "agent-errs")
@@ -213,3 +299,39 @@ async def test_a_journald_unit_is_read_by_time_window(tmp_path: Path, fleet_fact
         assert r.detail.endswith("newest: ERROR connecting to wss://fleet.example/ws")
         r = _r(await engine.run_round(), "agent-errs")
         assert r.get("matches") == 1  # the next window starts where this one ended: nothing twice
+
+
+async def test_a_journald_unit_since_the_baseline_is_read_again_from_its_time_after_a_restart(  # type: ignore[no-untyped-def]
+        tmp_path: Path, fleet_factory, logdir: Path) -> None:
+    fleet, log = _journald_host(fleet_factory, logdir)
+    services = ('[services.agent-errs]\non = ["h1"]\nlog = "ERROR"\nunit = "nixfleet-agent.service"\n'
+                'since = "baseline"\n')
+    cfg = load_config(write_config(tmp_path, fleet, services, cockpit={"state_dir": str(tmp_path / "state")}), env={})
+    s = Session(cfg, "alice")
+    try:
+        await s.engine.run_round()
+        log("nixfleet-agent.service", "ERROR before the baseline")
+        await s.engine.run_round()
+        await s.runbook.capture_baseline()
+        log("nixfleet-agent.service", "ERROR after the baseline")
+        r = _r(await s.engine.run_round(), "agent-errs")
+        assert (r.status, r.get("matches")) == ("degraded", 1), r.detail
+    finally:
+        await s.close()
+    log("nixfleet-agent.service", "ERROR while no cockpit watched")
+    s = Session(cfg, "bob")
+    try:
+        r = _r(await s.engine.run_round(), "agent-errs")
+        assert (r.status, r.get("matches")) == ("degraded", 2), r.detail
+        assert "since the baseline (" in r.detail, r.detail
+        assert r.detail.endswith("newest: ERROR after the baseline | ERROR while no cockpit watched"), r.detail
+    finally:
+        await s.close()
+
+
+def test_a_baseline_without_this_logs_cursor_says_so() -> None:
+    """A baseline recorded before the check existed (or before cursors were recorded): no starting point."""
+    check = LogCheck("ERROR", file="/var/log/app.log", since="baseline")
+    v = LogState.for_check(check, ({}, time.time()), "errs").verdict(check)
+    assert v.status == "unknown" and "has no starting point for this log" in v.detail, v
+    assert dict(v.extra).get("matches") is None  # matches() is inconclusive, never a count from elsewhere

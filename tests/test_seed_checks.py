@@ -3,6 +3,7 @@
 Seed 000: a 15-service compose project (admin restarting is acceptable) and a JSON-RPC ping within 100 ms.
 Seed 001: pm2 apps stopped and restarted by the rollback, its error log watched after each step.
 Seed 002: v2 added to the main compose file, healthy, and its WebSocket endpoint answering 401.
+Seed 003: in tests/test_seed_003.py (its stand-in services, Prometheus and two rollbacks need a file of their own).
 Seed 004: the WebSocket API (ping/pong) and the DNS switch seen on every resolver.
 """
 

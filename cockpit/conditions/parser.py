@@ -92,7 +92,7 @@ class Rss:
 
 @dataclass(frozen=True)
 class Matches:
-    """``matches(S) == 0``: lines a log check matched since the current step began (or the cockpit watched)."""
+    """``matches(S) == 0``: lines a log check matched since its mark (the step's start, or the baseline)."""
 
     target: Target
     op: Cmp

@@ -57,7 +57,7 @@ def read_pm2(r: Reader, p: KeyPath, t: dict[str, Any]) -> Pm2Check:
 
 
 def read_log(r: Reader, p: KeyPath, t: dict[str, Any]) -> LogCheck:
-    """``log = "PATTERN"`` and exactly one of ``file``, ``unit`` or ``container`` to read it in."""
+    """``log = "PATTERN"``, exactly one of ``file``, ``unit`` or ``container`` to read it in, and ``since``."""
     pattern = r.string((*p, "log"), t["log"], example="'ERROR|panic'")
     if pattern:
         _one_line(r, (*p, "log"), pattern)
@@ -76,4 +76,12 @@ def read_log(r: Reader, p: KeyPath, t: dict[str, Any]) -> LogCheck:
                 + (f"; it has {', '.join(sources)}" if sources else ""),
                 'e.g. file = "/var/log/app.log", unit = "app.service" or container = "api"')
     given = {k: _one_line(r, (*p, k), r.string((*p, k), t[k])) or None for k in sources}
-    return LogCheck(pattern, **given)
+    since = "step"
+    if "since" in t:
+        since = r.string((*p, "since"), t["since"], "step", example='"baseline"')
+        if since not in ("step", "baseline"):
+            r.issue((*p, "since"), f'since must be "step" or "baseline", got {t["since"]!r}',
+                    'since = "step" (the default) counts from the start of the current step; '
+                    'since = "baseline" from the latest baseline (cockpit baseline, or b in the cockpit)')
+            since = "step"
+    return LogCheck(pattern, since=since, **given)  # type: ignore[arg-type]

@@ -43,7 +43,7 @@ KIND_OPTIONS: dict[str, tuple[str, ...]] = {
     "command": ("expect_stdout", "expect_stdout_regex", "env"),
     "compose": ("file", "allow", "noncritical"),
     "pm2": ("pm2_user",),
-    "log": ("file", "unit", "container"),
+    "log": ("file", "unit", "container", "since"),
 }
 KIND_EXAMPLES = {
     "systemd": 'systemd = "nginx.service"', "launchd": 'launchd = "com.example.agent"',

@@ -94,6 +94,8 @@ class HostPoller:
         #: direct probes run in the probe worker (checks/probing.py); None: in this loop
         self.probes: ProbeProcess | None = None
         self.logs: dict[str, LogState] = {}  # log checks: cursor and matches, per service
+        #: the latest baseline's log cursors on this host (service -> cursor) and when it was taken
+        self.log_baseline: tuple[dict[str, str], float] | None = None
         #: compose checks with a file: its checksum and the services it declared when last listed
         self.compose_files: dict[str, tuple[str | None, tuple[str, ...]]] = {}
 
@@ -248,7 +250,7 @@ class HostPoller:
                     self.compose_files[s.name] = (None, ())  # changed and not listed (it failed): again next round
                 v = judge_compose(s.check, out.output, out.rc, self.compose_files[s.name][1])
             elif isinstance(s.check, LogCheck):
-                log = self.logs.setdefault(s.name, LogState())
+                log = self._log(s)
                 v = log.verdict(s.check, log.read(parse_log(out.output, out.rc)))
             else:
                 v = judge(s.check, out.output, out.rc)
@@ -261,19 +263,48 @@ class HostPoller:
 
     def _snippet(self, svc: ServiceSpec) -> str:
         if isinstance(svc.check, LogCheck):  # reads from where the last round stopped
-            return log_snippet(svc.check, self.logs.setdefault(svc.name, LogState()).cursor)
+            return log_snippet(svc.check, self._log(svc).cursor)
         if isinstance(svc.check, ComposeCheck):  # lists the file's services only when it changed
             return compose_snippet(svc.check, self.compose_files.get(svc.name, (None, ()))[0])
         return check_snippet(svc.check, svc.timeout or self.config.ssh.command_timeout, self.spec.login_shell)
 
+    def _log(self, svc: ServiceSpec) -> LogState:
+        """The service's log state; a new one (a reload changed ``since``) starts where that mode says."""
+        assert isinstance(svc.check, LogCheck)
+        log = self.logs.get(svc.name)
+        if log is None or log.since != svc.check.since:
+            log = self.logs[svc.name] = LogState.for_check(svc.check, self.log_baseline, svc.name)
+        return log
+
     def mark_logs(self, label: str) -> None:
-        """From now on log checks count from here (a step starts); what is shown says so at once."""
+        """From now on log checks with ``since = "step"`` count from here (a step starts); shown at once."""
         marked = {}
         for svc in self.services:
             log = self.logs.get(svc.name)
-            if isinstance(svc.check, LogCheck) and log is not None:
+            if isinstance(svc.check, LogCheck) and svc.check.since == "step" and log is not None:
                 log.set_mark(label)
                 marked[svc.name] = self._result(svc, log.verdict(svc.check), None)
+        self._show_marked(marked)
+
+    def mark_baseline(self, at: float) -> dict[str, str]:
+        """A baseline is taken: ``since = "baseline"`` checks count from here; every log check's cursor, to record."""
+        names = {svc.name for svc in self.services if isinstance(svc.check, LogCheck)}
+        cursors = {name: log.cursor for name, log in self.logs.items()
+                   if name in names and log.cursor is not None and log.current}
+        self.log_baseline = (cursors, at)
+        marked = {}
+        for svc in self.services:
+            if isinstance(svc.check, LogCheck) and svc.check.since == "baseline":
+                log = self._log(svc)
+                if svc.name in cursors:
+                    log.set_mark("the baseline", at)
+                else:  # not read yet, or its last read failed: no starting point to record, and it says so
+                    log = self.logs[svc.name] = LogState.for_check(svc.check, self.log_baseline, svc.name)
+                marked[svc.name] = self._result(svc, log.verdict(svc.check), None)
+        self._show_marked(marked)
+        return cursors
+
+    def _show_marked(self, marked: dict[str, CheckResult]) -> None:
         if marked:
             results = tuple(dataclasses.replace(marked[r.service], since=r.since) if r.service in marked else r
                             for r in self.state.results)

@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any
 
 from cockpit import detach
 from cockpit.checks import HttpProber, LoopLag, ProbeProcess
@@ -20,7 +21,7 @@ from cockpit.history import History
 from cockpit.model import Expect, FleetSnapshot, HostState, StatusChange
 from cockpit.sanitize import one_line
 from cockpit.secrets import Redactor
-from cockpit.spec import Config, HostSpec, ServiceSpec
+from cockpit.spec import Config, HostSpec, LogCheck, ServiceSpec
 from cockpit.transports import CommandResult, LocalTransport, OutputCallback, SshPool, SshTransport, Transport
 
 
@@ -94,6 +95,8 @@ class Engine:
         #: direct HTTP/TCP probes in a worker process, timed away from rendering (checks/probing.py)
         self.probes = ProbeProcess()
         self.pollers: dict[str, HostPoller] = {}
+        #: the log cursors of the runbook's latest baseline (mark_logs_baseline, restore_log_baseline)
+        self.log_baseline: dict[str, Any] | None = None
         self._locks: dict[str, asyncio.Lock] = {}
         for h in config.hosts:
             self._add_host(h, config)
@@ -122,6 +125,7 @@ class Engine:
         poller = HostPoller(h, config, self._transports[h.name], self.prober, self.transport, self.redactor)
         poller.lag = self.lag
         poller.probes = self.probes
+        poller.log_baseline = self._host_log_baseline(h.name)
         self.pollers[h.name] = poller
         self._locks.setdefault(h.name, asyncio.Lock())
 
@@ -362,13 +366,45 @@ class Engine:
         What those rounds read happened before the mark; the step's command runs after this returns, so
         whatever it causes is counted after it (engine/logwatch.py).
         """
-        names = [n for n, p in self.pollers.items() if any(s.check.kind == "log" for s in p.services)]
+        names = self._log_hosts("step")
         await asyncio.gather(*(self.round_host(n) for n in names), return_exceptions=True)
         for n in names:
             if n in self.pollers:
                 self.pollers[n].mark_logs(label)
         if names:
             self._publish(names, [])
+
+    async def mark_logs_baseline(self) -> dict[str, Any]:
+        """A baseline is taken: every log check reads once more, and ``since = "baseline"`` ones count from here.
+
+        Returns what the baseline records so a later cockpit reads from the same point
+        (:meth:`restore_log_baseline`): ``{"at": time, "cursors": {host: {service: cursor}}}``.
+        """
+        names = self._log_hosts(None)
+        await asyncio.gather(*(self.round_host(n) for n in names), return_exceptions=True)
+        at = time.time()
+        cursors = {n: self.pollers[n].mark_baseline(at) for n in names if n in self.pollers}
+        self.log_baseline = {"at": at, "cursors": cursors}
+        if names:
+            self._publish(names, [])
+        return self.log_baseline
+
+    def restore_log_baseline(self, recorded: dict[str, Any] | None) -> None:
+        """The journal's latest baseline (its ``logs`` part): ``since = "baseline"`` checks read from its cursors."""
+        self.log_baseline = recorded
+        for name, poller in self.pollers.items():
+            poller.log_baseline = self._host_log_baseline(name)
+
+    def _host_log_baseline(self, host: str) -> tuple[dict[str, str], float] | None:
+        if not self.log_baseline:
+            return None
+        cursors = self.log_baseline.get("cursors", {}).get(host, {})
+        return {str(k): str(v) for k, v in cursors.items()}, float(self.log_baseline["at"])
+
+    def _log_hosts(self, since: str | None) -> list[str]:
+        """Hosts with a log check (counting ``since`` that point; None: any)."""
+        return [n for n, p in self.pollers.items()
+                if any(isinstance(s.check, LogCheck) and since in (None, s.check.since) for s in p.services)]
 
     async def run_command(self, host: str, command: str, *, timeout: float | None,
                           on_output: OutputCallback | None = None, max_output: int = 1 << 20,

@@ -172,7 +172,10 @@ class Runbook(StepsMixin, RollbackMixin, LifecycleMixin):
     # -- baseline --------------------------------------------------------------------------
 
     async def capture_baseline(self) -> dict[str, object]:
-        base = capture(self.engine.snapshot(), self.engine.history, self.spec.window)
+        self._may_write("save_baseline")  # a read-only cockpit refuses before any log check is marked
+        logs = await self.engine.mark_logs_baseline()  # log checks' cursors: a later cockpit counts from them too
+        base: dict[str, object] = capture(self.engine.snapshot(), self.engine.history, self.spec.window)
+        base["logs"] = logs
         await self._aj("save_baseline", base, base["at"])
         self.tracker.set_baseline(base)
         self._publish()

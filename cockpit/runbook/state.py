@@ -142,6 +142,8 @@ class RunbookState:
         base = self.journal.latest_baseline()  # type: ignore[attr-defined]
         if base is not None:
             self.tracker.set_baseline(base[2])
+            # since = "baseline" log checks go on from its cursors (a baseline older than them has none: said so)
+            self.engine.restore_log_baseline(base[2].get("logs") or {"at": base[1], "cursors": {}})
         for rb in self.journal.rollbacks():  # type: ignore[attr-defined]
             self._rollbacks.append(RollbackRecord(rb.get("target") or rb.get("kind", "rollback"),
                                                   rb["started"], rb.get("ended"), rb.get("ok")))
