@@ -11,6 +11,7 @@ import asyncio
 import gc
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -187,6 +188,20 @@ async def test_gc_is_tuned_while_the_cockpit_runs_and_restored_after(tmp_path: P
         await pilot.pause()
         assert gc.get_threshold() == GC_THRESHOLD
         assert gc.get_freeze_count() > 0  # start-up's objects are out of the collector's scans
+
+        def scanned(obj: object) -> bool:  # still in the collector's scans (frozen objects are not)
+            return any(o is obj for o in gc.get_objects())
+
+        keep = [[] for _ in range(3)]  # what lives as long as the cockpit (connections, kept shells)
+        fleet = BigFleet(N)
+        first = fleet.next()
+        await feed(pilot, replace(first, hosts=(replace(first.hosts[0], round_ended=0.0), *first.hosts[1:])))
+        assert scanned(keep)  # a host has not answered yet: nothing more is frozen
+        await feed(pilot, fleet.next())
+        assert not scanned(keep)  # every host answered: what lives on is out of the scans too
+        later = [[]]
+        await feed(pilot, fleet.next())
+        assert scanned(later)  # once, not on every snapshot
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == frozen
 
