@@ -276,6 +276,8 @@ async def live(n: int, seconds: float, interval: str, gc_mode: str = "app") -> d
             snaps = per_snapshot(timings, start, time.perf_counter())
             snaps_cpu = per_snapshot(timings, start, time.perf_counter(), cpu=True)
             gc_ms = [d * 1000 for (t, d, _) in timings.gc if t >= start]
+            gc_gens = [g for (t, _d, g) in timings.gc if t >= start]
+            frozen = gc.get_freeze_count()
             reachable = sum(1 for h in (app.snapshot.hosts if app.snapshot else ()) if h.reachable)
     wall = w1 - w0
     return {"hosts": n, "interval": interval, "seconds": seconds, "reachable": reachable, "gc_mode": gc_mode,
@@ -285,7 +287,8 @@ async def live(n: int, seconds: float, interval: str, gc_mode: str = "app") -> d
             "apply_plus_render_cpu_ms": {"p50": round(pct(snaps_cpu, 50), 2), "p99": round(pct(snaps_cpu, 99), 2),
                                          "max": round(max(snaps_cpu, default=0), 2)},
             "loadavg1": round(os.getloadavg()[0], 1),
-            "gc_ms": {"total": round(sum(gc_ms), 1), "max": round(max(gc_ms, default=0), 1), "runs": len(gc_ms)},
+            "gc_ms": {"total": round(sum(gc_ms), 1), "max": round(max(gc_ms, default=0), 1), "runs": len(gc_ms),
+                      "generations": gc_gens, "frozen": frozen},
             "cpu_pct_of_one_core": round((c1.user + c1.system - c0.user - c0.system) / wall * 100, 2),
             # the UI's share: applying snapshots and every screen update, as % of one core
             "ui_apply_pct_of_one_core": round(sum(applied) / wall * 100, 2),

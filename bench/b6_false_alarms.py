@@ -104,6 +104,11 @@ def _config(tmp: Path, port: int, tcp_port: int) -> Path:
     return path
 
 
+#: answers seen and their latencies counted / not counted (timed while the probing process waited for a CPU):
+#: a soak whose latencies were mostly not counted would judge nothing, so its "0 false alarms" would be empty
+SAMPLES = {"answers": 0, "counted": 0, "not_counted": 0}
+
+
 async def _rounds(engine: Engine, tracker: RegressionTracker, seconds: float, stop=None):  # type: ignore[no-untyped-def]
     """Rounds a second apart for ``seconds`` (or until ``stop(round, regressions)`` is true); yields per round."""
     end, n = time.monotonic() + seconds, 0
@@ -112,6 +117,10 @@ async def _rounds(engine: Engine, tracker: RegressionTracker, seconds: float, st
         snap = await engine.run_round()
         for h in snap.hosts:
             tracker.observe(h)
+            for r in h.results:
+                if r.status == "up":
+                    SAMPLES["answers"] += 1
+                    SAMPLES["counted" if r.latency is not None else "not_counted"] += 1
         regs = tracker.current()
         n += 1
         if stop is not None and await stop(n, regs):
@@ -144,9 +153,11 @@ async def run(soak: float, out: dict[str, object], port: int, tcp_port: int) -> 
                 print(f"b6: soak round {n}, false alarms so far {len(alarms)}", flush=True)
             return False
 
+        SAMPLES.update(answers=0, counted=0, not_counted=0)
         await _rounds(engine, tracker, soak, note)
         out["soak"] = {"seconds": soak, "rounds": rounds, "host_series": 3 * (len(SERVICES) + 1),
-                       "false_alarms": len(alarms), "first_alarms": alarms[:20]}
+                       "false_alarms": len(alarms), "first_alarms": alarms[:20], "samples": dict(SAMPLES)}
+        print(f"b6: soak samples: {SAMPLES}", flush=True)
         print(f"b6: soak done: {rounds} rounds, {len(alarms)} false alarms", flush=True)
 
         detection: dict[str, object] = {}
@@ -168,9 +179,10 @@ async def run(soak: float, out: dict[str, object], port: int, tcp_port: int) -> 
                 v = await evaluate(parse("error_rate(web) < 2%"), ctx)
                 return v.value is False
 
+            SAMPLES.update(answers=0, counted=0, not_counted=0)
             n = await _rounds(engine, tracker, 600, seen)
             heal()
-            detection[name] = {"rounds_to_flag": n, "window_minimum": need}
+            detection[name] = {"rounds_to_flag": n, "window_minimum": need, "samples": dict(SAMPLES)}
             print(f"b6: {name}: flagged after {n} rounds (window minimum {need})", flush=True)
         out["detection"] = detection
 

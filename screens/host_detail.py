@@ -80,7 +80,9 @@ class HostDetailScreen(Contained, Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="hd-title")
         with Horizontal(id="hd-top"):
-            yield DataTable(id="hd-services", cursor_type="row")
+            with Vertical(id="hd-left"):
+                yield DataTable(id="hd-services", cursor_type="row")
+                yield Static(id="hd-service-detail")  # the highlighted service's whole detail, wrapped
             with Vertical(id="hd-load"):
                 for key, label, _unit in CHARTS:
                     yield Label(Text(label), id=f"hd-label-{key}")
@@ -144,6 +146,7 @@ class HostDetailScreen(Contained, Screen[None]):
         table = self.query_one("#hd-services", DataTable)
         table.clear()
         now = self._clock()
+        self._details: dict[str, str] = {}
         for r in h.results:
             lat = "–" if r.latency is None else f"{r.latency * 1000:.0f} ms"
             since = render.clock_time(r.since) if r.since else "–"
@@ -160,6 +163,8 @@ class HostDetailScreen(Contained, Screen[None]):
                 cells += [usage.cpu_gauge(r, 5, stale) if usage.has_figures(r) else Text("–", style="dim"),
                           usage.mem_gauge(r, h, 5, stale) if usage.has_figures(r) else Text("–", style="dim")]
             table.add_row(*cells, Text(lat), Text(since), render.plain(detail), key=r.service)  # text-safe: all Text
+            self._details[r.service] = detail
+        self._show_service_detail()
         hist = list(h.history)
         ncpu = h.load.ncpu if h.load is not None and h.load.ncpu else None
         stale = None if h.reach in ("ok", "connecting") or not hist else self._clock() - hist[-1].at
@@ -189,8 +194,25 @@ class HostDetailScreen(Contained, Screen[None]):
         if entries:
             self._show_output(*entries[0])
 
+    def _show_service_detail(self) -> None:
+        """The Detail column is the one a narrow screen cuts: the highlighted service's detail in full below."""
+        table = self.query_one("#hd-services", DataTable)
+        line = self.query_one("#hd-service-detail", Static)
+        details = getattr(self, "_details", {})
+        if not details or not table.row_count:
+            line.update("")
+            return
+        row = min(max(table.cursor_row, 0), table.row_count - 1)
+        service = str(table.coordinate_to_cell_key((row, 0)).row_key.value)
+        text = Text(render.clean(service) + ": ", style="bold")
+        text.append(render.clean(details.get(service, "")))
+        line.update(text)  # text-safe: Text
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         key = event.row_key.value if event.row_key is not None else None  # None: PageDown on an empty table
+        if event.data_table.id == "hd-services":
+            self._show_service_detail()
+            return
         if event.data_table.id == "hd-actions" and key in getattr(self, "_entries", {}):
             self._show_output(*self._entries[key])
 

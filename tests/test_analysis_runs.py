@@ -241,3 +241,35 @@ async def test_the_runs_start_is_journaled_before_its_first_measurement(tmp_path
     await again.runbook.evaluate_gates()
     a = again.runbook.view().phases[0].analysis
     assert a is not None and a.state == "passed" and [m.at - prometheus.now for m in a.measurements] == [-60, 0]
+
+
+def test_headless_operator_retries_an_inconclusive_analysis_or_overrides_the_phase(tmp_path: Path,
+                                                                                    prometheus: Prometheus,
+                                                                                    ns: str) -> None:
+    """What the TUI's Enter on an inconclusive gate offers, from a script: retry or override, each with a reason."""
+    import asyncio
+
+    gate = [_cond(error_ratio(ns, "v4", "5m"), "< 0.1%")]
+    path = write(tmp_path, prometheus, gate, "interval = \"1m\"\ncount = 5\ninconclusive_limit = 1")
+    session = asyncio.run(replay(path, prometheus.now - 180, 60, 5))
+    session.journal.release()  # type: ignore[union-attr]
+
+    def gate_cmd(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "cockpit", "gate", "-c", str(path), *extra], capture_output=True,
+                              text=True, timeout=60, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+
+    res = gate_cmd("--retry-analysis", "canary")
+    assert res.returncode == 2 and "--retry-analysis needs a reason" in res.stderr, res.stderr
+    res = gate_cmd("--override", "nope", "--reason", "x")
+    assert res.returncode == 2 and "no phase 'nope'" in res.stderr and "phases: canary" in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr
+    res = gate_cmd("--retry-analysis", "canary", "--reason", "v4 exporter restarted")
+    assert res.returncode in (0, 1), res.stderr
+    assert "analysis of canary restarted: v4 exporter restarted" in res.stdout
+    res = gate_cmd("--override", "canary", "--reason", "v4 checked by hand in Grafana")
+    assert res.returncode == 0, res.stderr
+    with Journal(tmp_path / "journal.sqlite", "check", readonly=True) as j:
+        details = [g["detail"] for g in j.gate_results("canary")]
+        states = j.states()
+    assert any("analysis retried by the operator (v4 exporter restarted)" in d for d in details), details
+    assert states[("phase", "canary")] == "overridden"

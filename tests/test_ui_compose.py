@@ -43,3 +43,24 @@ async def test_containers_are_rows_of_the_host_detail_not_columns_of_the_grid(tm
         assert "restarting (3 restarts) (allowed)" in admin
         hostile = " ".join(str(c) for c in table.get_row("fluxer/[bold]x"))
         assert "fluxer/[bold]x" in hostile and "exited" in hostile
+
+
+async def test_the_highlighted_services_whole_detail_shows_below_the_table_at_80x24(tmp_path: Path) -> None:
+    """At 80 columns the Detail column is cut (it is last, so only it is); the highlighted row's detail is
+    shown whole below the table, and follows the cursor."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await feed(pilot, _with_project())
+        app.action_host_detail("csb1")
+        await until(pilot, lambda: isinstance(app.screen, HostDetailScreen))
+        screen = app.screen
+        await until(pilot, lambda: bool(screen.query("#hd-services")) and screen.query_one("#hd-services").row_count == 9)
+        table = screen.query_one("#hd-services", DataTable)
+        line = screen.query_one("#hd-service-detail")
+        first = str(table.coordinate_to_cell_key((0, 0)).row_key.value)
+        assert str(line.render()).startswith(f"{first}: ")
+        table.move_cursor(row=table.get_row_index("fluxer"))
+        await pilot.pause()
+        shown = str(line.render())
+        assert shown == "fluxer: 14/15 services fine: admin restarting (3 restarts) (allowed)", shown
+        assert line.region.height >= 1 and line.region.y < screen.query_one("#hd-actions").region.y  # on screen

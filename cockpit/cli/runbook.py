@@ -93,6 +93,11 @@ def add_parsers(sub: argparse._SubParsersAction, config_arg: Any) -> None:  # ty
     g = sub.add_parser("gate", help="judge the current phase's gate (and hold) now; mark the phase done when it holds")
     config_arg(g)
     g.add_argument("--wait", default="0", help="keep judging up to this long (e.g. 2m) until the phase is done")
+    g.add_argument("--override", metavar="PHASE",
+                   help="count PHASE done without its gate (an inconclusive analysis, a manual gate); needs --reason")
+    g.add_argument("--retry-analysis", metavar="PHASE",
+                   help="start PHASE's analysis over after an inconclusive or failed run; needs --reason")
+    g.add_argument("--reason", default="", help="why (journaled with the override or the retry)")
     g.add_argument("--operator")
 
     b = sub.add_parser("baseline", help="enough rounds for the regression rule, recorded as the baseline")

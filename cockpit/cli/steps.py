@@ -238,9 +238,20 @@ def cmd_gate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(f"--wait {args.wait!r}: {exc}", "e.g. --wait 2m") from None
 
+    if (args.override or args.retry_analysis) and not args.reason.strip():
+        what = "--override" if args.override else "--retry-analysis"
+        raise UsageError(f"{what} needs a reason", f"add --reason \"...\": it goes into the journal and the report")
+
     async def run(stop: SignalStop) -> int:
         s = await driving_session(config, args, "judge gates from the driver", stop=stop)
         try:
+            if args.override:  # the operator's decision, journaled with the reason; nothing is judged
+                await s.runbook.override_phase(args.override, args.reason)
+                print(f"phase {args.override} overridden: {args.reason}")
+                return EXIT_OK
+            if args.retry_analysis:
+                await s.runbook.retry_analysis(args.retry_analysis, args.reason)
+                print(f"analysis of {args.retry_analysis} restarted: {args.reason}")
             deadline = time.monotonic() + wait
             start = s.runbook.view().current
             while True:
@@ -253,6 +264,11 @@ def cmd_gate(args: argparse.Namespace) -> int:
                 await asyncio.sleep(min(1.0, config.cockpit.interval))
             sys.stdout.write(render_plan(view))
             return EXIT_OK if ph is None or ph.state in ("done", "overridden") else EXIT_FAIL
+        except KeyError as exc:
+            raise UsageError(f"no phase {exc.args[0]!r}",
+                             f"phases: {', '.join(p.id for p in config.runbook.phases)}") from None
+        except RunbookError as exc:  # no analysis to retry, an observer, the lease gone
+            raise UsageError(exc.message, exc.hint or "see `cockpit plan` for the phases and their state") from None
         finally:
             await s.close()
 

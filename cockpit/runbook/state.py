@@ -73,15 +73,6 @@ class RunbookState:
 
     # -- persistence ---------------------------------------------------------------------
 
-    def _j(self, method: str, *args: object, **kw: object) -> object:
-        """Write to the journal from outside the event loop (a thread, a test); see :meth:`_aj`."""
-        if not self._may_write(method):
-            return None
-        try:
-            return getattr(self.journal, method)(*args, **kw)
-        except CockpitError as exc:
-            raise self._refused(exc) from None
-
     async def _aj(self, method: str, *args: object, **kw: object) -> object:
         """Write to the journal; a failure refuses the operation (actions need their record first).
 
