@@ -14,7 +14,7 @@ from cockpit.cli.common import EXIT_OK, config_path, operator_name
 from cockpit.config import load_config
 from cockpit.listen import load_token, parse_listen, require_token
 from cockpit.sanitize import strip_control
-from cockpit.cli.serve import BrowserServer, observer_command
+from screens.serve import BrowserServer, observer_command
 
 DEFAULT_PORT = 8765  # the default of --listen in the parser (dispatch)
 

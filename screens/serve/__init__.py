@@ -6,7 +6,7 @@ Parts: ``server`` (:class:`BrowserServer`, textual-serve with our page; :func:`o
 
 from __future__ import annotations
 
-from cockpit.cli.serve.auth import COOKIE, LOGIN_PATH, auth_middleware, cookie_value
-from cockpit.cli.serve.server import BrowserServer, observer_command
+from screens.serve.auth import COOKIE, LOGIN_PATH, auth_middleware, cookie_value
+from screens.serve.server import BrowserServer, observer_command
 
 __all__ = ["COOKIE", "LOGIN_PATH", "BrowserServer", "auth_middleware", "cookie_value", "observer_command"]

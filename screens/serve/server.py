@@ -3,7 +3,7 @@
 textual-serve starts a process per websocket (the Textual app with its web driver) and relays the
 screen and the keys. Here that process is always ``cockpit run --read-only`` on the given config: it
 fires nothing, takes no lease over and writes no journal, whatever is typed in the browser. Every
-request passes :func:`cockpit.cli.serve.auth.auth_middleware` first.
+request passes :func:`screens.serve.auth.auth_middleware` first.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from textual_serve.server import Server
 
-from cockpit.cli.serve.auth import auth_middleware
+from screens.serve.auth import auth_middleware
 
 __all__ = ["BrowserServer", "observer_command"]
 
