@@ -76,6 +76,7 @@ class HostDetailScreen(Contained, Screen[None]):
         self._clock = clock
         self.state: HostState | None = None
         self._last: FleetSnapshot | None = None
+        self._details: dict[str, str] = {}  # service -> its whole detail, shown below the table when highlighted
 
     def compose(self) -> ComposeResult:
         yield Static(id="hd-title")
@@ -146,7 +147,7 @@ class HostDetailScreen(Contained, Screen[None]):
         table = self.query_one("#hd-services", DataTable)
         table.clear()
         now = self._clock()
-        self._details: dict[str, str] = {}
+        self._details = {}
         for r in h.results:
             lat = "–" if r.latency is None else f"{r.latency * 1000:.0f} ms"
             since = render.clock_time(r.since) if r.since else "–"
@@ -198,7 +199,7 @@ class HostDetailScreen(Contained, Screen[None]):
         """The Detail column is the one a narrow screen cuts: the highlighted service's detail in full below."""
         table = self.query_one("#hd-services", DataTable)
         line = self.query_one("#hd-service-detail", Static)
-        details = getattr(self, "_details", {})
+        details = self._details
         if not details or not table.row_count:
             line.update("")
             return

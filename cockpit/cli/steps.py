@@ -64,7 +64,8 @@ def cmd_step(args: argparse.Namespace) -> int:
                 print(render_plan(s.runbook.view()), end="")
                 return EXIT_OK
             if step.confirm and not args.yes:
-                print("\n".join([f"{args.ref}: {strip_control(step.title)}", *_fired_lines(config, step, s.runbook.step_hosts(step))]))
+                lines = _fired_lines(config, step, s.runbook.step_hosts(step), s.engine.redactor)
+                print("\n".join([f"{args.ref}: {strip_control(step.title)}", *lines]))
                 if not _confirm("type y to run it:", "y"):
                     raise UsageError(f"{args.ref} needs confirmation", "answer y on a terminal, or pass --yes")
             if step.run is None:
@@ -128,7 +129,7 @@ def dry_run(config: Config, ref: str) -> str:
                          f"tick it: cockpit step tick {ref} --note \"what was done\" [--host H]")
     redactor = Redactor(config.secrets)
     out = [f"dry run of {ref}: {strip_control(step.title)} (phase {phase.id}); nothing runs",
-           *_fired_lines(config, step)]
+           *_fired_lines(config, step, redactor=redactor)]
     facts = [("sudo", "yes" if step.sudo else ""), ("detached", "yes" if step.detach else ""),
              ("verify", "; ".join(step.verify)),
              ("env (on its stdin)", ", ".join(f"{k}={redactor.redact(v, SHOWN_MASK)}" for k, v in step.env)),
@@ -140,10 +141,11 @@ def dry_run(config: Config, ref: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def _fired_lines(config: Config, step: StepSpec, names: list[str] | None = None) -> list[str]:
+def _fired_lines(config: Config, step: StepSpec, names: list[str] | None = None,
+                 redactor: Redactor | None = None) -> list[str]:
     """The hosts (``names``, else the step's selectors), then each host's command as it will fire
     (placeholders filled, secrets masked), per batch."""
-    redactor = Redactor(config.secrets)
+    redactor = redactor or Redactor(config.secrets)
     if names is None:
         names = []
         for sel in step.on:
@@ -240,7 +242,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
     if (args.override or args.retry_analysis) and not args.reason.strip():
         what = "--override" if args.override else "--retry-analysis"
-        raise UsageError(f"{what} needs a reason", f"add --reason \"...\": it goes into the journal and the report")
+        raise UsageError(f"{what} needs a reason", "add --reason \"...\": it goes into the journal and the report")
 
     async def run(stop: SignalStop) -> int:
         s = await driving_session(config, args, "judge gates from the driver", stop=stop)

@@ -12,7 +12,6 @@ here. The views live in :mod:`cockpit.runbook.views`; import all of it from the 
 from __future__ import annotations
 
 import asyncio
-import time
 
 from cockpit.baseline import capture
 from cockpit.conditions import Verdict, evaluate_all
@@ -68,10 +67,7 @@ class Runbook(StepsMixin, RollbackMixin, LifecycleMixin):
             old = self._gates.get(phase.id)
             self._gates[phase.id] = verdict
             if old is None or old.value != verdict.value:
-                try:
-                    await self._aj("gate_result", phase.id, verdict.value, verdict.detail)
-                except RunbookError:
-                    pass
+                await self._try_aj("gate_result", phase.id, verdict.value, verdict.detail)
             now = self.clock()
             if verdict.value is True:
                 if self._holds.get(phase.id) is None:

@@ -425,7 +425,5 @@ class RunbookState:
         except CockpitError as exc:
             if self.observer:  # demoted meanwhile: the journal is fine, the lease is gone
                 raise RunbookError(exc.message, exc.hint) from None
-            self.banner = f"JOURNAL NOT WRITABLE: {exc.message} Actions are refused; monitoring goes on."
-            self._publish()
-            raise RunbookError(exc.message, "fix the journal file (permissions, disk space) and retry") from None
+            raise self._refused(exc) from None
         return await runner.wait(first.id)
